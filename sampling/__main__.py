@@ -1,0 +1,5 @@
+"""``python -m sampling`` runs the ``equisample`` command line."""
+
+from .cli import main
+
+raise SystemExit(main())

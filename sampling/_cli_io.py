@@ -1,0 +1,103 @@
+"""File input and output for the command line: CSV or Parquet in; CSV, Parquet or JSON out, atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from estimators._errors import ValidationError
+from estimators._validation import fail
+
+__all__ = ["atomic_write", "read_table", "write_json", "write_table", "write_text"]
+
+TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def _suffix(path: Path, parameter: str, allowed: tuple[str, ...]) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in allowed:
+        fail(
+            ValidationError,
+            parameter,
+            f"file type must be one of {', '.join(allowed)}",
+            bad=[str(path)],
+            fix="Rename the file or convert it.",
+        )
+    return suffix
+
+
+def read_table(path: str | os.PathLike[str], parameter: str = "data") -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame (a clear error when missing or unreadable)."""
+    p = Path(path)
+    suffix = _suffix(p, parameter, TABLE_SUFFIXES)
+    if not p.is_file():
+        fail(ValidationError, parameter, "file does not exist", bad=[str(p)])
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(p)
+        return pd.read_parquet(p)
+    except ImportError as exc:
+        fail(ValidationError, parameter, f"reading Parquet needs pyarrow ({exc})", bad=[str(p)],
+             fix='pip install "equisample[io]"')
+    except (ValueError, OSError, pd.errors.ParserError) as exc:
+        fail(ValidationError, parameter, f"could not be read ({exc})", bad=[str(p)])
+
+
+def atomic_write(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:
+    """Call ``writer(tmp)`` on a temporary file beside ``path``, then rename it into place.
+
+    A crash or error leaves any previous file at ``path`` untouched and no partial file behind.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        writer(tmp)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def write_table(frame: pd.DataFrame, path: str | os.PathLike[str], *, index: bool = False) -> Path:
+    """Write ``frame`` as CSV, Parquet or JSON (records), chosen by the file suffix, atomically."""
+    p = Path(path)
+    suffix = _suffix(p, "out", (*TABLE_SUFFIXES, ".json"))
+    if suffix == ".csv":
+        return atomic_write(p, lambda tmp: frame.to_csv(tmp, index=index))
+    if suffix == ".json":
+        data = frame.reset_index() if index else frame
+        return atomic_write(p, lambda tmp: data.to_json(tmp, orient="records", indent=2))
+    return atomic_write(p, lambda tmp: frame.to_parquet(tmp, index=index))
+
+
+def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a JSON document atomically."""
+    text = json.dumps(obj, indent=2, default=_json_default)
+    return atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def write_text(text: str, path: str | os.PathLike[str]) -> Path:
+    """Write a text file atomically."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
