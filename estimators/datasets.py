@@ -148,7 +148,7 @@ def census(
     --------
     >>> from estimators.datasets import census
     >>> uk = census("uk", ["age", "sex", "ethnicity"], age_bands="prolific")
-    >>> len(uk), round(uk["share"].sum(), 12)
+    >>> len(uk), round(float(uk["share"].sum()), 12)
     (50, 1.0)
     """
     country = check_option(country, ("us", "uk"), "country")
