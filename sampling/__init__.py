@@ -5,4 +5,37 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
-__all__: list[str] = []
+from .policies import (
+    ConveniencePolicy,
+    Draw,
+    EqualPolicy,
+    Policy,
+    PolicyContext,
+    ProportionalPolicy,
+    SimpleRandomPolicy,
+)
+from .simulate import (
+    Evaluation,
+    GaussianRatings,
+    PolicySimulation,
+    policy_context,
+    simulate_policies,
+)
+from .synthetic import SYNTHETIC_OPTIONS, synthetic_population
+
+__all__: list[str] = [
+    "SYNTHETIC_OPTIONS",
+    "ConveniencePolicy",
+    "Draw",
+    "EqualPolicy",
+    "Evaluation",
+    "GaussianRatings",
+    "Policy",
+    "PolicyContext",
+    "PolicySimulation",
+    "ProportionalPolicy",
+    "SimpleRandomPolicy",
+    "policy_context",
+    "simulate_policies",
+    "synthetic_population",
+]

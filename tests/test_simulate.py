@@ -1,0 +1,216 @@
+"""Tests for sampling.simulate_policies and the policies it runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import sampling as smp
+from estimators import ValidationError
+from sampling.policies import integer_counts, take_within_budget
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def population() -> pd.DataFrame:
+    return smp.synthetic_population(n=3000, rng=11)
+
+
+def run(population, **kwargs):
+    options = dict(
+        options=smp.SYNTHETIC_OPTIONS,
+        groups="age",
+        budget=[60, 150],
+        n_reps=12,
+        rng=5,
+        outcome_model=smp.GaussianRatings(sd=10),
+    )
+    options.update(kwargs)
+    policies = options.pop(
+        "policies",
+        [
+            smp.ConveniencePolicy(propensity="propensity"),
+            smp.SimpleRandomPolicy(),
+            smp.ProportionalPolicy(),
+            smp.EqualPolicy(),
+        ],
+    )
+    return smp.simulate_policies(population, policies, **options)
+
+
+def test_same_seed_same_results_and_different_seed_differs(population):
+    a = run(population)
+    b = run(population)
+    pd.testing.assert_frame_equal(a.to_frame("replicates"), b.to_frame("replicates"))
+    pd.testing.assert_frame_equal(a.to_frame("options"), b.to_frame("options"))
+    c = run(population, rng=6)
+    assert not a.to_frame("options")["estimate"].equals(c.to_frame("options")["estimate"])
+
+
+def test_generator_seed_is_recorded_and_reproduces(population):
+    a = run(population, rng=np.random.default_rng(3))
+    b = run(population, rng=a.seed_entropy)
+    pd.testing.assert_frame_equal(a.to_frame("options"), b.to_frame("options"))
+
+
+def test_population_and_policies_are_not_mutated(population):
+    before = population.copy()
+    run(population, n_reps=2)
+    pd.testing.assert_frame_equal(population, before)
+
+
+def test_summary_has_monte_carlo_se_for_every_metric(population):
+    sim = run(population)
+    table = sim.to_frame()
+    metrics = [c for c in table.columns if c not in {"policy", "budget", "reweighting", "n_reps", "n_failed"}
+               and not c.endswith("_mc_se")]
+    assert metrics  # every headline summary has its Monte Carlo SE beside it
+    for metric in metrics:
+        assert f"{metric}_mc_se" in table.columns
+    long = sim.to_frame("long")
+    assert long["monte_carlo_se"].notna().all() and long["estimate"].notna().all()
+    assert {"welfare", "bias", "rmse", "coverage_naive", "cost"} <= set(long["metric"])
+    assert len(table) == 4 * 2  # policies x budgets
+    text = sim.summary()
+    assert "naive (SRS, weights ignored)" in text and "Sampling-policy simulation" in text
+    assert "<table" in sim.summary("html")
+
+
+def test_summaries_match_replicate_records_by_hand(population):
+    sim = run(population)
+    reps = sim.to_frame("replicates")
+    part = reps[(reps["policy"] == "convenience") & (reps["budget"] == 60.0)]
+    row = sim.to_frame().query("policy == 'convenience' and budget == 60")
+    w = part["welfare"].to_numpy()
+    assert row["welfare"].item() == pytest.approx(w.mean(), rel=1e-12)
+    expected_se = w.std(ddof=1) / np.sqrt(w.size) if np.ptp(w) > 0 else 0.0
+    assert row["welfare_mc_se"].item() == pytest.approx(expected_se, rel=1e-12, abs=1e-15)
+    opts = sim.to_frame("options")
+    opts = opts[(opts["policy"] == "convenience") & (opts["budget"] == 60.0)]
+    e = opts["error"].to_numpy()
+    assert row["rmse"].item() == pytest.approx(np.sqrt(np.mean(e**2)), rel=1e-12)
+    cov = opts["covered_naive"].to_numpy()
+    assert row["coverage_naive"].item() == pytest.approx(cov.mean(), rel=1e-12)
+    # welfare of the chosen option is the population mean utility of that option
+    truth = population[list(smp.SYNTHETIC_OPTIONS)].mean()
+    for _, r in part.iterrows():
+        assert r["welfare"] == pytest.approx(truth[r["chosen"]], rel=1e-12)
+        assert r["regret"] == pytest.approx(truth.max() - truth[r["chosen"]], abs=1e-9)
+
+
+def test_probability_samples_are_unbiased_and_convenience_is_not(population):
+    sim = run(population, budget=200, n_reps=60, policies=[
+        smp.ConveniencePolicy(propensity="propensity"), smp.ProportionalPolicy()])
+    long = sim.to_frame("long")
+    bias = long[(long["metric"] == "bias")].set_index(["policy", "label"])
+    # design-weighted means from a proportional stratified sample: every option's bias within 4 MC SEs
+    prop = bias.loc["proportional"]
+    assert (prop["estimate"].abs() <= 4 * prop["monte_carlo_se"] + 1e-9).all()
+    # the convenience sample over-rates model_a (liked by the young men who opt in) by > 10 MC SEs
+    conv = bias.loc[("convenience", "model_a")]
+    assert conv["estimate"] > 10 * conv["monte_carlo_se"]
+
+
+def test_allocation_counts_respect_budget_and_group_sizes(population):
+    ctx = smp.policy_context(population, groups="ethnicity", costs={
+        "Asian": 2.0, "Black": 3.0, "Mixed": 1.5, "Other": 4.0, "White": 1.0})
+    rng = np.random.default_rng(0)
+    for policy in (smp.EqualPolicy(), smp.ProportionalPolicy(), smp.SimpleRandomPolicy(),
+                   smp.ConveniencePolicy(propensity="propensity")):
+        draw = policy.draw(ctx, 97.0, rng)
+        assert draw.cost <= 97.0 + 1e-9
+        assert draw.cost == pytest.approx(ctx.unit_costs[draw.indices].sum())
+        assert np.unique(draw.indices).size == draw.indices.size
+    equal = smp.EqualPolicy().draw(ctx, 97.0, rng)
+    counts = np.bincount(ctx.group_codes[equal.indices], minlength=5)
+    assert counts.max() - counts.min() <= 1
+    # stratified weights sum to the population size of each group
+    for g in range(5):
+        assert equal.design_weights[ctx.group_codes[equal.indices] == g].sum() == pytest.approx(ctx.group_sizes[g])
+    # caps: a tiny group cannot get more people than it has
+    assert integer_counts(np.array([10.0, 1.5]), np.ones(2), np.array([3, 100]), 11.5).tolist() == [3, 2]
+    assert take_within_budget(np.arange(5), np.array([1.0, 2, 3, 4, 5]), 6.0).tolist() == [0, 1, 2]
+
+
+def test_failed_reweighting_is_recorded_not_dropped(population):
+    class Tiny:
+        name = "one person"
+
+        def draw(self, context, budget, rng):
+            return smp.Draw(np.array([0]), np.array([3000.0]), 1.0)
+
+    sim = run(population, policies=[Tiny(), smp.SimpleRandomPolicy()], budget=50, n_reps=3)
+    table = sim.to_frame().set_index("policy")
+    assert table.loc["one person", "n_failed"] == 3 and table.loc["one person", "n_reps"] == 0
+    assert table.loc["simple random", "n_failed"] == 0
+    assert (sim.to_frame("replicates").query("policy == 'one person'")["status"]
+            .str.startswith("failed: fewer than 2")).all()
+
+
+def test_plot_has_labels_and_title(population):
+    sim = run(population)
+    ax = sim.plot(metric="rmse")
+    assert ax.get_xlabel() and ax.get_ylabel() and ax.get_title()
+    ax = sim.plot(metric="coverage_naive")
+    assert "coverage" in ax.get_title()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"options": ["nope"]}, ValidationError, "options: names columns that are not in the data"),
+        ({"options": []}, ValidationError, "options: must name at least one utility column"),
+        ({"groups": "missing"}, ValidationError, "groups: names columns"),
+        ({"budget": -1}, ValidationError, "budget: must be finite and > 0"),
+        ({"budget": []}, ValidationError, "budget: must contain at least one budget"),
+        ({"n_reps": 1}, ValidationError, "n_reps: must be >= 2"),
+        ({"reweighting": "magic"}, ValidationError, "reweighting: must be one of"),
+        ({"policies": []}, ValidationError, "policies: must contain at least one policy"),
+        ({"policies": [object()]}, ValidationError, "policies: must have a name and a draw"),
+        ({"policies": [smp.EqualPolicy(), smp.EqualPolicy()]}, ValidationError, "policies: names must be unique"),
+        ({"costs": {"18-24": 1.0}}, ValidationError, "costs: has no cost for some groups"),
+        ({"costs": [1.0]}, ValidationError, "costs: must be a mapping"),
+        ({"rng": "seed"}, ValidationError, "rng: must be an integer"),
+        ({"outcome_model": 3}, ValidationError, "outcome_model: must have an observe"),
+        ({"weighting_variables": ["model_a"]}, ValidationError, "weighting_variables: must not be option columns"),
+        ({"on_reweighting_error": "ignore"}, ValidationError, "on_reweighting_error: must be one of"),
+        ({"evaluation": smp.Evaluation(confidence_level=1.5)}, ValidationError, "confidence_level: must lie strictly"),
+        ({"evaluation": smp.Evaluation(standard_errors=("magic",))}, ValidationError, "standard_errors: must be one of"),
+    ],
+)
+def test_bad_inputs_raise_clear_errors(population, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        run(population, **kwargs)
+
+
+def test_bad_population_and_propensities(population):
+    with pytest.raises(ValidationError, match="population: must be a pandas DataFrame"):
+        smp.simulate_policies(population.to_numpy(), [smp.EqualPolicy()], options=["model_a"],
+                              groups="age", budget=10, n_reps=2)
+    bad = population.copy()
+    bad.loc[0, "age"] = None
+    with pytest.raises(ValidationError, match="groups: the group column must not contain missing values"):
+        run(bad)
+    with pytest.raises(ValidationError, match="propensity: has no propensity for some groups"):
+        run(population, policies=[smp.ConveniencePolicy(propensity={"18-24": 2.0})])
+    with pytest.raises(ValidationError, match="propensity: must be None, a column name or a mapping"):
+        run(population, policies=[smp.ConveniencePolicy(propensity=3)])
+
+
+def test_dask_local_cluster_gives_identical_results(population, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    # worker processes must import this tree's packages
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    local = run(population, n_reps=8)
+    with distributed.LocalCluster(
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        remote = run(population, n_reps=8, client=client)
+    pd.testing.assert_frame_equal(local.to_frame("replicates"), remote.to_frame("replicates"))
+    pd.testing.assert_frame_equal(local.to_frame("options"), remote.to_frame("options"))
+    pd.testing.assert_frame_equal(local.to_frame("long"), remote.to_frame("long"))
