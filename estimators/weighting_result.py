@@ -128,7 +128,10 @@ class WeightingResult(Result):
         Misfit per iteration (rows; iteration 0 = before weighting) and margin (columns: the max
         relative error over that margin's categories).
     step : WeightingStep
-        The record of this operation (kept on ``design.weighting_steps``).
+        The record of this operation (kept on ``design.weighting_steps``); built lazily from
+        ``step_factory``.
+    design : SurveyDesign
+        The new design (built lazily from ``base_design``, the design the weights replace).
     dropped_rows : Index
         Rows dropped because of missing values (weight 0), if ``on_missing="drop"``.
     dropped_categories : tuple
@@ -155,24 +158,30 @@ class WeightingResult(Result):
     n_iter: int
     max_margin_error: float
     trace: pd.DataFrame
-    step: WeightingStep
+    step_factory: Callable[[], WeightingStep] = field(repr=False)
+    base_design: Callable[[], SurveyDesign] = field(repr=False)
     tol: float = 0.0
     dropped_rows: pd.Index = field(default_factory=lambda: pd.Index([]))
     dropped_categories: tuple[tuple[str, Any], ...] = ()
     problem: WeightingProblem | None = field(default=None, repr=False)
-    source_design: Any = field(default=None, repr=False)
-    design_factory: Callable[[], SurveyDesign] | None = field(default=None, repr=False)
 
     # -- the new design -----------------------------------------------------------------------
+    @cached_property
+    def step(self) -> WeightingStep:
+        """The :class:`WeightingStep` record (model matrix, margin codes, ``reweight``).
+
+        Built on first access: the sparse model matrix has one entry per row and margin.
+        """
+        return self.step_factory()
+
     @cached_property
     def design(self) -> SurveyDesign:
         """A new :class:`~estimators.SurveyDesign` with these weights and this step recorded.
 
-        Built on first access (it carries the sparse model matrix variance estimation needs).
+        The input design (or ``SurveyDesign(data, weights=base weights)`` for a DataFrame) with its
+        weights replaced and :attr:`step` appended to ``weighting_steps``; built on first access.
         """
-        if self.design_factory is not None:
-            return self.design_factory()
-        return self.source_design.with_weights(self.weights.to_numpy(), self.step)
+        return self.base_design().with_weights(self.weights.to_numpy(), self.step)
 
     # -- diagnostics ----------------------------------------------------------------------------
     def diagnostics(self) -> pd.DataFrame:
@@ -221,7 +230,11 @@ class WeightingResult(Result):
     @property
     def g(self) -> pd.Series:
         """Adjustment factors ``g = w / d`` (1 where ``d == 0``)."""
-        return pd.Series(self.step.g, index=self.weights.index, name="g")
+        d = self.base_weights.to_numpy()
+        w = self.weights.to_numpy()
+        with np.errstate(divide="ignore", invalid="ignore"):
+            g = np.where(d > 0, w / np.where(d > 0, d, 1.0), 1.0)
+        return pd.Series(g, index=self.weights.index, name="g")
 
     @property
     def g_range(self) -> tuple[float, float]:
