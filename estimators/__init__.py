@@ -18,6 +18,8 @@ from ._errors import (
     ValidationError,
 )
 from .design import SurveyDesign
+from .rake import rake
+from .weighting_result import WeightingResult
 
 __version__ = "0.1.0"
 
@@ -33,5 +35,7 @@ __all__ = [
     "MarginError",
     "SurveyDesign",
     "ValidationError",
+    "WeightingResult",
     "datasets",
+    "rake",
 ]
