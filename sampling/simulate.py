@@ -214,7 +214,7 @@ class _Spec:
     standard_errors: tuple[str, ...]
     on_reweighting_error: str
     entropy: int
-    options_extra: dict[str, Any] = field(default_factory=dict)
+    weighting_options: dict[str, Any] = field(default_factory=dict)
 
 
 def _population_margins(frame: pd.DataFrame, variables: Sequence[str]) -> dict[str, dict[Any, float]]:
@@ -237,12 +237,13 @@ def _reweight(method: str, sample: pd.DataFrame, draw: Draw, strata: np.ndarray 
         design = SurveyDesign(sample, weights=draw.design_weights)
     if method == "none":
         return design
+    extra = spec.weighting_options
     if method == "rake":
-        fit = est.rake(design, spec.margins)
+        fit = est.rake(design, spec.margins, **extra)
     elif method == "calibrate":
-        fit = est.calibrate(design, spec.margins, method="linear")
+        fit = est.calibrate(design, spec.margins, method="linear", **extra)
     else:
-        fit = est.poststratify(design, spec.cell_table, cells=list(spec.weighting_variables))
+        fit = est.poststratify(design, spec.cell_table, cells=list(spec.weighting_variables), **extra)
     if spec.trim:
         fit = est.trim(fit, **spec.trim)
     return fit.design
@@ -556,6 +557,7 @@ def simulate_policies(
     weighting_variables: Sequence[str] | None = None,
     margins: Mapping[str, Mapping[Any, float]] | None = None,
     trim: Mapping[str, Any] | None = None,
+    weighting_options: Mapping[str, Any] | None = None,
     evaluation: Evaluation | None = None,
     on_reweighting_error: Literal["raise", "record"] = "record",
     rng: Any = None,
@@ -601,6 +603,10 @@ def simulate_policies(
         Target shares ``{variable: {category: share}}`` (default: the population's own margins).
     trim : mapping, optional
         Keyword arguments for ``estimators.trim`` applied after reweighting (e.g. ``{"upper": 5}``).
+    weighting_options : mapping, optional
+        Extra keyword arguments for the weighting function, e.g. ``{"on_empty_category": "drop"}``
+        for ``rake`` so a small sample missing a rare category drops and renormalises that target
+        (explicitly) instead of failing.
     evaluation : Evaluation, optional
         Confidence level and which standard errors to evaluate (default: 95%; naive, and
         design-based when the variance module is available).
@@ -727,6 +733,7 @@ def simulate_policies(
         standard_errors=se_kinds,
         on_reweighting_error=on_reweighting_error,
         entropy=entropy,
+        weighting_options=dict(weighting_options or {}),
     )
     results = _run_all(spec, n_reps, client, progress)
     arm_rows = [row for arms, _ in results for row in arms]

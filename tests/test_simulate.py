@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import sampling as smp
-from estimators import ValidationError
+from estimators import MarginError, ValidationError
 from sampling.policies import integer_counts, take_within_budget
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,3 +214,25 @@ def test_dask_local_cluster_gives_identical_results(population, monkeypatch):
     pd.testing.assert_frame_equal(local.to_frame("replicates"), remote.to_frame("replicates"))
     pd.testing.assert_frame_equal(local.to_frame("options"), remote.to_frame("options"))
     pd.testing.assert_frame_equal(local.to_frame("long"), remote.to_frame("long"))
+
+
+def test_raking_removes_most_of_the_convenience_bias(population):
+    sim = run(population, budget=200, n_reps=30, reweighting=["none", "rake"],
+              policies=[smp.ConveniencePolicy(propensity="propensity")],
+              weighting_variables=["age", "sex", "ethnicity"],
+              weighting_options={"on_empty_category": "drop"})
+    table = sim.to_frame().set_index("reweighting")
+    assert (table["n_failed"] == 0).all()
+    assert table.loc["rake", "abs_bias"] < 0.25 * table.loc["none", "abs_bias"]
+    assert table.loc["rake", "welfare"] > table.loc["none", "welfare"]
+
+
+def test_reweighting_failures_are_recorded_or_raised(population):
+    kwargs = dict(budget=40, n_reps=4, reweighting="rake", weighting_variables=["ethnicity"],
+                  policies=[smp.ConveniencePolicy(propensity={"18-24": 50.0, "25-34": 1.0, "35-44": 1.0,
+                                                              "45-54": 1.0, "55-64": 1.0, "65+": 1.0})])
+    sim = run(population, **kwargs)
+    status = sim.to_frame("replicates")["status"]
+    assert status.str.contains("MarginError").any()
+    with pytest.raises(MarginError, match="has target categories with no sample"):
+        run(population, on_reweighting_error="raise", **kwargs)
