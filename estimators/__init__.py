@@ -17,6 +17,7 @@ from ._errors import (
     MarginError,
     ValidationError,
 )
+from .calibrate import calibrate
 from .design import SurveyDesign
 from .rake import rake
 from .weighting_result import WeightingResult
@@ -36,6 +37,7 @@ __all__ = [
     "SurveyDesign",
     "ValidationError",
     "WeightingResult",
+    "calibrate",
     "datasets",
     "rake",
 ]
