@@ -19,7 +19,9 @@ from ._errors import (
 )
 from .calibrate import calibrate
 from .design import SurveyDesign
+from .poststratify import poststratify
 from .rake import rake
+from .trim import trim
 from .weighting_result import WeightingResult
 
 __version__ = "0.1.0"
@@ -39,5 +41,7 @@ __all__ = [
     "WeightingResult",
     "calibrate",
     "datasets",
+    "poststratify",
     "rake",
+    "trim",
 ]
