@@ -117,3 +117,24 @@ def test_infeasible_suggestion_is_feasible() -> None:
     fit = est.calibrate(data, _totals(case), method="logit", bounds=(lower, upper), weights="pw")
     assert fit.converged
     assert fit.g_range[0] > lower and fit.g_range[1] < upper
+
+
+@pytest.mark.parametrize("case", _cases("poststratify"))
+def test_poststratify_equals_r(case: dict[str, Any]) -> None:
+    data = DATA[case["data"]]
+    key, targets = _margin(case["population"])
+    fit = est.poststratify(
+        data, {key: targets}, cells=case["cells"], weights=case["design_weights"]
+    )
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+
+
+@pytest.mark.parametrize("case", _cases("trim"))
+def test_trim_equals_r_trim_weights(case: dict[str, Any]) -> None:
+    data = DATA[case["data"]]
+    design = est.SurveyDesign(data, weights=case["design_weights"])
+    fit = est.trim(
+        design, lower=case["lower"], upper=case["upper"], redistribute="equal",
+        strict=case["strict"],
+    )
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
