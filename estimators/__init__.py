@@ -17,8 +17,11 @@ from ._errors import (
     MarginError,
     ValidationError,
 )
+from .calibrate import calibrate
 from .design import SurveyDesign
+from .poststratify import poststratify
 from .rake import rake
+from .trim import trim
 from .weighting_result import WeightingResult
 
 __version__ = "0.1.0"
@@ -36,6 +39,9 @@ __all__ = [
     "SurveyDesign",
     "ValidationError",
     "WeightingResult",
+    "calibrate",
     "datasets",
+    "poststratify",
     "rake",
+    "trim",
 ]
