@@ -249,6 +249,23 @@ def _reweight(method: str, sample: pd.DataFrame, draw: Draw, strata: np.ndarray 
     return fit.design
 
 
+def _preflight(spec: _Spec) -> None:
+    """Reweight the whole population once so bad weighting options fail here, not per replicate."""
+    frame = spec.context.population[list(spec.weighting_variables)].reset_index(drop=True)
+    everyone = Draw(np.arange(len(frame)), np.ones(len(frame)), 0.0)
+    for method in spec.reweightings:
+        try:
+            _reweight(method, frame, everyone, None, spec)
+        except EquisampleError as exc:
+            fail(
+                ValidationError,
+                "reweighting",
+                f"{method!r} fails on the whole population, so it would fail on every sample "
+                f"({type(exc).__name__}: {exc})",
+                fix="Check margins, weighting_options and trim.",
+            )
+
+
 def _arm_seed(spec: _Spec, replicate: int, arm: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(spec.entropy, spawn_key=(replicate, arm)))
 
@@ -452,7 +469,7 @@ class PolicySimulation(Result):
             return self.option_estimates.copy()
         if kind == "long":
             return self.long_summary.copy()
-        overall = self.long_summary[self.long_summary["label"] == ""]
+        overall = self.long_summary[(self.long_summary["label"] == "") & (self.long_summary["n_reps"] > 0)]
         table = overall.pivot_table(
             index=ARM_KEYS, columns="metric", values=["estimate", "monte_carlo_se"], sort=False
         )
@@ -481,7 +498,13 @@ class PolicySimulation(Result):
             )),
             ("seed entropy", self.seed_entropy),
             ("failed replicates", int(self.replicates["status"].ne("ok").sum())),
+            ("arms where every replicate failed (left out of the table)", ", ".join(self.failed_arms()) or "none"),
         ]
+
+    def failed_arms(self) -> list[str]:
+        """Arms (``policy / budget / reweighting``) in which no replicate succeeded."""
+        counts = self.long_summary.groupby(ARM_KEYS, sort=False)["n_reps"].max()
+        return [f"{p} / {b:g} / {m}" for (p, b, m), n in counts.items() if n == 0]
 
     def plot(self, ax: Axes | None = None, *, metric: PlotMetric = "welfare", band: float = 1.96) -> Axes:
         """Plot a summary against mean cost, one line per policy x reweighting, with Monte Carlo bands.
@@ -735,6 +758,7 @@ def simulate_policies(
         entropy=entropy,
         weighting_options=dict(weighting_options or {}),
     )
+    _preflight(spec)
     results = _run_all(spec, n_reps, client, progress)
     arm_rows = [row for arms, _ in results for row in arms]
     option_rows = [row for _, opts in results for row in opts]

@@ -145,11 +145,29 @@ def test_failed_reweighting_is_recorded_not_dropped(population):
             return smp.Draw(np.array([0]), np.array([3000.0]), 1.0)
 
     sim = run(population, policies=[Tiny(), smp.SimpleRandomPolicy()], budget=50, n_reps=3)
-    table = sim.to_frame().set_index("policy")
-    assert table.loc["one person", "n_failed"] == 3 and table.loc["one person", "n_reps"] == 0
-    assert table.loc["simple random", "n_failed"] == 0
+    table = sim.to_frame()
+    assert table["policy"].tolist() == ["simple random"] and (table["n_failed"] == 0).all()
+    assert not table.isna().any().any()
+    assert sim.failed_arms() == ["one person / 50 / none"]
+    assert "one person / 50 / none" in sim.summary()
+    long = sim.to_frame("long").query("policy == 'one person'")
+    assert set(long["metric"]) == {"cost", "n"} and (long["n_failed"] == 3).all()
     assert (sim.to_frame("replicates").query("policy == 'one person'")["status"]
             .str.startswith("failed: fewer than 2")).all()
+
+
+def test_every_reweighting_method_and_trimming_run(population):
+    sim = run(population, budget=150, n_reps=4, policies=[smp.EqualPolicy()],
+              reweighting=["none", "poststratify", "rake", "calibrate"],
+              weighting_variables=["age", "sex"], trim={"upper": 3.0, "bound_type": "mean_multiple"})
+    table = sim.to_frame()
+    assert table["reweighting"].tolist() == ["none", "poststratify", "rake", "calibrate"]
+    assert (table["n_failed"] == 0).all()
+
+
+def test_bad_weighting_options_fail_once_up_front(population):
+    with pytest.raises(ValidationError, match="'rake' fails on the whole population"):
+        run(population, reweighting="rake", trim={"upper": 3.0, "bound_type": "mean"})
 
 
 def test_plot_has_labels_and_title(population):
