@@ -6,12 +6,15 @@ May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
 from .policies import (
+    AllocationPolicy,
     ConveniencePolicy,
     Draw,
     EqualPolicy,
     Policy,
     PolicyContext,
     ProportionalPolicy,
+    QuotaPolicy,
+    SensitivityPolicy,
     SimpleRandomPolicy,
 )
 from .simulate import (
@@ -25,6 +28,7 @@ from .synthetic import SYNTHETIC_OPTIONS, synthetic_population
 
 __all__: list[str] = [
     "SYNTHETIC_OPTIONS",
+    "AllocationPolicy",
     "ConveniencePolicy",
     "Draw",
     "EqualPolicy",
@@ -34,6 +38,8 @@ __all__: list[str] = [
     "PolicyContext",
     "PolicySimulation",
     "ProportionalPolicy",
+    "QuotaPolicy",
+    "SensitivityPolicy",
     "SimpleRandomPolicy",
     "policy_context",
     "simulate_policies",

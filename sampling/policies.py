@@ -22,12 +22,15 @@ from estimators._errors import ValidationError
 from estimators._validation import as_float_array, check_columns, fail
 
 __all__ = [
+    "AllocationPolicy",
     "ConveniencePolicy",
     "Draw",
     "EqualPolicy",
     "Policy",
     "PolicyContext",
     "ProportionalPolicy",
+    "QuotaPolicy",
+    "SensitivityPolicy",
     "SimpleRandomPolicy",
 ]
 
@@ -330,3 +333,253 @@ class EqualPolicy:
         target = np.full(g, budget / float(context.group_costs.sum()))
         counts = integer_counts(target, context.group_costs, context.group_sizes, budget)
         return stratified_draw(context, counts, rng)
+
+
+def _require(module: str, policy: str) -> Any:
+    """Import ``sampling.<module>`` or fail with a clear message naming the policy."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"sampling.{module}")
+    except ModuleNotFoundError:
+        fail(
+            ValidationError,
+            "policies",
+            f"{policy} needs sampling.{module}, which this installation lacks",
+            bad=[policy],
+        )
+
+
+def _group_counts(values: Any, context: PolicyContext, parameter: str) -> np.ndarray:
+    """Per-group integer counts (a Series/mapping by group label) aligned to the context's groups."""
+    series = pd.Series(values)
+    missing = [g for g in context.group_labels if g not in series.index]
+    if missing:
+        fail(ValidationError, parameter, "has no count for some groups", bad=missing)
+    counts = np.array([series[g] for g in context.group_labels], dtype=float)
+    return np.minimum(np.round(counts).astype(np.int64), context.group_sizes)
+
+
+def _arrival_order(context: PolicyContext, propensity: Any, by: str | None, rng: np.random.Generator) -> np.ndarray:
+    p = _propensities(propensity, context, by, "propensity")
+    return np.argsort(rng.exponential(size=context.size) / p, kind="stable")
+
+
+@dataclass(frozen=True)
+class AllocationPolicy:
+    """Stratified sampling with group sizes from learning-curve allocation (``sampling.allocate``).
+
+    For each budget the plan ``allocate(curves, budget=budget, costs=<group costs>,
+    objective=objective, max_n=<group sizes>, **options)`` gives the number of people per group; a
+    simple random sample of that size is drawn within each group (weights ``N_g / n_g``).
+
+    Parameters
+    ----------
+    curves : LearningCurves or DataFrame
+        Fitted learning curves (``sampling.fit_learning_curves``) or a table with columns ``a, b, c``
+        indexed by group label (the groups of the simulation).
+    objective : str
+        Allocation objective (``"utilitarian"``, ``"maximin"``, ``"population"``, ...).
+    options : mapping, optional
+        Further keyword arguments for ``allocate``.
+    name : str
+        Label in the results (default: ``"allocate (<objective>)"``).
+
+    Notes
+    -----
+    The plan minimises :math:`\\Phi(\\mathrm{err}_1(n_1), \\dots, \\mathrm{err}_G(n_G))` subject to
+    :math:`\\sum_g c_g n_g \\le B` with :math:`\\mathrm{err}_g(n) = a_g n^{-b_g} + c_g` (Cai et al. 2022).
+
+    References
+    ----------
+    Cai, W. et al. (2022). Adaptive sampling strategies to construct equitable training datasets.
+    *FAccT 2022*.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sampling.policies import AllocationPolicy
+    >>> curves = pd.DataFrame({"a": [1.0, 3.0], "b": [0.5, 0.5], "c": [0.0, 0.0]}, index=["a", "b"])
+    >>> AllocationPolicy(curves, objective="maximin").name
+    'allocate (maximin)'
+    """
+
+    curves: Any
+    objective: str = "utilitarian"
+    options: Mapping[str, Any] | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", f"allocate ({self.objective})")
+
+    def draw(self, context: PolicyContext, budget: float, rng: np.random.Generator) -> Draw:
+        """Draw the stratified sample the allocation plan asks for."""
+        allocate = _require("allocation", "AllocationPolicy").allocate
+        costs = dict(zip(context.group_labels, context.group_costs))
+        sizes = dict(zip(context.group_labels, context.group_sizes.astype(float)))
+        plan = allocate(self.curves, budget=budget, costs=costs, objective=self.objective,
+                        max_n=sizes, **dict(self.options or {}))
+        return stratified_draw(context, _group_counts(plan.n, context, "curves"), rng)
+
+
+@dataclass(frozen=True)
+class QuotaPolicy:
+    """Census-quota sampling: fill integer quota cells from an opt-in arrival stream.
+
+    For each budget, ``n = floor(budget / mean cost)`` places are apportioned to the cells of
+    ``variables`` by ``sampling.design_quotas`` (from ``table``, or the population's own counts), and
+    a ``sampling.QuotaTracker`` accepts arriving people (in order of their exponential arrival times
+    with rate ``propensity``) while their cell is open, until the quotas are complete, the budget is
+    spent or nobody is left. Rejected people cost ``screening_cost`` each. Design weights are
+    ``N / n`` (a non-probability sample; reweight it).
+
+    Parameters
+    ----------
+    variables : sequence of str
+        Quota variables (columns of the population).
+    propensity : str, mapping or None
+        Response propensities of the arrival stream, as in :class:`ConveniencePolicy`.
+    by : str, optional
+        Column the propensity mapping refers to.
+    table : DataFrame or mapping, optional
+        Census table for ``design_quotas`` (default: the population's joint counts).
+    method : str
+        Apportionment method (``"hamilton"``, ``"webster"``, ``"controlled"``, ...).
+    interlocked : bool
+        Quotas per joint cell (True) or per category of each variable.
+    screening_cost : float
+        Cost of screening out one person whose cell is full.
+    name : str
+        Label in the results.
+
+    References
+    ----------
+    Balinski, M. L. and Young, H. P. (2001). *Fair Representation*, 2nd ed. Brookings.
+
+    Kirk, H. R. et al. (2024). The PRISM alignment dataset (census-representative quota samples).
+
+    Examples
+    --------
+    >>> from sampling.policies import QuotaPolicy
+    >>> QuotaPolicy(["age", "sex"], propensity="propensity", method="webster").name
+    'census quota'
+    """
+
+    variables: tuple[str, ...] | list[str]
+    propensity: str | Mapping[Hashable, float] | None = None
+    by: str | None = None
+    table: Any = None
+    method: str = "hamilton"
+    interlocked: bool = True
+    screening_cost: float = 0.0
+    name: str = "census quota"
+
+    def draw(self, context: PolicyContext, budget: float, rng: np.random.Generator) -> Draw:
+        """Fill the quotas from the arrival stream within ``budget``."""
+        QuotaTracker = _require("quota_tracker", "QuotaPolicy").QuotaTracker
+        design_quotas = _require("quotas", "QuotaPolicy").design_quotas
+        variables = list(self.variables)
+        frame = context.population
+        check_columns(frame, variables, "variables")
+        n = int(budget // float(context.unit_costs.mean()))
+        if n < 1:
+            return Draw(np.zeros(0, dtype=np.int64), np.zeros(0), 0.0)
+        table = self.table
+        if table is None:
+            table = frame.groupby(variables, observed=True, sort=True).size().rename("count").reset_index()
+        plan = design_quotas(table, n=n, variables=variables, method=self.method, interlocked=self.interlocked)
+        tracker = QuotaTracker(plan)
+        order = _arrival_order(context, self.propensity, self.by, rng)
+        values = frame[variables].to_numpy(dtype=object)
+        costs = context.unit_costs
+        accepted: list[int] = []
+        spent = 0.0
+        closed: set[tuple[Any, ...]] = set()  # interlocked cells already known to be full
+        complete = tracker.complete
+        for i in order:
+            if complete or spent + costs[i] > budget * (1 + 1e-12):
+                break
+            cell = tuple(values[i])
+            if cell in closed:
+                spent += self.screening_cost
+                continue
+            if tracker.offer(dict(zip(variables, cell)), person_id=str(i)).accepted:
+                accepted.append(int(i))
+                spent += float(costs[i])
+                complete = tracker.complete
+            else:
+                spent += self.screening_cost
+                if self.interlocked:
+                    closed.add(cell)
+        taken = np.sort(np.array(accepted, dtype=np.int64))
+        weights = np.full(taken.size, context.size / taken.size) if taken.size else np.zeros(0)
+        return Draw(taken, weights, spent)
+
+
+@dataclass(frozen=True)
+class SensitivityPolicy:
+    """Sensitivity-sampled subset of people (``sampling.sensitivity_sample``) with exact weights.
+
+    ``m = budget / mean cost`` people are chosen with inclusion probabilities proportional to their
+    leverage (or Lewis weight, root leverage, ...) in the feature matrix ``features``, optionally
+    within the simulation's groups; weights are Horvitz–Thompson ``1 / pi``.
+
+    Parameters
+    ----------
+    features : sequence of str
+        Numeric columns of the population (categorical columns are one-hot encoded).
+    method : str
+        ``"leverage"``, ``"root_leverage"``, ``"lewis"``, ``"sensitivity"`` or ``"uniform"``.
+    p : float
+        The :math:`\\ell_p` geometry to preserve.
+    stratified : bool
+        Sample within the simulation's groups (strata) with ``allocation``.
+    allocation : str
+        Allocation of ``m`` across strata (``"proportional"``, ``"equal"``, ``"floor"``).
+    name : str
+        Label in the results.
+
+    Notes
+    -----
+    Poisson sampling with :math:`\\pi_i = \\min(1, c\\, q_i)`, :math:`\\sum_i \\pi_i = m`; the cost is
+    random around the budget (expected people :math:`m`).
+
+    References
+    ----------
+    Woodruff, D. P. and Yasuda, T. (2023). Sharper bounds for :math:`\\ell_p` sensitivity sampling.
+    *ICML 2023*.
+
+    Examples
+    --------
+    >>> from sampling.policies import SensitivityPolicy
+    >>> SensitivityPolicy(["age", "sex"], method="lewis", p=1.0).name
+    'sensitivity (lewis)'
+    """
+
+    features: tuple[str, ...] | list[str]
+    method: str = "leverage"
+    p: float = 2.0
+    stratified: bool = True
+    allocation: str = "proportional"
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", f"sensitivity ({self.method})")
+
+    def draw(self, context: PolicyContext, budget: float, rng: np.random.Generator) -> Draw:
+        """Draw the subset."""
+        sensitivity_sample = _require("sensitivity_sampling", "SensitivityPolicy").sensitivity_sample
+        frame = context.population
+        check_columns(frame, list(self.features), "features")
+        X = pd.get_dummies(frame[list(self.features)], drop_first=True, dtype=float).to_numpy(dtype=float)
+        X = np.column_stack([np.ones(len(frame)), X])
+        m = int(budget // float(context.unit_costs.mean()))
+        strata = np.asarray(context.group_codes) if self.stratified else None
+        sub = sensitivity_sample(X, m, method=self.method, p=self.p, strata=strata,
+                                 allocation=self.allocation, report=False, rng=rng)
+        indices = np.asarray(sub.indices, dtype=np.int64)
+        weights = np.asarray(sub.weights, dtype=float)
+        return Draw(indices, weights, float(context.unit_costs[indices].sum()),
+                    stratified=self.stratified)

@@ -254,3 +254,57 @@ def test_reweighting_failures_are_recorded_or_raised(population):
     assert status.str.contains("MarginError").any()
     with pytest.raises(MarginError, match="has target categories with no sample"):
         run(population, on_reweighting_error="raise", **kwargs)
+
+
+def test_policies_needing_missing_modules_fail_clearly(population, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "sampling.allocation", None)
+    ctx = smp.policy_context(population, groups="age")
+    with pytest.raises(ValidationError, match=r"AllocationPolicy needs sampling\.allocation"):
+        smp.AllocationPolicy(pd.DataFrame()).draw(ctx, 10, np.random.default_rng(0))
+
+
+def test_allocation_policy_follows_the_plan(population):
+    pytest.importorskip("sampling.allocation")
+    sd = population.groupby("age")["model_b"].std()
+    curves = pd.DataFrame({"a": sd, "b": 0.5, "c": 0.0})
+    policy = smp.AllocationPolicy(curves, objective="maximin")
+    assert policy.name == "allocate (maximin)"
+    ctx = smp.policy_context(population, groups="age")
+    draw = policy.draw(ctx, 240, np.random.default_rng(0))
+    counts = np.bincount(ctx.group_codes[draw.indices], minlength=len(ctx.group_labels))
+    # maximin on err_g = sd_g / sqrt(n_g): n_g proportional to sd_g^2
+    expected = 240 * sd.to_numpy() ** 2 / (sd.to_numpy() ** 2).sum()
+    assert np.abs(counts - expected).max() <= 1.0 and counts.sum() == 240
+    sim = run(population, policies=[policy, smp.EqualPolicy()], budget=120, n_reps=4)
+    assert (sim.to_frame()["n_failed"] == 0).all()
+
+
+def test_quota_policy_fills_census_quotas_from_the_opt_in_stream(population):
+    pytest.importorskip("sampling.quotas")
+    policy = smp.QuotaPolicy(["age", "sex"], propensity="propensity")
+    ctx = smp.policy_context(population, groups="age")
+    draw = policy.draw(ctx, 200, np.random.default_rng(1))
+    taken = population.iloc[draw.indices]
+    exact = population.groupby(["age", "sex"]).size() / len(population) * 200
+    got = taken.groupby(["age", "sex"]).size().reindex(exact.index, fill_value=0)
+    assert len(draw.indices) == 200 and (np.abs(got - exact) < 1).all()
+    sim = run(population, policies=[policy, smp.ConveniencePolicy(propensity="propensity")],
+              budget=200, n_reps=6)
+    bias = sim.to_frame().set_index("policy")["abs_bias"]
+    assert bias["census quota"] < bias["convenience"]
+
+
+def test_sensitivity_policy_draws_weighted_subsets(population):
+    pytest.importorskip("sampling.sensitivity_sampling")
+    policy = smp.SensitivityPolicy(["age", "sex", "ethnicity"])
+    ctx = smp.policy_context(population, groups="age")
+    rng = np.random.default_rng(2)
+    draws = [policy.draw(ctx, 150, rng) for _ in range(40)]
+    assert all(d.stratified and (d.design_weights >= 1).all() for d in draws)
+    # Horvitz-Thompson weights are unbiased for the population size
+    totals = np.array([d.design_weights.sum() for d in draws])
+    assert abs(totals.mean() - len(population)) < 4 * totals.std(ddof=1) / np.sqrt(totals.size)
+    sim = run(population, policies=[policy], budget=150, n_reps=4)
+    assert (sim.to_frame()["n_failed"] == 0).all()
