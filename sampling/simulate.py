@@ -50,8 +50,25 @@ ReweightingMethod = Literal["none", "poststratify", "rake", "calibrate"]
 REWEIGHTING_METHODS: tuple[str, ...] = ("none", "poststratify", "rake", "calibrate")
 StandardErrorKind = Literal["naive", "design"]
 PlotMetric = Literal[
-    "welfare", "worst_group_welfare", "regret", "abs_bias", "rmse", "coverage_naive", "coverage_design"
+    "welfare",
+    "worst_group_welfare",
+    "regret",
+    "abs_bias",
+    "rmse",
+    "worst_group_rmse",
+    "coverage_naive",
+    "coverage_design",
 ]
+PLOT_METRICS = (
+    "welfare",
+    "worst_group_welfare",
+    "regret",
+    "abs_bias",
+    "rmse",
+    "worst_group_rmse",
+    "coverage_naive",
+    "coverage_design",
+)
 HEADLINE = (
     "cost",
     "n",
@@ -61,6 +78,7 @@ HEADLINE = (
     "best_chosen",
     "abs_bias",
     "rmse",
+    "worst_group_rmse",
     "coverage_naive",
     "coverage_design",
 )
@@ -270,10 +288,14 @@ def _arm_seed(spec: _Spec, replicate: int, arm: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(spec.entropy, spawn_key=(replicate, arm)))
 
 
-def _run_replicate(replicate: int, spec: _Spec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _run_replicate(
+    replicate: int, spec: _Spec
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
     """All policies x budgets x reweightings for one replicate; plain-Python records."""
     arms: list[dict[str, Any]] = []
     option_rows: list[dict[str, Any]] = []
+    group_rows: list[dict[str, Any]] = []
+    n_groups = len(spec.context.group_labels)
     ctx = spec.context
     k = len(spec.options)
     arm_index = 0
@@ -324,6 +346,21 @@ def _run_replicate(replicate: int, spec: _Spec) -> tuple[list[dict[str, Any]], l
                 for g, label in enumerate(ctx.group_labels):
                     record[f"welfare[{label}]"] = float(welfare_groups[g])
                 arms.append(record)
+                codes = ctx.group_codes[idx]
+                w_group = np.bincount(codes, weights=w, minlength=n_groups)
+                n_group = np.bincount(codes, minlength=n_groups)
+                for g in np.flatnonzero(w_group > 0):
+                    inside = codes == g
+                    group_estimate = (w[inside] @ y[inside]) / w_group[g]
+                    group_rows.append({
+                        "replicate": replicate,
+                        "policy": spec.policy_names[p_i],
+                        "budget": float(budget),
+                        "reweighting": method,
+                        "group": ctx.group_labels[g],
+                        "n": int(n_group[g]),
+                        "squared_error": float(np.mean((group_estimate - spec.group_truth[g]) ** 2)),
+                    })
                 se_naive = y.std(axis=0, ddof=1) / np.sqrt(idx.size)
                 se_design = None
                 if "design" in spec.standard_errors:
@@ -348,7 +385,7 @@ def _run_replicate(replicate: int, spec: _Spec) -> tuple[list[dict[str, Any]], l
                         row["se_design"] = float(se_design[j])
                         row["covered_design"] = float(abs(err) <= spec.z * se_design[j])
                     option_rows.append(row)
-    return arms, option_rows
+    return arms, option_rows, group_rows
 
 
 # --- summaries -------------------------------------------------------------------------------------
@@ -360,7 +397,13 @@ def _mean_and_se(x: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), sd / np.sqrt(r)
 
 
-def _summarise(arms: pd.DataFrame, options: pd.DataFrame, group_labels: Sequence[Hashable], se_kinds: Sequence[str]) -> pd.DataFrame:
+def _summarise(
+    arms: pd.DataFrame,
+    options: pd.DataFrame,
+    groups: pd.DataFrame,
+    group_labels: Sequence[Hashable],
+    se_kinds: Sequence[str],
+) -> pd.DataFrame:
     """Long table: one row per arm x metric (x group / option) with estimate and Monte Carlo SE."""
     rows: list[dict[str, Any]] = []
     ok_arms = arms[arms["status"] == "ok"]
@@ -402,6 +445,22 @@ def _summarise(arms: pd.DataFrame, options: pd.DataFrame, group_labels: Sequence
         mse, mse_se = _mean_and_se(e2)
         rmse = float(np.sqrt(mse))
         add("rmse", "", rmse, mse_se / (2 * rmse) if rmse > 0 else 0.0)
+        part = groups[
+            (groups["policy"] == key[0]) & (groups["budget"] == key[1]) & (groups["reweighting"] == key[2])
+        ]
+        worst = ("", -1.0, 0.0)
+        for label in group_labels:
+            sq = part.loc[part["group"] == label, "squared_error"].to_numpy()
+            if sq.size == 0:
+                continue
+            mse, mse_se = _mean_and_se(sq)
+            rmse = float(np.sqrt(mse))
+            rmse_se = mse_se / (2 * rmse) if rmse > 0 else 0.0
+            add("group_rmse", label, rmse, rmse_se)
+            if rmse > worst[1]:
+                worst = (label, rmse, rmse_se)
+        if worst[1] >= 0:
+            add("worst_group_rmse", "", worst[1], worst[2])
         for kind in se_kinds:
             cov = opt.pivot(index="replicate", columns="option", values=f"covered_{kind}")
             for name in cov.columns:
@@ -423,6 +482,10 @@ class PolicySimulation(Result):
     option_estimates : DataFrame
         One row per replicate x arm x option: estimate, truth, error, naive (and design) SE and
         whether the confidence interval covered the truth.
+    group_estimates : DataFrame
+        One row per replicate x arm x group with at least one person sampled: people sampled and
+        the squared error of the group's weighted mean rating, averaged over options (groups with
+        nobody sampled have no row; their count is the replicates minus the rows).
     long_summary : DataFrame
         Every summary (metric x group or option) with its Monte Carlo SE, successful and failed
         replicate counts.
@@ -443,6 +506,7 @@ class PolicySimulation(Result):
 
     replicates: pd.DataFrame
     option_estimates: pd.DataFrame
+    group_estimates: pd.DataFrame
     long_summary: pd.DataFrame
     truth: pd.Series
     group_truth: pd.DataFrame
@@ -451,7 +515,9 @@ class PolicySimulation(Result):
     standard_errors: tuple[str, ...]
     seed_entropy: int
 
-    def to_frame(self, kind: Literal["summary", "long", "replicates", "options"] = "summary") -> pd.DataFrame:
+    def to_frame(
+        self, kind: Literal["summary", "long", "replicates", "options", "groups"] = "summary"
+    ) -> pd.DataFrame:
         """Results as a table.
 
         Parameters
@@ -459,10 +525,12 @@ class PolicySimulation(Result):
         kind : {"summary", "long", "replicates", "options"}
             ``"summary"``: one row per policy x budget x reweighting with the headline metrics and
             a ``<metric>_mc_se`` column (Monte Carlo SE) beside each; ``"long"``: every summary,
-            including per group welfare and per option bias / RMSE / coverage; ``"replicates"`` and
-            ``"options"``: the raw per-replicate records.
+            including per group welfare and RMSE and per option bias / RMSE / coverage;
+            ``"replicates"``, ``"options"`` and ``"groups"``: the raw per-replicate records.
         """
-        kind = check_option(kind, ("summary", "long", "replicates", "options"), "kind")
+        kind = check_option(kind, ("summary", "long", "replicates", "options", "groups"), "kind")
+        if kind == "groups":
+            return self.group_estimates.copy()
         if kind == "replicates":
             return self.replicates.copy()
         if kind == "options":
@@ -514,15 +582,12 @@ class PolicySimulation(Result):
         ax : matplotlib Axes, optional
         metric : str
             One of the headline metrics: ``"welfare"``, ``"worst_group_welfare"``, ``"regret"``,
-            ``"abs_bias"``, ``"rmse"``, ``"coverage_naive"``, ``"coverage_design"``.
+            ``"abs_bias"``, ``"rmse"``, ``"worst_group_rmse"``, ``"coverage_naive"``,
+            ``"coverage_design"``.
         band : float
             Half-width of the band in Monte Carlo SEs (1.96: a 95% band).
         """
-        metric = check_option(
-            metric,
-            ("welfare", "worst_group_welfare", "regret", "abs_bias", "rmse", "coverage_naive", "coverage_design"),
-            "metric",
-        )
+        metric = check_option(metric, PLOT_METRICS, "metric")
         table = self.to_frame()
         if metric not in table.columns:
             fail(ValidationError, "metric", "was not evaluated in this simulation", bad=[metric])
@@ -760,16 +825,19 @@ def simulate_policies(
     )
     _preflight(spec)
     results = _run_all(spec, n_reps, client, progress)
-    arm_rows = [row for arms, _ in results for row in arms]
-    option_rows = [row for _, opts in results for row in opts]
+    arm_rows = [row for arms, _, _ in results for row in arms]
+    option_rows = [row for _, opts, _ in results for row in opts]
+    group_rows = [row for _, _, grps in results for row in grps]
+    group_frame = pd.DataFrame(group_rows, columns=["replicate", *ARM_KEYS, "group", "n", "squared_error"])
     arms_frame = pd.DataFrame(arm_rows)
     option_frame = pd.DataFrame(option_rows)
     if option_frame.empty:
         option_frame = pd.DataFrame(columns=["replicate", *ARM_KEYS, "option", "estimate", "truth", "error"])
-    long = _summarise(arms_frame, option_frame, context.group_labels, se_kinds)
+    long = _summarise(arms_frame, option_frame, group_frame, context.group_labels, se_kinds)
     return PolicySimulation(
         replicates=arms_frame,
         option_estimates=option_frame,
+        group_estimates=group_frame,
         long_summary=long,
         truth=pd.Series(truth, index=list(options), name="truth"),
         group_truth=pd.DataFrame(group_truth, index=pd.Index(context.group_labels, name=groups), columns=list(options)),

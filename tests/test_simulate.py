@@ -308,3 +308,17 @@ def test_sensitivity_policy_draws_weighted_subsets(population):
     assert abs(totals.mean() - len(population)) < 4 * totals.std(ddof=1) / np.sqrt(totals.size)
     sim = run(population, policies=[policy], budget=150, n_reps=4)
     assert (sim.to_frame()["n_failed"] == 0).all()
+
+
+def test_group_rmse_by_hand(population):
+    sim = run(population, budget=120, n_reps=6, policies=[smp.EqualPolicy(), smp.ProportionalPolicy()])
+    groups = sim.to_frame("groups")
+    assert set(groups["group"]) == set(population["age"])
+    part = groups.query("policy == 'equal' and group == '65+'")
+    long = sim.to_frame("long").query("policy == 'equal' and metric == 'group_rmse' and label == '65+'")
+    assert long["estimate"].item() == pytest.approx(np.sqrt(part["squared_error"].mean()), rel=1e-12)
+    worst = sim.to_frame("long").query("policy == 'equal' and metric == 'group_rmse'")["estimate"].max()
+    assert sim.to_frame().query("policy == 'equal'")["worst_group_rmse"].item() == pytest.approx(worst)
+    # one replicate's group error recomputed from the option estimates' inputs is not available,
+    # but an equal allocation has the same number of people in every group
+    assert part["n"].nunique() == 1 and part["n"].iloc[0] == 20
