@@ -423,6 +423,9 @@ class AllocationPolicy:
         return stratified_draw(context, _group_counts(plan.n, context, "curves"), rng)
 
 
+_QUOTA_PLANS: dict[tuple[Any, ...], tuple[Any, Any, Any]] = {}
+
+
 @dataclass(frozen=True)
 class QuotaPolicy:
     """Census-quota sampling: fill integer quota cells from an opt-in arrival stream.
@@ -485,10 +488,19 @@ class QuotaPolicy:
         n = int(budget // float(context.unit_costs.mean()))
         if n < 1:
             return Draw(np.zeros(0, dtype=np.int64), np.zeros(0), 0.0)
-        table = self.table
-        if table is None:
-            table = frame.groupby(variables, observed=True, sort=True).size().rename("count").reset_index()
-        plan = design_quotas(table, n=n, variables=variables, method=self.method, interlocked=self.interlocked)
+        # the plan depends only on the settings, the table and n: design it once per budget (the
+        # cache holds the frame and table themselves, so their ids cannot be reused while cached)
+        key = (tuple(variables), self.method, self.interlocked, id(self.table), id(frame), n)
+        entry = _QUOTA_PLANS.get(key)
+        plan = entry[2] if entry is not None and entry[0] is frame and entry[1] is self.table else None
+        if plan is None:
+            table = self.table
+            if table is None:
+                table = frame.groupby(variables, observed=True, sort=True).size().rename("count").reset_index()
+            plan = design_quotas(table, n=n, variables=variables, method=self.method, interlocked=self.interlocked)
+            if len(_QUOTA_PLANS) >= 256:
+                _QUOTA_PLANS.clear()
+            _QUOTA_PLANS[key] = (frame, self.table, plan)
         tracker = QuotaTracker(plan)
         order = _arrival_order(context, self.propensity, self.by, rng)
         values = frame[variables].to_numpy(dtype=object)
