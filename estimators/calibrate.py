@@ -94,15 +94,20 @@ class _Units:
 
     def __init__(self, problem: WeightingProblem) -> None:
         cells = problem.cells
-        row_cell = cells.row_cells()
+        if problem.margins:
+            row_cell = np.asarray(cells.row_cells(), dtype=np.intp)
+            n_cells = cells.n_cells
+        else:  # numeric totals only: one cell holding every included row
+            row_cell = np.where(problem.included, 0, -1).astype(np.intp)
+            n_cells = 1
         included = row_cell >= 0
         blocks = []
         for m in problem.margins:
-            ind = np.zeros((cells.n_cells, m.n_categories))
+            ind = np.zeros((n_cells, m.n_categories))
             ok = m.cell_category >= 0
             ind[np.flatnonzero(ok), m.cell_category[ok]] = 1.0
             blocks.append(ind)
-        cell_x = np.hstack(blocks) if blocks else np.zeros((cells.n_cells, 0))
+        cell_x = np.hstack(blocks) if blocks else np.zeros((n_cells, 0))
         if problem.numeric:
             numeric = np.column_stack([values for _, _, values in problem.numeric])
             keys = [row_cell[included]] + [numeric[included, j] for j in range(numeric.shape[1])]
