@@ -40,12 +40,26 @@ def _as_label(value: Any) -> Any:
     return str(value)
 
 
+def _yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` without YAML 1.1's yes/no/on/off -> boolean rule (``Yes`` stays text)."""
+    import yaml
+
+    class _TextLoader(yaml.SafeLoader):
+        pass
+
+    _TextLoader.yaml_implicit_resolvers = {
+        key: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for key, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    return yaml.load(text, Loader=_TextLoader)
+
+
 def _from_records(records: list[Any]) -> pd.DataFrame:
     frame = pd.DataFrame.from_records(records)
     return frame
 
 
-def read_margins(path: str | Path) -> dict[Any, Any]:
+def read_margins(path: str | Path, parameter: str = "margins") -> dict[Any, Any]:
     """Read margins from a long CSV/Parquet table (variable, category, target), YAML or JSON.
 
     YAML/JSON hold either ``{variable: {category: target}}`` or a list of
@@ -57,20 +71,18 @@ def read_margins(path: str | Path) -> dict[Any, Any]:
     suffix = p.suffix.lower()
     if suffix in (".yaml", ".yml", ".json"):
         if not p.is_file():
-            fail(ValidationError, "margins", "file does not exist", bad=[str(p)])
+            fail(ValidationError, parameter, "file does not exist", bad=[str(p)])
         text = p.read_text(encoding="utf-8")
         try:
             if suffix == ".json":
                 raw = json.loads(text)
             else:
-                import yaml
-
-                raw = yaml.safe_load(text)
+                raw = _yaml_load(text)
         except ImportError:
-            fail(ValidationError, "margins", "reading YAML needs pyyaml", bad=[str(p)],
+            fail(ValidationError, parameter, "reading YAML needs pyyaml", bad=[str(p)],
                  fix='pip install "equisample[io]" or use JSON/CSV.')
         except Exception as exc:  # parse errors of either library
-            fail(ValidationError, "margins", f"could not be parsed ({exc})", bad=[str(p)])
+            fail(ValidationError, parameter, f"could not be parsed ({exc})", bad=[str(p)])
         if isinstance(raw, list):
             frame = _from_records(raw)
         elif isinstance(raw, dict):
@@ -82,13 +94,13 @@ def read_margins(path: str | Path) -> dict[Any, Any]:
                     out[_split(key)] = spec
             return out
         else:
-            fail(MarginError, "margins", "must hold a mapping or a list of records",
+            fail(MarginError, parameter, "must hold a mapping or a list of records",
                  bad=[type(raw).__name__])
     else:
-        frame = read_table(p, "margins")
+        frame = read_table(p, parameter)
     missing = [c for c in ("variable", "category", "target") if c not in frame.columns]
     if missing:
-        fail(MarginError, "margins", "a margins table needs the columns variable, category, target",
+        fail(MarginError, parameter, "a margins table needs the columns variable, category, target",
              bad=missing, fix=f"It has {list(frame.columns)}.")
     frame = frame.assign(
         variable=[_split(v) for v in frame["variable"]],
@@ -97,11 +109,11 @@ def read_margins(path: str | Path) -> dict[Any, Any]:
             for c in frame["category"]
         ],
     )
-    return _frame_to_dict(frame)
+    return _frame_to_dict(frame, parameter)
 
 
-def _frame_to_dict(frame: pd.DataFrame) -> dict[Any, Any]:
-    parsed = parse_targets(frame, parameter="margins", allow_numeric=True)
+def _frame_to_dict(frame: pd.DataFrame, parameter: str = "margins") -> dict[Any, Any]:
+    parsed = parse_targets(frame, parameter=parameter, allow_numeric=True)
     out: dict[Any, Any] = {}
     for m in parsed.margins:
         key = m.columns if len(m.columns) > 1 else m.columns[0]
