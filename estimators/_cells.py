@@ -46,6 +46,11 @@ class ColumnCodes:
         """Boolean mask of the rows whose value is missing."""
         return self.codes < 0
 
+    @property
+    def has_missing(self) -> bool:
+        """Whether any value is missing (one reduction, no mask)."""
+        return bool(self.codes.size) and int(self.codes.min()) < 0
+
 
 def factorize_column(values: pd.Series | np.ndarray | Sequence[Any]) -> ColumnCodes:
     """Factorise one column into codes and labels, keeping pandas Categorical codes as they are.
@@ -109,10 +114,16 @@ class CellTable:
             space *= s
         dense = space <= max(DENSE_KEY_LIMIT, n)
         if dense:
-            key = np.zeros(n, dtype=np.intp)
-            for c, s in zip(codes, sizes):
-                key *= s
-                key += c.codes
+            # the narrowest integer type that holds every key (and the extra key ``space``):
+            # int16 keys for a few thousand cells cost a quarter of the memory traffic of intp
+            key_type = np.int16 if space < 2**15 - 1 else (np.int32 if space < 2**31 - 1 else np.int64)
+            if codes:
+                key = codes[0].codes.astype(key_type)
+                for c, s in zip(codes[1:], sizes[1:]):
+                    key *= s
+                    key += c.codes
+            else:
+                key = np.zeros(n, dtype=key_type)
         else:  # hash-compress after each step so keys never overflow
             key = np.zeros(n, dtype=np.int64)
             for c, s in zip(codes, sizes):

@@ -276,6 +276,7 @@ def rake(
         on_empty_category=on_empty_category,
         on_total_mismatch=on_total_mismatch,
         total_tolerance=total_tolerance,
+        unit_base=source.unit_base,
     )
     if bounds_pair is not None:
         check_bounded_feasible(problem, bounds_pair)
