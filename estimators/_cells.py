@@ -103,12 +103,16 @@ class CellTable:
         codes: Sequence[ColumnCodes],
         *,
         include: np.ndarray | None = None,
+        n_rows: int | None = None,
     ) -> CellTable:
-        """Collapse rows to the observed cells of ``codes`` (no code may be -1 in included rows)."""
+        """Collapse rows to the observed cells of ``codes`` (no code may be -1 in included rows).
+
+        With no columns every (included) row is in one cell; then ``n_rows`` gives the row count.
+        """
         cols = tuple(columns)
         labels = tuple(c.labels for c in codes)
         sizes = [max(c.n_levels, 1) for c in codes]
-        n = len(codes[0].codes) if codes else 0
+        n = len(codes[0].codes) if codes else int(n_rows or 0)
         space = 1
         for s in sizes:
             space *= s

@@ -471,7 +471,10 @@ def build_problem(
 
     # -- cells --------------------------------------------------------------------------------
     cells = CellTable.from_codes(
-        columns, [codes[c] for c in columns], include=None if included.all() else included
+        columns,
+        [codes[c] for c in columns],
+        include=None if included.all() else included,
+        n_rows=n,
     )
     cell_base = cells.sum_rows(None if unit_base else base)
     col_pos = {c: j for j, c in enumerate(columns)}
