@@ -16,6 +16,7 @@ from ._calibration_solver import CalibrationDistance, independent_columns, solve
 from ._errors import (
     ConvergenceError,
     ConvergenceWarning,
+    DataWarning,
     InfeasibleError,
     MarginError,
     ValidationError,
@@ -30,7 +31,8 @@ __all__ = ["calibrate"]
 
 CalibrationMethod = Literal["linear", "raking", "logit"]
 METHODS: tuple[CalibrationMethod, ...] = ("linear", "raking", "logit")
-CONSISTENCY_TOLERANCE = 1e-8
+ROUNDOFF = 1e-12
+"""Relative disagreement below which dependent totals count as consistent, whatever ``tol``."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,7 +174,7 @@ def _constraint_labels(problem: WeightingProblem) -> tuple[list[str], list[str]]
 
 def _check_consistent(
     x: np.ndarray, d: np.ndarray, targets: np.ndarray, scale: np.ndarray, keep: np.ndarray,
-    names: list[str],
+    names: list[str], tol: float,
 ) -> None:
     """Totals of linearly dependent constraints must agree with those they depend on."""
     dropped = np.setdiff1d(np.arange(x.shape[1]), keep)
@@ -183,7 +185,7 @@ def _check_consistent(
     coef, *_ = np.linalg.lstsq(x[pos][:, keep] * sw, x[pos][:, dropped] * sw, rcond=None)
     implied = targets[keep] @ coef
     gap = np.abs(implied - targets[dropped]) / scale[dropped]
-    bad = np.flatnonzero(gap > CONSISTENCY_TOLERANCE)
+    bad = np.flatnonzero(gap > max(tol, ROUNDOFF))
     if bad.size:
         fail(
             MarginError,
@@ -385,7 +387,7 @@ def calibrate(
     scale = np.where(np.abs(targets) > 0, np.abs(targets), np.where(abs_total > 0, abs_total, 1.0))
 
     keep = independent_columns(x, unit_base)
-    _check_consistent(x, unit_base, targets, scale, keep, names)
+    _check_consistent(x, unit_base, targets, scale, keep, names, tol)
     column_scale = np.abs(x[:, keep]).max(axis=0, initial=0.0)
     column_scale = np.where(column_scale > 0, column_scale, 1.0)
     x_solve = x[:, keep] / column_scale
@@ -403,7 +405,7 @@ def calibrate(
     weights_out = base * units.gather(unit_g)
     misfit_all = np.abs(targets - x.T @ (unit_base * unit_g)) / scale
     max_error = float(misfit_all.max(initial=0.0))
-    converged = bool(outcome.converged[0]) and max_error <= max(tol, 1e-12) * 10
+    converged = bool(outcome.converged[0]) and max_error <= max(tol, ROUNDOFF)
 
     if not converged:
         if distance.bounded or method != "linear":
@@ -427,8 +429,18 @@ def calibrate(
             raise ConvergenceError(message)
         warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
-    trace = _trace_frame(outcome.trace_by_constraint, [groups[j] for j in keep], groups)
     index = source.frame.index
+    negative = np.flatnonzero(weights_out < 0)
+    if negative.size:
+        warnings.warn(
+            f"weights: linear calibration gave {negative.size} negative weights (rows "
+            f"{', '.join(repr(index[i]) for i in negative[:5])}{', ...' if negative.size > 5 else ''}); "
+            "fit.design needs non-negative weights. Pass bounds=(0, None) (truncated linear), "
+            "or use method='raking' or 'logit', to keep every weight positive.",
+            DataWarning,
+            stacklevel=2,
+        )
+    trace = _trace_frame(outcome.trace_by_constraint, [groups[j] for j in keep], groups)
     options = {
         "method": method,
         "bounds": (lower, upper),
