@@ -178,13 +178,13 @@ def solve_multipliers(
         lam += np.asarray(start, dtype=np.float64).reshape(p, 1)
     u = x @ lam
 
-    def objective(u_: np.ndarray, lam_: np.ndarray) -> np.ndarray:
+    def objective(u_: np.ndarray, lam_: np.ndarray, d_: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
-            val = (d * distance.antiderivative(u_)).sum(axis=0) - targets @ lam_
+            val = (d_ * distance.antiderivative(u_)).sum(axis=0) - targets @ lam_
         return np.where(np.isfinite(val), val, np.inf)
 
     g = distance.g(u)
-    phi = objective(u, lam)
+    phi = objective(u, lam, d)
     misfit = targets[:, None] - x.T @ (d * g)
     rel = np.abs(misfit / scale[:, None]).max(axis=0) if p else np.zeros(n_rep)
     trace = [float(rel.max(initial=0.0))]
@@ -194,14 +194,15 @@ def solve_multipliers(
         n_iter += 1
         active = rel > tol
         dg = distance.dg(u[:, active])
-        hessian = np.einsum("mp,mr,mq->rpq", x, d[:, active] * dg, x)
+        curvature = d[:, active] * dg
+        hessian = np.stack([(x * c[:, None]).T @ x for c in curvature.T])
         step = _solve_batched(hessian, misfit[:, active].T).T  # (p, r)
         slope = -(misfit[:, active] * step).sum(axis=0)  # grad' step (grad = -misfit)
         t = np.ones(step.shape[1])
-        lam_a, phi_a, rel_a = lam[:, active], phi[active], rel[active]
+        lam_a, phi_a, rel_a, d_a = lam[:, active], phi[active], rel[active], d[:, active]
         new_lam = lam_a + step
         new_u = x @ new_lam
-        new_phi = objective(new_u, new_lam)
+        new_phi = objective(new_u, new_lam, d_a)
         for _ in range(MAX_HALVINGS):
             slack = 1e-12 * (np.abs(phi_a) + 1.0)
             ok = new_phi <= phi_a + ARMIJO * t * slope + slack
@@ -211,9 +212,9 @@ def solve_multipliers(
             bad = ~ok
             new_lam[:, bad] = lam_a[:, bad] + t[bad] * step[:, bad]
             new_u[:, bad] = x @ new_lam[:, bad]
-            new_phi[bad] = objective(new_u[:, bad], new_lam[:, bad])
+            new_phi[bad] = objective(new_u[:, bad], new_lam[:, bad], d_a[:, bad])
         new_g = distance.g(new_u)
-        new_misfit = targets[:, None] - x.T @ (d[:, active] * new_g)
+        new_misfit = targets[:, None] - x.T @ (d_a * new_g)
         new_rel = np.abs(new_misfit / scale[:, None]).max(axis=0)
         # accept unless the step made things worse on both counts (roundoff near the solution)
         accept = (new_phi <= phi_a + 1e-12 * (np.abs(phi_a) + 1.0)) | (new_rel < rel_a)
