@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calibrate",
     "demo",
     "rake",
+    "simulate",
 )
 
 

@@ -284,6 +284,15 @@ def _preflight(spec: _Spec) -> None:
             )
 
 
+def _design_se(design: SurveyDesign, column: str) -> float:
+    """Design-based (Taylor) SE of the weighted mean of ``column``, knowing how weights were made."""
+    result = design.mean(column)  # type: ignore[attr-defined]
+    se = getattr(result, "std_error", None)
+    if se is None:
+        return float(result.to_frame()["std_error"].iloc[0])
+    return float(np.asarray(se).reshape(-1)[0])
+
+
 def _arm_seed(spec: _Spec, replicate: int, arm: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(spec.entropy, spawn_key=(replicate, arm)))
 
@@ -364,9 +373,7 @@ def _run_replicate(
                 se_naive = y.std(axis=0, ddof=1) / np.sqrt(idx.size)
                 se_design = None
                 if "design" in spec.standard_errors:
-                    se_design = np.array(
-                        [float(design.mean(f"_y{j}").to_frame()["std_error"].iloc[0]) for j in range(k)]
-                    )
+                    se_design = np.array([_design_se(design, f"_y{j}") for j in range(k)])
                 for j, name in enumerate(spec.options):
                     err = float(estimate[j] - spec.truth[j])
                     row = {
