@@ -136,6 +136,13 @@ class Evaluation:
         ``"design"``: the design-based SE from ``SurveyDesign.mean`` (Taylor linearisation that
         accounts for strata and for how the weights were made). Design SEs need the variance module;
         when it is missing, asking for them is an error and the default leaves them out.
+    swf : str
+        Social welfare function scoring the chosen option over the population and each group:
+        ``"utilitarian"`` (mean utility, default) or any ``swf`` of ``estimators.welfare``
+        (``"atkinson"``, ``"maximin"``, ``"nash"``, ...). Bias, RMSE and coverage always refer to
+        each option's population mean utility (what the weighted means estimate).
+    swf_options : mapping, optional
+        Extra arguments for ``estimators.welfare`` (e.g. ``{"eps": 1.0}`` for Atkinson).
 
     Examples
     --------
@@ -146,6 +153,8 @@ class Evaluation:
 
     confidence_level: float = 0.95
     standard_errors: tuple[StandardErrorKind, ...] | None = None
+    swf: str = "utilitarian"
+    swf_options: Mapping[str, Any] | None = None
 
 
 def design_se_available() -> bool:
@@ -226,8 +235,10 @@ class _Spec:
     cell_table: pd.DataFrame
     trim: dict[str, Any] | None
     outcome_model: Any
-    truth: np.ndarray  # (K,)
-    group_truth: np.ndarray  # (G, K)
+    truth: np.ndarray  # (K,) population mean utility per option
+    group_truth: np.ndarray  # (G, K) group mean utility
+    welfare: np.ndarray  # (K,) population welfare (the evaluation's social welfare function)
+    group_welfare: np.ndarray  # (G, K)
     z: float
     standard_errors: tuple[str, ...]
     on_reweighting_error: str
@@ -342,15 +353,15 @@ def _run_replicate(
                 w = np.asarray(design.weight_array, dtype=float)
                 estimate = (w @ y) / w.sum()
                 chosen = int(np.argmax(estimate))
-                welfare_groups = spec.group_truth[:, chosen]
+                welfare_groups = spec.group_welfare[:, chosen]
                 record = {
                     **base,
                     "status": "ok",
                     "chosen": spec.options[chosen],
-                    "welfare": float(spec.truth[chosen]),
+                    "welfare": float(spec.welfare[chosen]),
                     "worst_group_welfare": float(welfare_groups.min()),
-                    "regret": float(spec.truth.max() - spec.truth[chosen]),
-                    "best_chosen": float(spec.truth[chosen] >= spec.truth.max()),
+                    "regret": float(spec.welfare.max() - spec.welfare[chosen]),
+                    "best_chosen": float(spec.welfare[chosen] >= spec.welfare.max()),
                 }
                 for g, label in enumerate(ctx.group_labels):
                     record[f"welfare[{label}]"] = float(welfare_groups[g])
@@ -509,6 +520,8 @@ class PolicySimulation(Result):
         design-based).
     seed_entropy : int
         Entropy of the root ``SeedSequence``: ``rng=seed_entropy`` reproduces the run.
+    swf : str
+        The social welfare function behind the welfare summaries.
     """
 
     replicates: pd.DataFrame
@@ -521,6 +534,7 @@ class PolicySimulation(Result):
     confidence_level: float
     standard_errors: tuple[str, ...]
     seed_entropy: int
+    swf: str = "utilitarian"
 
     def to_frame(
         self, kind: Literal["summary", "long", "replicates", "options", "groups"] = "summary"
@@ -567,6 +581,7 @@ class PolicySimulation(Result):
             ("arms (policy x budget x reweighting)", len(self.long_summary.groupby(ARM_KEYS))),
             ("options", len(self.truth)),
             ("best option (population mean)", str(self.truth.idxmax())),
+            ("welfare function", self.swf),
             ("confidence level", self.confidence_level),
             ("standard errors", ", ".join(
                 {"naive": "naive (SRS, weights ignored)", "design": "design-based"}[s] for s in self.standard_errors
@@ -808,6 +823,9 @@ def simulate_policies(
     group_truth = np.zeros((len(context.group_labels), len(options)))
     np.add.at(group_truth, context.group_codes, utilities)
     group_truth /= counts[:, None]
+    welfare, group_welfare = _population_welfare(
+        frame, options, groups, context.group_labels, evaluation, truth, group_truth
+    )
     entropy = _seed_entropy(rng)
     spec = _Spec(
         context=context,
@@ -824,6 +842,8 @@ def simulate_policies(
         outcome_model=outcome_model,
         truth=truth,
         group_truth=group_truth,
+        welfare=welfare,
+        group_welfare=group_welfare,
         z=float(stats.norm.ppf(0.5 + level / 2)),
         standard_errors=se_kinds,
         on_reweighting_error=on_reweighting_error,
@@ -848,11 +868,39 @@ def simulate_policies(
         long_summary=long,
         truth=pd.Series(truth, index=list(options), name="truth"),
         group_truth=pd.DataFrame(group_truth, index=pd.Index(context.group_labels, name=groups), columns=list(options)),
+        swf=evaluation.swf,
         n_reps=n_reps,
         confidence_level=level,
         standard_errors=se_kinds,
         seed_entropy=entropy,
     )
+
+
+def _population_welfare(
+    frame: pd.DataFrame,
+    options: tuple[str, ...],
+    groups: str,
+    labels: tuple[Hashable, ...],
+    evaluation: Evaluation,
+    truth: np.ndarray,
+    group_truth: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Population and per-group welfare of every option under the evaluation's welfare function."""
+    if evaluation.swf == "utilitarian" and not evaluation.swf_options:
+        return truth, group_truth
+    import estimators as est
+
+    if not hasattr(est, "welfare"):
+        fail(ValidationError, "swf", "needs estimators.welfare, which this installation lacks",
+             bad=[evaluation.swf])
+    utilities = frame[list(options)]
+    extra = dict(evaluation.swf_options or {})
+    overall = est.welfare(utilities, swf=evaluation.swf, **extra).to_frame()
+    by_group = est.welfare(utilities, swf=evaluation.swf, by=frame[groups], **extra).to_frame()
+    welfare = overall.set_index("option")["welfare"].reindex(list(options)).to_numpy(dtype=float)
+    table = by_group.pivot(index="group", columns="option", values="welfare")
+    group_welfare = table.reindex(index=list(labels), columns=list(options)).to_numpy(dtype=float)
+    return welfare, group_welfare
 
 
 def _run_all(spec: _Spec, n_reps: int, client: Any, progress: bool) -> list[Any]:

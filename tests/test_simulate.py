@@ -322,3 +322,20 @@ def test_group_rmse_by_hand(population):
     # one replicate's group error recomputed from the option estimates' inputs is not available,
     # but an equal allocation has the same number of people in every group
     assert part["n"].nunique() == 1 and part["n"].iloc[0] == 20
+
+
+def test_other_welfare_functions_score_the_chosen_option(population):
+    import estimators as est
+
+    if not hasattr(est, "welfare"):
+        with pytest.raises(ValidationError, match="swf: needs estimators.welfare"):
+            run(population, evaluation=smp.Evaluation(swf="maximin"))
+        pytest.skip("estimators.welfare not installed")
+    sim = run(population, budget=100, n_reps=3, policies=[smp.SimpleRandomPolicy()],
+              evaluation=smp.Evaluation(swf="atkinson", swf_options={"eps": 1.0}))
+    reps = sim.to_frame("replicates")
+    utilities = population[list(smp.SYNTHETIC_OPTIONS)]
+    geometric = np.exp(np.log(utilities).mean())  # Atkinson eps = 1: the geometric mean
+    for _, r in reps.iterrows():
+        assert r["welfare"] == pytest.approx(geometric[r["chosen"]], rel=1e-9)
+    assert "atkinson" in sim.summary()
