@@ -26,7 +26,7 @@ def run(population, **kwargs):
         options=smp.SYNTHETIC_OPTIONS,
         groups="age",
         budget=[60, 150],
-        n_reps=12,
+        n_reps=8,
         rng=5,
         outcome_model=smp.GaussianRatings(sd=10),
     )
