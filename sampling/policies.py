@@ -53,6 +53,14 @@ class PolicyContext:
         Cost of recruiting one person of each group.
     unit_costs : ndarray of float, shape (N,)
         Cost of recruiting each person (``group_costs[group_codes]``).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sampling import policy_context
+    >>> ctx = policy_context(pd.DataFrame({"g": ["a", "b", "b"]}), groups="g")
+    >>> ctx.size, ctx.group_codes.tolist()
+    (3, [0, 1, 1])
     """
 
     population: pd.DataFrame
@@ -84,6 +92,14 @@ class Draw:
     stratified : bool
         Whether the sample was drawn independently within the groups (the groups are then strata
         of the design used for variance estimation).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sampling import Draw
+    >>> draw = Draw(np.array([0, 5]), np.array([10.0, 10.0]), cost=2.0)
+    >>> draw.indices.tolist(), draw.stratified
+    ([0, 5], False)
     """
 
     indices: np.ndarray
@@ -94,7 +110,22 @@ class Draw:
 
 @runtime_checkable
 class Policy(Protocol):
-    """What :func:`sampling.simulate_policies` needs from a sampling policy."""
+    """What :func:`sampling.simulate_policies` needs from a sampling policy.
+
+    Examples
+    --------
+    A policy that always recruits the first ``budget`` people:
+
+    >>> import numpy as np
+    >>> from sampling import Draw, Policy
+    >>> class FirstComers:
+    ...     name = "first comers"
+    ...     def draw(self, context, budget, rng):
+    ...         taken = np.arange(int(budget))
+    ...         return Draw(taken, np.full(taken.size, context.size / taken.size), float(budget))
+    >>> isinstance(FirstComers(), Policy)
+    True
+    """
 
     name: str
 

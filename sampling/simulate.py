@@ -522,6 +522,17 @@ class PolicySimulation(Result):
         Entropy of the root ``SeedSequence``: ``rng=seed_entropy`` reproduces the run.
     swf : str
         The social welfare function behind the welfare summaries.
+
+    Examples
+    --------
+    >>> import sampling as smp
+    >>> pop = smp.synthetic_population(n=1000, rng=0)
+    >>> sim = smp.simulate_policies(pop, [smp.EqualPolicy()], options=["model_a", "model_b"],
+    ...                             groups="sex", budget=50, n_reps=5, rng=0)
+    >>> sorted(set(sim.to_frame("long")["metric"]))[:4]
+    ['abs_bias', 'best_chosen', 'bias', 'cost']
+    >>> len(sim.to_frame("replicates")), len(sim.to_frame("options"))
+    (5, 10)
     """
 
     replicates: pd.DataFrame
