@@ -138,3 +138,22 @@ def test_trim_equals_r_trim_weights(case: dict[str, Any]) -> None:
         strict=case["strict"],
     )
     assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+
+
+@pytest.mark.parametrize("case", _cases("calibrate_replicates"))
+def test_replicate_reweight_equals_r_svrep_calibrate(case: dict[str, Any]) -> None:
+    """``WeightingStep.reweight`` re-calibrates JK1 replicate weights as R's
+    ``calibrate(svrepdesign, ...)`` does, all 15 replicates at once."""
+    data = DATA[case["data"]]
+    fit = est.calibrate(
+        data, _totals(case), method=case["method"], bounds=case["bounds"],
+        weights=case["design_weights"], tol=1e-13,
+    )
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+    base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
+    theirs = np.asarray(case["replicate_weights"], dtype=np.float64)
+    ours = fit.design.weighting_steps[-1].reweight(base)
+    assert ours.shape == theirs.shape == (len(data), 15)
+    zero = theirs == 0
+    np.testing.assert_array_equal(ours[zero], 0.0)
+    assert np.max(np.abs(ours[~zero] - theirs[~zero]) / theirs[~zero]) <= RELATIVE_TOLERANCE
