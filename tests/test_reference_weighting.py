@@ -151,9 +151,34 @@ def test_replicate_reweight_equals_r_svrep_calibrate(case: dict[str, Any]) -> No
     )
     assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
     base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
-    theirs = np.asarray(case["replicate_weights"], dtype=np.float64)
     ours = fit.design.weighting_steps[-1].reweight(base)
-    assert ours.shape == theirs.shape == (len(data), 15)
+    assert ours.shape == (len(data), 15)
+    _replicates_match(ours, case)
+
+
+def _replicates_match(ours: np.ndarray, case: dict[str, Any]) -> None:
+    theirs = np.asarray(case["replicate_weights"], dtype=np.float64)
+    assert ours.shape == theirs.shape
     zero = theirs == 0
     np.testing.assert_array_equal(ours[zero], 0.0)
     assert np.max(np.abs(ours[~zero] - theirs[~zero]) / theirs[~zero]) <= RELATIVE_TOLERANCE
+
+
+@pytest.mark.parametrize("case", _cases("rake_replicates"))
+def test_rake_replicate_reweight_equals_r(case: dict[str, Any]) -> None:
+    data = DATA[case["data"]]
+    margins = dict(_margin(m) for m in case["margins"])
+    fit = est.rake(data, margins, weights=case["design_weights"], tol=1e-13)
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+    base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
+    _replicates_match(fit.step.reweight(base), case)
+
+
+@pytest.mark.parametrize("case", _cases("poststratify_replicates"))
+def test_poststratify_replicate_reweight_equals_r(case: dict[str, Any]) -> None:
+    data = DATA[case["data"]]
+    key, targets = _margin(case["population"])
+    fit = est.poststratify(data, {key: targets}, cells=case["cells"], weights=case["design_weights"])
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+    base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
+    _replicates_match(fit.step.reweight(base), case)
