@@ -227,7 +227,7 @@ def _raise_infeasible(
             "method='linear' (which allows negative weights) without bounds."
         )
     else:
-        low, high = report.narrowest_range
+        low, high = (v + 0.0 if abs(v) > 1e-12 else 0.0 for v in report.narrowest_range)
         sl, sh = _suggest(low, high)
         if method != "linear":
             sl = max(sl, 0.0)
