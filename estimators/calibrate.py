@@ -127,10 +127,18 @@ class _Units:
             self.row_unit = np.asarray(row_cell, dtype=np.intp)
         self.n_units = self.x.shape[0]
         self.included = included
-        rows = np.flatnonzero(included)
-        self.indicator = sp.csr_matrix(
-            (np.ones(rows.size), (self.row_unit[rows], rows)), shape=(self.n_units, len(row_cell))
-        )
+        self._indicator: sp.csr_matrix | None = None
+
+    @property
+    def indicator(self) -> sp.csr_matrix:
+        """Sparse (units x rows) membership matrix, built on first use (replicate sums)."""
+        if self._indicator is None:
+            rows = np.flatnonzero(self.included)
+            self._indicator = sp.csr_matrix(
+                (np.ones(rows.size), (self.row_unit[rows], rows)),
+                shape=(self.n_units, len(self.included)),
+            )
+        return self._indicator
 
     def sum_rows(self, values: np.ndarray) -> np.ndarray:
         """Sum row values (n,) or (n, R) per unit."""
