@@ -176,3 +176,33 @@ def test_errors():
         apportion([1, 2, 3], 5, minimum=2)
     with pytest.raises(ValidationError, match="labels: must have one label per weight"):
         apportion([1, 2], 3, labels=["a"])
+
+
+def _one_seat_at_a_time(weights, n, method, minimum):
+    """Textbook highest-averages loop from zero (no shortcut start), exact priorities."""
+    seats = [minimum if w > 0 else 0 for w in weights]
+    for _ in range(n - sum(seats)):
+        best = None
+        for i, w in enumerate(weights):
+            if w == 0:
+                continue
+            p = _priority(method, w, seats[i])
+            key = (p, w, -i)
+            if best is None or key > best[0]:
+                best = (key, i)
+        seats[best[1]] += 1
+    return seats
+
+
+@pytest.mark.parametrize("method", ["jefferson", "webster", "huntington_hill", "adams"])
+def test_shortcut_start_equals_seat_by_seat_loop(method):
+    rng = np.random.default_rng(11)
+    for _ in range(8):
+        k = int(rng.integers(2, 9))
+        weights = [int(x) for x in rng.integers(0, 500, size=k)]
+        weights[0] += 1
+        minimum = int(rng.integers(0, 3))
+        populated = sum(1 for w in weights if w > 0)
+        n = int(rng.integers(populated * max(minimum, 1), 150))
+        got = apportion(weights, n, method=method, minimum=minimum).tolist()
+        assert got == _one_seat_at_a_time(weights, n, method, minimum)
