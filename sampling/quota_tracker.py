@@ -293,8 +293,8 @@ class QuotaTracker:
     def _open(self) -> dict[Key, int]:
         return {k: t - self.filled[k] - self.reserved[k] for k, t in self.targets.items()}
 
-    def _feasible(self, remaining: Mapping[Key, int]) -> bool:
-        """Can future people from the allowed cells fill ``remaining`` margin needs exactly?"""
+    def _feasible(self, remaining: Mapping[Key, int], extra: Key | None = None) -> bool:
+        """Can future people from the allowed cells (plus ``extra``) fill ``remaining`` exactly?"""
         if any(r < 0 for r in remaining.values()):
             return False
         totals = {v: sum(remaining[(v, c)] for c in self.categories[v]) for v in self.variables}
@@ -302,7 +302,8 @@ class QuotaTracker:
             return False
         if self.allowed is None or next(iter(totals.values())) == 0:
             return True
-        cells = [c for c in self.allowed if all(remaining[(v, x)] > 0 for v, x in zip(self.variables, c))]
+        pool = self.allowed if extra is None or extra in self.allowed else [*self.allowed, extra]
+        cells = [c for c in pool if all(remaining[(v, x)] > 0 for v, x in zip(self.variables, c))]
         keys = list(remaining)
         position = {k: i for i, k in enumerate(keys)}
         rows, cols = [], []
@@ -378,7 +379,7 @@ class QuotaTracker:
             after = dict(open_)
             for key in keys:
                 after[key] -= 1
-            if not self._feasible(after):
+            if not self._feasible(after, extra=cell):
                 return Decision(
                     False,
                     "would make the remaining margin quotas impossible to fill together",
@@ -391,6 +392,10 @@ class QuotaTracker:
                 self.next_number += 1
             pid = f"p{self.next_number}"
             self.next_number += 1
+        if self.allowed is not None and cell not in self.allowed:
+            # people with these categories evidently exist: count on the cell from now on, so
+            # releasing this person's reservation later cannot strand the remaining quotas
+            self.allowed.append(cell)
         status: Literal["filled", "reserved"] = "reserved" if reserve else "filled"
         self.participants[pid] = {
             "cell": list(cell),

@@ -175,3 +175,16 @@ def test_bad_quota_tables():
         QuotaTracker(MARGINS, allowed_cells=[("x", "w")])
     with pytest.raises(ValidationError, match="person: must be a mapping or Series"):
         QuotaTracker(CELLS).offer(["f", "old"])
+
+
+def test_release_of_person_from_unlisted_cell_cannot_strand_quotas():
+    # found by hypothesis: (x, u) is not among the allowed cells, yet such a person arrives
+    frame = pd.DataFrame(
+        {"variable": ["a"] * 3 + ["b"] * 2, "category": ["x", "y", "z", "u", "v"], "quota": [1, 6, 0, 6, 1]}
+    )
+    t = QuotaTracker(frame, allowed_cells=[("x", "v"), ("y", "u"), ("y", "v")])
+    held = t.reserve({"a": "x", "b": "u"})
+    assert held.accepted and ("x", "u") in t.allowed  # the cell evidently exists now
+    t.offer({"a": "y", "b": "v"})
+    t.release(held.person_id)
+    assert t._feasible(t._open())

@@ -129,6 +129,7 @@ def test_tracker_never_overfills_or_dead_ends(scenario):
     allowed_labels = [(A_CATS[i], B_CATS[j]) for i, j in allowed]
     tracker = QuotaTracker(_margin_frame(a, b), allowed_cells=allowed_labels)
     reservations: list[str] = []
+    known = set(allowed)  # cells seen among accepted people count as existing from then on
     for kind, (i, j), pick in events:
         person = {"a": A_CATS[i], "b": B_CATS[j]}
         if kind in ("offer", "reserve"):
@@ -136,10 +137,11 @@ def test_tracker_never_overfills_or_dead_ends(scenario):
             decision = tracker.offer(person, reserve=kind == "reserve")
             after = _remaining(tracker)
             if decision.accepted:
+                known.add((i, j))
                 if kind == "reserve":
                     reservations.append(decision.person_id)
                 # accepted only if the rest is still fillable (independent search)
-                assert _fillable(after, allowed)
+                assert _fillable(after, tuple(sorted(known)))
             else:
                 assert after == before
                 # a rejection on completability grounds is justified
@@ -147,7 +149,7 @@ def test_tracker_never_overfills_or_dead_ends(scenario):
                     trial = list(before)
                     trial[i] -= 1
                     trial[3 + j] -= 1
-                    assert min(trial) < 0 or not _fillable(tuple(trial), allowed)
+                    assert min(trial) < 0 or not _fillable(tuple(trial), tuple(sorted(known | {(i, j)})))
         elif reservations:
             pid = reservations.pop(pick % len(reservations))
             (tracker.confirm if kind == "confirm" else tracker.release)(pid)
@@ -159,15 +161,16 @@ def test_tracker_never_overfills_or_dead_ends(scenario):
     for pid in reservations:
         tracker.release(pid)
     assert (tracker.status()["reserved"] == 0).all()
-    assert _fillable(_remaining(tracker), allowed)
+    pool = tuple(sorted(known))
+    assert _fillable(_remaining(tracker), pool)
     guard = 0
     while not tracker.complete and guard < 50:
         guard += 1
-        for i, j in allowed:
+        for i, j in pool:
             trial = list(_remaining(tracker))
             trial[i] -= 1
             trial[3 + j] -= 1
-            if min(trial) >= 0 and _fillable(tuple(trial), allowed):
+            if min(trial) >= 0 and _fillable(tuple(trial), pool):
                 assert tracker.offer({"a": A_CATS[i], "b": B_CATS[j]}).accepted
                 break
     assert tracker.complete
