@@ -187,3 +187,19 @@ def test_bad_input():
         design_quotas(UK, n=0)
     with pytest.warns(DataWarning, match="populated cells get a quota of 0"):
         design_quotas(UK, n=100)
+
+
+def test_seed_raking_matches_r_loglin():
+    # outside truth: tests/reference/quotas_ipf.R fits the 2011 E&W joint table to the 2021 margins
+    # with base R's stats::loglin (IPF); committed output in quotas_ipf.json
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "reference" / "quotas_ipf.json").read_text())
+    seed = census("uk", ["age", "sex", "ethnicity"], year=2011, age_bands="prolific")
+    plan, _ = _plan(ref["margins"], n=1000, seed_table=seed)
+    assert plan.joint_source == "raking"
+    expected = pd.DataFrame(ref["cells"])
+    got = plan.cells[["age", "sex", "ethnicity", "share"]]
+    assert got[["age", "sex", "ethnicity"]].equals(expected[["age", "sex", "ethnicity"]])
+    np.testing.assert_allclose(got["share"].to_numpy(), expected["share"].to_numpy(), rtol=1e-8)
