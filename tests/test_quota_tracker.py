@@ -188,3 +188,17 @@ def test_release_of_person_from_unlisted_cell_cannot_strand_quotas():
     t.offer({"a": "y", "b": "v"})
     t.release(held.person_id)
     assert t._feasible(t._open())
+
+
+def test_resize_errors():
+    frame = pd.DataFrame(
+        {"variable": ["a", "a", "b", "b"], "category": ["x", "y", "v", "u"], "quota": [1, 1, 1, 1]}
+    )
+    t = QuotaTracker(frame, allowed_cells=[("x", "u"), ("y", "v")])
+    # Webster ties go to the earlier category: a=x and b=v grow, but only (x, u) people exist
+    with pytest.raises(InfeasibleError, match="n: the resized margin quotas could not be filled together"):
+        t.resize(3)
+    assert t.n == 2 and sum(t.targets.values()) == 4  # unchanged after the failed resize
+    zero = QuotaTracker(pd.DataFrame({"g": ["a", "b"], "quota": [0, 0], "share": [0.0, 0.0]}))
+    with pytest.raises(InfeasibleError, match="n: no cell has a positive share to grow"):
+        zero.resize(5)

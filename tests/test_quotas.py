@@ -203,3 +203,9 @@ def test_seed_raking_matches_r_loglin():
     got = plan.cells[["age", "sex", "ethnicity", "share"]]
     assert got[["age", "sex", "ethnicity"]].equals(expected[["age", "sex", "ethnicity"]])
     np.testing.assert_allclose(got["share"].to_numpy(), expected["share"].to_numpy(), rtol=1e-8)
+
+
+def test_seed_without_support_for_a_category():
+    seed = pd.DataFrame({"a": ["x", "y"], "b": ["u", "u"], "count": [1, 0]})
+    with pytest.raises(InfeasibleError, match="seed_table: has no positive cell for categories of 'a'"):
+        design_quotas({"a": {"x": 0.5, "y": 0.5}, "b": {"u": 1.0}}, n=10, seed_table=seed)
