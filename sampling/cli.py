@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calibrate",
     "demo",
     "rake",
+    "quotas",
+    "track",
 )
 
 
