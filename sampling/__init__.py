@@ -5,6 +5,8 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
+from .apportionment import alabama_paradox, apportion
+from .controlled_rounding import controlled_round
 from .policies import (
     AllocationPolicy,
     ConveniencePolicy,
@@ -17,6 +19,8 @@ from .policies import (
     SensitivityPolicy,
     SimpleRandomPolicy,
 )
+from .quota_tracker import Decision, QuotaTracker
+from .quotas import QuotaPlan, design_quotas
 from .simulate import (
     Evaluation,
     GaussianRatings,
@@ -30,6 +34,7 @@ __all__: list[str] = [
     "SYNTHETIC_OPTIONS",
     "AllocationPolicy",
     "ConveniencePolicy",
+    "Decision",
     "Draw",
     "EqualPolicy",
     "Evaluation",
@@ -38,9 +43,15 @@ __all__: list[str] = [
     "PolicyContext",
     "PolicySimulation",
     "ProportionalPolicy",
+    "QuotaPlan",
     "QuotaPolicy",
+    "QuotaTracker",
     "SensitivityPolicy",
     "SimpleRandomPolicy",
+    "alabama_paradox",
+    "apportion",
+    "controlled_round",
+    "design_quotas",
     "policy_context",
     "simulate_policies",
     "synthetic_population",
