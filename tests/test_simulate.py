@@ -328,7 +328,7 @@ def test_other_welfare_functions_score_the_chosen_option(population):
     import estimators as est
 
     if not hasattr(est, "welfare"):
-        with pytest.raises(ValidationError, match="swf: needs estimators.welfare"):
+        with pytest.raises(ValidationError, match=r"swf: needs estimators\.welfare"):
             run(population, evaluation=smp.Evaluation(swf="maximin"))
         pytest.skip("estimators.welfare not installed")
     sim = run(population, budget=100, n_reps=3, policies=[smp.SimpleRandomPolicy()],
