@@ -5,4 +5,24 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
-__all__: list[str] = []
+from .leverage import (
+    LewisWeights,
+    leverage_scores,
+    lewis_weights,
+    lp_sensitivities,
+    mixed_scores,
+    root_leverage_scores,
+)
+from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
+
+__all__: list[str] = [
+    "LewisWeights",
+    "Subset",
+    "inclusion_probabilities_for",
+    "leverage_scores",
+    "lewis_weights",
+    "lp_sensitivities",
+    "mixed_scores",
+    "root_leverage_scores",
+    "sensitivity_sample",
+]
