@@ -17,7 +17,7 @@ from estimators._errors import EquisampleError
 __all__ = ["build_parser", "main"]
 
 # One line per subcommand module; each adds its own parser.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("select",)
 
 
 def build_parser() -> argparse.ArgumentParser:
