@@ -428,7 +428,7 @@ def _group_scores(rows: RowBlocks, method: str, p: float, rng: np.random.Generat
             q = tau
         else:
             dense = rows.source.toarray() if rows.kind == "sparse" else np.asarray(rows.source)
-            q = lp_sensitivities(dense, p=p, max_rows=rows.n or 0)
+            q = lp_sensitivities(dense, p=p)
     else:
         q = np.ones(rows.n or 0)
     return q, tau, factor

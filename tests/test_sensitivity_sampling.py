@@ -228,6 +228,24 @@ def test_dataframe_with_strata_column():
     pd.testing.assert_frame_equal(frame, before)
 
 
+def test_sparse_memmap_and_sensitivity_inputs(tmp_path):
+    import scipy.sparse as sp
+
+    dense = sp.random(3000, 6, density=0.3, random_state=1, format="csr")
+    sub = sensitivity_sample(dense, 200, method="lewis", p=1, rng=2)
+    assert sub.distortion == pytest.approx(
+        l2_distortion(dense.toarray(), sub.indices, sub.weights), rel=1e-6)
+    path = tmp_path / "x.npy"
+    np.save(path, dense.toarray())
+    again = sensitivity_sample(np.load(path, mmap_mode="r"), 200, method="lewis", p=1, rng=2)
+    np.testing.assert_array_equal(again.indices, sub.indices)
+    small = np.random.default_rng(3).standard_t(2, size=(80, 3))
+    exact = sensitivity_sample(small, 20, method="sensitivity", p=1, design="pivotal", rng=1)
+    assert exact.indices.size == 20 and exact.l1_distortion_lower_bound is not None
+    with pytest.raises(ValidationError, match="too many rows for exact sensitivities"):
+        sensitivity_sample(dense, 20, method="sensitivity", p=1)
+
+
 def test_multinomial_hansen_hurwitz_weights(matrices):
     benign, _ = matrices
     sub = sensitivity_sample(benign, 200, design="multinomial", rng=3)
