@@ -84,8 +84,10 @@ class Factor:
 def gram(rows: RowBlocks, scale: np.ndarray | None = None) -> np.ndarray:
     """``X^T X`` (or ``X^T diag(scale^2) X``) in one pass; a single syrk for in-memory float64."""
     d = rows.d
-    if (rows.kind == "dense" and scale is None and rows.source.dtype == np.float64
-            and not isinstance(rows.source, np.memmap)):
+    source = rows.source
+    if (rows.kind == "dense" and scale is None and source.dtype == np.float64
+            and not isinstance(source, np.memmap)
+            and (source.flags.c_contiguous or source.flags.f_contiguous)):
         x = rows.source
         g = x.T @ x
     else:

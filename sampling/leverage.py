@@ -94,7 +94,9 @@ def leverage_scores(
     X : array-like (n, d), numpy.memmap, scipy.sparse matrix, or callable
         The data matrix. float32 and float64 arrays are read block by block without a full copy.
         A callable must return a fresh iterable of row blocks (each ``(rows, d)``) every time it is
-        called; it is called two or three times (streamed passes over out-of-core data).
+        called; it is called once per pass (a peek at the first block, the Gram pass and the
+        row-norm pass; two more passes on the preconditioned path), so out-of-core data are
+        streamed and never held in memory.
     method : {"exact", "sketch"}
         ``"exact"``: one Gram pass ``G = X^T X`` (a single syrk for in-memory float64), Cholesky
         ``G = R^T R`` and one blocked triangular-multiply pass (by ``R^{-1}``). If ``R`` is singular or its reciprocal

@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from estimators._errors import InfeasibleError, ValidationError
+from estimators._errors import DesignError, InfeasibleError, ValidationError
 from estimators._results import Result, get_axes
 from estimators._validation import as_int, as_rng, check_option, check_positive, fail
 
@@ -271,6 +271,9 @@ class Subset(Result):
         >>> round(float(sub.estimate(np.ones(500))["estimate"].iloc[0]), 6)
         500.0
         """
+        if self.indices.size == 0:
+            fail(DesignError, "subset", "has no selected rows, so nothing can be estimated",
+                 fix="Draw again with a larger m.")
         statistic = check_option(statistic, ("total", "mean"), "statistic")
         estimator = check_option(estimator, ("horvitz_thompson", "hajek"), "estimator")
         if not 0 < float(level) < 1:
@@ -306,8 +309,39 @@ class Subset(Result):
     def fit_wls(self, y: Any, X: Any, *, add_constant: bool = False) -> Any:
         """Weighted least squares on the subset (statsmodels ``WLS`` with the subset weights).
 
-        ``y`` and ``X`` have one row per data row or per selected row. Returns the statsmodels
-        results object; its coefficients estimate the full-data least-squares fit.
+        Parameters
+        ----------
+        y : array-like
+            Response, one value per data row (length n) or per selected row.
+        X : array-like (rows, k)
+            Regressors, one row per data row or per selected row.
+        add_constant : bool
+            Prepend an intercept column.
+
+        Returns
+        -------
+        statsmodels.regression.linear_model.RegressionResultsWrapper
+            Its coefficients estimate the full-data least-squares fit.
+
+        Notes
+        -----
+        Minimises ``sum_s w_i (y_i - x_i^T b)^2`` with ``w = 1 / pi``: the weighted normal equations
+        are Horvitz–Thompson estimates of the full-data ``X^T X`` and ``X^T y``. With an
+        eps ell_2 subspace embedding of ``[X, y]`` the subset's residual norm is within ``1 + eps``
+        (squared: ``(1 + eps) / (1 - eps)``) of the optimum.
+
+        References
+        ----------
+        Drineas, Mahoney & Muthukrishnan (2006), Sampling algorithms for l2 regression, SODA.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(400, 2))
+        >>> y = X @ np.array([1.0, -1.0])
+        >>> sub = sensitivity_sample(X, 40, rng=0)
+        >>> [round(float(b), 6) for b in sub.fit_wls(y, X).params]
+        [1.0, -1.0]
         """
         import statsmodels.api as sm
 
@@ -320,8 +354,37 @@ class Subset(Result):
     def fit_lad(self, y: Any, X: Any, *, add_constant: bool = False) -> Any:
         """Weighted least absolute deviations (median regression) on the subset.
 
+        Parameters
+        ----------
+        y : array-like
+            Response, one value per data row or per selected row.
+        X : array-like (rows, k)
+            Regressors, one row per data row or per selected row.
+        add_constant : bool
+            Prepend an intercept column.
+
+        Returns
+        -------
+        statsmodels.regression.quantile_regression.QuantRegResults
+
+        Notes
+        -----
         Minimises ``sum_s w_i |y_i - x_i^T b|`` by fitting statsmodels ``QuantReg(q=0.5)`` to the
-        rows scaled by ``w_i`` (``|w (y - x b)| = w |y - x b|`` for ``w > 0``).
+        rows scaled by ``w_i`` (``|w (y - x b)| = w |y - x b|`` for ``w > 0``): the ell_1 row scale
+        ``pi^(-1)``. Sample with ``method="lewis", p=1`` for an ell_1 subspace embedding.
+
+        References
+        ----------
+        Cohen & Peng (2015), Lp row sampling by Lewis weights, STOC.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> X = np.random.default_rng(0).normal(size=(400, 2))
+        >>> y = X @ np.array([1.0, -1.0])
+        >>> sub = sensitivity_sample(X, 60, method="lewis", p=1, rng=0)
+        >>> [round(float(b), 4) for b in sub.fit_lad(y, X).params]
+        [1.0, -1.0]
         """
         import statsmodels.api as sm
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from estimators._errors import InfeasibleError, ValidationError
+from estimators._errors import DesignError, InfeasibleError, ValidationError
 from sampling import Subset, inclusion_probabilities_for, sensitivity_sample
 from sampling._pips_designs import design_variance, draw, inclusion_probabilities
 
@@ -362,3 +362,7 @@ def test_sampling_errors():
         sub.fit_wls(np.ones(50), np.ones(50))
     with pytest.raises(ValidationError, match="statistic: must be one of"):
         sub.estimate(np.ones(50), statistic="median")
+    empty = next(s for s in (sensitivity_sample(x, 1, method="uniform", rng=seed, report=False)
+                             for seed in range(50)) if s.indices.size == 0)
+    with pytest.raises(DesignError, match="has no selected rows"):
+        empty.estimate(np.ones(50))
