@@ -319,8 +319,8 @@ def lewis_weights(
     max norm (Cohen & Peng 2015), and its eigenvalues lie between 0 and ``1 - p/2``. We iterate
     ``log w <- (1 - alpha) log w + alpha log T(w)`` with ``alpha = 2 / (2 - |1 - p/2|)`` (p < 2) or
     ``2 / (2 + |1 - p/2|)`` (p > 2), whose local rate is ``c / (2 -+ c)`` with ``c = |1 - p/2|``
-    (1/3 for p = 1 instead of 1/2), falling back to ``alpha = 1`` whenever the residual does not
-    shrink by 10%. The warm start is the leverage scores. At the fixed point the weights sum to
+    (1/3 for p = 1 instead of 1/2), with plain steps (``alpha = 1``) in the first two iterations and
+    whenever the residual did not shrink by 10%. The warm start is the leverage scores. At the fixed point the weights sum to
     rank(X).
 
     References
@@ -369,7 +369,6 @@ def _lewis(rows: RowBlocks, *, p: float, tol: float, max_iter: int,
     positive = tau > 0
     w = tau.copy()
     exponent = 0.5 - 1.0 / p
-    alpha = alpha_fast
     residual_prev = np.inf
     residual = np.inf
     new = w
@@ -384,8 +383,9 @@ def _lewis(rows: RowBlocks, *, p: float, tol: float, max_iter: int,
         residual = float(np.max(np.abs(new[positive] / w[positive] - 1.0))) if positive.any() else 0.0
         if residual <= tol:
             return new, iteration, residual, rate
-        if residual > 0.9 * residual_prev:
-            alpha = 1.0  # not shrinking fast enough: plain (provably contracting) iteration
+        # Over-relaxed step once the iterates settle; a plain (max-norm contracting) step during
+        # the first two iterations and whenever the residual did not shrink by 10%.
+        alpha = 1.0 if iteration <= 2 or residual > 0.9 * residual_prev else alpha_fast
         residual_prev = residual
         log_w = (1.0 - alpha) * np.log(w[positive]) + alpha * np.log(new[positive])
         w = np.zeros_like(w)
