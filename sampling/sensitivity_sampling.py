@@ -306,6 +306,52 @@ class Subset(Result):
                                      self.times_drawn[mask], draw_p, int(allocated[code]))
         return total
 
+    def to_design(self, data: pd.DataFrame, *, strata: Any = None, psu: Any = None) -> Any:
+        """A :class:`estimators.SurveyDesign` of the selected rows with the subset's weights.
+
+        Parameters
+        ----------
+        data : DataFrame
+            The full data (n rows, in the order of ``X``) or only the selected rows (in the order of
+            ``indices``). Never mutated; the selected rows are taken with ``iloc``.
+        strata, psu : str or list of str, optional
+            Column names passed to ``SurveyDesign`` (e.g. the strata used for sampling).
+
+        Returns
+        -------
+        estimators.SurveyDesign
+            Weights ``1 / pi`` (Hansen–Hurwitz for the multinomial design).
+
+        Notes
+        -----
+        ``SurveyDesign`` variances treat units as drawn with replacement within strata; for the
+        pi-ps designs here that approximation is conservative when sampling fractions are large.
+        :meth:`estimate` uses the designs' own variance estimators instead.
+
+        References
+        ----------
+        Särndal, Swensson & Wretman (1992), Model Assisted Survey Sampling, Springer, section 2.9.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> X = np.random.default_rng(0).normal(size=(300, 2))
+        >>> sub = sensitivity_sample(X, 30, design="pivotal", rng=0)
+        >>> design = sub.to_design(pd.DataFrame({"y": np.arange(300.0)}))
+        >>> len(design.data), round(float(design.weight_array.sum()) / 300, 1)
+        (30, 1.0)
+        """
+        from estimators._validation import as_frame
+        from estimators.design import SurveyDesign
+
+        frame = as_frame(data, "data")
+        if len(frame) == self.n and self.n != self.indices.size:
+            frame = frame.iloc[self.indices]
+        elif len(frame) != self.indices.size:
+            fail(ValidationError, "data", f"must have one row per data row ({self.n}) or per "
+                 f"selected row ({self.indices.size})", bad=[f"{len(frame)} rows"])
+        return SurveyDesign(frame, weights=self.weights, strata=strata, psu=psu)
+
     def fit_wls(self, y: Any, X: Any, *, add_constant: bool = False) -> Any:
         """Weighted least squares on the subset (statsmodels ``WLS`` with the subset weights).
 

@@ -308,6 +308,12 @@ def test_result_interface(matrices):
     assert "<h4>" in sub.summary("html")
     assert sub.plot() is not None
     assert sub.design_effect >= 1 and 0 < sub.effective_sample_size <= sub.indices.size
+    data = pd.DataFrame({"y": np.arange(3000.0)})
+    design = sub.to_design(data)
+    np.testing.assert_allclose(design.weight_array, sub.weights)
+    assert design.data.index.tolist() == sub.indices.tolist()
+    with pytest.raises(ValidationError, match="data: must have one row per data row"):
+        sub.to_design(data.iloc[:10])
 
 
 # ----- errors ------------------------------------------------------------------------------------
