@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
         "probabilities; writes one line per selected row (row, stratum, probability, weight, "
         "row_scale, certainty, times_drawn).",
     )
-    parser.add_argument("embeddings", help="features: .npy (2-D, memory-mapped), .parquet or .csv")
+    parser.add_argument("embeddings", help="features: .npy (2-D, memory-mapped), .parquet or .csv "
+                        "(numeric columns, or a column holding one embedding vector per row)")
     parser.add_argument("--m", type=int, required=True, help="sample size (total over strata)")
     parser.add_argument("--method", default="leverage",
                         choices=["leverage", "root_leverage", "lewis", "sensitivity", "uniform"])
@@ -80,12 +81,24 @@ def _read_features(path: str, columns: str | None, strata: str | None) -> tuple[
     else:
         wanted = [c for c in table.columns if c != label_column]
     frame = table[wanted]
-    text = [c for c in wanted if not pd.api.types.is_numeric_dtype(frame[c])]
+    pieces: list[np.ndarray] = []
+    text: list[Any] = []
+    for column in wanted:
+        values = frame[column]
+        if pd.api.types.is_numeric_dtype(values):
+            pieces.append(values.to_numpy(dtype=np.float64)[:, None])
+        elif len(values) and isinstance(values.iloc[0], (list, tuple, np.ndarray)):
+            try:  # an embedding stored as one list/array per row (common in Parquet)
+                pieces.append(np.vstack([np.asarray(v, dtype=np.float64) for v in values]))
+            except (TypeError, ValueError):
+                text.append(column)
+        else:
+            text.append(column)
     if text:
         fail(ValidationError, "embeddings", "has non-numeric feature columns", bad=text,
              fix="Choose the feature columns with --columns, or pass the label column as --strata.")
     labels = table[label_column] if label_column is not None else None
-    return frame.to_numpy(dtype=np.float64), labels
+    return np.hstack(pieces), labels
 
 
 def _read_strata(strata: str, n: int) -> pd.Series:

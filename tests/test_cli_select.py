@@ -38,6 +38,11 @@ def test_select_parquet_with_strata_column(tmp_path):
     assert code == 0
     rows = json.loads((tmp_path / "s.json").read_text())
     assert {r["stratum"] for r in rows} == {"north", "south"}
+    lists = pd.DataFrame({"embedding": list(rng.normal(size=(200, 4))), "region": frame.region[:200]})
+    lists.to_parquet(tmp_path / "lists.parquet")
+    code = main(["select", str(tmp_path / "lists.parquet"), "--m", "20", "--strata", "region",
+                 "--design", "pivotal", "--seed", "2", "--out", str(tmp_path / "l.csv")])
+    assert code == 0 and len(pd.read_csv(tmp_path / "l.csv")) == 20
 
 
 def test_select_errors(tmp_path, capsys):
