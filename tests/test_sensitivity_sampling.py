@@ -215,6 +215,13 @@ def test_allocations():
     mapped = sensitivity_sample(x, 60, strata=pd.Series(groups), allocation={"a": 10, "b": 20,
                                 "c": 30}, design="systematic", rng=1, report=False)
     assert mapped.stratum_table["selected"].tolist() == [10, 20, 30]
+
+    class Plan:  # anything with an ``n`` Series, like the result of sampling.allocate
+        n = pd.Series({"a": 30, "b": 20, "c": 10})
+
+    planned = sensitivity_sample(x, 60, strata=groups, allocation=Plan(), design="pivotal",
+                                 rng=1, report=False)
+    assert planned.stratum_table["selected"].tolist() == [30, 20, 10]
     assert set(mapped.to_frame()["stratum"]) == {"a", "b", "c"}
 
 
