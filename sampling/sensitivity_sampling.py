@@ -99,8 +99,9 @@ class Subset(Result):
     strata : numpy.ndarray or None
         Stratum label of each selected row.
     stratum_table : pandas.DataFrame
-        Per stratum: population rows, allocated m, selected rows, certainties, Kish deff and the
-        exact ell_2 distortion of that stratum's own subset.
+        Per stratum: population rows, allocated m, floor, selected rows, certainties, sum of pi,
+        Kish deff (NaN only for a stratum where a Poisson draw selected no row) and, with
+        ``report=True``, the exact ell_2 distortion of that stratum's own subset (1.0 when empty).
     inclusion_probabilities : numpy.ndarray
         ``pi`` for every row of the data (sums to ``m``).
     scores : numpy.ndarray
@@ -156,7 +157,10 @@ class Subset(Result):
 
     @property
     def group_distortion(self) -> pd.Series:
-        """Exact ell_2 distortion of each stratum's own weighted subset."""
+        """Exact ell_2 distortion of each stratum's own weighted subset (needs ``report=True``)."""
+        if "distortion_l2" not in self.stratum_table.columns:
+            fail(ValidationError, "report", "was False, so no distortion was computed", bad=[False],
+                 fix="Call sensitivity_sample(..., report=True).")
         return self.stratum_table.set_index("stratum")["distortion_l2"]
 
     # ----- Result interface ----------------------------------------------------------------
@@ -840,6 +844,8 @@ def sensitivity_sample(
         "kish_deff": deff,
         "distortion_l2": group_distortion,
     })
+    if not report:
+        table = table.drop(columns=["distortion_l2"])
     return Subset(
         indices=selected,
         probabilities=probabilities,

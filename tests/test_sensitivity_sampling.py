@@ -379,3 +379,5 @@ def test_sampling_errors():
                              for seed in range(50)) if s.indices.size == 0)
     with pytest.raises(DesignError, match="has no selected rows"):
         empty.estimate(np.ones(50))
+    with pytest.raises(ValidationError, match="report: was False"):
+        _ = empty.group_distortion
