@@ -88,15 +88,16 @@ def gram(rows: RowBlocks, scale: np.ndarray | None = None) -> np.ndarray:
     if (rows.kind == "dense" and scale is None and source.dtype == np.float64
             and not isinstance(source, np.memmap)
             and (source.flags.c_contiguous or source.flags.f_contiguous)):
-        x = rows.source
-        g = x.T @ x
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            g = source.T @ source
     else:
         g = np.zeros((d, d))
-        for _, block in rows.blocks(scale):
-            if sp.issparse(block):
-                g += (block.T @ block).toarray()
-            else:
-                g += block.T @ block
+        with np.errstate(over="ignore", invalid="ignore"):
+            for _, block in rows.blocks(scale):
+                if sp.issparse(block):
+                    g += (block.T @ block).toarray()
+                else:
+                    g += block.T @ block
     if not np.isfinite(g).all():
         locate_nonfinite(rows)
         fail(ValidationError, "X", "produced a non-finite Gram matrix (values too large)",

@@ -37,6 +37,7 @@ def inclusion_probabilities(q: np.ndarray, m: float) -> np.ndarray:
     if m == positive:
         pi[q > 0] = 1.0
         return pi
+    q = q / q.max()  # scale-free; avoids overflow of c for tiny scores
     order = np.argsort(-q, kind="stable")
     qs = q[order]
     suffix = np.cumsum(qs[::-1])[::-1]  # suffix[k] = sum_{j >= k} qs[j]

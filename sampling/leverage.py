@@ -113,7 +113,8 @@ def leverage_scores(
         Sketch for the preconditioner / sketch method. Default: CountSketch for sparse input, a
         sparse sign embedding (8 nonzeros per row) for dense input.
     sketch_size : int, optional
-        Rows of the sketch (default ``20 d``; ``max(20 d, 2 d^2)`` for CountSketch), capped at n.
+        Rows of the sketch, at least d (default ``20 d``; ``max(20 d, 2 d^2)`` for CountSketch),
+        capped at n.
     projection_dim : int, optional
         ``method="sketch"`` only: Johnson–Lindenstrauss dimension k for the row norms of
         ``X R_s^{-1} Pi`` (n d k flops instead of n d^2).
@@ -158,7 +159,8 @@ def leverage_scores(
         fail(ValidationError, "ridge", "is only supported with method='exact'", bad=[ridge])
     rows = as_row_blocks(X, block_size=block_size)
     if sketch_size is not None:
-        sketch_size = as_int(sketch_size, "sketch_size", minimum=1)
+        # fewer sketch rows than columns could hide part of the column space
+        sketch_size = as_int(sketch_size, "sketch_size", minimum=rows.d)
     if projection_dim is not None:
         if method != "sketch":
             fail(ValidationError, "projection_dim", "is only used with method='sketch'",

@@ -61,3 +61,27 @@ def test_select_errors(tmp_path, capsys):
                  "--out", str(tmp_path / "o.csv")])
     assert code == 2 and "m: must be <= 3" in capsys.readouterr().err
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_select_input_errors(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "emb.npy", rng.normal(size=(30, 2)))
+    (tmp_path / "bad.npy").write_text("not an array")
+    pd.DataFrame({"a": range(30), "b": range(30)}).to_csv(tmp_path / "two.csv", index=False)
+    pd.DataFrame({"group": ["x"] * 10}).to_csv(tmp_path / "short.csv", index=False)
+    out = str(tmp_path / "o.csv")
+    cases = [
+        (["select", str(tmp_path / "emb.npy"), "--m", "5", "--columns", "a", "--out", out],
+         "only applies to tables"),
+        (["select", str(tmp_path / "bad.npy"), "--m", "5", "--out", out],
+         "could not be read as a .npy array"),
+        (["select", str(tmp_path / "emb.npy"), "--m", "5", "--strata", str(tmp_path / "two.csv"),
+          "--out", out], "none named 'stratum' or 'group'"),
+        (["select", str(tmp_path / "emb.npy"), "--m", "5", "--strata", str(tmp_path / "short.csv"),
+          "--out", out], "must have one label per row of the embeddings (30)"),
+        (["select", str(tmp_path / "two.csv"), "--m", "5", "--columns", "a,zz", "--out", out],
+         "names columns that are not in the table"),
+    ]
+    for argv, message in cases:
+        assert main(argv) == 2
+        assert message in capsys.readouterr().err

@@ -230,6 +230,33 @@ def test_leverage_errors():
         leverage_scores(3.0)
 
 
+def test_more_input_errors():
+    with pytest.raises(ValidationError, match="produced a non-finite Gram matrix"):
+        leverage_scores(np.full((4, 2), 1e200) + np.eye(4, 2))
+    with pytest.raises(ValidationError, match="sketch_size: must be >= 3"):
+        leverage_scores(np.ones((10, 3)), sketch_size=2)
+    with pytest.raises(ValidationError, match="every block must be numeric"):
+        leverage_scores(lambda: iter([np.ones((2, 2)), np.array([["a", "b"]])]))
+    calls = {"n": 0}
+
+    def flaky():
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError("disk gone")
+        return iter([np.eye(3)])
+
+    with pytest.raises(ValidationError, match=r"calling the block source failed \(disk gone\)"):
+        leverage_scores(flaky)
+    grow = {"n": 0}
+
+    def growing():
+        grow["n"] += 1
+        return iter([np.eye(3)] * (1 if grow["n"] <= 2 else 2))
+
+    with pytest.raises(ValidationError, match="returned more rows on a later pass"):
+        leverage_scores(growing)
+
+
 def test_stream_errors():
     blocks = [np.ones((3, 2)), np.ones((3, 3))]
     with pytest.raises(ValidationError, match="every block must be 2-dimensional with 2 columns"):

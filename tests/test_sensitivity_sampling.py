@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from estimators._errors import DesignError, InfeasibleError, ValidationError
+from estimators._errors import ConvergenceError, DesignError, InfeasibleError, ValidationError
 from sampling import Subset, inclusion_probabilities_for, sensitivity_sample
 from sampling._pips_designs import design_variance, draw, inclusion_probabilities
 
@@ -59,6 +59,11 @@ def test_deville_variance_matches_r_varest():
     pik, y = np.array(REF["varest_pik"]), np.array(REF["varest_y"])
     v = design_variance(y, pik, "pivotal", np.ones(y.size), None, y.size)
     assert v == pytest.approx(REF["varest"], rel=1e-10)
+
+
+def test_systematic_needs_integer_size():
+    with pytest.raises(ValidationError, match="systematic sampling needs an integer expected size"):
+        draw(np.array([0.5, 0.3, 0.4]), 1, "systematic", np.random.default_rng(0))
 
 
 @pytest.mark.parametrize("design", ["poisson", "systematic", "pivotal"])
@@ -364,6 +369,9 @@ def test_sampling_errors():
     sparse_rows[:3] = x[:3]
     with pytest.raises(InfeasibleError, match="exceeds the number of rows with a positive score"):
         sensitivity_sample(sparse_rows, 5)
+    heavy = x * np.random.default_rng(1).standard_t(1, size=(50, 1))
+    with pytest.raises(ConvergenceError, match="Lewis weights did not reach tol"):
+        sensitivity_sample(heavy, 5, method="lewis", p=1, lewis_max_iter=1)
     sub = sensitivity_sample(x, 5, rng=0)
     with pytest.raises(ValidationError, match="y: must have one row per data row"):
         sub.estimate(np.ones(7))
