@@ -110,6 +110,14 @@ def as_row_blocks(X: Any, *, block_size: int | None = None, parameter: str = "X"
     """
     if block_size is not None and (isinstance(block_size, bool) or int(block_size) < 1):
         fail(ValidationError, "block_size", "must be a positive integer", bad=[block_size])
+    if isinstance(X, Iterator):
+        fail(ValidationError, parameter, "is a one-shot iterator, but leverage needs two or more "
+             "passes over the rows", bad=[type(X).__name__],
+             fix="Pass a callable that returns a fresh iterator of row blocks on every call.")
+    if (isinstance(X, (list, tuple)) and X
+            and all(sp.issparse(b) or np.ndim(b) == 2 for b in X)):
+        blocks = list(X)  # a list of row blocks: re-iterable, streamed block by block
+        X = lambda: iter(blocks)  # noqa: E731
     if callable(X) and not isinstance(X, np.ndarray):
         first = None
         for raw in X():

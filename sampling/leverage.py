@@ -91,8 +91,9 @@ def leverage_scores(
 
     Parameters
     ----------
-    X : array-like (n, d), numpy.memmap, scipy.sparse matrix, or callable
+    X : array-like (n, d), numpy.memmap, scipy.sparse matrix, list of row blocks, or callable
         The data matrix. float32 and float64 arrays are read block by block without a full copy.
+        A list of 2-D blocks is streamed block by block (not stacked).
         A callable must return a fresh iterable of row blocks (each ``(rows, d)``) every time it is
         called; it is called once per pass (a peek at the first block, the Gram pass and the
         row-norm pass; two more passes on the preconditioned path), so out-of-core data are

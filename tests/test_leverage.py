@@ -78,6 +78,9 @@ def test_leverage_input_kinds_agree(tmp_path, heavy):
     np.testing.assert_allclose(leverage_scores(mm, block_size=700), expected, rtol=1e-9, atol=1e-13)
     chunks = lambda: (heavy[i : i + 512] for i in range(0, heavy.shape[0], 512))  # noqa: E731
     np.testing.assert_allclose(leverage_scores(chunks), expected, rtol=1e-9, atol=1e-13)
+    np.testing.assert_allclose(leverage_scores(list(chunks())), expected, rtol=1e-9, atol=1e-13)
+    with pytest.raises(ValidationError, match="is a one-shot iterator"):
+        leverage_scores(chunks())
     np.testing.assert_allclose(leverage_scores(sp.csr_matrix(heavy)), expected, rtol=1e-9,
                                atol=1e-13)
     f32 = heavy.astype(np.float32)
