@@ -235,7 +235,8 @@ class LewisWeights(Result):
         ``max_i |T(w)_i / w_i - 1|`` at the last iterate (the map's relative change).
     tol : float
     error_bound : float
-        Bound on ``max_i |log w_i - log w*_i|`` from contraction: ``residual / (1 - rate)``.
+        Bound on ``max_i |log w_i - log w*_i|`` from contraction, ``residual / (1 - rate)`` (proven
+        for p < 4; for p >= 4 it uses the local rate and is an estimate).
     """
 
     weights: np.ndarray
@@ -287,14 +288,15 @@ def lewis_weights(
     block_size: int | None = None,
     rng: int | np.random.Generator | None = None,
 ) -> LewisWeights:
-    """ell_p Lewis weights of the rows of ``X`` (0 < p < 4) by a damped fixed-point iteration.
+    """ell_p Lewis weights of the rows of ``X`` (any p > 0) by a damped fixed-point iteration.
 
     Parameters
     ----------
     X : array-like (n, d), memmap, scipy.sparse matrix or callable returning row blocks
         Data matrix (see :func:`leverage_scores`).
     p : float
-        0 < p < 4. (For p >= 4 the fixed-point map does not contract; not supported.)
+        p > 0. For p >= 4 the plain fixed-point map does not contract; the damped one is used (see
+        Notes).
     tol : float
         Stop when ``max_i |T(w)_i / w_i - 1| <= tol`` where ``T`` is the Lewis map.
     max_iter : int
@@ -322,9 +324,14 @@ def lewis_weights(
     max norm (Cohen & Peng 2015), and its eigenvalues lie between 0 and ``1 - p/2``. We iterate
     ``log w <- (1 - alpha) log w + alpha log T(w)`` with ``alpha = 2 / (2 - |1 - p/2|)`` (p < 2) or
     ``2 / (2 + |1 - p/2|)`` (p > 2), whose local rate is ``c / (2 -+ c)`` with ``c = |1 - p/2|``
-    (1/3 for p = 1 instead of 1/2), with plain steps (``alpha = 1``) in the first two iterations and
-    whenever the residual did not shrink by 10%. The warm start is the leverage scores. At the fixed point the weights sum to
-    rank(X).
+    (1/3 for p = 1 instead of 1/2; 1/3 for p = 4, 0.6 for p = 8). For p < 2, plain steps
+    (``alpha = 1``) are taken in the first two iterations and whenever the residual did not shrink
+    by 10%. For 2 < p < 4 the damped map contracts in the max norm by ``3c / (2 + c) < 1``; for
+    p >= 4 the Jacobian's spectral radius is ``c / (2 + c) < 1`` at every point (local convergence)
+    but no global contraction is proven, so the residual test is what certifies the result: the
+    Lewis weights are unique, so weights returned with ``converged=True`` are them (to ``tol``),
+    and an iteration that does not settle raises (or warns). The warm start is the leverage scores.
+    At the fixed point the weights sum to rank(X).
 
     References
     ----------
@@ -340,9 +347,6 @@ def lewis_weights(
     (True, 3.0)
     """
     p = check_positive(p, "p")
-    if p >= 4:
-        fail(ValidationError, "p", "must be < 4: the Lewis fixed-point map does not contract for "
-             "p >= 4", bad=[p], fix="Use method='sensitivity' with leverage_mix for p > 2, or p < 4.")
     tol = check_positive(tol, "tol")
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     on_nonconvergence = check_option(on_nonconvergence, ("raise", "warn"), "on_nonconvergence")
@@ -386,9 +390,13 @@ def _lewis(rows: RowBlocks, *, p: float, tol: float, max_iter: int,
         residual = float(np.max(np.abs(new[positive] / w[positive] - 1.0))) if positive.any() else 0.0
         if residual <= tol:
             return new, iteration, residual, rate
-        # Over-relaxed step once the iterates settle; a plain (max-norm contracting) step during
-        # the first two iterations and whenever the residual did not shrink by 10%.
-        alpha = 1.0 if iteration <= 2 or residual > 0.9 * residual_prev else alpha_fast
+        if p < 2:
+            # Over-relaxed step once the iterates settle; a plain (max-norm contracting) step in
+            # the first two iterations and whenever the residual did not shrink by 10%.
+            alpha = 1.0 if iteration <= 2 or residual > 0.9 * residual_prev else alpha_fast
+        else:
+            # Damped step (alpha < 1): the plain map diverges for p > 4.
+            alpha = alpha_fast
         residual_prev = residual
         log_w = (1.0 - alpha) * np.log(w[positive]) + alpha * np.log(new[positive])
         w = np.zeros_like(w)

@@ -712,9 +712,6 @@ def sensitivity_sample(
     p = check_positive(p, "p")
     if method == "root_leverage":
         p = _check_p(p, upper=2.0, inclusive=True)
-    if method == "lewis" and p >= 4:
-        fail(ValidationError, "p", "must be < 4 for method='lewis' (the Lewis fixed-point map does "
-             "not contract for p >= 4)", bad=[p], fix="Use method='sensitivity' or leverage_mix.")
     if method == "sensitivity" and p not in (1.0, 2.0):
         fail(ValidationError, "p", "must be 1 or 2 for method='sensitivity' (exact sensitivities)",
              bad=[p], fix="Use method='lewis' for other p.")
