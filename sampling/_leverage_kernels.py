@@ -47,12 +47,17 @@ class Factor:
     inverse: np.ndarray | None = None  # T_1^{-1} when there is one well-conditioned triangle
 
     @classmethod
-    def from_cholesky(cls, r: np.ndarray, path: str) -> Factor:
-        """A single well-conditioned triangle: also keep its inverse (one trmm per block)."""
-        inv, info = lapack.dtrtri(r, lower=0)
+    def from_cholesky(cls, r: np.ndarray, path: str, column_scale: np.ndarray | None = None) -> Factor:
+        """A single triangle ``R = R_s D^{-1}`` (``D = diag(column_scale)``, R_s well conditioned);
+        also keep ``R^{-1} = D R_s^{-1}`` for one trmm per block."""
+        r_s = r if column_scale is None else r * column_scale[None, :]
+        inv, info = lapack.dtrtri(r_s, lower=0)
         if info != 0:
             return cls(None, (r,), path)
-        return cls(None, (r,), path, {}, np.triu(inv))
+        inv = np.triu(inv)
+        if column_scale is not None:
+            inv = inv * column_scale[:, None]
+        return cls(None, (r,), path, {}, inv)
 
     @property
     def rank(self) -> int:
@@ -105,17 +110,27 @@ def gram(rows: RowBlocks, scale: np.ndarray | None = None) -> np.ndarray:
     return g
 
 
-def cholesky_factor(g: np.ndarray, ridge: float = 0.0) -> np.ndarray | None:
-    """Upper Cholesky factor of ``g + ridge I``; ``None`` when not positive definite or too ill-conditioned."""
-    a = g + ridge * np.eye(g.shape[0]) if ridge else g
+def cholesky_factor(g: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Equilibrated Cholesky: ``(R, column_scale)`` with ``g = R^T R`` and ``R_s = R D`` (``D`` =
+    ``diag(column_scale)``, unit diagonal of ``D g D``) well conditioned; ``None`` when ``g`` is not
+    positive definite or ``R_s`` is too ill-conditioned for the Gram path.
+
+    Leverage is invariant under column scaling, so only the conditioning of the equilibrated
+    matrix matters (bad column units alone never force the slower preconditioned path).
+    """
+    diag = np.diag(g)
+    if not np.all(diag > 0):
+        return None
+    column_scale = 1.0 / np.sqrt(diag)
+    a = g * column_scale[:, None] * column_scale[None, :]
     try:
-        r = sla.cholesky(a, lower=False, check_finite=False)
+        r_s = sla.cholesky(a, lower=False, check_finite=False)
     except np.linalg.LinAlgError:
         return None
-    rcond, info = lapack.dtrcon(r, norm="1", uplo="U", diag="N")
+    rcond, info = lapack.dtrcon(r_s, norm="1", uplo="U", diag="N")
     if info != 0 or not np.isfinite(rcond) or rcond < RCOND_LIMIT:
         return None
-    return np.ascontiguousarray(r)
+    return np.ascontiguousarray(r_s / column_scale[None, :]), column_scale
 
 
 def sketch(rows: RowBlocks, size: int, kind: str, rng: np.random.Generator,
@@ -222,9 +237,9 @@ def factor_for(rows: RowBlocks, *, ridge: float, kind: str, size: int | None,
             fail(ValidationError, "ridge", "is too small for this X (X^T X + ridge I is not "
                  "numerically positive definite)", bad=[ridge], fix="Use a larger ridge.")
         return Factor.from_cholesky(np.ascontiguousarray(r), "ridge-cholesky")
-    r = cholesky_factor(g)
-    if r is not None:
-        return Factor.from_cholesky(r, "cholesky")
+    found = cholesky_factor(g)
+    if found is not None:
+        return Factor.from_cholesky(found[0], "cholesky", found[1])
     return preconditioned_factor(rows, kind=kind, size=size, rng=rng, scale=scale)
 
 

@@ -100,11 +100,12 @@ def leverage_scores(
         streamed and never held in memory.
     method : {"exact", "sketch"}
         ``"exact"``: one Gram pass ``G = X^T X`` (a single syrk for in-memory float64), Cholesky
-        ``G = R^T R`` and one blocked triangular-multiply pass (by ``R^{-1}``). If ``R`` is singular or its reciprocal
+        ``G = R^T R`` (of the column-equilibrated Gram matrix, so column units do not matter) and one
+        blocked triangular-multiply pass (by ``R^{-1}``). If ``R`` is singular or its reciprocal
         condition number is below 1e-4 (ill-conditioned or rank-deficient X), a randomised
         preconditioned path is used instead: sketch ``S X``, pivoted QR ``S X P = Q R_s`` (numerical
         rank from the pivots), Cholesky of the Gram of ``Y = X P R_s^{-1}`` (condition ~ 1), then
-        row norms; this is exact up to rounding, whatever the sketch. ``"sketch"``: one sketch
+        row norms; this is exact up to rounding, whatever the sketch's distortion. ``"sketch"``: one sketch
         pass and one row-norm pass with ``R_s`` only (no Gram); approximate, see Notes.
     ridge : float
         Ridge leverage ``a_i^T (A^T A + ridge I)^{-1} a_i`` when > 0 (exact method only).
@@ -130,7 +131,8 @@ def leverage_scores(
     Notes
     -----
     ``tau_i = ||e_i^T X R^{-1}||_2^2`` for any ``R`` with ``X^T X = R^T R``. The Gram path's relative
-    error is about ``eps * cond(X)^2``, hence the switch to the preconditioned path.
+    error is about ``eps * cond(X D)^2`` (D the column equilibration), at most about 2e-8 given the
+    1e-4 limit; beyond it the preconditioned path is used.
     Sketch method: if ``S`` is an eps-subspace embedding of col(X), i.e.
     ``(1 - eps) ||Xx|| <= ||S X x|| <= (1 + eps) ||Xx||`` for all x, then the sketched score
     satisfies ``tau_i / (1 + eps)^2 <= tau~_i <= tau_i / (1 - eps)^2`` (deterministically, given

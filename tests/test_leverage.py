@@ -23,7 +23,7 @@ from sampling import (
     mixed_scores,
     root_leverage_scores,
 )
-from sampling._leverage_kernels import sketch_factor
+from sampling._leverage_kernels import factor_for, sketch_factor
 from sampling._row_blocks import as_row_blocks
 
 REF = json.loads((Path(__file__).parent / "reference" / "sensitivity_sampling.json").read_text())
@@ -61,12 +61,31 @@ def test_leverage_sums_to_rank():
         assert tau.min() >= -1e-12 and tau.max() <= 1 + 1e-12
 
 
-def test_leverage_ill_conditioned_uses_exact_preconditioned_path():
-    # Column scaling leaves leverage unchanged but makes cond(X) ~ 1e10 (Gram path would lose it).
+def test_leverage_badly_scaled_columns_use_equilibrated_gram():
+    # Column scaling leaves leverage unchanged but makes cond(X) ~ 1e10; the equilibrated Gram
+    # path is exact for it (no fallback needed).
     x = np.array(REF["gauss"])
     scaled = x * np.array([1e-5, 1.0, 1e3, 1e5])
+    assert factor_for(as_row_blocks(scaled), ridge=0.0, kind="sparse_sign", size=None,
+                      rng=np.random.default_rng(0)).path == "cholesky"
     np.testing.assert_allclose(leverage_scores(scaled, rng=3), REF["leverage_gauss"],
                                rtol=1e-8, atol=1e-12)
+
+
+def test_leverage_ill_conditioned_uses_exact_preconditioned_path():
+    # Nearly collinear columns (cond ~ 1e8 after equilibration): the Gram path would lose about
+    # eps * cond^2 ~ 1; the preconditioned path matches Householder QR.
+    rng = np.random.default_rng(12)
+    x = rng.normal(size=(3000, 5)) * rng.standard_t(2, size=(3000, 1))
+    x = np.column_stack([x, x[:, 0] + 1e-8 * rng.normal(size=3000)])
+    rows = as_row_blocks(x)
+    factor = factor_for(rows, ridge=0.0, kind="sparse_sign", size=None, rng=np.random.default_rng(0))
+    assert factor.path == "preconditioned"
+    q = np.linalg.qr(x)[0]
+    # both sides are accurate to about eps * cond(X) ~ 2e-8 (absolute) here
+    np.testing.assert_allclose(leverage_scores(x, rng=3), np.einsum("ij,ij->i", q, q),
+                               rtol=1e-6, atol=2e-8)
+    assert abs(leverage_scores(x, rng=4).sum() - 6) < 1e-8
 
 
 def test_leverage_input_kinds_agree(tmp_path, heavy):

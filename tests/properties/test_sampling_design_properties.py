@@ -49,7 +49,7 @@ def test_leverage_properties(n, d, seed):
     tau = leverage_scores(x, rng=seed)
     rank = np.linalg.matrix_rank(x)
     assert abs(tau.sum() - rank) < 1e-6
-    assert tau.min() >= -1e-10 and tau.max() <= 1 + 1e-10
+    assert tau.min() >= -1e-8 and tau.max() <= 1 + 1e-8  # Gram path accuracy ~ eps cond^2 <= 2e-8
     perm = rng.permutation(n)  # row permutation equivariance
     np.testing.assert_allclose(leverage_scores(x[perm], rng=seed), tau[perm], atol=1e-8)
     scale = np.exp(rng.uniform(-6, 6, size=d))  # invariance under column scaling
