@@ -19,9 +19,19 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy import stats
 
-from estimators._errors import DesignError, InfeasibleError, ValidationError
+from estimators._errors import ConvergenceError, DesignError, InfeasibleError, ValidationError
 from estimators._results import Result, get_axes
-from estimators._validation import as_int, as_rng, check_option, check_positive, fail
+from estimators._validation import (
+    as_float_array,
+    as_frame,
+    as_int,
+    as_rng,
+    check_columns,
+    check_option,
+    check_positive,
+    fail,
+)
+from estimators.design import SurveyDesign
 
 from . import _leverage_kernels as kernels
 from ._pips_designs import design_variance, draw, inclusion_probabilities
@@ -72,8 +82,6 @@ def inclusion_probabilities_for(scores: Any, m: float) -> np.ndarray:
     >>> [round(float(v), 6) for v in inclusion_probabilities_for([10.0, 1.0, 1.0, 2.0], 2)]
     [1.0, 0.25, 0.25, 0.5]
     """
-    from estimators._validation import as_float_array
-
     q = as_float_array(scores, "scores", nonnegative=True)
     m_value = check_positive(m, "m")
     return inclusion_probabilities(q, m_value)
@@ -345,9 +353,6 @@ class Subset(Result):
         >>> len(design.data), bool(np.allclose(design.weight_array, sub.weights))
         (30, True)
         """
-        from estimators._validation import as_frame
-        from estimators.design import SurveyDesign
-
         frame = as_frame(data, "data")
         if len(frame) == self.n and self.n != self.indices.size:
             frame = frame.iloc[self.indices]
@@ -533,8 +538,6 @@ def _group_scores(rows: RowBlocks, method: str, p: float, rng: np.random.Generat
     elif method == "lewis":
         q, _, residual, _ = _lewis(rows, p=p, tol=lewis_tol, max_iter=lewis_max_iter, rng=rng)
         if residual > lewis_tol:
-            from estimators._errors import ConvergenceError
-
             raise ConvergenceError(f"sensitivity_sample: Lewis weights did not reach "
                                    f"tol={lewis_tol:g} in {lewis_max_iter} iterations (max relative "
                                    f"change {residual:.3g}). Raise lewis_max_iter.")
@@ -549,7 +552,7 @@ def _group_scores(rows: RowBlocks, method: str, p: float, rng: np.random.Generat
     return q, tau, factor
 
 
-def _subset_rows(X: Any, rows: RowBlocks, idx: np.ndarray | None, block_size: int | None) -> RowBlocks:
+def _subset_rows(rows: RowBlocks, idx: np.ndarray | None, block_size: int | None) -> RowBlocks:
     if idx is None:
         return rows
     return as_row_blocks(rows.source[idx], block_size=block_size)
@@ -726,8 +729,6 @@ def sensitivity_sample(
     generator = as_rng(rng)
     if isinstance(strata, str) and isinstance(X, pd.DataFrame):
         if strata not in X.columns:
-            from estimators._validation import check_columns
-
             check_columns(X, [strata], "strata")
         strata = X[strata]
         X = X.drop(columns=[strata.name])
@@ -764,7 +765,7 @@ def sensitivity_sample(
             counts_list.append(np.zeros(0, dtype=np.int64))
             weights_list.append(np.zeros(0))
             continue
-        sub_rows = _subset_rows(X, rows, idx, block_size)
+        sub_rows = _subset_rows(rows, idx, block_size)
         q, tau, factor = _group_scores(sub_rows, method, p, generator, lewis_tol, lewis_max_iter)
         factors.append(factor)
         q = mixed_scores(q, leverage=tau, leverage_mix=leverage_mix, uniform_mix=uniform_mix) \
