@@ -5,6 +5,8 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
+from .apportionment import alabama_paradox, apportion
+from .controlled_rounding import controlled_round
 from .leverage import (
     LewisWeights,
     leverage_scores,
@@ -13,11 +15,20 @@ from .leverage import (
     mixed_scores,
     root_leverage_scores,
 )
+from .quota_tracker import Decision, QuotaTracker
+from .quotas import QuotaPlan, design_quotas
 from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
 
 __all__: list[str] = [
+    "Decision",
     "LewisWeights",
+    "QuotaPlan",
+    "QuotaTracker",
     "Subset",
+    "alabama_paradox",
+    "apportion",
+    "controlled_round",
+    "design_quotas",
     "inclusion_probabilities_for",
     "leverage_scores",
     "lewis_weights",
