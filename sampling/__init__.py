@@ -7,6 +7,14 @@ May import :mod:`estimators`; :mod:`estimators` never imports this package.
 
 from .apportionment import alabama_paradox, apportion
 from .controlled_rounding import controlled_round
+from .leverage import (
+    LewisWeights,
+    leverage_scores,
+    lewis_weights,
+    lp_sensitivities,
+    mixed_scores,
+    root_leverage_scores,
+)
 from .policies import (
     AllocationPolicy,
     ConveniencePolicy,
@@ -21,6 +29,7 @@ from .policies import (
 )
 from .quota_tracker import Decision, QuotaTracker
 from .quotas import QuotaPlan, design_quotas
+from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
 from .simulate import (
     Evaluation,
     GaussianRatings,
@@ -39,6 +48,7 @@ __all__: list[str] = [
     "EqualPolicy",
     "Evaluation",
     "GaussianRatings",
+    "LewisWeights",
     "Policy",
     "PolicyContext",
     "PolicySimulation",
@@ -48,11 +58,19 @@ __all__: list[str] = [
     "QuotaTracker",
     "SensitivityPolicy",
     "SimpleRandomPolicy",
+    "Subset",
     "alabama_paradox",
     "apportion",
     "controlled_round",
     "design_quotas",
+    "inclusion_probabilities_for",
+    "leverage_scores",
+    "lewis_weights",
+    "lp_sensitivities",
+    "mixed_scores",
     "policy_context",
+    "root_leverage_scores",
+    "sensitivity_sample",
     "simulate_policies",
     "synthetic_population",
 ]

@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "rake",
     "quotas",
+    "select",
     "simulate",
     "track",
 )
