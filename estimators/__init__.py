@@ -18,6 +18,8 @@ from ._errors import (
     ValidationError,
 )
 from .design import SurveyDesign
+from .estimation import Estimate, mean, proportion, quantile, ratio, total
+from .replicates import ReplicateDesign, replicate_design
 
 __version__ = "0.1.0"
 
@@ -27,11 +29,19 @@ __all__ = [
     "ConvergenceWarning",
     "DataWarning",
     "DesignError",
+    "Estimate",
     "EquisampleError",
     "EquisampleWarning",
     "InfeasibleError",
     "MarginError",
+    "ReplicateDesign",
     "SurveyDesign",
     "ValidationError",
     "datasets",
+    "mean",
+    "proportion",
+    "quantile",
+    "ratio",
+    "replicate_design",
+    "total",
 ]
