@@ -17,9 +17,14 @@ from ._errors import (
     MarginError,
     ValidationError,
 )
+from .calibrate import calibrate
 from .design import SurveyDesign
 from .estimation import Estimate, mean, proportion, quantile, ratio, total
+from .poststratify import poststratify
+from .rake import rake
 from .replicates import ReplicateDesign, replicate_design
+from .trim import trim
+from .weighting_result import WeightingResult
 
 __version__ = "0.1.0"
 
@@ -29,19 +34,24 @@ __all__ = [
     "ConvergenceWarning",
     "DataWarning",
     "DesignError",
-    "Estimate",
     "EquisampleError",
     "EquisampleWarning",
+    "Estimate",
     "InfeasibleError",
     "MarginError",
     "ReplicateDesign",
     "SurveyDesign",
     "ValidationError",
+    "WeightingResult",
+    "calibrate",
     "datasets",
     "mean",
+    "poststratify",
     "proportion",
     "quantile",
+    "rake",
     "ratio",
     "replicate_design",
     "total",
+    "trim",
 ]
