@@ -211,14 +211,15 @@ def residualize(
 ) -> np.ndarray:
     """Replace the linearised variable ``x = w z`` (n x k) by its calibration residuals, step by step.
 
-    Steps are applied oldest first, as R applies ``design$postStrata``. ``trim`` steps leave the
-    linearisation unchanged (as R's ``trimWeights``). ``rake`` steps use the GREG projection on the
+    Steps are applied oldest first, as R applies ``design$postStrata``. Plain ``trim`` steps (no
+    model) leave the linearisation unchanged (as R's ``trimWeights``); trim-then-recalibrate steps
+    project on their calibration model. ``rake`` steps use the GREG projection on the
     margin indicators (``raking_variance="greg"``, the same as ``calibrate(method="raking")``) or R
     ``rake()``'s back-fitting (``"backfit"``).
     """
     for step in steps:
-        if step.method == "trim":
-            continue
+        if step.model_matrix is None and not step.margin_codes:
+            continue  # plain trimming (R trimWeights): no calibration model to project on
         if step.method == "rake" and raking_variance == "backfit":
             if not step.margin_codes:
                 fail(

@@ -363,7 +363,7 @@ def _taylor_covariance(
     d = prep.design
     steps = d.weighting_steps
     n_psu = d.n_psu
-    if any(s.method != "trim" for s in steps):
+    if any(s.model_matrix is not None or s.margin_codes for s in steps):
         dense = residualize(x.toarray(), steps, raking_variance)
         totals = psu_totals(dense, d.psu_codes, n_psu)
     else:

@@ -226,3 +226,47 @@ def test_successive_difference_matches_r():
     facts = CASES["successive_difference/design"]
     assert r.scale == pytest.approx(facts["scale"]) and r.mse == facts["mse"]
     _check(est.mean(r, "api00"), "successive_difference/mean_api00")
+
+
+# -- end to end: equisample's own weighting engine, then estimates ------------------------------------
+POP_TYPES = {"stype": {"E": 4421.0, "H": 755.0, "M": 1018.0}}
+POP_SCHWIDE = {"sch.wide": {"No": 1072.0, "Yes": 5122.0}}
+CAL_TOTALS = {"stype": POP_TYPES["stype"], "api99": 3914069.0}
+
+
+def _engine_weighted(name: str, design: est.SurveyDesign) -> est.SurveyDesign:
+    if name == "poststratify":
+        return est.poststratify(design, POP_TYPES["stype"], cells=["stype"]).design
+    if name in ("rake", "rake_greg"):
+        return est.rake(design, {**POP_TYPES, **POP_SCHWIDE}, tol=1e-13).design
+    method, bounds = {
+        "calibrate_linear": ("linear", None),
+        "calibrate_linear_bounded": ("linear", (0.5, 1.8)),
+        "calibrate_raking": ("raking", None),
+        "calibrate_logit": ("logit", (0.5, 2.0)),
+    }[name]
+    return est.calibrate(design, CAL_TOTALS, method=method, bounds=bounds, tol=1e-13, max_iter=500).design
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["poststratify", "rake", "calibrate_linear", "calibrate_linear_bounded", "calibrate_raking",
+     "calibrate_logit", "rake_greg"],
+)
+def test_engine_weighted_designs_match_r(name):
+    d = _engine_weighted(name, _designs()["clus1"])
+    np.testing.assert_allclose(d.weight_array, R_WEIGHTS[name].to_numpy(), rtol=1e-8)
+    options = {"raking_variance": "backfit"} if name == "rake" else {}
+    _battery(name, d, **options)
+
+
+@pytest.mark.parametrize(
+    ("case", "name"),
+    [("jk1_poststratify", "poststratify"), ("jk1_rake", "rake"),
+     ("jk1_calibrate_linear", "calibrate_linear"), ("jk1_calibrate_raking", "calibrate_raking")],
+)
+def test_replicate_designs_reweight_every_replicate_like_r(case, name):
+    d = _engine_weighted(name, _designs()["clus1"])
+    r = est.replicate_design(d, method="jk1")
+    _design_facts(case, r)
+    _battery(case, r, taylor=False)

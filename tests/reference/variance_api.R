@@ -97,7 +97,10 @@ weighted <- list(
   calibrate_linear = calibrate(dclus1, ~stype + api99, pop_totals),
   calibrate_linear_bounded = calibrate(dclus1, ~stype + api99, pop_totals, bounds = c(0.5, 1.8), maxit = 200, epsilon = 1e-12),
   calibrate_raking = calibrate(dclus1, ~stype + api99, pop_totals, calfun = "raking", epsilon = 1e-12, maxit = 200),
-  calibrate_logit = calibrate(dclus1, ~stype + api99, pop_totals, calfun = "logit", bounds = c(0.5, 2), epsilon = 1e-12, maxit = 200)
+  calibrate_logit = calibrate(dclus1, ~stype + api99, pop_totals, calfun = "logit", bounds = c(0.5, 2), epsilon = 1e-12, maxit = 200),
+  # the same margins as `rake` but calibrated (GREG variance convention)
+  rake_greg = calibrate(dclus1, ~stype + sch.wide, c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 5122),
+                        calfun = "raking", epsilon = 1e-13, maxit = 200)
 )
 weight_table <- data.frame(row = seq_len(nrow(apiclus1)))
 for (nm in names(weighted)) {
