@@ -218,7 +218,7 @@ def residualize(
     ``rake()``'s back-fitting (``"backfit"``).
     """
     for step in steps:
-        if step.model_matrix is None and not step.margin_codes:
+        if step.method == "trim" and step.model_matrix is None and not step.margin_codes:
             continue  # plain trimming (R trimWeights): no calibration model to project on
         if step.method == "rake" and raking_variance == "backfit":
             if not step.margin_codes:

@@ -343,7 +343,8 @@ def _theta(core: _Core, w: np.ndarray) -> np.ndarray:
     if core.denominator is None:
         return num
     den = np.asarray(core.denominator.T @ w)
-    return num / den
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / den  # a replicate can empty a domain: caught as non-finite by the caller
 
 
 def _influence(core: _Core, w: np.ndarray, theta: np.ndarray) -> sp.csr_matrix:
@@ -363,7 +364,7 @@ def _taylor_covariance(
     d = prep.design
     steps = d.weighting_steps
     n_psu = d.n_psu
-    if any(s.model_matrix is not None or s.margin_codes for s in steps):
+    if any(s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps):
         dense = residualize(x.toarray(), steps, raking_variance)
         totals = psu_totals(dense, d.psu_codes, n_psu)
     else:
