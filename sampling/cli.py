@@ -17,7 +17,11 @@ from estimators._errors import EquisampleError
 __all__ = ["build_parser", "main"]
 
 # One line per subcommand module; each adds its own parser.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "calibrate",
+    "demo",
+    "rake",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
