@@ -322,53 +322,99 @@ def _label_text(row: pd.Series) -> Any:
 # ==================================================================================================
 # The ratio-of-totals core: theta_j = (sum_i w_i a_ij) / (sum_i w_i b_ij)
 # ==================================================================================================
-def _domain_matrix(values: np.ndarray, columns: np.ndarray, k: int) -> sp.csr_matrix:
-    """Sparse (n x k) matrix with ``values[i]`` in column ``columns[i]`` (no entry where -1)."""
-    n = len(values)
-    keep = columns >= 0
-    rows = np.flatnonzero(keep)
-    return sp.csr_matrix((values[keep], (rows, columns[keep])), shape=(n, k))
-
-
 @dataclass(frozen=True)
 class _Core:
-    numerator: sp.csr_matrix  # A (n x k)
-    denominator: sp.csr_matrix | None  # B (n x k); None for totals
-    membership: sp.csr_matrix  # 0/1 domain membership of each estimate column (n x k)
+    """A ratio-of-totals statistic in entry form: ``theta_j = sum w a / sum w b`` over its entries.
+
+    Entry ``e`` puts row ``rows[e]`` into estimate column ``cols[e]`` with numerator value ``a[e]``
+    and denominator value ``b[e]`` (``b`` is None for totals). The entries of a column are exactly
+    the rows of its domain (its membership), so no (n x k) matrix is ever built on the Taylor path.
+    """
+
+    rows: np.ndarray
+    cols: np.ndarray
+    a: np.ndarray
+    b: np.ndarray | None
+    k: int
+    n: int
+
+    def column_sums(self, values: np.ndarray) -> np.ndarray:
+        return np.bincount(self.cols, weights=values, minlength=self.k)
+
+    def sparse(self, values: np.ndarray) -> sp.csr_matrix:
+        """(k x n) sparse matrix of per-entry ``values`` (for replicate weight matrices)."""
+        return sp.csr_matrix((values, (self.cols, self.rows)), shape=(self.k, self.n))
+
+
+def _entries(domain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    rows = np.flatnonzero(domain >= 0)
+    return rows, domain[rows]
+
+
+def _core(domain: np.ndarray, k: int, a: np.ndarray, b: np.ndarray | None) -> _Core:
+    rows, cols = _entries(domain)
+    return _Core(rows, cols, a[rows], None if b is None else b[rows], k, len(domain))
+
+
+def _stack(cores: list[_Core]) -> _Core:
+    """Side-by-side columns of several cores over the same rows (categories, quantiles)."""
+    k = cores[0].k
+    return _Core(
+        rows=np.concatenate([c.rows for c in cores]),
+        cols=np.concatenate([c.cols + i * k for i, c in enumerate(cores)]),
+        a=np.concatenate([c.a for c in cores]),
+        b=None if cores[0].b is None else np.concatenate([c.b for c in cores]),  # type: ignore[misc]
+        k=k * len(cores),
+        n=cores[0].n,
+    )
 
 
 def _theta(core: _Core, w: np.ndarray) -> np.ndarray:
     """Estimates for weights ``w`` of shape (n,) -> (k,) or (n, c) -> (k, c)."""
-    num = np.asarray(core.numerator.T @ w)
-    if core.denominator is None:
-        return num
-    den = np.asarray(core.denominator.T @ w)
+    if w.ndim == 1:
+        wr = w[core.rows]
+        num = core.column_sums(core.a * wr)
+        if core.b is None:
+            return num
+        den = core.column_sums(core.b * wr)
+    else:
+        num = np.asarray(core.sparse(core.a) @ w)
+        if core.b is None:
+            return num
+        den = np.asarray(core.sparse(core.b) @ w)
     with np.errstate(divide="ignore", invalid="ignore"):
         return num / den  # a replicate can empty a domain: caught as non-finite by the caller
 
 
-def _influence(core: _Core, w: np.ndarray, theta: np.ndarray) -> sp.csr_matrix:
-    """Linearised variable ``x_ij = w_i (a_ij - theta_j b_ij) / B_j`` (totals: ``w_i a_ij``)."""
-    A = core.numerator
-    if core.denominator is None:
-        return sp.csr_matrix(A.multiply(w[:, None]))
-    B = core.denominator
-    den = np.asarray(B.T @ w)
-    resid = (A - B @ sp.diags(theta)).tocsr()
-    return sp.csr_matrix(resid.multiply(w[:, None]) @ sp.diags(1.0 / den))
+def _influence(core: _Core, w: np.ndarray, theta: np.ndarray) -> np.ndarray:
+    """Per-entry linearised variable ``w_i (a_ij - theta_j b_ij) / B_j`` (totals: ``w_i a_ij``)."""
+    wr = w[core.rows]
+    if core.b is None:
+        return wr * core.a
+    den = core.column_sums(core.b * wr)
+    return wr * (core.a - theta[core.cols] * core.b) / den[core.cols]
 
 
 def _taylor_covariance(
-    prep: _Prepared, x: sp.csr_matrix, lonely_psu: LonelyPsu, raking_variance: RakingVariance
+    prep: _Prepared,
+    core: _Core,
+    values: np.ndarray,
+    lonely_psu: LonelyPsu,
+    raking_variance: RakingVariance,
 ) -> np.ndarray:
     d = prep.design
     steps = d.weighting_steps
     n_psu = d.n_psu
     if any(s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps):
-        dense = residualize(x.toarray(), steps, raking_variance)
+        dense = np.zeros((core.n, core.k))
+        dense[core.rows, core.cols] = values
+        dense = residualize(dense, steps, raking_variance)
         totals = psu_totals(dense, d.psu_codes, n_psu)
     else:
-        totals = psu_totals(x, d.psu_codes, n_psu)
+        flat = np.bincount(
+            d.psu_codes[core.rows] * core.k + core.cols, weights=values, minlength=n_psu * core.k
+        )
+        totals = flat.reshape(n_psu, core.k)
     strata_of_psu = psu_strata(d.strata_codes, d.psu_codes, n_psu)
     population = None
     if d.fpc_population is not None:
@@ -389,20 +435,18 @@ def _srs_variances(
     ``svymean`` / ``svytotal`` do: ``s^2 (N - n) / (N n)`` and ``s^2 / n`` for means and proportions,
     times ``(N / B)^2`` for totals (``B = 1``) and ratios (``B`` = denominator total).
     """
-    M = core.membership
-    pos = (w > 0).astype(float)
-    n_obs = np.asarray(M.T @ pos)
-    psum = np.asarray(M.T @ w)
-    sum_w2 = np.asarray(M.T @ (w * w))
-    if core.denominator is None:
-        e = core.numerator
+    wr = w[core.rows]
+    n_obs = core.column_sums((wr > 0).astype(float))
+    psum = core.column_sums(wr)
+    sum_w2 = core.column_sums(wr * wr)
+    if core.b is None:
+        e = core.a
         scale_den = np.ones_like(psum)
     else:
-        e = (core.numerator - core.denominator @ sp.diags(theta)).tocsr()
-        scale_den = np.asarray(core.denominator.T @ w)
-    e_mean = np.asarray(e.T @ w) / psum
-    e_sq = np.asarray(e.multiply(e).T @ w)
-    ss = e_sq - psum * e_mean**2  # sum w (e - ebar)^2 over the domain
+        e = core.a - theta[core.cols] * core.b
+        scale_den = core.column_sums(core.b * wr)
+    e_mean = core.column_sums(wr * e) / psum
+    ss = core.column_sums(wr * (e - e_mean[core.cols]) ** 2)  # sum w (e - ebar)^2 in the domain
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.where(n_obs > 1, ss / psum * n_obs / np.maximum(n_obs - 1, 1), 0.0)
         if statistic in ("mean", "proportion", "quantile"):
@@ -454,8 +498,8 @@ def _estimate_core(
     w = prep.weights
     theta = _theta(core, w)
     if prep.replicate is None:
-        x = _influence(core, w, theta)
-        cov = _taylor_covariance(prep, x, lonely_psu, raking_variance)
+        values = _influence(core, w, theta)
+        cov = _taylor_covariance(prep, core, values, lonely_psu, raking_variance)
         method = "taylor"
     else:
         cov = prep.replicate.covariance(lambda W: _theta(core, W), theta)
@@ -573,11 +617,7 @@ def mean(
     _check_domains(prep)
     k = len(prep.labels)
     yv = prep.columns[y]
-    core = _Core(
-        numerator=_domain_matrix(yv, prep.domain, k),
-        denominator=_domain_matrix(np.ones(len(yv)), prep.domain, k),
-        membership=_domain_matrix(np.ones(len(yv)), prep.domain, k),
-    )
+    core = _core(prep.domain, k, yv, np.ones(len(yv)))
     est, _ = _estimate_core(
         prep, core, statistic="mean", variable=str(y), labels=prep.labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
@@ -632,11 +672,7 @@ def total(
     _check_domains(prep)
     k = len(prep.labels)
     yv = prep.columns[y]
-    core = _Core(
-        numerator=_domain_matrix(yv, prep.domain, k),
-        denominator=None,
-        membership=_domain_matrix(np.ones(len(yv)), prep.domain, k),
-    )
+    core = _core(prep.domain, k, yv, None)
     est, _ = _estimate_core(
         prep, core, statistic="total", variable=str(y), labels=prep.labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
@@ -696,15 +732,8 @@ def proportion(
     codes = np.full(len(values), -1, dtype=np.int64)
     codes[inside] = cat_codes
     n_cat = len(categories)
-    n = len(values)
-    ones = np.ones(n)
-    num_blocks, den_blocks = [], []
-    for c in range(n_cat):
-        num_blocks.append(_domain_matrix((codes == c).astype(float), prep.domain, k))
-        den_blocks.append(_domain_matrix(ones, prep.domain, k))
-    numerator = sp.hstack(num_blocks, format="csr")
-    denominator = sp.hstack(den_blocks, format="csr")
-    core = _Core(numerator=numerator, denominator=denominator, membership=denominator)
+    ones = np.ones(len(values))
+    core = _stack([_core(prep.domain, k, (codes == c).astype(float), ones) for c in range(n_cat)])
     labels = pd.concat([prep.labels] * n_cat, ignore_index=True)
     labels["category"] = np.repeat(np.asarray(categories, dtype=object), k)
     est, _ = _estimate_core(
@@ -760,12 +789,8 @@ def ratio(
     _check_domains(prep)
     k = len(prep.labels)
     yv, xv = prep.columns[numerator], prep.columns[denominator]
-    core = _Core(
-        numerator=_domain_matrix(yv, prep.domain, k),
-        denominator=_domain_matrix(xv, prep.domain, k),
-        membership=_domain_matrix(np.ones(len(yv)), prep.domain, k),
-    )
-    den = np.asarray(core.denominator.T @ prep.weights)
+    core = _core(prep.domain, k, yv, xv)
+    den = core.column_sums(core.b * prep.weights[core.rows])  # type: ignore[operator]
     if (den == 0).any():
         fail(
             DesignError,
@@ -870,19 +895,14 @@ def quantile(
     qhat = np.array([_weighted_quantile(*sorted_parts[j], p) for p in probs for j in range(k)])
     # F(qhat): mean of 1[y <= qhat] in the domain, column (p, domain)
     n = len(yv)
-    num_blocks, den_blocks = [], []
+    inside = prep.domain >= 0
+    blocks = []
     for i_p in range(n_p):
         q_row = qhat[i_p * k : (i_p + 1) * k]
         below = np.zeros(n)
-        inside = prep.domain >= 0
         below[inside] = (yv[inside] <= q_row[prep.domain[inside]]).astype(float)
-        num_blocks.append(_domain_matrix(below, prep.domain, k))
-        den_blocks.append(_domain_matrix(np.ones(n), prep.domain, k))
-    core = _Core(
-        numerator=sp.hstack(num_blocks, format="csr"),
-        denominator=sp.hstack(den_blocks, format="csr"),
-        membership=sp.hstack(den_blocks, format="csr"),
-    )
+        blocks.append(_core(prep.domain, k, below, np.ones(n)))
+    core = _stack(blocks)
     labels = pd.concat([prep.labels] * n_p, ignore_index=True)
     labels["quantile"] = np.repeat(probs, k)
     f_est, m_hat = _estimate_core(
