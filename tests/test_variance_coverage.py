@@ -10,6 +10,9 @@ shown to be wrong:
   removes the variance explained by the margins, so it is far too large (over-coverage, ~100%);
 * ignoring the clusters (each rating its own PSU): the SE misses the participant effect, so it is
   too small (under-coverage).
+
+Measured (seed 20261122): honest 93.8%, weights fixed 100% (SE 1.83x the honest one),
+clusters ignored 82.3%; mean honest SE / empirical SD of the estimates = 0.979.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import estimators as est
 N_PEOPLE = 20_000
 RATINGS = 4
 REPEATS = 1000
-TARGET_N = 150
+TARGET_N = 400
 Z95 = 1.959963984540054
 
 
@@ -31,7 +34,7 @@ def _population(rng: np.random.Generator):
     age = rng.integers(0, 4, N_PEOPLE)
     sex = rng.integers(0, 2, N_PEOPLE)
     person = rng.normal(0, 0.6, N_PEOPLE)
-    mean_rating = 2.0 + 0.7 * age + 0.5 * sex + person
+    mean_rating = 2.0 + 1.0 * age + 0.5 * sex + person
     ratings = mean_rating[:, None] + rng.normal(0, 0.8, (N_PEOPLE, RATINGS))
     return age, sex, ratings
 
