@@ -14,9 +14,11 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from ._errors import DesignError, ValidationError
 from ._validation import as_float_array, as_int, as_rng, check_columns, check_option, fail
+from ._weighting_history import WeightingStep
 from .design import SurveyDesign
 
 __all__ = ["ReplicateDesign", "ReplicateMethod", "hadamard", "replicate_design"]
@@ -225,19 +227,82 @@ class ReplicateDesign:
             base = np.asarray(step.reweight(base), dtype=float)
         return base
 
-    def _chunks(self) -> list[slice]:
+    def _chunks(self, rows: int) -> list[slice]:
         R = self.n_replicates
-        size = max(1, _CHUNK_CELLS // max(self.design.n, 1))
+        size = max(1, _CHUNK_CELLS // max(rows, 1))
         return [slice(s, min(s + size, R)) for s in range(0, R, size)]
 
-    def replicate_estimates(self, statistic: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``statistic(W)`` (k x c) evaluated on all replicate weights, chunk by chunk -> (k x R)."""
-        parts = [np.asarray(statistic(self.replicate_weights(c))) for c in self._chunks()]
-        return np.concatenate([p.reshape(p.shape[0], -1) for p in parts], axis=1)
+    def replicate_estimates(self, numerator: sp.csr_matrix, denominator: sp.csr_matrix | None) -> np.ndarray:
+        """Replicate estimates ``(S_a W) / (S_b W)`` (k x R) of a ratio of linear statistics.
 
-    def covariance(self, statistic: Callable[[np.ndarray], np.ndarray], theta: np.ndarray) -> np.ndarray:
+        ``S_a``, ``S_b`` are (k x n) sparse matrices (``S_b`` None: totals). When the replicates are
+        PSU multipliers and every weighting step acts by cells (rake, post-stratify), rows are
+        collapsed once to *atoms* (PSU x weighting cell): the base cell totals of every replicate are
+        a sparse (cells x atoms) product, each step re-rakes the (cells x R) table, and the
+        estimates are (k x atoms) @ (atoms x R) products, never an (n x R) pass. Otherwise the
+        row-level replicate weights are built in column chunks and every step's ``reweight`` is run.
+        """
+        atoms = self._atoms()
+        if atoms is None:
+            parts = []
+            for c in self._chunks(self.design.n):
+                W = self.replicate_weights(c)
+                num = np.asarray(numerator @ W)
+                if denominator is None:
+                    parts.append(num)
+                else:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        parts.append(num / np.asarray(denominator @ W))
+            return np.concatenate(parts, axis=1)
+        row_atom, atom_psu, steps = atoms
+        d0 = self._base_weights()
+        n_atoms = len(atom_psu)
+        collapse = sp.csr_matrix(
+            (d0, (np.arange(len(d0)), row_atom)), shape=(len(d0), n_atoms)
+        )  # (n x atoms): base weight of each row in its atom
+        num_atoms = (numerator @ collapse).tocsr()
+        den_atoms = None if denominator is None else (denominator @ collapse).tocsr()
+        atom_base = np.asarray(collapse.sum(axis=0)).ravel()
+        parts = []
+        for c in self._chunks(n_atoms):
+            rho = self._factors[atom_psu, c]  # multiplier of each atom's base weight
+            for cell_of_atom, n_cells, solve in steps:
+                cell_sum = sp.csr_matrix(
+                    (atom_base, (cell_of_atom, np.arange(n_atoms))), shape=(n_cells, n_atoms)
+                )
+                g = solve(np.asarray(cell_sum @ rho))
+                rho = rho * g[cell_of_atom]
+            num = np.asarray(num_atoms @ rho)
+            if den_atoms is None:
+                parts.append(num)
+            else:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    parts.append(num / np.asarray(den_atoms @ rho))
+        return np.concatenate(parts, axis=1)
+
+    def _atoms(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int, Callable]]] | None:
+        """Rows collapsed to (PSU x weighting cells) atoms, with each step's cell solver; or None."""
+        if self._combined or not np.array_equal(self._index, self.design.psu_codes):
+            return None
+        solvers = []
+        for step in self.design.weighting_steps:
+            solver = _cell_solver(step)
+            if solver is None:
+                return None
+            solvers.append(solver)
+        row_atom = _combine_codes([self.design.psu_codes] + [cells for cells, _, _ in solvers])
+        n_atoms = int(row_atom.max(initial=-1)) + 1
+        first = np.zeros(n_atoms, dtype=np.int64)
+        first[row_atom[::-1]] = np.arange(len(row_atom))[::-1]
+        atom_psu = self.design.psu_codes[first]
+        steps = [(cells[first], n_cells, solve) for cells, n_cells, solve in solvers]
+        return row_atom, atom_psu, steps
+
+    def covariance(
+        self, numerator: sp.csr_matrix, denominator: sp.csr_matrix | None, theta: np.ndarray
+    ) -> np.ndarray:
         """Replicate covariance ``scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T``."""
-        reps = self.replicate_estimates(statistic)  # (k, R)
+        reps = self.replicate_estimates(numerator, denominator)  # (k, R)
         if not np.isfinite(reps).all():
             bad = np.flatnonzero(~np.isfinite(reps).all(axis=0))
             fail(
@@ -302,6 +367,62 @@ class ReplicateDesign:
             f"ReplicateDesign(method={self.method!r}, replicates={self.n_replicates}, "
             f"scale={self.scale:.6g}, design={self.design!r})"
         )
+
+
+def _combine_codes(codes: list[np.ndarray]) -> np.ndarray:
+    """Codes 0..K-1 of the observed joint levels of several non-negative integer code arrays."""
+    out = np.asarray(codes[0], dtype=np.int64)
+    for c in codes[1:]:
+        c = np.asarray(c, dtype=np.int64)
+        out = out * (int(c.max(initial=0)) + 1) + c
+        out = pd.factorize(out)[0].astype(np.int64)
+    if len(codes) == 1:
+        out = pd.factorize(out)[0].astype(np.int64)
+    return out
+
+
+def _cell_solver(step: WeightingStep) -> tuple[np.ndarray, int, Callable[[np.ndarray], np.ndarray]] | None:
+    """For a step that acts by cells: (cell of each row, number of cells, g-solver on (C, R) totals).
+
+    Post-stratification: ``g = N_c / B_c``. Raking: the engine's IPF kernel on the cell table with
+    the step's options (tolerance, iterations, bounds); its targets are the step's achieved margin
+    totals. Other steps (calibration with numeric totals, trimming) return None: they are re-run
+    row by row through their own ``reweight``.
+    """
+    codes = [np.asarray(c, dtype=np.int64) for c in step.margin_codes]
+    if not codes or any((c < 0).any() for c in codes) or step.reweight is None:
+        return None
+    w = np.asarray(step.weights, dtype=float)
+    if step.method == "poststratify" and len(codes) == 1:
+        cells = codes[0]
+        n_cells = int(cells.max()) + 1
+        targets = np.bincount(cells, weights=w, minlength=n_cells)
+
+        def solve_post(cell_base: np.ndarray) -> np.ndarray:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(cell_base > 0, targets[:, None] / cell_base, 1.0)
+
+        return cells, n_cells, solve_post
+    if step.method != "rake":
+        return None
+    from ._ipf import MarginArrays, ipf
+
+    cells = _combine_codes(codes)
+    n_cells = int(cells.max()) + 1
+    first = np.zeros(n_cells, dtype=np.int64)
+    first[cells[::-1]] = np.arange(len(cells))[::-1]
+    margins = [
+        MarginArrays.build(c[first], np.bincount(c, weights=w, minlength=int(c.max()) + 1)) for c in codes
+    ]
+    options = step.options
+    tol = float(options.get("tol", 1e-10))
+    max_iter = int(options.get("max_iter", 1000))
+    bounds = options.get("bounds")
+
+    def solve_rake(cell_base: np.ndarray) -> np.ndarray:
+        return ipf(cell_base, margins, tol=tol, max_iter=max_iter, bounds=bounds).g
+
+    return cells, n_cells, solve_rake
 
 
 # ==================================================================================================
@@ -563,9 +684,19 @@ def _bootstrap(
     for h in range(design.n_strata):
         members = np.flatnonzero(strata_of_psu == h)
         nh = len(members)
-        counts = rng.multinomial(nh - 1, np.full(nh, 1.0 / nh), size=R).T  # (nh, R)
+        # n_h - 1 draws with replacement per replicate, counted per PSU in one bincount
+        draws = rng.integers(0, nh, size=(R, nh - 1))
+        draws *= R
+        draws += np.arange(R)[:, None]
+        counts = np.bincount(draws.ravel(), minlength=nh * R).reshape(nh, R)  # (nh, R), C order
+        del draws
         lam = np.sqrt(max(1.0 - fraction[h], 0.0))
-        factors[members] = 1.0 - lam + lam * nh / (nh - 1) * counts
+        block = counts * (lam * nh / (nh - 1))
+        block += 1.0 - lam
+        if nh == n_psu:
+            factors = block
+        else:
+            factors[members] = block
     return ReplicateDesign(
         design, factors, design.psu_codes, method="bootstrap", scale=1.0 / (R - 1),
         rscales=np.ones(R), mse=mse, combined=False,

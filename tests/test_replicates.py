@@ -164,3 +164,22 @@ def test_step_that_cannot_reweight_raises(frame):
     stepped = d.with_weights(w, WeightingStep("linear", w, w, model_matrix=np.ones((len(w), 1))))
     with pytest.raises(est.DesignError, match="cannot be re-run on replicate weights"):
         stepped.with_replicates("jk1").mean("y")
+
+
+@pytest.mark.parametrize("weighting", ["rake", "poststratify", "rake_bounded", "none"])
+def test_atom_path_equals_row_level_reweighting(frame, weighting, monkeypatch):
+    """Collapsing rows to PSU x cell atoms gives the same replicate estimates as row-level reweight."""
+    d = est.SurveyDesign(frame, weights="w", strata="stratum", psu="user")
+    margins = {"sex": {"f": 0.4, "m": 0.6}, "g": {"a": 0.5, "b": 0.5}}
+    if weighting == "rake":
+        d = est.rake(d, margins).design
+    elif weighting == "rake_bounded":
+        d = est.rake(d, margins, bounds=(0.5, 2.0)).design
+    elif weighting == "poststratify":
+        d = est.poststratify(d, {"f": 0.4, "m": 0.6}, cells=["sex"]).design
+    r = d.with_replicates("bootstrap", replicates=30, rng=3)
+    assert r._atoms() is not None
+    fast = r.mean("y", by="g")
+    monkeypatch.setattr(est.ReplicateDesign, "_atoms", lambda self: None)
+    slow = r.mean("y", by="g")
+    np.testing.assert_allclose(fast.std_error, slow.std_error, rtol=1e-9)
