@@ -117,7 +117,8 @@ def _indicator_matrix(codes: Sequence[np.ndarray]) -> sp.csr_matrix:
         c = np.asarray(c, dtype=np.int64)
         n = len(c)
         m = int(c.max(initial=-1)) + 1
-        blocks.append(sp.csr_matrix((np.ones(n), (np.arange(n), c)), shape=(n, m)))
+        rows = np.flatnonzero(c >= 0)  # -1: a row left out of the weighting step
+        blocks.append(sp.csr_matrix((np.ones(rows.size), (rows, c[rows])), shape=(n, m)))
     return sp.hstack(blocks, format="csr")
 
 
@@ -169,7 +170,7 @@ def _greg_residualize(x: np.ndarray, step: WeightingStep) -> np.ndarray:
 
 
 #: model matrices with at most this many cells are residualised with a pivoted QR (as R)
-_DENSE_QR_CELLS = 50_000_000
+_DENSE_QR_CELLS = 2_000_000
 
 
 def _solve_symmetric(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -195,13 +196,15 @@ def _backfit_residualize(x: np.ndarray, step: WeightingStep) -> np.ndarray:
     safe = np.where(w > 0, w, 1.0)
     x = x.copy()
     for _ in range(BACKFIT_SWEEPS):
-        for codes in step.margin_codes:
-            codes = np.asarray(codes, dtype=np.int64)
-            m = int(codes.max(initial=-1)) + 1
-            counts = np.bincount(codes, minlength=m).astype(float)
+        for raw in step.margin_codes:
+            raw = np.asarray(raw, dtype=np.int64)
+            m = int(raw.max(initial=-1)) + 1
+            codes = np.where(raw >= 0, raw, m)  # rows left out of the raking: an extra, unused cell
+            counts = np.bincount(codes, minlength=m + 1).astype(float)
+            counts[m] = np.inf
             ratio = np.where(w[:, None] > 0, x / safe[:, None], 0.0)
             for j in range(x.shape[1]):
-                cell_mean = np.bincount(codes, weights=ratio[:, j], minlength=m) / np.maximum(counts, 1)
+                cell_mean = np.bincount(codes, weights=ratio[:, j], minlength=m + 1) / np.maximum(counts, 1)
                 x[:, j] -= w * cell_mean[codes]
     return x
 

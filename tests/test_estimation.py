@@ -227,3 +227,15 @@ def test_quantile_options(design):
     assert (t.ci_lower <= t.estimate).all() and (t.estimate <= t.ci_upper).all()
     with pytest.raises(est.ValidationError, match="quantiles: must lie strictly between 0 and 1"):
         design.quantile("y", 1.5)
+
+
+def test_rows_dropped_by_raking_are_handled(frame):
+    """Rows the raking leaves out (on_missing='drop': weight 0, margin code -1) stay outside."""
+    frame.loc[[0, 1, 2], "pick"] = None
+    d = est.SurveyDesign(frame, weights="w", psu="user")
+    fit = est.rake(d, {"pick": {"m1": 0.5, "m2": 0.5}}, on_missing="drop")
+    for option in ("greg", "backfit"):
+        e = fit.design.mean("y", raking_variance=option)
+        assert np.isfinite(e.std_error).all() and e.n[0] == len(frame) - 3
+    r = fit.design.with_replicates("jk1")
+    assert np.isfinite(r.mean("y").std_error).all()
