@@ -194,7 +194,8 @@ def solve_multipliers(
         n_iter += 1
         active = rel > tol
         dg = distance.dg(u[:, active])
-        hessian = np.einsum("mp,mr,mq->rpq", x, d[:, active] * dg, x)
+        curvature = d[:, active] * dg
+        hessian = np.stack([(x * c[:, None]).T @ x for c in curvature.T])
         step = _solve_batched(hessian, misfit[:, active].T).T  # (p, r)
         slope = -(misfit[:, active] * step).sum(axis=0)  # grad' step (grad = -misfit)
         t = np.ones(step.shape[1])

@@ -110,9 +110,9 @@ class _Units:
         cell_x = np.hstack(blocks) if blocks else np.zeros((n_cells, 0))
         if problem.numeric:
             numeric = np.column_stack([values for _, _, values in problem.numeric])
-            keys = [row_cell[included]] + [numeric[included, j] for j in range(numeric.shape[1])]
-            unit_inc, _ = pd.MultiIndex.from_arrays(keys).factorize()
-            unit_inc = np.asarray(unit_inc, dtype=np.intp)
+            unit_inc = _combine_codes(
+                [row_cell[included]] + [numeric[included, j] for j in range(numeric.shape[1])]
+            )
             n_units = int(unit_inc.max(initial=-1)) + 1
             first = np.empty(n_units, dtype=np.intp)
             inc_rows = np.flatnonzero(included)
@@ -143,6 +143,16 @@ class _Units:
         if out.ndim == 1:
             return np.where(self.included, out, 0.0)
         return np.where(self.included[:, None], out, 0.0)
+
+
+def _combine_codes(columns: list[np.ndarray]) -> np.ndarray:
+    """One code (0..K-1) per distinct row of ``columns``: factorise each, combine pairwise."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for values in columns:
+        codes, uniques = pd.factorize(values)
+        key = key * np.int64(len(uniques)) + codes
+        key = pd.factorize(key)[0].astype(np.int64)  # compress: keys never overflow
+    return key.astype(np.intp)
 
 
 def _constraint_labels(problem: WeightingProblem) -> tuple[list[str], list[str]]:
@@ -316,8 +326,10 @@ def calibrate(
     the convex dual, over the table of distinct auxiliary rows (observed cells of the
     categorical columns, times distinct numeric values), never over the n x p row matrix.
     Redundant constraints (e.g. the intercept implied by every categorical margin) are removed
-    by a pivoted QR after checking their targets agree. When bounds are given, a linear program
-    on the same table first decides whether any ``g`` in ``[L, U]`` meets the totals. The
+    by a pivoted QR after checking their targets agree. When Newton does not converge, a linear
+    program on the same table decides whether any ``g`` in ``[L, U]`` (and ``g >= 0`` for
+    raking and logit) meets the totals: if none does, :class:`~estimators.InfeasibleError` names
+    the unmet totals and the narrowest feasible range of ``g``. The
     weights equal R ``survey::calibrate(..., calfun=method, bounds=...)`` (tested to 1e-8
     relative on the ``api`` data); unlike R, bounds are never reinterpreted after rescaling.
 
@@ -380,15 +392,6 @@ def calibrate(
     t_solve = targets[keep] / column_scale
     s_solve = scale[keep] / column_scale
 
-    positive = unit_base > 0
-    if distance.bounded:
-        report = check_bounds(
-            x[positive], unit_base[positive], targets, scale,
-            lower=lower, upper=upper, nonnegative=method != "linear",
-        )
-        if not report.feasible:
-            _raise_infeasible(report, names, targets, lower, upper, method)
-
     start = _start(x_solve, unit_base, distance)
     outcome = solve_multipliers(
         x_solve, unit_base[:, None], t_solve, distance, scale=s_solve, tol=tol,
@@ -403,10 +406,12 @@ def calibrate(
     converged = bool(outcome.converged[0]) and max_error <= max(tol, 1e-12) * 10
 
     if not converged:
-        if not distance.bounded and method != "linear":
+        if distance.bounded or method != "linear":
+            # Did Newton fail because no g within the bounds (or no positive g) meets the totals?
+            positive = unit_base > 0
             report = check_bounds(
                 x[positive], unit_base[positive], targets, scale,
-                lower=lower, upper=upper, nonnegative=True,
+                lower=lower, upper=upper, nonnegative=method != "linear",
             )
             if not report.feasible:
                 _raise_infeasible(report, names, targets, lower, upper, method)
@@ -501,6 +506,7 @@ def _make_reweight(
     start: np.ndarray | None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The vectorised re-calibration of R sets of base weights (replicate variance)."""
+    method = distance.method
 
     def reweight(base: np.ndarray) -> np.ndarray:
         arr = np.asarray(base, dtype=np.float64)
@@ -511,6 +517,16 @@ def _make_reweight(
             x_solve, unit_d, t_solve, distance, scale=s_solve, tol=tol, max_iter=max_iter,
             start=start,
         )
+        failed = int((~outcome.converged).sum())
+        if failed:
+            warnings.warn(
+                f"reweight: {method} calibration of {failed} of {cols.shape[1]} sets of base "
+                f"weights did not converge in {max_iter} Newton iterations (max relative misfit "
+                f"{float(outcome.relative_misfit.max()):.3g}); their weights meet the totals only "
+                "approximately.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         out = cols * units.gather(outcome.g)
         return out[:, 0] if one else out
 

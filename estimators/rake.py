@@ -137,8 +137,8 @@ def finish(
 ) -> WeightingResult:
     """Gather cell g back to rows and build the result (the step and design are built lazily)."""
     base = problem.base_weights
-    g_rows = problem.cells.gather(cell_g, fill=0.0)
-    weights = base * g_rows
+    weights = problem.cells.gather(cell_g, fill=0.0)  # a new array: scaled in place
+    weights *= base
     if not problem.included.all():
         weights[~problem.included] = 0.0
     frame = problem.frame
@@ -276,6 +276,7 @@ def rake(
         on_empty_category=on_empty_category,
         on_total_mismatch=on_total_mismatch,
         total_tolerance=total_tolerance,
+        unit_base=source.unit_base,
     )
     if bounds_pair is not None:
         check_bounded_feasible(problem, bounds_pair)

@@ -149,6 +149,17 @@ class WeightingResult(Result):
     ----------
     Kish, L. (1965). *Survey Sampling*. Wiley. Deville, J.-C. and Särndal, C.-E. (1992).
     Calibration estimators in survey sampling. *JASA* 87, 376-382.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from estimators import rake
+    >>> df = pd.DataFrame({"sex": ["f", "m", "m", "m"]})
+    >>> fit = rake(df, {"sex": {"f": 0.5, "m": 0.5}})
+    >>> fit.weights.tolist(), round(fit.design_effect, 4), round(fit.effective_sample_size, 4)
+    ([2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666], 1.3333, 3.0)
+    >>> fit.diagnostics()[["category", "sample_share", "weighted_share"]].to_numpy().tolist()
+    [['f', 0.25, 0.5], ['m', 0.75, 0.5]]
     """
 
     weights: pd.Series

@@ -212,3 +212,12 @@ def test_numeric_total_column_not_numeric(tiny: pd.DataFrame) -> None:
 def test_unknown_total_column(tiny: pd.DataFrame) -> None:
     with pytest.raises(est.ColumnError, match=r"totals: names columns that are not in the data"):
         est.calibrate(tiny, {"income": 3.0})
+
+
+def test_replicate_reweight_warns_when_a_set_cannot_converge(tiny: pd.DataFrame) -> None:
+    fit = est.calibrate(tiny, {"sex": {"f": 4, "m": 6}, "z": 25.0}, method="raking")
+    replicates = np.ones((4, 2))
+    replicates[:2, 1] = 0.0  # no 'f' rows left in the second set: its 'f' total cannot be met
+    with pytest.warns(est.ConvergenceWarning, match=r"reweight: raking calibration of 1 of 2 sets"):
+        out = fit.step.reweight(replicates)
+    assert np.isfinite(out).all()

@@ -83,3 +83,9 @@ def test_excluded_rows_belong_to_no_cell() -> None:
 def test_group_codes_combines_observed_groups() -> None:
     ids, n = group_codes([np.array([1, 0, 1]), np.array([0, 0, 0])], [2, 1])
     assert n == 2 and ids.tolist() == [1, 0, 1]
+
+
+def test_no_columns_is_one_cell() -> None:
+    table = CellTable.from_codes([], [], n_rows=4)
+    assert table.n_cells == 1 and table.row_counts.tolist() == [4]
+    assert table.gather(np.array([2.5])).tolist() == [2.5] * 4
