@@ -56,7 +56,7 @@ _DEFF: tuple[DeffKind, ...] = ("auto", "without_replacement", "with_replacement"
 # ==================================================================================================
 # Result
 # ==================================================================================================
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Estimate(Result):
     """Design-based estimates with standard errors, confidence intervals and design effects.
 
@@ -92,6 +92,27 @@ class Estimate(Result):
         design degrees of freedom (PSUs minus strata), as R ``svyquantile``.
     confidence_level : float
         Level of ``ci_lower`` / ``ci_upper`` in ``to_frame()``.
+
+    Notes
+    -----
+    Intervals: ``estimate -/+ q * std_error`` with ``q`` the normal quantile (``t`` with
+    ``degrees_of_freedom`` when finite); quantiles use Woodruff intervals. Kish:
+    ``deff_K = n sum w^2 / (sum w)^2``, ``n_eff = (sum w)^2 / sum w^2``.
+
+    References
+    ----------
+    Kish, L. (1965). *Survey Sampling*. Wiley.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from estimators import SurveyDesign
+    >>> df = pd.DataFrame({"y": [1.0, 2, 3, 4, 5, 6], "user": [1, 1, 2, 2, 3, 3]})
+    >>> est = SurveyDesign(df, psu="user").mean("y")
+    >>> list(est.to_frame().columns)
+    ['estimate', 'std_error', 'ci_lower', 'ci_upper', 'deff', 'n', 'effective_sample_size']
+    >>> round(float(est.confidence_interval(0.9)["ci_upper"].iloc[0]), 4)
+    5.399
     """
 
     statistic: str
@@ -502,7 +523,9 @@ def _estimate_core(
         cov = _taylor_covariance(prep, core, values, lonely_psu, raking_variance)
         method = "taylor"
     else:
-        cov = prep.replicate.covariance(lambda W: _theta(core, W), theta)
+        cov = prep.replicate.covariance(
+            core.sparse(core.a), None if core.b is None else core.sparse(core.b), theta
+        )
         method = prep.replicate.method
     variance = np.clip(np.diag(cov), 0.0, None)
     v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, w, theta, statistic)
