@@ -101,6 +101,7 @@ class ReplicateDesign:
         rscales: Any = None,
         mse: bool | None = None,
         combined_weights: bool = True,
+        fay_rho: float | None = None,
     ) -> ReplicateDesign:
         """A replicate design from replicate weights you already have (e.g. published with a survey).
 
@@ -120,6 +121,8 @@ class ReplicateDesign:
             Override the defaults.
         combined_weights : bool
             Whether the replicate weights already include the sampling weights (R's default).
+        fay_rho : float, optional
+            For ``method="fay"``: the default scale becomes ``1 / (R (1 - rho)^2)``.
 
         Examples
         --------
@@ -161,7 +164,7 @@ class ReplicateDesign:
             "jk1": ((R - 1) / R, False),
             "bootstrap": (1 / (R - 1), False),
             "brr": (1 / R, False),
-            "fay": (None, False),
+            "fay": (None if fay_rho is None else 1 / (R * (1 - float(fay_rho)) ** 2), False),
             "successive_difference": (4 / R, True),
             "acs": (4 / 80, True),
             "jkn": (1.0, False),

@@ -183,3 +183,11 @@ def test_atom_path_equals_row_level_reweighting(frame, weighting, monkeypatch):
     monkeypatch.setattr(est.ReplicateDesign, "_atoms", lambda self: None)
     slow = r.mean("y", by="g")
     np.testing.assert_allclose(fast.std_error, slow.std_error, rtol=1e-9)
+
+
+def test_fay_weights_from_user_match_generated():
+    df = pd.DataFrame({"y": np.arange(8.0) ** 1.5, "s": np.repeat([1, 2, 3, 4], 2), "p": np.arange(8)})
+    d = est.SurveyDesign(df, strata="s", psu="p")
+    gen = d.with_replicates("fay", fay_rho=0.3)
+    user = est.ReplicateDesign.from_weights(d, gen.replicate_weights(), method="fay", fay_rho=0.3)
+    assert user.mean("y").std_error[0] == pytest.approx(gen.mean("y").std_error[0], rel=1e-12)
