@@ -406,7 +406,8 @@ def build_problem(
         rescale the margin's other targets to keep its total (listed in ``dropped_categories``).
     on_total_mismatch : {"raise", "normalize"}
         Count margins whose totals differ by more than ``total_tolerance`` (relative): an error, or
-        read every margin as shares of the population total.
+        read every margin as shares of the population total (``population_total`` if given, else
+        the total of the first count margin).
     total_tolerance : float
         Relative tolerance for totals to agree.
     unit_base : bool
@@ -511,7 +512,8 @@ def build_problem(
                 f"the data have {what} of {m.name!r} that have no target",
                 bad=absent,
                 fix="Add targets for them (0 is not allowed for populated categories), recode "
-                "them into a category that has a target, or remove those rows explicitly.",
+                "them into a category that has a target, or remove those rows explicitly. Labels "
+                "are compared exactly (1 and '1' differ).",
             )
         cell_category = pos[group]
         sample_base = np.bincount(cell_category, weights=cell_base, minlength=len(m.labels))

@@ -22,6 +22,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "demo",
     "estimate",
     "rake",
+    "quotas",
+    "track",
 )
 
 

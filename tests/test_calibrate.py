@@ -221,3 +221,13 @@ def test_replicate_reweight_warns_when_a_set_cannot_converge(tiny: pd.DataFrame)
     with pytest.warns(est.ConvergenceWarning, match=r"reweight: raking calibration of 1 of 2 sets"):
         out = fit.step.reweight(replicates)
     assert np.isfinite(out).all()
+
+
+def test_negative_linear_weights_warn() -> None:
+    df = pd.DataFrame({"z": [1.0, 2.0, 3.0, 10.0]})
+    with pytest.warns(est.DataWarning, match=r"weights: linear calibration gave 1 negative weights"):
+        fit = est.calibrate(df, {"z": 2.0})
+    assert (fit.weights < 0).sum() == 1
+    bounded = est.calibrate(df, {"z": 2.0}, bounds=(0, None))
+    assert (bounded.weights >= 0).all()
+    assert float(bounded.weights @ df["z"]) == pytest.approx(2.0, rel=1e-10)
