@@ -358,6 +358,8 @@ class _Core:
     b: np.ndarray | None
     k: int
     n: int
+    all_rows: bool = False  # rows == arange(n): no gathers needed
+    b_is_one: bool = False  # denominator values all 1 (means, proportions)
 
     def column_sums(self, values: np.ndarray) -> np.ndarray:
         return np.bincount(self.cols, weights=values, minlength=self.k)
@@ -373,8 +375,14 @@ def _entries(domain: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _core(domain: np.ndarray, k: int, a: np.ndarray, b: np.ndarray | None) -> _Core:
+    n = len(domain)
     rows, cols = _entries(domain)
-    return _Core(rows, cols, a[rows], None if b is None else b[rows], k, len(domain))
+    all_rows = rows.size == n
+    take = (lambda v: v) if all_rows else (lambda v: v[rows])
+    b_is_one = b is not None and bool((b == 1).all())
+    return _Core(
+        rows, cols, take(a), None if b is None else take(b), k, n, all_rows=all_rows, b_is_one=b_is_one
+    )
 
 
 def _stack(cores: list[_Core]) -> _Core:
@@ -387,33 +395,8 @@ def _stack(cores: list[_Core]) -> _Core:
         b=None if cores[0].b is None else np.concatenate([c.b for c in cores]),  # type: ignore[misc]
         k=k * len(cores),
         n=cores[0].n,
+        b_is_one=all(c.b_is_one for c in cores),
     )
-
-
-def _theta(core: _Core, w: np.ndarray) -> np.ndarray:
-    """Estimates for weights ``w`` of shape (n,) -> (k,) or (n, c) -> (k, c)."""
-    if w.ndim == 1:
-        wr = w[core.rows]
-        num = core.column_sums(core.a * wr)
-        if core.b is None:
-            return num
-        den = core.column_sums(core.b * wr)
-    else:
-        num = np.asarray(core.sparse(core.a) @ w)
-        if core.b is None:
-            return num
-        den = np.asarray(core.sparse(core.b) @ w)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return num / den  # a replicate can empty a domain: caught as non-finite by the caller
-
-
-def _influence(core: _Core, w: np.ndarray, theta: np.ndarray) -> np.ndarray:
-    """Per-entry linearised variable ``w_i (a_ij - theta_j b_ij) / B_j`` (totals: ``w_i a_ij``)."""
-    wr = w[core.rows]
-    if core.b is None:
-        return wr * core.a
-    den = core.column_sums(core.b * wr)
-    return wr * (core.a - theta[core.cols] * core.b) / den[core.cols]
 
 
 def _taylor_covariance(
@@ -432,9 +415,9 @@ def _taylor_covariance(
         dense = residualize(dense, steps, raking_variance)
         totals = psu_totals(dense, d.psu_codes, n_psu)
     else:
-        flat = np.bincount(
-            d.psu_codes[core.rows] * core.k + core.cols, weights=values, minlength=n_psu * core.k
-        )
+        psu = d.psu_codes if core.all_rows else d.psu_codes[core.rows]
+        key = psu * core.k + core.cols if core.k > 1 else psu
+        flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
         totals = flat.reshape(n_psu, core.k)
     strata_of_psu = psu_strata(d.strata_codes, d.psu_codes, n_psu)
     population = None
@@ -446,8 +429,31 @@ def _taylor_covariance(
     )
 
 
+@dataclass(frozen=True)
+class _Pieces:
+    """Per-entry weights and residuals of a ratio-of-totals statistic at the full-sample weights."""
+
+    theta: np.ndarray
+    wr: np.ndarray  # weight of each entry's row
+    resid: np.ndarray  # e = a - theta b (totals: a)
+    psum: np.ndarray  # sum of weights per column (domain size)
+    scale_den: np.ndarray  # denominator total B per column (1 for totals)
+
+
+def _pieces(core: _Core, w: np.ndarray) -> _Pieces:
+    wr = w if core.all_rows else w[core.rows]
+    psum = core.column_sums(wr)
+    num = core.column_sums(core.a * wr)
+    if core.b is None:
+        return _Pieces(num, wr, core.a, psum, np.ones_like(psum))
+    den = psum if core.b_is_one else core.column_sums(core.b * wr)
+    theta = num / den
+    resid = core.a - (theta[core.cols] if core.b_is_one else theta[core.cols] * core.b)
+    return _Pieces(theta, wr, resid, psum, den)
+
+
 def _srs_variances(
-    core: _Core, w: np.ndarray, theta: np.ndarray, statistic: str
+    core: _Core, pieces: _Pieces, statistic: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """SRS variances (without / with replacement), n, Kish deff and effective n, per estimate.
 
@@ -456,24 +462,28 @@ def _srs_variances(
     ``svymean`` / ``svytotal`` do: ``s^2 (N - n) / (N n)`` and ``s^2 / n`` for means and proportions,
     times ``(N / B)^2`` for totals (``B = 1``) and ratios (``B`` = denominator total).
     """
-    wr = w[core.rows]
-    n_obs = core.column_sums((wr > 0).astype(float))
-    psum = core.column_sums(wr)
+    wr, e, psum = pieces.wr, pieces.resid, pieces.psum
+    positive = wr > 0
+    n_obs = (
+        np.bincount(core.cols, minlength=core.k).astype(float)
+        if positive.all()
+        else core.column_sums(positive.astype(float))
+    )
     sum_w2 = core.column_sums(wr * wr)
-    if core.b is None:
-        e = core.a
-        scale_den = np.ones_like(psum)
+    we = wr * e
+    e_mean = core.column_sums(we) / psum
+    # sum w (e - ebar)^2 = sum w e^2 - psum ebar^2, with e centred first when ebar is not ~0
+    if np.all(np.abs(e_mean) <= 1e-8 * np.sqrt(core.column_sums(we * e) / psum)):
+        ss = core.column_sums(we * e) - psum * e_mean**2
     else:
-        e = core.a - theta[core.cols] * core.b
-        scale_den = core.column_sums(core.b * wr)
-    e_mean = core.column_sums(wr * e) / psum
-    ss = core.column_sums(wr * (e - e_mean[core.cols]) ** 2)  # sum w (e - ebar)^2 in the domain
+        centred = e - e_mean[core.cols]
+        ss = core.column_sums(wr * centred * centred)
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.where(n_obs > 1, ss / psum * n_obs / np.maximum(n_obs - 1, 1), 0.0)
         if statistic in ("mean", "proportion", "quantile"):
             factor = np.ones_like(psum)
         else:
-            factor = (psum / scale_den) ** 2
+            factor = (psum / pieces.scale_den) ** 2
         v_wr = s2 * factor / n_obs
         v_wor = s2 * factor * (psum - n_obs) / (psum * n_obs)
     kish = n_obs * sum_w2 / psum**2
@@ -517,9 +527,13 @@ def _estimate_core(
     confidence_level: float,
 ) -> tuple[Estimate, np.ndarray]:
     w = prep.weights
-    theta = _theta(core, w)
+    pieces = _pieces(core, w)
+    theta = pieces.theta
     if prep.replicate is None:
-        values = _influence(core, w, theta)
+        # linearised variable w (a - theta b) / B per entry (totals: w a)
+        values = pieces.wr * pieces.resid
+        if core.b is not None:
+            values /= pieces.scale_den[core.cols]
         cov = _taylor_covariance(prep, core, values, lonely_psu, raking_variance)
         method = "taylor"
     else:
@@ -528,7 +542,7 @@ def _estimate_core(
         )
         method = prep.replicate.method
     variance = np.clip(np.diag(cov), 0.0, None)
-    v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, w, theta, statistic)
+    v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, pieces, statistic)
     shown, d_wor, d_wr, kind = _design_effects(variance, v_wor, v_wr, deff)
     est = Estimate(
         statistic=statistic,
