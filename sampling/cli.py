@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "estimate",
     "rake",
     "quotas",
+    "select",
     "track",
 )
 

@@ -231,3 +231,19 @@ def test_negative_linear_weights_warn() -> None:
     bounded = est.calibrate(df, {"z": 2.0}, bounds=(0, None))
     assert (bounded.weights >= 0).all()
     assert float(bounded.weights @ df["z"]) == pytest.approx(2.0, rel=1e-10)
+
+
+def test_overlapping_joint_and_one_way_totals() -> None:
+    """A joint margin implies its one-way margins: the redundant constraints are detected (and
+    checked to agree), the weights are those of the joint margin alone."""
+    df = pd.DataFrame(
+        {"a": ["x", "x", "y", "y", "y"], "b": ["p", "q", "p", "q", "q"], "z": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    )
+    joint = {("x", "p"): 10.0, ("x", "q"): 20.0, ("y", "p"): 30.0, ("y", "q"): 40.0}
+    alone = est.calibrate(df, {("a", "b"): joint, "z": 320.0}, method="raking")
+    both = est.calibrate(
+        df, {("a", "b"): joint, "a": {"x": 30.0, "y": 70.0}, "b": {"p": 40.0, "q": 60.0}, "z": 320.0},
+        method="raking",
+    )
+    np.testing.assert_allclose(both.weights.to_numpy(), alone.weights.to_numpy(), rtol=1e-12)
+    assert both.trace.columns.tolist() == ["a x b", "a", "b", "z"]
