@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-import estimators as est  # noqa: E402
+import estimators as est
 
 LEVELS = {"age": 8, "sex": 2, "region": 16, "edu": 6}
 POPULATION = 2_000_000.0
@@ -169,7 +169,6 @@ def main() -> None:
                 ["Rscript", "-e", R_SCRIPT, str(csv), str(args.replicates), str(POPULATION / 1)],
                 timeout=args.r_timeout,
             )
-    del frame
     big, _ = make_data(args.taylor_rows, args.taylor_rows // 10, seed=1)
     design = est.SurveyDesign(big, weights="d", psu="pid")
     cpu, wall, _ = timed(lambda: design.mean("rating", by="group"), args.repeat)
