@@ -19,8 +19,10 @@ from ._errors import (
 )
 from .calibrate import calibrate
 from .design import SurveyDesign
+from .estimation import Estimate, mean, proportion, quantile, ratio, total
 from .poststratify import poststratify
 from .rake import rake
+from .replicates import ReplicateDesign, replicate_design
 from .trim import trim
 from .weighting_result import WeightingResult
 
@@ -34,14 +36,22 @@ __all__ = [
     "DesignError",
     "EquisampleError",
     "EquisampleWarning",
+    "Estimate",
     "InfeasibleError",
     "MarginError",
+    "ReplicateDesign",
     "SurveyDesign",
     "ValidationError",
     "WeightingResult",
     "calibrate",
     "datasets",
+    "mean",
     "poststratify",
+    "proportion",
+    "quantile",
     "rake",
+    "ratio",
+    "replicate_design",
+    "total",
     "trim",
 ]
