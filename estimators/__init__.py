@@ -18,6 +18,9 @@ from ._errors import (
     ValidationError,
 )
 from .design import SurveyDesign
+from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
+from .utility import UtilityTable, choice_sets, pairwise_battles, utility_table
+from .welfare import WelfareResult, welfare
 
 __version__ = "0.1.0"
 
@@ -31,7 +34,17 @@ __all__ = [
     "EquisampleWarning",
     "InfeasibleError",
     "MarginError",
+    "PrismData",
     "SurveyDesign",
+    "UtilityTable",
     "ValidationError",
+    "WelfareResult",
+    "choice_sets",
     "datasets",
+    "load_prism",
+    "pairwise_battles",
+    "read_prism_table",
+    "utility_table",
+    "utterances_from_conversations",
+    "welfare",
 ]
