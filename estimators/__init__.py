@@ -17,6 +17,13 @@ from ._errors import (
     MarginError,
     ValidationError,
 )
+from .aggregation import (
+    AggregationResult,
+    StrengthModelResult,
+    aggregate,
+    bradley_terry,
+    plackett_luce,
+)
 from .design import SurveyDesign
 from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
 from .utility import UtilityTable, choice_sets, pairwise_battles, utility_table
@@ -25,6 +32,7 @@ from .welfare import WelfareResult, welfare
 __version__ = "0.1.0"
 
 __all__ = [
+    "AggregationResult",
     "ColumnError",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -35,14 +43,18 @@ __all__ = [
     "InfeasibleError",
     "MarginError",
     "PrismData",
+    "StrengthModelResult",
     "SurveyDesign",
     "UtilityTable",
     "ValidationError",
     "WelfareResult",
+    "aggregate",
+    "bradley_terry",
     "choice_sets",
     "datasets",
     "load_prism",
     "pairwise_battles",
+    "plackett_luce",
     "read_prism_table",
     "utility_table",
     "utterances_from_conversations",
