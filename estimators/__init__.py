@@ -28,6 +28,7 @@ from .design import SurveyDesign
 from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
 from .utility import UtilityTable, choice_sets, pairwise_battles, utility_table
 from .welfare import WelfareResult, welfare
+from .who_decides import JuryPolicy, WhoDecidesResult, who_decides
 
 __version__ = "0.1.0"
 
@@ -41,6 +42,7 @@ __all__ = [
     "EquisampleError",
     "EquisampleWarning",
     "InfeasibleError",
+    "JuryPolicy",
     "MarginError",
     "PrismData",
     "StrengthModelResult",
@@ -48,6 +50,7 @@ __all__ = [
     "UtilityTable",
     "ValidationError",
     "WelfareResult",
+    "WhoDecidesResult",
     "aggregate",
     "bradley_terry",
     "choice_sets",
@@ -59,4 +62,5 @@ __all__ = [
     "utility_table",
     "utterances_from_conversations",
     "welfare",
+    "who_decides",
 ]

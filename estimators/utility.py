@@ -150,8 +150,9 @@ def utility_table(
     raters : DataFrame, optional
         Rater-level covariates (e.g. the PRISM survey) attached to the result. Matched by the
         column ``raters_id`` (default: the ``rater`` name) or, when that column is absent, by the
-        index. Raters in this frame who rated nothing are added as all-missing rows, so pools
-        drawn from the survey behave as in PRISM.
+        index. Rows then follow this frame's order (raters missing from it come last), and raters
+        in it who rated nothing are kept as all-missing rows, so pools drawn from the survey
+        behave as in PRISM.
     raters_id : str, optional
         Column of ``raters`` with the rater id (default: ``rater``).
     on_missing : {"raise", "drop"}
@@ -231,12 +232,12 @@ def utility_table(
     rater_frame = None
     if raters is not None:
         rater_frame = _rater_frame(raters, raters_id or rater)
-        extra = rater_frame.index.difference(index, sort=False)
-        if len(extra):
-            full = index.append(pd.Index(extra, name=rater))
-            values_frame = values_frame.reindex(full)
-            exposure_frame = exposure_frame.reindex(full, fill_value=0)
-        rater_frame = rater_frame.reindex(values_frame.index)
+        # rows follow the rater frame's order (e.g. the survey), then raters it lacks
+        not_listed = index.difference(rater_frame.index, sort=False)
+        full = pd.Index(rater_frame.index, name=rater).append(pd.Index(not_listed, name=rater))
+        values_frame = values_frame.reindex(full)
+        exposure_frame = exposure_frame.reindex(full, fill_value=0)
+        rater_frame = rater_frame.reindex(full)
     return UtilityTable(values_frame, exposure_frame, aggregate, rater_frame)
 
 
