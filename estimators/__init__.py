@@ -26,6 +26,11 @@ from .aggregation import (
 )
 from .design import SurveyDesign
 from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
+from .representativeness import (
+    RepresentativenessResult,
+    answer_distribution,
+    representativeness,
+)
 from .utility import UtilityTable, choice_sets, pairwise_battles, utility_table
 from .welfare import WelfareResult, welfare
 from .who_decides import JuryPolicy, WhoDecidesResult, who_decides
@@ -45,6 +50,7 @@ __all__ = [
     "JuryPolicy",
     "MarginError",
     "PrismData",
+    "RepresentativenessResult",
     "StrengthModelResult",
     "SurveyDesign",
     "UtilityTable",
@@ -52,6 +58,7 @@ __all__ = [
     "WelfareResult",
     "WhoDecidesResult",
     "aggregate",
+    "answer_distribution",
     "bradley_terry",
     "choice_sets",
     "datasets",
@@ -59,6 +66,7 @@ __all__ = [
     "pairwise_battles",
     "plackett_luce",
     "read_prism_table",
+    "representativeness",
     "utility_table",
     "utterances_from_conversations",
     "welfare",
