@@ -17,7 +17,9 @@ from estimators._errors import EquisampleError
 __all__ = ["build_parser", "main"]
 
 # One line per subcommand module; each adds its own parser.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "welfare",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
