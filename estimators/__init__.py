@@ -24,14 +24,19 @@ from .aggregation import (
     bradley_terry,
     plackett_luce,
 )
+from .calibrate import calibrate
 from .design import SurveyDesign
+from .poststratify import poststratify
 from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
+from .rake import rake
 from .representativeness import (
     RepresentativenessResult,
     answer_distribution,
     representativeness,
 )
+from .trim import trim
 from .utility import UtilityTable, choice_sets, pairwise_battles, utility_table
+from .weighting_result import WeightingResult
 from .welfare import WelfareResult, welfare
 from .who_decides import JuryPolicy, WhoDecidesResult, who_decides
 
@@ -55,18 +60,23 @@ __all__ = [
     "SurveyDesign",
     "UtilityTable",
     "ValidationError",
+    "WeightingResult",
     "WelfareResult",
     "WhoDecidesResult",
     "aggregate",
     "answer_distribution",
     "bradley_terry",
+    "calibrate",
     "choice_sets",
     "datasets",
     "load_prism",
     "pairwise_battles",
     "plackett_luce",
+    "poststratify",
+    "rake",
     "read_prism_table",
     "representativeness",
+    "trim",
     "utility_table",
     "utterances_from_conversations",
     "welfare",

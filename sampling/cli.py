@@ -18,6 +18,9 @@ __all__ = ["build_parser", "main"]
 
 # One line per subcommand module; each adds its own parser.
 COMMAND_MODULES: tuple[str, ...] = (
+    "calibrate",
+    "demo",
+    "rake",
     "welfare",
 )
 
