@@ -119,12 +119,20 @@ def scores_from_sums(
     if rule == "minimax":
         loss = np.where(margins > 0, margins, 0.0)
         return 0.0 - loss.max(axis=1)
+    if rule == "schulze":
+        # widest paths for every jury at once (Floyd–Warshall over the option axis)
+        p = np.where(margins > 0, margins, 0.0)
+        for k in range(m):
+            p = np.maximum(p, np.minimum(p[:, :, k : k + 1], p[:, k : k + 1, :]))
+        idx = np.arange(m)
+        p[:, idx, idx] = 0.0
+        p_t = np.transpose(p, (0, 2, 1))
+        beats = np.sum(p > p_t, axis=2)
+        beaten = np.sum(p_t > p, axis=2)
+        return -beaten * (m + 1.0) + beats
     out = np.empty((n_draws, m))
     for d in range(n_draws):
-        if rule == "schulze":
-            _, beats, beaten = voting.schulze_scores(margins[d])
-            out[d] = -beaten * (m + 1) + beats
-        elif rule == "ranked_pairs":
+        if rule == "ranked_pairs":
             order = voting.ranked_pairs_order(margins[d], positions)
             out[d, order] = np.arange(m, 0, -1, dtype=float)
         else:  # bradley_terry
