@@ -563,16 +563,17 @@ def aggregate(
     Parameters
     ----------
     data : UtilityTable, DataFrame
-        A utility table (raters x options, NaN = not exposed) for every rule, or a battles frame
+        A utility table (raters x options, NaN = not exposed) for every rule; a battles frame
         with ``winner``/``loser`` (and optional ``tie``) columns for the pairwise rules
         (``bradley_terry``, ``copeland``, ``condorcet``, ``minimax``, ``schulze``,
-        ``ranked_pairs``).
+        ``ranked_pairs``); or top-1 choice data (``shown``, ``chosen``, as from
+        :func:`~estimators.choice_sets`) for ``rule="plackett_luce"``.
     rule : str
         ``"mean_rating"`` / ``"choice_rate"`` (weighted mean over exposed raters of a rating or a
         choice-rate table), ``"veto"`` (one minus the weighted share of exposed raters at or
         below ``veto_threshold``; on a ``veto_rate`` table, one minus its mean),
         ``"bradley_terry"``, ``"borda"``, ``"copeland"``, ``"condorcet"``, ``"minimax"``,
-        ``"schulze"``, ``"ranked_pairs"``.
+        ``"schulze"``, ``"ranked_pairs"``; ``"plackett_luce"`` (Luce model on choice data).
     weights : str, Series or array, optional
         Rater weights (utility tables) or comparison weights (battles).
     borda : {"standard", "truncated", "symmetric"}
@@ -623,8 +624,16 @@ def aggregate(
     >>> aggregate(u, rule="borda").scores.tolist()
     [4.0, 3.0, 2.0]
     """
-    rule = check_option(rule, RULES, "rule")
+    rule = check_option(rule, (*RULES, "plackett_luce"), "rule")
     borda = check_option(borda, ("standard", "truncated", "symmetric"), "borda")
+    is_choices = isinstance(data, pd.DataFrame) and {"shown", "chosen"} <= set(data.columns)
+    if rule == "plackett_luce" or is_choices:
+        if not (rule == "plackett_luce" and is_choices):
+            fail(ValidationError, "rule", '"plackett_luce" goes with top-1 choice data (columns '
+                 "shown and chosen), and choice data only with it", bad=[rule],
+                 fix="Build choice data with estimators.choice_sets(utterances).")
+        fit = plackett_luce(data, weights=weights, regularization=regularization)
+        return _result(rule, fit.params.to_numpy(), fit.params.index, tie_break, None, fit)
     is_battles = isinstance(data, pd.DataFrame) and {"winner", "loser"} <= set(data.columns)
     margins = None
     model = None

@@ -115,6 +115,7 @@ class WhoDecidesResult(Result):
     swf: str = "utilitarian"
     mode: str = "default"
     evaluation: str = "in_sample"
+    policy_sizes: tuple[int, ...] = ()
 
     @property
     def n_draws(self) -> int:
@@ -214,15 +215,31 @@ class WhoDecidesResult(Result):
         self,
         ax: Axes | None = None,
         *,
-        kind: Literal["violin", "winners"] = "violin",
+        kind: Literal["violin", "winners", "size"] = "violin",
         reference: str | None = None,
     ) -> Axes:
-        """PRISM-style violins of welfare per (policy x population), or winner-share bars.
+        """PRISM-style violins of welfare per (policy x population), winner-share bars, or
+        welfare against jury size.
 
-        Violins are coloured by first-order dominance against ``reference`` (default: the first
-        policy): green = dominates it, red = dominated by it, grey = neither.
+        ``"violin"``: violins are coloured by first-order dominance against ``reference``
+        (default: the first policy): green = dominates it, red = dominated by it, grey = neither.
+        ``"winners"``: stacked shares of draws won per policy. ``"size"``: mean welfare against
+        the policies' jury sizes with a p5-p95 band, one line per population.
         """
-        kind = check_option(kind, ("violin", "winners"), "kind")
+        kind = check_option(kind, ("violin", "winners", "size"), "kind")
+        if kind == "size":
+            ax = get_axes(ax)
+            sizes = np.asarray(self.policy_sizes, dtype=float)
+            order = np.argsort(sizes, kind="stable")
+            for q, population in enumerate(self.populations):
+                x = self.welfare_draws[:, q, :][order]
+                line = ax.plot(sizes[order], x.mean(axis=1), marker="o", label=population)[0]
+                lo, hi = np.percentile(x, [5, 95], axis=1)
+                ax.fill_between(sizes[order], lo, hi, alpha=0.2, color=line.get_color())
+            ax.set_xlabel("jury size")
+            ax.set_ylabel(f"{self.swf} welfare of the winner")
+            ax.legend(fontsize=8)
+            return ax
         ax = get_axes(ax, figsize=(max(6, 1.2 * len(self.policies) * len(self.populations)), 4))
         if kind == "winners":
             shares = self.winner_shares().pivot(index="policy", columns="option", values="share")
@@ -247,6 +264,10 @@ class WhoDecidesResult(Result):
                 if np.ptp(x) > 0:
                     parts = ax.violinplot([x], positions=[pos], showmeans=True, widths=0.8)
                     bodies = parts["bodies"]
+                    for key in ("cbars", "cmins", "cmaxes", "cmeans"):
+                        if key in parts:
+                            parts[key].set_color("black")
+                            parts[key].set_linewidth(0.8)
                 else:
                     bodies = []
                     ax.plot([pos - 0.3, pos + 0.3], [x[0], x[0]], linewidth=3)
@@ -572,6 +593,7 @@ def who_decides(
         swf=swf,
         mode=mode,
         evaluation=evaluation,
+        policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
     )
 
 
@@ -740,4 +762,5 @@ def _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights
         swf="utilitarian",
         mode="prism",
         evaluation="in_sample",
+        policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
     )

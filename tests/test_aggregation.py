@@ -240,6 +240,16 @@ def test_rating_rules_and_battles_input(data, battles):
     assert res.to_frame()["rank"].tolist() == list(range(1, 7))
 
 
+def test_plackett_luce_rule_on_choice_data(data):
+    sets = choice_sets(data.utterances)
+    res = aggregate(sets, rule="plackett_luce")
+    np.testing.assert_allclose(res.scores[MODELS].to_numpy(), REF["plackett_luce"]["top1_ilsr"],
+                               atol=TOL)
+    assert res.winner == res.scores.idxmax()
+    with pytest.raises(est.ValidationError, match="goes with top-1 choice data"):
+        aggregate(sets, rule="borda")
+
+
 def test_aggregate_errors(battles):
     u = pd.DataFrame({"a": [1.0, np.nan], "b": [np.nan, np.nan]})
     with pytest.raises(est.ValidationError, match="rule: must be one of"):

@@ -234,6 +234,7 @@ def test_outputs_are_consistent(data, table):
     # quota juries really have 3 + 3 of the two strata
     assert "Who decides" in res.summary()
     assert res.plot() is not None and res.plot(kind="winners") is not None
+    assert res.plot(kind="size") is not None and res.policy_sizes == (10, 40, 40, 6, 20)
 
 
 def test_quota_juries_respect_quotas(data):
