@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import _welfare_kernels as kernels
+from ._design_link import link_design
 from ._errors import ValidationError
 from ._results import Result, get_axes
 from ._utility_input import as_utilities, rater_labels, rater_values
@@ -157,6 +158,7 @@ def welfare(
     disagreement: float = 0.0,
     veto_threshold: float = 10.0,
     gini_correction: bool = False,
+    design: Any = None,
 ) -> WelfareResult:
     """Welfare of each option under a social welfare function, survey-weighted, by group.
 
@@ -190,6 +192,11 @@ def welfare(
     gini_correction : bool
         Multiply the Gini index by ``n / (n - 1)`` (``n`` = raters), the small-sample correction.
         Default ``False``: the population formula.
+    design : SurveyDesign, optional
+        A rater-level design (one row per rater of ``u``, matched by the rater-id column or the
+        index) with strata, PSUs, fpc and weighting steps. Its weights are used, and utilitarian
+        standard errors come from ``SurveyDesign.mean`` (domain estimation, unexposed raters
+        outside the domain) instead of the with-replacement single-stage formula.
 
     Returns
     -------
@@ -238,7 +245,16 @@ def welfare(
     swf = check_option(swf, SWF_NAMES, "swf")
     util = as_utilities(u)
     n, m = util.values.shape
-    w_all = np.ones(n) if weights is None else rater_values(weights, util, "weights", numeric=True)
+    linked = None
+    if design is not None:
+        if weights is not None:
+            fail(ValidationError, "weights", "give either weights= or design= (whose weights are "
+                 "used), not both", bad=["weights", "design"])
+        linked = link_design(design, util)
+        w_all = linked.weights
+    else:
+        w_all = (np.ones(n) if weights is None
+                 else rater_values(weights, util, "weights", numeric=True))
     if not (w_all > 0).any():
         fail(ValidationError, "weights", "at least one weight must be positive", bad=["all zero"])
     if by is not None:
@@ -259,6 +275,19 @@ def welfare(
         group_ids.append(("all", np.ones(n, dtype=bool)))
     else:
         group_ids = [(None, np.ones(n, dtype=bool))]
+
+    design_se: dict[tuple[Any, int], float] = {}
+    if linked is not None and swf == "utilitarian":
+        for j in range(m):
+            column = np.where(exposed[:, j], values[:, j], np.nan)
+            if not exposed[:, j].any():
+                continue
+            _, se, _ = linked.domain_mean(column)
+            design_se[(None if by is None else "all", j)] = float(se[0])
+            if by is not None:
+                _, se_g, keys = linked.domain_mean(column, labels[codes].to_numpy())
+                for key, value in zip(keys, se_g):
+                    design_se[(key, j)] = float(value)
 
     rows: list[dict[str, Any]] = []
     if swf in _NEEDS_GROUPS:
@@ -320,10 +349,12 @@ def welfare(
                 row.update(_measure(swf, x, w, parameter, gini_correction))
                 row["n"] = int(mask.sum())
                 row["weight"] = float(w.sum())
-                if swf == "utilitarian":
+                if swf == "utilitarian" and linked is None:
                     row["std_error"] = kernels.linearised_mean_se(
                         np.nan_to_num(values[:, j]), w_all, mask
                     )
+                elif swf == "utilitarian":
+                    row["std_error"] = design_se[(group, j)]
                 rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:

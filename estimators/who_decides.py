@@ -20,6 +20,7 @@ import pandas as pd
 
 from . import _juries as juries
 from . import _welfare_kernels as kernels
+from ._design_link import link_design
 from ._dominance import probability_greater, stochastic_dominance
 from ._errors import ValidationError
 from ._results import Result, get_axes
@@ -372,6 +373,7 @@ def who_decides(
     veto_threshold: float = 10.0,
     borda: Literal["standard", "truncated", "symmetric"] = "standard",
     regularization: float = 0.01,
+    design: Any = None,
 ) -> WhoDecidesResult:
     """Simulate who decides: draw juries by policy, aggregate, evaluate welfare by population.
 
@@ -419,6 +421,10 @@ def who_decides(
     veto_threshold, borda, regularization
         Passed to the rule (veto level, Borda variant, Bradley–Terry ridge when a jury's
         comparison graph is not strongly connected).
+    design : SurveyDesign, optional
+        Rater-level design (one row per rater; strata, PSUs, fpc, weighting steps). Its weights
+        evaluate welfare, and the design-based SEs (utilitarian) come from
+        ``SurveyDesign.mean`` / ``SurveyDesign.total`` instead of the single-stage formula.
 
     Returns
     -------
@@ -499,7 +505,18 @@ def who_decides(
     for name, rows in pop_rows:
         if rows.size == 0:
             fail(ValidationError, "population", "selects no rater", bad=[name])
-    w_eval = np.ones(n) if weights is None else rater_values(weights, util, "weights", numeric=True)
+    linked = None
+    if design is not None:
+        if weights is not None:
+            fail(ValidationError, "weights", "give either weights= or design= (whose weights are "
+                 "used), not both", bad=["weights", "design"])
+        if mode == "prism":
+            fail(ValidationError, "design", 'mode="prism" is unweighted', bad=["design"])
+        linked = link_design(design, util)
+        w_eval = linked.weights
+    else:
+        w_eval = (np.ones(n) if weights is None
+                  else rater_values(weights, util, "weights", numeric=True))
 
     veto_table = isinstance(u, UtilityTable) and u.aggregate == "veto_rate"
     if mode == "prism":
@@ -576,7 +593,7 @@ def who_decides(
 
     option_table, design_se, boot_se = _uncertainty(
         values, exposure, w_eval, util, pop_rows, swf, eps, power, by, winners, uncertainty,
-        n_bootstrap, gen,
+        n_bootstrap, gen, linked,
     )
     return WhoDecidesResult(
         policies=policy_names,
@@ -653,7 +670,7 @@ def _option_welfare(values, w, members, util, swf, eps, power, by, name) -> np.n
 
 
 def _uncertainty(values, exposure, w, util, pop_rows, swf, eps, power, by, winners, kind,
-                 n_bootstrap, gen):
+                 n_bootstrap, gen, linked=None):
     n, m = values.shape
     shares = np.stack([np.bincount(wr, minlength=m) / wr.size for wr in winners])
     rows = []
@@ -672,14 +689,25 @@ def _uncertainty(values, exposure, w, util, pop_rows, swf, eps, power, by, winne
                    "n_exposed": int((members & exposure[:, j]).sum())}
             if swf == "utilitarian":
                 x = np.nan_to_num(values[:, j])
-                row["std_error"] = kernels.linearised_mean_se(x, w, dom)
                 total = w[dom].sum()
-                z[:, j] = np.where(dom, w * (x - point[j]), 0.0) / total
+                # linearised variable of the domain mean, without the weight factor
+                z[:, j] = np.where(dom, x - point[j], 0.0) / total
+                if linked is None:
+                    row["std_error"] = kernels.linearised_mean_se(x, w, dom)
+                else:
+                    row["std_error"] = float(
+                        linked.domain_mean(np.where(dom, values[:, j], np.nan))[1][0]
+                    )
             rows.append(row)
         if design is not None:
             combined = z @ shares.T  # (n, policies)
-            centred = combined - combined.mean(axis=0)
-            design[:, q] = np.sqrt(n / (n - 1) * (centred**2).sum(axis=0)) if n > 1 else 0.0
+            if linked is None:
+                weighted = w[:, None] * combined
+                centred = weighted - weighted.mean(axis=0)
+                design[:, q] = np.sqrt(n / (n - 1) * (centred**2).sum(axis=0)) if n > 1 else 0.0
+            else:
+                for p in range(combined.shape[1]):
+                    design[p, q] = linked.total_se(combined[:, p])
     table = pd.DataFrame(rows)
     if kind == "bootstrap":
         n_bootstrap = as_int(n_bootstrap, "n_bootstrap", minimum=2)

@@ -297,3 +297,22 @@ def test_who_decides_errors(table):
         who_decides(table, policy=JuryPolicy(5, pool=np.ones(3, dtype=bool)))
     with pytest.raises(est.ValidationError, match="are all zero in the pool"):
         who_decides(table, policy=JuryPolicy(5, selection_weights=np.zeros(48)))
+
+
+def test_design_se_of_expected_welfare_equals_svymean_for_a_sure_winner(data):
+    import json
+    from pathlib import Path
+
+    ref = json.loads((Path(__file__).parent / "reference" / "welfare_svymean.json").read_text())
+    table = est.utility_table(data.utterances, raters=data.survey)
+    weights = pd.Series(ref["weights"]).reindex(table.values.index).astype(float)
+    # a pool of one rater with a unique favourite: every jury picks that model
+    row = table.values.loc["user0"]
+    assert (row == row.max()).sum() == 1
+    res = who_decides(table, policy=JuryPolicy(3, pool=["user0"]), n_draws=20, rng=0,
+                      weights=weights)
+    favourite = row.idxmax()
+    assert res.welfare_draws[0, 0, 0] == pytest.approx(ref["overall"][favourite]["mean"],
+                                                       rel=1e-10)
+    assert res.design_se[0, 0] == pytest.approx(np.ravel(ref["overall"][favourite]["se"])[0],
+                                                rel=1e-10)

@@ -11,7 +11,8 @@ cells <- aggregate(score ~ user_id + model_name, data = utt, FUN = mean)
 wide <- reshape(cells, idvar = "user_id", timevar = "model_name", direction = "wide")
 names(wide) <- sub("^score\\.", "", names(wide))
 # every surveyed participant is a rater (PSU); those who rated nothing have all-missing utilities
-raters <- data.frame(user_id = survey_tab$user_id, gender = survey_tab$gender)
+raters <- data.frame(user_id = survey_tab$user_id, gender = survey_tab$gender,
+                     locale = survey_tab$study_locale)
 wide <- merge(raters, wide, by = "user_id", all.x = TRUE, sort = TRUE)
 # deterministic unequal weights: 0.5 + 0.37 * (k mod 5) for participant "user<k>"
 k <- as.integer(sub("user", "", wide$user_id))
@@ -28,6 +29,17 @@ for (m in models) {
   byest <- svyby(f, ~gender, sub, svymean)
   out$by_gender[[m]] <- list(gender = as.character(byest$gender),
                              mean = unname(coef(byest)), se = unname(SE(byest)))
+}
+# a stratified design (strata = study locale, raters as PSUs) for the SurveyDesign path
+sdes <- svydesign(ids = ~1, strata = ~locale, weights = ~w, data = wide)
+out$stratified <- list()
+for (m in models) {
+  f <- as.formula(paste0("~`", m, "`"))
+  sub <- subset(sdes, !is.na(wide[[m]]))
+  est <- svymean(f, sub)
+  byest <- svyby(f, ~gender, sub, svymean)
+  out$stratified[[m]] <- list(mean = unname(coef(est)), se = unname(SE(est)),
+                              gender = as.character(byest$gender), by_se = unname(SE(byest)))
 }
 out$weights <- setNames(as.list(wide$w), wide$user_id)
 out$utilities <- lapply(setNames(models, models), function(m) setNames(as.list(wide[[m]]), wide$user_id))
