@@ -125,3 +125,21 @@ def test_winner_distribution_sums_to_one(u, size, rule, seed):
     shares = res.winner_shares()["share"].to_numpy()
     assert shares.sum() == pytest.approx(1.0)
     assert (shares >= 0).all()
+
+
+@settings(max_examples=40)
+@given(
+    u=arrays(np.float64, (7, 5), elements=st.sampled_from([np.nan, 1.0, 2.0, 3.0, 4.0])),
+    w=arrays(np.float64, 7, elements=st.sampled_from([0.5, 1.0, 2.0])),
+    rule=st.sampled_from(["borda", "copeland", "condorcet", "minimax", "schulze", "ranked_pairs"]),
+)
+def test_voting_rules_never_fail_on_incoherent_raters(u, w, rule):
+    frame = pd.DataFrame(u, columns=list("abcde"))
+    res = est.aggregate(frame, rule=rule, weights=w)
+    assert sorted(res.ranking) == list("abcde")
+    assert np.isfinite(res.scores.to_numpy()).all()
+    if rule != "condorcet":
+        assert res.winner == res.ranking[0]
+    elif res.winner is not None:  # a Condorcet winner tops every consistent rule
+        assert est.aggregate(frame, rule="ranked_pairs", weights=w).winner == res.winner
+        assert est.aggregate(frame, rule="schulze", weights=w).winner == res.winner
