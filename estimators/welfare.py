@@ -416,7 +416,7 @@ def _check_domain(
     elif swf == "power_mean":
         power = parameter
     x = np.where(exposed, values, np.nan)
-    if power is not None:
+    if power is not None and np.isfinite(power):
         strict = power <= 0
         bad = (x <= 0) if strict else (x < 0)
         bad &= exposed

@@ -465,7 +465,7 @@ def who_decides(
     >>> import estimators as est
     >>> data = est.load_prism()
     >>> u = est.utility_table(data.utterances, raters=data.survey)
-    >>> res = est.who_decides(u, policy={"uk": JuryPolicy(20, pool="included_in_UK_REP")},
+    >>> res = est.who_decides(u, policy={"uk": est.JuryPolicy(20, pool="included_in_UK_REP")},
     ...                       population={"all": None, "women": data.survey.set_index("user_id")
     ...                                   ["gender"].eq("Female")}, n_draws=200, rng=1)
     >>> round(float(res.winner_shares()["share"].sum()), 6)
@@ -735,6 +735,8 @@ def _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights
     problems = []
     if rule not in ("mean_rating", "choice_rate", "veto"):
         problems.append(f"rule={rule!r}")
+    if rule == "veto" and not veto_table:
+        problems.append('rule="veto" needs a veto_rate table (utility_table(aggregate="veto_rate"))')
     if swf != "utilitarian":
         problems.append(f"swf={swf!r}")
     if weights is not None:

@@ -91,6 +91,8 @@ def test_atkinson_eps2_is_harmonic_mean():
 def test_power_mean_limits():
     assert _one("power_mean", power=1)["welfare"] == pytest.approx(X.mean(), rel=1e-12)
     assert _one("power_mean", power=-np.inf)["welfare"] == X.min()
+    with_zero = welfare(pd.DataFrame({"a": [0.0, 5.0]}), swf="power_mean", power=-np.inf)
+    assert with_zero.to_frame()["welfare"].iloc[0] == 0.0  # min needs no positivity
     assert _one("power_mean", power=3)["welfare"] == pytest.approx(np.mean(X**3) ** (1 / 3))
 
 

@@ -138,6 +138,8 @@ def test_prism_mode_rejects_what_prism_did_not_do(prism_inputs):
     *_, ours = prism_inputs
     with pytest.raises(est.ValidationError, match="reproduces PRISM exactly"):
         who_decides(ours["rating"], policy=10, mode="prism", rule="borda", rng=1)
+    with pytest.raises(est.ValidationError, match="needs a veto_rate table"):
+        who_decides(ours["rating"], policy=10, mode="prism", rule="veto", rng=1)
     with pytest.raises(est.ValidationError, match=r"needs an int seed or a random\.Random"):
         who_decides(ours["rating"], policy=10, mode="prism", rng=np.random.default_rng(1))
 
