@@ -8,7 +8,7 @@ never saw are missing (NaN) and the exposure counts say who saw what. Pairwise *
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -406,21 +406,39 @@ def choice_sets(
     on_invalid = check_option(on_invalid, ("raise", "drop"), "on_invalid")
     check_columns(frame, [interaction, rater, option, chosen], "columns")
     frame = _filter_turn(frame, turn, turn_column)
-    rows: list[tuple[Hashable, Hashable, tuple[Hashable, ...], Hashable]] = []
-    invalid: list[Hashable] = []
-    for key, group in frame.groupby(interaction, sort=False):
-        picked = group.loc[group[chosen].astype(bool).to_numpy(), option].unique()
-        shown = tuple(pd.unique(group[option]))
-        if len(picked) != 1 or len(shown) < 2:
-            invalid.append(key)
-            continue
-        rows.append((group[rater].iloc[0], key, shown, picked[0]))
-    if invalid and on_invalid == "raise":
+    sub = frame[[interaction, rater, option, chosen]]
+    inter_codes, inter_labels = pd.factorize(sub[interaction], sort=False)
+    option_codes, option_labels = pd.factorize(sub[option], sort=False)
+    picked = sub[chosen].astype(bool).to_numpy()
+    k, n_opt = len(inter_labels), max(len(option_labels), 1)
+    pair = inter_codes.astype(np.int64) * n_opt + option_codes
+    # distinct options per interaction, in display order (first appearance)
+    _, first = np.unique(pair, return_index=True)
+    first = np.sort(first)
+    order = first[np.argsort(inter_codes[first], kind="stable")]
+    shown_counts = np.bincount(inter_codes[order], minlength=k)
+    chosen_pairs = np.unique(pair[picked])
+    chosen_count = np.bincount(chosen_pairs // n_opt, minlength=k)
+    chosen_option = np.full(k, -1, dtype=np.int64)
+    chosen_option[chosen_pairs // n_opt] = chosen_pairs % n_opt
+    valid = (chosen_count == 1) & (shown_counts >= 2)
+    if not valid.all() and on_invalid == "raise":
         fail(
             ValidationError,
             "utterances",
             "some interactions do not have exactly one chosen option among >= 2 shown",
-            bad=invalid,
+            bad=list(inter_labels[~valid]),
             fix='Fix the data or pass on_invalid="drop".',
         )
-    return pd.DataFrame(rows, columns=["rater", "interaction", "shown", "chosen"])
+    labels = option_labels.to_numpy(dtype=object)
+    shown = np.split(labels[option_codes[order]], np.cumsum(shown_counts)[:-1])
+    first_row = np.full(k, -1, dtype=np.int64)
+    first_row[inter_codes[::-1]] = np.arange(len(inter_codes))[::-1]
+    raters = sub[rater].to_numpy(dtype=object)[first_row]
+    keep = np.flatnonzero(valid)
+    rows = [
+        (raters[i], inter_labels[i], tuple(shown[i]), labels[chosen_option[i]]) for i in keep
+    ]
+    return pd.DataFrame(rows, columns=["rater", "interaction", "shown", "chosen"]).astype(
+        {"shown": object}
+    )
