@@ -82,10 +82,8 @@ def rater_contributions(
         vetoed = np.where(exposed, values, 0.0) if veto_table else (exposed & (values <= veto_threshold))
         return np.hstack([np.asarray(vetoed, dtype=float), exposed.astype(float)])
     if rule == "borda":
-        rows = np.zeros((n, m))
-        for i in range(n):
-            rows[i] = voting.borda_scores(values[i : i + 1], np.ones(1), borda)
-        return rows
+        return np.vstack([voting.borda_points(values[s : s + 2048], borda)
+                          for s in range(0, n, 2048)])
     # pairwise rules: prefer[a, b] + half ties, flattened
     a = values[:, :, None]
     b = values[:, None, :]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
+    "borda_points",
     "borda_scores",
     "condorcet_winner",
     "copeland_scores",
@@ -37,8 +38,8 @@ def pairwise_counts(values: np.ndarray, weights: np.ndarray, *, chunk: int = 409
     return prefer, tied
 
 
-def borda_scores(values: np.ndarray, weights: np.ndarray, variant: str) -> np.ndarray:
-    """Weighted Borda scores from utilities (higher utility = ranked higher; NaN = unexposed).
+def borda_points(values: np.ndarray, variant: str) -> np.ndarray:
+    """Borda points of every rater for every option, (n, m); NaN = unexposed.
 
     ``standard``: an exposed option scores the number of options strictly below it (unexposed
     options count as below every exposed one) plus half the exposed options tied with it;
@@ -47,24 +48,29 @@ def borda_scores(values: np.ndarray, weights: np.ndarray, variant: str) -> np.nd
     unexposed (the symmetric Borda score for truncated ballots).
     """
     exposed = ~np.isnan(values)
-    n_exposed = exposed.sum(axis=1)
     m = values.shape[1]
-    scores = np.zeros(m)
-    for j in range(m):
-        col = values[:, j : j + 1]
-        below = np.sum(exposed & (values < col), axis=1).astype(float)
-        above = np.sum(exposed & (values > col), axis=1).astype(float)
-        ties = np.sum(exposed & (values == col), axis=1) - 1.0
-        on = exposed[:, j]
-        if variant == "standard":
-            pts = below + (m - n_exposed) + 0.5 * ties
-        elif variant == "truncated":
-            pts = below + 0.5 * ties
-        else:  # symmetric
-            pts = np.where(on, below + (m - n_exposed) - above, -n_exposed.astype(float))
-            scores[j] = float(np.dot(weights, pts))
-            continue
-        scores[j] = float(np.dot(weights[on], pts[on]))
+    n_exposed = exposed.sum(axis=1, keepdims=True).astype(float)
+    a = values[:, :, None]
+    b = values[:, None, :]
+    both = exposed[:, :, None] & exposed[:, None, :]
+    below = np.sum(both & (a > b), axis=2).astype(float)  # exposed options below each option
+    above = np.sum(both & (a < b), axis=2).astype(float)
+    ties = np.sum(both & (a == b), axis=2) - 1.0
+    if variant == "standard":
+        pts = below + (m - n_exposed) + 0.5 * ties
+    elif variant == "truncated":
+        pts = below + 0.5 * ties
+    else:  # symmetric
+        return np.where(exposed, below + (m - n_exposed) - above, -n_exposed)
+    return np.where(exposed, pts, 0.0)
+
+
+def borda_scores(values: np.ndarray, weights: np.ndarray, variant: str) -> np.ndarray:
+    """Weighted Borda scores: ``sum_i w_i points_i`` (see :func:`borda_points`)."""
+    scores = np.zeros(values.shape[1])
+    for start in range(0, values.shape[0], 2048):
+        block = values[start : start + 2048]
+        scores += weights[start : start + 2048] @ borda_points(block, variant)
     return scores
 
 
