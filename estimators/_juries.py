@@ -84,13 +84,18 @@ def rater_contributions(
     if rule == "borda":
         return np.vstack([voting.borda_points(values[s : s + 2048], borda)
                           for s in range(0, n, 2048)])
-    # pairwise rules: prefer[a, b] + half ties, flattened
-    a = values[:, :, None]
-    b = values[:, None, :]
-    wins = (a > b).astype(float) + 0.5 * (a == b)
-    idx = np.arange(m)
-    wins[:, idx, idx] = 0.0
-    return wins.reshape(n, m * m)
+    if rule == "bradley_terry":
+        # wins[a, b] (ties as half wins), flattened
+        a = values[:, :, None]
+        b = values[:, None, :]
+        wins = (a > b).astype(float) + 0.5 * (a == b)
+        idx = np.arange(m)
+        wins[:, idx, idx] = 0.0
+        return wins.reshape(n, m * m)
+    # margin rules only need sign(u_a - u_b) for a < b (0 for ties or when either is unseen)
+    upper_a, upper_b = np.triu_indices(m, k=1)
+    diff = values[:, upper_a] - values[:, upper_b]
+    return np.nan_to_num(np.sign(diff), nan=0.0)
 
 
 def scores_from_sums(
@@ -106,8 +111,14 @@ def scores_from_sums(
         return np.where(count > 0, score, NO_EXPOSURE)
     if rule == "borda":
         return sums
-    wins = sums.reshape(n_draws, m, m)
-    margins = wins - np.transpose(wins, (0, 2, 1))
+    if rule == "bradley_terry":
+        wins = sums.reshape(n_draws, m, m)
+        margins = wins - np.transpose(wins, (0, 2, 1))
+    else:
+        upper_a, upper_b = np.triu_indices(m, k=1)
+        margins = np.zeros((n_draws, m, m))
+        margins[:, upper_a, upper_b] = sums
+        margins[:, upper_b, upper_a] = -sums
     if rule == "copeland":
         return np.sum(margins > 0, axis=2) - np.sum(margins < 0, axis=2).astype(float)
     if rule == "condorcet":
@@ -118,16 +129,19 @@ def scores_from_sums(
         loss = np.where(margins > 0, margins, 0.0)
         return 0.0 - loss.max(axis=1)
     if rule == "schulze":
-        # widest paths for every jury at once (Floyd–Warshall over the option axis)
-        p = np.where(margins > 0, margins, 0.0)
-        for k in range(m):
-            p = np.maximum(p, np.minimum(p[:, :, k : k + 1], p[:, k : k + 1, :]))
+        # widest paths for blocks of juries at once (Floyd–Warshall over the option axis)
+        out = np.empty((n_draws, m))
         idx = np.arange(m)
-        p[:, idx, idx] = 0.0
-        p_t = np.transpose(p, (0, 2, 1))
-        beats = np.sum(p > p_t, axis=2)
-        beaten = np.sum(p_t > p, axis=2)
-        return -beaten * (m + 1.0) + beats
+        for start in range(0, n_draws, 512):
+            p = np.where(margins[start : start + 512] > 0, margins[start : start + 512], 0.0)
+            for k in range(m):
+                np.maximum(p, np.minimum(p[:, :, k : k + 1], p[:, k : k + 1, :]), out=p)
+            p[:, idx, idx] = 0.0
+            p_t = np.transpose(p, (0, 2, 1))
+            beats = np.sum(p > p_t, axis=2)
+            beaten = np.sum(p_t > p, axis=2)
+            out[start : start + 512] = -beaten * (m + 1.0) + beats
+        return out
     out = np.empty((n_draws, m))
     for d in range(n_draws):
         if rule == "ranked_pairs":
