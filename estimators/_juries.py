@@ -8,6 +8,7 @@ the (B x n) jury-membership count matrix, so duplicates (draws with replacement)
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.sparse import csr_matrix
 
 from . import _voting as voting
 from ._bradley_terry import fit_pairwise, strongly_connected
+from ._errors import ConvergenceWarning
 
 __all__ = [
     "draw_juries",
@@ -143,6 +145,7 @@ def scores_from_sums(
             out[start : start + 512] = -beaten * (m + 1.0) + beats
         return out
     out = np.empty((n_draws, m))
+    unconverged = 0
     for d in range(n_draws):
         if rule == "ranked_pairs":
             order = voting.ranked_pairs_order(margins[d], positions)
@@ -151,8 +154,16 @@ def scores_from_sums(
             w = wins[d]
             alpha = 0.0 if strongly_connected(w.T.copy()) else (regularization or 0.01)
             fit = fit_pairwise(w, alpha=alpha, tol=1e-9, max_iter=100)
+            unconverged += not fit.converged
             seen = (w + w.T).sum(axis=1) > 0
             out[d] = np.where(seen, fit.theta, NO_EXPOSURE)
+    if unconverged:
+        warnings.warn(
+            f"Bradley–Terry did not converge for {unconverged} of {n_draws} juries; their "
+            "winners come from the last Newton iterate.",
+            ConvergenceWarning,
+            stacklevel=4,
+        )
     return out
 
 
