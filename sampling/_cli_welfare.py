@@ -8,6 +8,7 @@ import argparse
 from estimators._errors import ValidationError
 from estimators._validation import fail
 from estimators.aggregation import RULES, aggregate
+from estimators.design import SurveyDesign
 from estimators.prism import load_prism
 from estimators.utility import utility_table
 from estimators.welfare import SWF_NAMES, welfare
@@ -44,6 +45,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--power", type=float, default=None, help="power-mean exponent")
     parser.add_argument("--weights", default=None, help="rater-level survey weight column")
     parser.add_argument("--by", default=None, help="rater-level group column")
+    parser.add_argument("--strata", default=None,
+                        help="rater-level strata column: design-based SEs via SurveyDesign")
+    parser.add_argument("--psu", default=None,
+                        help="rater-level cluster (PSU) column: design-based SEs via SurveyDesign")
     parser.add_argument("--rule", default=None, choices=RULES,
                         help="also add this aggregation rule's score and rank per option")
     parser.add_argument("--jury-size", type=int, default=None,
@@ -71,8 +76,15 @@ def run(args: argparse.Namespace) -> int:
         turn = None
     u = utility_table(ratings, rater=args.rater, option=args.option, score=args.score,
                       aggregate=args.aggregate, turn=turn, raters=raters, raters_id=raters_id)
-    result = welfare(u, swf=args.swf, eps=args.eps, power=args.power, weights=args.weights,
-                     by=args.by)
+    design = None
+    if args.strata or args.psu:
+        if raters is None:
+            fail(ValidationError, "--strata/--psu", "need rater-level data (--raters or --prism)",
+                 bad=[args.strata or args.psu])
+        design = SurveyDesign(raters, weights=args.weights, strata=args.strata, psu=args.psu)
+    result = welfare(u, swf=args.swf, eps=args.eps, power=args.power,
+                     weights=None if design is not None else args.weights, by=args.by,
+                     design=design)
     frame = result.to_frame()
     if args.rule:
         agg = aggregate(u, rule=args.rule, weights=args.weights).to_frame()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -54,3 +55,17 @@ def test_welfare_cli_errors(tmp_path, capsys):
     assert main(["welfare", "--prism", str(prism_sample_path()), "--jury-size", "5", "--out",
                  str(tmp_path / "o.csv")]) == 2
     assert "--juries-out: is needed" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not hasattr(est.SurveyDesign, "mean"),
+                    reason="SurveyDesign variance estimators are not on this branch yet")
+def test_welfare_cli_design_based_se(tmp_path):
+    out = tmp_path / "w.csv"
+    code = main(["welfare", "--prism", str(prism_sample_path()), "--strata", "study_locale",
+                 "--out", str(out)])
+    assert code == 0
+    data = est.load_prism()
+    u = est.utility_table(data.utterances, raters=data.survey)
+    d = est.SurveyDesign(data.survey, strata="study_locale")
+    expected = est.welfare(u, design=d).to_frame()
+    np.testing.assert_allclose(pd.read_csv(out)["std_error"], expected["std_error"], rtol=1e-12)
