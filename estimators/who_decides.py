@@ -414,8 +414,10 @@ def who_decides(
         Unseen options: left out of means (PRISM) or filled by an additive rater + option model
         for both juries and evaluation (exposure counts are still reported).
     uncertainty : {"none", "bootstrap"}
-        ``"bootstrap"`` adds the rater-bootstrap SE (``n_bootstrap`` replicates) of every
-        option's welfare and of each policy's expected welfare.
+        ``"bootstrap"`` adds the rater-bootstrap SE (``n_bootstrap`` replicates; raters
+        resampled as independent units, ignoring strata and clusters) of every option's welfare
+        and of each policy's expected welfare. Design-based SEs (utilitarian welfare) are always
+        reported; pass ``design=`` for strata, clusters and calibration.
     tie_break : {"random", "order"}
         How a tied top is broken (the share of tied draws is reported either way).
     options : sequence, optional
