@@ -148,7 +148,9 @@ def best_of(fn):
         w1, c1 = time.perf_counter(), time.process_time()
         wall, cpu = min(wall, w1 - w0), min(cpu, c1 - c0)
     return wall, cpu, out
+from importlib.metadata import version as _version
 def report(name, version, wall, cpu, w):
+    version = _version(name)
     w = np.asarray(w, dtype=float)
     worst = 0.0
     for c in cols:
@@ -167,7 +169,7 @@ scheme = wp.scheme_from_dict({c: {k: 100 * v for k, v in m.items()} for c, m in 
 def run():
     return wp.weight_dataframe(df[cols], scheme, weight_column="w")["w"].to_numpy()
 wall, cpu, w = best_of(run)
-report("weightipy", wp.version.__version__ if hasattr(wp.version, "__version__") else "?", wall, cpu, w)
+report("weightipy", None, wall, cpu, w)
 """,
     "balance": """
 import itertools, balance
@@ -184,7 +186,7 @@ def run():
                rate_tolerance=0.0)
     return out["weight"].to_numpy()
 wall, cpu, w = best_of(run)
-report("balance", balance.__version__, wall, cpu, w)
+report("balance", None, wall, cpu, w)
 """,
     "svy": """
 import polars as pl, svy
@@ -194,7 +196,7 @@ def run():
     out = sample.weighting.rake(shares=margins, tol=1e-6, max_iter=1000, wgt_name="rk_wgt")
     return out.data["rk_wgt"].to_numpy()
 wall, cpu, w = best_of(run)
-report("svy", svy.__version__ if hasattr(svy, "__version__") else "?", wall, cpu, w)
+report("svy", None, wall, cpu, w)
 """,
     "rimpy": """
 import rimpy
@@ -348,14 +350,40 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
             + f" | {r['wall']:.3g} | {r['cpu']:.3g} | {r['max_rel_error']:.1e} | "
             + (f"{floor_cpu:.3g}" if floor_cpu else "")
             + f" | {ratio} | "
-            + (f"{peak / 2**20:.0f}" if peak else "")
+            + (f"{peak / 2**20:.1f}" if peak else "")
             + " | "
-            + (f"{inp / 2**20:.0f}" if inp else "")
+            + (f"{inp / 2**20:.1f}" if inp else "")
             + " | "
             + (f"{peak / inp:.2f}" if peak and inp else "")
             + " |"
         )
+    lines += ["", *ratios(results)]
     return "\n".join(lines) + "\n"
+
+
+def ratios(results: list[dict]) -> list[str]:
+    """Speed-up of equisample (Categorical columns) over the fastest Python peer and over R."""
+    out = []
+    for n in sorted({r["n"] for r in results}):
+        rows = [r for r in results if r["n"] == n and "error" not in r]
+        ours = next((r for r in rows if r["tool"] == "equisample (categorical)"), None)
+        strings = next((r for r in rows if r["tool"] == "equisample (string)"), None)
+        peers = [r for r in rows if not r["tool"].startswith("equisample") and not r["tool"].startswith("R ")]
+        r_row = next((r for r in rows if r["tool"].startswith("R ")), None)
+        if ours is None or not (peers or r_row):
+            continue
+        parts = [f"N = {n:,}:"]
+        if peers:
+            fastest = min(peers, key=lambda r: r["cpu"])
+            parts.append(
+                f"{fastest['cpu'] / ours['cpu']:.0f}x less CPU than the fastest Python peer "
+                f"({fastest['tool']}) from Categorical columns"
+                + (f", {fastest['cpu'] / strings['cpu']:.0f}x from string columns" if strings else "")
+            )
+        if r_row:
+            parts.append(f"{r_row['cpu'] / ours['cpu']:.0f}x less CPU than R survey::rake")
+        out.append("- " + " ".join(parts[:1]) + " " + "; ".join(parts[1:]) + ".")
+    return out
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """Linear programs on the unit table that decide whether bounded calibration has a solution.
 
 Bounded calibration asks for factors ``g_k`` in ``[L, U]`` with ``sum_k D_k g_k x_k = T``. Whether
-such ``g`` exist does not depend on the distance, only on the bounds, so one small LP on the
-collapsed units (cells, or distinct cell x numeric-value rows) settles it before any Newton step:
+such ``g`` exist does not depend on the distance, only on the bounds, so when Newton's method does
+not converge one LP on the collapsed units (cells, or distinct cell x numeric-value rows) tells an
+infeasible problem from a hard one:
 
 * the *elastic* LP ``min sum_j |s_j|`` subject to ``sum_k D_k g_k x_kj / c_j + s_j = T_j / c_j``,
   ``L <= g_k <= U`` (``c_j`` the constraint's scale) is 0 exactly when the bounds are feasible;
@@ -26,6 +27,14 @@ __all__ = ["FeasibilityReport", "check_bounds"]
 INFEASIBLE_TOLERANCE = 1e-7
 """Sum of relative misfits above which the elastic LP declares the totals unreachable."""
 
+SIMPLEX_MAX_UNITS = 2000
+"""Up to this many units the LPs use HiGHS' default (simplex); beyond, its interior-point method,
+which is far faster on these wide LPs (tens of thousands of columns, a few dozen rows)."""
+
+
+def _solver(n_units: int) -> str:
+    return "highs" if n_units <= SIMPLEX_MAX_UNITS else "highs-ipm"
+
 
 @dataclass(frozen=True)
 class FeasibilityReport:
@@ -46,7 +55,7 @@ def _elastic(a_eq: sp.csr_matrix, b_eq: np.ndarray, lower: float, upper: float):
     lo = None if not math.isfinite(lower) else lower
     up = None if not math.isfinite(upper) else upper
     var_bounds = [(lo, up)] * m + [(0, None)] * (2 * p)
-    return linprog(cost, A_eq=a_full, b_eq=b_eq, bounds=var_bounds, method="highs")
+    return linprog(cost, A_eq=a_full, b_eq=b_eq, bounds=var_bounds, method=_solver(m))
 
 
 def _narrowest_range(
@@ -70,7 +79,9 @@ def _narrowest_range(
     a_eq_full = sp.hstack([a_eq, sp.csr_matrix((p, 2))], format="csr")
     g_bounds = (0.0, None) if nonnegative else (None, None)
     bounds = [g_bounds] * m + [((0.0 if nonnegative else None), 1.0), (1.0, None)]
-    res = linprog(cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq_full, b_eq=b_eq, bounds=bounds, method="highs")
+    res = linprog(
+        cost, A_ub=a_ub, b_ub=b_ub, A_eq=a_eq_full, b_eq=b_eq, bounds=bounds, method=_solver(m)
+    )
     if res.status != 0:
         return None
     low, high = float(res.x[m]), float(res.x[m + 1])

@@ -29,7 +29,13 @@ from typing import Literal
 import numpy as np
 from scipy.special import expit
 
-__all__ = ["CalibrationDistance", "NewtonOutcome", "independent_columns", "solve_multipliers"]
+__all__ = [
+    "CalibrationDistance",
+    "NewtonOutcome",
+    "independent_columns",
+    "solve_multipliers",
+    "weighted_gram",
+]
 
 Method = Literal["linear", "raking", "logit"]
 
@@ -107,21 +113,38 @@ class NewtonOutcome:
     trace_by_constraint: np.ndarray  # (n_iter + 1, p) max over the batch, per constraint
 
 
-def independent_columns(x: np.ndarray, d: np.ndarray, *, rtol: float = 1e-10) -> np.ndarray:
-    """Indices of a maximal set of linearly independent columns of ``sqrt(d) * x`` (pivoted QR)."""
-    from scipy.linalg import qr
+def weighted_gram(x: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """``sum_k d_k x_k x_k'`` (p, p), one BLAS product over the units."""
+    return (x * d[:, None]).T @ x
 
-    if x.shape[1] == 0:
-        return np.zeros(0, dtype=np.intp)
-    norms = np.sqrt((d[:, None] * x * x).sum(axis=0))
-    usable = np.flatnonzero(norms > 0)
+
+def independent_columns(gram: np.ndarray, *, tol: float = 1e-10) -> np.ndarray:
+    """Indices of a maximal set of linearly independent columns, from their weighted Gram matrix.
+
+    Columns are taken in order (so later ones, e.g. a numeric total implied by the margins before
+    it, are the ones reported as dependent): on the Gram matrix scaled to unit diagonal, a column
+    is kept when its squared distance to the span of the kept columns exceeds ``tol`` (an
+    incremental Cholesky factorisation of the kept block).
+    """
+    from scipy.linalg import solve_triangular
+
+    diag = np.diag(gram)
+    usable = np.flatnonzero(diag > 0)
     if usable.size == 0:
         return usable
-    z = np.sqrt(d)[:, None] * x[:, usable] / norms[usable]
-    _, r, piv = qr(z, mode="economic", pivoting=True)
-    diag = np.abs(np.diag(r))
-    rank = int((diag > rtol * max(diag[0], 1.0)).sum()) if diag.size else 0
-    return np.sort(usable[piv[:rank]])
+    inv = 1.0 / np.sqrt(diag[usable])
+    unit = gram[np.ix_(usable, usable)] * inv[:, None] * inv[None, :]
+    kept: list[int] = []
+    factor = np.zeros((usable.size, usable.size))
+    for j in range(usable.size):
+        r = len(kept)
+        v = solve_triangular(factor[:r, :r], unit[kept, j], lower=True) if r else np.zeros(0)
+        schur = unit[j, j] - float(v @ v)
+        if schur > tol:
+            factor[r, :r] = v
+            factor[r, r] = np.sqrt(schur)
+            kept.append(j)
+    return usable[np.asarray(kept, dtype=np.intp)]
 
 
 def _solve_batched(hessian: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -194,7 +217,8 @@ def solve_multipliers(
         n_iter += 1
         active = rel > tol
         dg = distance.dg(u[:, active])
-        hessian = np.einsum("mp,mr,mq->rpq", x, d[:, active] * dg, x)
+        curvature = d[:, active] * dg
+        hessian = np.stack([(x * c[:, None]).T @ x for c in curvature.T])
         step = _solve_batched(hessian, misfit[:, active].T).T  # (p, r)
         slope = -(misfit[:, active] * step).sum(axis=0)  # grad' step (grad = -misfit)
         t = np.ones(step.shape[1])

@@ -46,6 +46,11 @@ class ColumnCodes:
         """Boolean mask of the rows whose value is missing."""
         return self.codes < 0
 
+    @property
+    def has_missing(self) -> bool:
+        """Whether any value is missing (one reduction, no mask)."""
+        return bool(self.codes.size) and int(self.codes.min()) < 0
+
 
 def factorize_column(values: pd.Series | np.ndarray | Sequence[Any]) -> ColumnCodes:
     """Factorise one column into codes and labels, keeping pandas Categorical codes as they are.
@@ -98,21 +103,31 @@ class CellTable:
         codes: Sequence[ColumnCodes],
         *,
         include: np.ndarray | None = None,
+        n_rows: int | None = None,
     ) -> CellTable:
-        """Collapse rows to the observed cells of ``codes`` (no code may be -1 in included rows)."""
+        """Collapse rows to the observed cells of ``codes`` (no code may be -1 in included rows).
+
+        With no columns every (included) row is in one cell; then ``n_rows`` gives the row count.
+        """
         cols = tuple(columns)
         labels = tuple(c.labels for c in codes)
         sizes = [max(c.n_levels, 1) for c in codes]
-        n = len(codes[0].codes) if codes else 0
+        n = len(codes[0].codes) if codes else int(n_rows or 0)
         space = 1
         for s in sizes:
             space *= s
         dense = space <= max(DENSE_KEY_LIMIT, n)
         if dense:
-            key = np.zeros(n, dtype=np.intp)
-            for c, s in zip(codes, sizes):
-                key *= s
-                key += c.codes
+            # the narrowest integer type that holds every key (and the extra key ``space``):
+            # int16 keys for a few thousand cells cost a quarter of the memory traffic of intp
+            key_type = np.int16 if space < 2**15 - 1 else (np.int32 if space < 2**31 - 1 else np.int64)
+            if codes:
+                key = codes[0].codes.astype(key_type)
+                for c, s in zip(codes[1:], sizes[1:]):
+                    key *= s
+                    key += c.codes
+            else:
+                key = np.zeros(n, dtype=key_type)
         else:  # hash-compress after each step so keys never overflow
             key = np.zeros(n, dtype=np.int64)
             for c, s in zip(codes, sizes):
@@ -122,9 +137,9 @@ class CellTable:
             space = int(key.max(initial=-1)) + 1
         if include is not None:
             key[~include] = space  # an extra key outside every cell
-            counts = np.bincount(key, minlength=space + 1)[:space]
+            counts = _chunked_bincount(key, None, space + 1)[:space]
         else:
-            counts = np.bincount(key, minlength=space)
+            counts = _chunked_bincount(key, None, space)
         observed = np.flatnonzero(counts)
         if observed.size == space and include is None:
             key_to_cell = None
@@ -183,7 +198,7 @@ class CellTable:
             return self.row_counts.astype(np.float64)
         values = np.asarray(values, dtype=np.float64)
         if values.ndim == 1:
-            sums = np.bincount(self.row_key, weights=values, minlength=self.n_key + 1)
+            sums = _chunked_bincount(self.row_key, values, self.n_key + 1)
             return sums[: self.n_key] if self.key_to_cell is None else sums[self._observed()]
         return np.asarray(self.row_indicator() @ values)
 
@@ -196,12 +211,12 @@ class CellTable:
         """Spread per-cell values (shape (C,) or (C, R)) back to rows in one indexing pass."""
         cell_values = np.asarray(cell_values)
         if self.key_to_cell is None:
-            return cell_values[self.row_key]
+            return _chunked_take(cell_values, self.row_key)
         # compose key -> cell -> value into one table over keys, then index rows once
         by_key = np.empty((self.n_key + 1, *cell_values.shape[1:]), dtype=cell_values.dtype)
         by_key[...] = fill
         by_key[self._observed()] = cell_values
-        return by_key[self.row_key]
+        return _chunked_take(by_key, self.row_key)
 
     def row_indicator(self) -> sp.csr_matrix:
         """Sparse (C, n) matrix with a 1 where row i is in cell c (excluded rows: no entry)."""
@@ -223,6 +238,36 @@ class CellTable:
         frame = pd.DataFrame(data)
         frame["n_rows"] = self.row_counts
         return frame
+
+
+CHUNK_ROWS = 1 << 20
+"""Rows per block in bincount / gather passes: narrow keys are widened to intp one block at a time,
+so no n-sized index temporary is ever allocated."""
+
+
+def _chunked_bincount(key: np.ndarray, weights: np.ndarray | None, length: int) -> np.ndarray:
+    """``np.bincount(key, weights, minlength=length)`` in blocks (same result, small temporaries)."""
+    n = key.size
+    if n <= CHUNK_ROWS:
+        return np.bincount(key, weights=weights, minlength=length)
+    out = np.zeros(length, dtype=np.float64 if weights is not None else np.int64)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        w = None if weights is None else weights[start:stop]
+        out += np.bincount(key[start:stop], weights=w, minlength=length)
+    return out
+
+
+def _chunked_take(table: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """``table[key]`` (rows of a 1-D or 2-D table) written block by block into one output array."""
+    n = key.size
+    if n <= CHUNK_ROWS:
+        return table[key]
+    out = np.empty((n, *table.shape[1:]), dtype=table.dtype)
+    for start in range(0, n, CHUNK_ROWS):
+        stop = min(start + CHUNK_ROWS, n)
+        np.take(table, key[start:stop], axis=0, out=out[start:stop])
+    return out
 
 
 def group_codes(cell_codes: Sequence[np.ndarray], sizes: Sequence[int]) -> tuple[np.ndarray, int]:

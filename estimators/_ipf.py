@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["IPFOutcome", "MarginArrays", "ipf", "margin_errors"]
+__all__ = ["IPFOutcome", "MarginArrays", "ipf", "margin_errors", "reachable_targets"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -68,13 +68,43 @@ class _Summer:
         return ext[self.cat_ext]
 
 
-def margin_errors(summers: Sequence[_Summer], x: np.ndarray) -> np.ndarray:
-    """Max relative error ``|s_k - t_k| / t_k`` per margin (max over categories and columns)."""
+def margin_errors(
+    summers: Sequence[_Summer], x: np.ndarray, targets: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
+    """Max relative error ``|s_k - t_k| / t_k`` per margin (max over categories and columns).
+
+    ``targets`` (per margin, (K, R)) default to each margin's targets; categories with target 0
+    (unreachable in that column, see :func:`reachable_targets`) are left out.
+    """
     out = np.empty(len(summers))
     for i, s in enumerate(summers):
-        cur = s.sums(x)
-        out[i] = float(np.max(np.abs(cur - s.targets[:, None]) / s.targets[:, None])) if s.k else 0.0
+        if not s.k:
+            out[i] = 0.0
+            continue
+        t = s.targets[:, None] if targets is None else targets[i]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            error = np.where(t > 0, np.abs(s.sums(x) - t) / np.where(t > 0, t, 1.0), 0.0)
+        out[i] = float(error.max())
     return out
+
+
+def reachable_targets(summer: _Summer, d: np.ndarray) -> np.ndarray:
+    """Targets (K, R) for base cell totals ``d`` (C, R).
+
+    A category whose base total is zero in a column cannot get weight by any multiplicative step
+    (e.g. a jackknife replicate that drops every row of it): its target is set to 0 there and the
+    margin's other targets are rescaled to keep its total, as ``on_empty_category="drop"`` does.
+    Without such categories the targets are returned unchanged.
+    """
+    t = summer.targets[:, None]
+    reachable = summer.sums(d) > 0
+    if reachable.all():
+        return np.broadcast_to(t, reachable.shape)
+    kept = np.where(reachable, t, 0.0)
+    kept_total = kept.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(kept_total > 0, summer.targets.sum() / kept_total, 0.0)
+    return kept * scale
 
 
 @dataclass(frozen=True, eq=False)
@@ -92,11 +122,11 @@ def _solve_shift(
     u: np.ndarray,
     d: np.ndarray,
     summer: _Summer,
+    t: np.ndarray,
     lower: float,
     upper: float,
 ) -> np.ndarray:
     """Per category and column, the shift delta solving sum d clip(exp(u + delta), L, U) = t."""
-    t = summer.targets[:, None]
     shape = (summer.k, u.shape[1])
     log_lower = np.log(lower) if lower > 0 else -np.inf
     log_upper = np.log(upper) if np.isfinite(upper) else np.inf
@@ -155,19 +185,20 @@ def ipf(
         d = d[:, None]
     n_cells = d.shape[0]
     summers = [_Summer(m, n_cells) for m in margins]
-    trace = [margin_errors(summers, d)]
+    targets = [reachable_targets(s, d) for s in summers]
+    trace = [margin_errors(summers, d, targets)]
     converged = bool(trace[0].max(initial=0.0) <= tol)
     n_iter = 0
     if bounds is None:
         x = d.copy()
         while not converged and n_iter < max_iter:
             n_iter += 1
-            for s in summers:
+            for s, t in zip(summers, targets):
                 cur = s.sums(x)
                 with np.errstate(divide="ignore", invalid="ignore"):
-                    factor = np.where(cur > 0, s.targets[:, None] / cur, 1.0)
+                    factor = np.where(cur > 0, t / np.where(cur > 0, cur, 1.0), 1.0)
                 x *= s.spread(factor, 1.0)
-            trace.append(margin_errors(summers, x))
+            trace.append(margin_errors(summers, x, targets))
             converged = bool(trace[-1].max(initial=0.0) <= tol)
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(d > 0, x / np.where(d > 0, d, 1.0), 1.0)
@@ -176,16 +207,16 @@ def ipf(
     u = np.zeros_like(d)
     g = np.clip(np.ones_like(d), lower, upper)
     x = d * g
-    trace[0] = margin_errors(summers, x)
+    trace[0] = margin_errors(summers, x, targets)
     converged = bool(trace[0].max(initial=0.0) <= tol)
     while not converged and n_iter < max_iter:
         n_iter += 1
-        for s in summers:
-            delta = _solve_shift(u, d, s, lower, upper)
+        for s, t in zip(summers, targets):
+            delta = _solve_shift(u, d, s, t, lower, upper)
             u = u + s.spread(delta, 0.0)
             with np.errstate(over="ignore"):
                 g = np.clip(np.exp(np.minimum(u, 700.0)), lower, upper)
         x = d * g
-        trace.append(margin_errors(summers, x))
+        trace.append(margin_errors(summers, x, targets))
         converged = bool(trace[-1].max(initial=0.0) <= tol)
     return IPFOutcome(x, g, n_iter, converged, np.vstack(trace))

@@ -351,7 +351,7 @@ def _codes_for(
     frame: pd.DataFrame, column: Hashable, on_missing: str
 ) -> ColumnCodes:
     codes = factorize_column(frame[column])
-    if on_missing == "level" and codes.missing.any():
+    if on_missing == "level" and codes.has_missing:
         new = codes.codes.astype(np.int32 if codes.n_levels < 2**31 - 1 else np.int64)
         new[new < 0] = codes.n_levels
         labels = codes.labels.append(pd.Index([MISSING_LEVEL], dtype=object))
@@ -382,6 +382,7 @@ def build_problem(
     on_empty_category: OnEmptyCategory = "raise",
     on_total_mismatch: OnTotalMismatch = "raise",
     total_tolerance: float = 1e-6,
+    unit_base: bool = False,
 ) -> WeightingProblem:
     """Check parsed targets against the data and build the cell-level weighting problem.
 
@@ -405,9 +406,13 @@ def build_problem(
         rescale the margin's other targets to keep its total (listed in ``dropped_categories``).
     on_total_mismatch : {"raise", "normalize"}
         Count margins whose totals differ by more than ``total_tolerance`` (relative): an error, or
-        read every margin as shares of the population total.
+        read every margin as shares of the population total (``population_total`` if given, else
+        the total of the first count margin).
     total_tolerance : float
         Relative tolerance for totals to agree.
+    unit_base : bool
+        The caller guarantees every base weight is 1 (no weights given): cell totals are then
+        the row counts, which saves one pass over the rows.
 
     Notes
     -----
@@ -432,9 +437,8 @@ def build_problem(
     na_rows = np.zeros(n, dtype=bool)
     na_columns: list[Hashable] = []
     for c, cc in codes.items():
-        miss = cc.missing
-        if miss.any():
-            na_rows |= miss
+        if cc.has_missing:
+            na_rows |= cc.missing
             na_columns.append(c)
     numeric_values: dict[Hashable, np.ndarray] = {}
     for c in numeric_cols:
@@ -468,9 +472,12 @@ def build_problem(
 
     # -- cells --------------------------------------------------------------------------------
     cells = CellTable.from_codes(
-        columns, [codes[c] for c in columns], include=None if included.all() else included
+        columns,
+        [codes[c] for c in columns],
+        include=None if included.all() else included,
+        n_rows=n,
     )
-    cell_base = cells.sum_rows(base)
+    cell_base = cells.sum_rows(None if unit_base else base)
     col_pos = {c: j for j, c in enumerate(columns)}
 
     # -- margins against data -------------------------------------------------------------------
@@ -505,7 +512,8 @@ def build_problem(
                 f"the data have {what} of {m.name!r} that have no target",
                 bad=absent,
                 fix="Add targets for them (0 is not allowed for populated categories), recode "
-                "them into a category that has a target, or remove those rows explicitly.",
+                "them into a category that has a target, or remove those rows explicitly. Labels "
+                "are compared exactly (1 and '1' differ).",
             )
         cell_category = pos[group]
         sample_base = np.bincount(cell_category, weights=cell_base, minlength=len(m.labels))

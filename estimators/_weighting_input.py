@@ -17,11 +17,15 @@ __all__ = ["WeightingInput", "resolve_input"]
 
 @dataclass(frozen=True, eq=False)
 class WeightingInput:
-    """The data frame, the base weights (float64, finite, >= 0) and the design they came from."""
+    """The data frame, the base weights (float64, finite, >= 0) and the design they came from.
+
+    ``unit_base`` is True when no weights were given (every base weight is 1).
+    """
 
     frame: pd.DataFrame
     base_weights: np.ndarray
     design: SurveyDesign | None
+    unit_base: bool = False
 
     def make_design(self) -> SurveyDesign:
         """The design to attach new weights to (built from the frame when a DataFrame was given)."""
@@ -47,4 +51,4 @@ def resolve_input(data: Any, weights: Any = None, parameter: str = "data") -> We
             )
         return WeightingInput(data.data, np.asarray(data.weight_array, dtype=np.float64), data)
     frame = as_frame(data, parameter)
-    return WeightingInput(frame, as_weights(weights, frame, "weights"), None)
+    return WeightingInput(frame, as_weights(weights, frame, "weights"), None, weights is None)

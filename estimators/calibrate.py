@@ -12,10 +12,16 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ._calibration_feasibility import check_bounds
-from ._calibration_solver import CalibrationDistance, independent_columns, solve_multipliers
+from ._calibration_solver import (
+    CalibrationDistance,
+    independent_columns,
+    solve_multipliers,
+    weighted_gram,
+)
 from ._errors import (
     ConvergenceError,
     ConvergenceWarning,
+    DataWarning,
     InfeasibleError,
     MarginError,
     ValidationError,
@@ -30,7 +36,8 @@ __all__ = ["calibrate"]
 
 CalibrationMethod = Literal["linear", "raking", "logit"]
 METHODS: tuple[CalibrationMethod, ...] = ("linear", "raking", "logit")
-CONSISTENCY_TOLERANCE = 1e-8
+ROUNDOFF = 1e-12
+"""Relative disagreement below which dependent totals count as consistent, whatever ``tol``."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -110,9 +117,9 @@ class _Units:
         cell_x = np.hstack(blocks) if blocks else np.zeros((n_cells, 0))
         if problem.numeric:
             numeric = np.column_stack([values for _, _, values in problem.numeric])
-            keys = [row_cell[included]] + [numeric[included, j] for j in range(numeric.shape[1])]
-            unit_inc, _ = pd.MultiIndex.from_arrays(keys).factorize()
-            unit_inc = np.asarray(unit_inc, dtype=np.intp)
+            unit_inc = _combine_codes(
+                [row_cell[included]] + [numeric[included, j] for j in range(numeric.shape[1])]
+            )
             n_units = int(unit_inc.max(initial=-1)) + 1
             first = np.empty(n_units, dtype=np.intp)
             inc_rows = np.flatnonzero(included)
@@ -125,10 +132,18 @@ class _Units:
             self.row_unit = np.asarray(row_cell, dtype=np.intp)
         self.n_units = self.x.shape[0]
         self.included = included
-        rows = np.flatnonzero(included)
-        self.indicator = sp.csr_matrix(
-            (np.ones(rows.size), (self.row_unit[rows], rows)), shape=(self.n_units, len(row_cell))
-        )
+        self._indicator: sp.csr_matrix | None = None
+
+    @property
+    def indicator(self) -> sp.csr_matrix:
+        """Sparse (units x rows) membership matrix, built on first use (replicate sums)."""
+        if self._indicator is None:
+            rows = np.flatnonzero(self.included)
+            self._indicator = sp.csr_matrix(
+                (np.ones(rows.size), (self.row_unit[rows], rows)),
+                shape=(self.n_units, len(self.included)),
+            )
+        return self._indicator
 
     def sum_rows(self, values: np.ndarray) -> np.ndarray:
         """Sum row values (n,) or (n, R) per unit."""
@@ -143,6 +158,16 @@ class _Units:
         if out.ndim == 1:
             return np.where(self.included, out, 0.0)
         return np.where(self.included[:, None], out, 0.0)
+
+
+def _combine_codes(columns: list[np.ndarray]) -> np.ndarray:
+    """One code (0..K-1) per distinct row of ``columns``: factorise each, combine pairwise."""
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    for values in columns:
+        codes, uniques = pd.factorize(values)
+        key = key * np.int64(len(uniques)) + codes
+        key = pd.factorize(key)[0].astype(np.int64)  # compress: keys never overflow
+    return key.astype(np.intp)
 
 
 def _constraint_labels(problem: WeightingProblem) -> tuple[list[str], list[str]]:
@@ -161,19 +186,21 @@ def _constraint_labels(problem: WeightingProblem) -> tuple[list[str], list[str]]
 
 
 def _check_consistent(
-    x: np.ndarray, d: np.ndarray, targets: np.ndarray, scale: np.ndarray, keep: np.ndarray,
-    names: list[str],
+    gram: np.ndarray, targets: np.ndarray, scale: np.ndarray, keep: np.ndarray,
+    names: list[str], tol: float,
 ) -> None:
     """Totals of linearly dependent constraints must agree with those they depend on."""
-    dropped = np.setdiff1d(np.arange(x.shape[1]), keep)
+    dropped = np.setdiff1d(np.arange(gram.shape[0]), keep)
     if dropped.size == 0:
         return
-    pos = d > 0
-    sw = np.sqrt(d[pos])[:, None]
-    coef, *_ = np.linalg.lstsq(x[pos][:, keep] * sw, x[pos][:, dropped] * sw, rcond=None)
+    # x_dropped = x_keep @ coef (weighted least squares), solved on the unit-diagonal Gram matrix
+    root = np.sqrt(np.where(np.diag(gram) > 0, np.diag(gram), 1.0))
+    unit = gram / root[:, None] / root[None, :]
+    coef_unit = np.linalg.lstsq(unit[np.ix_(keep, keep)], unit[np.ix_(keep, dropped)], rcond=None)[0]
+    coef = coef_unit / root[keep][:, None] * root[dropped][None, :]
     implied = targets[keep] @ coef
     gap = np.abs(implied - targets[dropped]) / scale[dropped]
-    bad = np.flatnonzero(gap > CONSISTENCY_TOLERANCE)
+    bad = np.flatnonzero(gap > max(tol, ROUNDOFF))
     if bad.size:
         fail(
             MarginError,
@@ -215,7 +242,7 @@ def _raise_infeasible(
             "method='linear' (which allows negative weights) without bounds."
         )
     else:
-        low, high = report.narrowest_range
+        low, high = (v + 0.0 if abs(v) > 1e-12 else 0.0 for v in report.narrowest_range)
         sl, sh = _suggest(low, high)
         if method != "linear":
             sl = max(sl, 0.0)
@@ -316,8 +343,11 @@ def calibrate(
     the convex dual, over the table of distinct auxiliary rows (observed cells of the
     categorical columns, times distinct numeric values), never over the n x p row matrix.
     Redundant constraints (e.g. the intercept implied by every categorical margin) are removed
-    by a pivoted QR after checking their targets agree. When bounds are given, a linear program
-    on the same table first decides whether any ``g`` in ``[L, U]`` meets the totals. The
+    by an incremental Cholesky factorisation of their weighted Gram matrix, after checking
+    their targets agree. When Newton does not converge, a linear
+    program on the same table decides whether any ``g`` in ``[L, U]`` (and ``g >= 0`` for
+    raking and logit) meets the totals: if none does, :class:`~estimators.InfeasibleError` names
+    the unmet totals and the narrowest feasible range of ``g``. The
     weights equal R ``survey::calibrate(..., calfun=method, bounds=...)`` (tested to 1e-8
     relative on the ``api`` data); unlike R, bounds are never reinterpreted after rescaling.
 
@@ -372,22 +402,14 @@ def calibrate(
     abs_total = np.abs(x).T @ unit_base
     scale = np.where(np.abs(targets) > 0, np.abs(targets), np.where(abs_total > 0, abs_total, 1.0))
 
-    keep = independent_columns(x, unit_base)
-    _check_consistent(x, unit_base, targets, scale, keep, names)
+    gram = weighted_gram(x, unit_base)
+    keep = independent_columns(gram)
+    _check_consistent(gram, targets, scale, keep, names, tol)
     column_scale = np.abs(x[:, keep]).max(axis=0, initial=0.0)
     column_scale = np.where(column_scale > 0, column_scale, 1.0)
     x_solve = x[:, keep] / column_scale
     t_solve = targets[keep] / column_scale
     s_solve = scale[keep] / column_scale
-
-    positive = unit_base > 0
-    if distance.bounded:
-        report = check_bounds(
-            x[positive], unit_base[positive], targets, scale,
-            lower=lower, upper=upper, nonnegative=method != "linear",
-        )
-        if not report.feasible:
-            _raise_infeasible(report, names, targets, lower, upper, method)
 
     start = _start(x_solve, unit_base, distance)
     outcome = solve_multipliers(
@@ -400,13 +422,15 @@ def calibrate(
     weights_out = base * units.gather(unit_g)
     misfit_all = np.abs(targets - x.T @ (unit_base * unit_g)) / scale
     max_error = float(misfit_all.max(initial=0.0))
-    converged = bool(outcome.converged[0]) and max_error <= max(tol, 1e-12) * 10
+    converged = bool(outcome.converged[0]) and max_error <= max(tol, ROUNDOFF)
 
     if not converged:
-        if not distance.bounded and method != "linear":
+        if distance.bounded or method != "linear":
+            # Did Newton fail because no g within the bounds (or no positive g) meets the totals?
+            positive = unit_base > 0
             report = check_bounds(
                 x[positive], unit_base[positive], targets, scale,
-                lower=lower, upper=upper, nonnegative=True,
+                lower=lower, upper=upper, nonnegative=method != "linear",
             )
             if not report.feasible:
                 _raise_infeasible(report, names, targets, lower, upper, method)
@@ -422,8 +446,18 @@ def calibrate(
             raise ConvergenceError(message)
         warnings.warn(message, ConvergenceWarning, stacklevel=2)
 
-    trace = _trace_frame(outcome.trace_by_constraint, [groups[j] for j in keep], groups)
     index = source.frame.index
+    negative = np.flatnonzero(weights_out < 0)
+    if negative.size:
+        warnings.warn(
+            f"weights: linear calibration gave {negative.size} negative weights (rows "
+            f"{', '.join(repr(index[i]) for i in negative[:5])}{', ...' if negative.size > 5 else ''}); "
+            "fit.design needs non-negative weights. Pass bounds=(0, None) (truncated linear), "
+            "or use method='raking' or 'logit', to keep every weight positive.",
+            DataWarning,
+            stacklevel=2,
+        )
+    trace = _trace_frame(outcome.trace_by_constraint, [groups[j] for j in keep], groups)
     options = {
         "method": method,
         "bounds": (lower, upper),
@@ -501,6 +535,7 @@ def _make_reweight(
     start: np.ndarray | None,
 ) -> Callable[[np.ndarray], np.ndarray]:
     """The vectorised re-calibration of R sets of base weights (replicate variance)."""
+    method = distance.method
 
     def reweight(base: np.ndarray) -> np.ndarray:
         arr = np.asarray(base, dtype=np.float64)
@@ -511,6 +546,16 @@ def _make_reweight(
             x_solve, unit_d, t_solve, distance, scale=s_solve, tol=tol, max_iter=max_iter,
             start=start,
         )
+        failed = int((~outcome.converged).sum())
+        if failed:
+            warnings.warn(
+                f"reweight: {method} calibration of {failed} of {cols.shape[1]} sets of base "
+                f"weights did not converge in {max_iter} Newton iterations (max relative misfit "
+                f"{float(outcome.relative_misfit.max()):.3g}); their weights meet the totals only "
+                "approximately.",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
         out = cols * units.gather(outcome.g)
         return out[:, 0] if one else out
 

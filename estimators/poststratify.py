@@ -199,6 +199,7 @@ def poststratify(
         on_missing=on_missing,
         on_empty_category=on_empty_category,
         on_total_mismatch=on_total_mismatch,
+        unit_base=source.unit_base,
     )
     (margin,) = problem.margins
     kernel = MarginArrays.build(margin.cell_category, margin.targets)

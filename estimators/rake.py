@@ -244,6 +244,10 @@ def rake(
     With ``bounds``, each margin step solves ``sum_{c in k} d_c clip(exp(u_c + delta_k), L, U) =
     t_k`` for ``delta_k`` (the same minimiser restricted to ``L <= g <= U``).
 
+    The recorded step's ``reweight(base)`` rakes R columns of base weights at once on the
+    cells x R table with the same targets (replicate variance); a category with no weight in a
+    column is dropped there and its margin's other targets rescaled to keep the margin total.
+
     References
     ----------
     Deming, W. E. and Stephan, F. F. (1940). On a least squares adjustment of a sampled frequency
@@ -276,6 +280,7 @@ def rake(
         on_empty_category=on_empty_category,
         on_total_mismatch=on_total_mismatch,
         total_tolerance=total_tolerance,
+        unit_base=source.unit_base,
     )
     if bounds_pair is not None:
         check_bounded_feasible(problem, bounds_pair)

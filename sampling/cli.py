@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "calibrate",
     "demo",
     "rake",
+    "quotas",
+    "select",
+    "track",
     "welfare",
 )
 

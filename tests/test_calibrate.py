@@ -212,3 +212,38 @@ def test_numeric_total_column_not_numeric(tiny: pd.DataFrame) -> None:
 def test_unknown_total_column(tiny: pd.DataFrame) -> None:
     with pytest.raises(est.ColumnError, match=r"totals: names columns that are not in the data"):
         est.calibrate(tiny, {"income": 3.0})
+
+
+def test_replicate_reweight_warns_when_a_set_cannot_converge(tiny: pd.DataFrame) -> None:
+    fit = est.calibrate(tiny, {"sex": {"f": 4, "m": 6}, "z": 25.0}, method="raking")
+    replicates = np.ones((4, 2))
+    replicates[:2, 1] = 0.0  # no 'f' rows left in the second set: its 'f' total cannot be met
+    with pytest.warns(est.ConvergenceWarning, match=r"reweight: raking calibration of 1 of 2 sets"):
+        out = fit.step.reweight(replicates)
+    assert np.isfinite(out).all()
+
+
+def test_negative_linear_weights_warn() -> None:
+    df = pd.DataFrame({"z": [1.0, 2.0, 3.0, 10.0]})
+    with pytest.warns(est.DataWarning, match=r"weights: linear calibration gave 1 negative weights"):
+        fit = est.calibrate(df, {"z": 2.0})
+    assert (fit.weights < 0).sum() == 1
+    bounded = est.calibrate(df, {"z": 2.0}, bounds=(0, None))
+    assert (bounded.weights >= 0).all()
+    assert float(bounded.weights @ df["z"]) == pytest.approx(2.0, rel=1e-10)
+
+
+def test_overlapping_joint_and_one_way_totals() -> None:
+    """A joint margin implies its one-way margins: the redundant constraints are detected (and
+    checked to agree), the weights are those of the joint margin alone."""
+    df = pd.DataFrame(
+        {"a": ["x", "x", "y", "y", "y"], "b": ["p", "q", "p", "q", "q"], "z": [1.0, 2.0, 3.0, 4.0, 5.0]}
+    )
+    joint = {("x", "p"): 10.0, ("x", "q"): 20.0, ("y", "p"): 30.0, ("y", "q"): 40.0}
+    alone = est.calibrate(df, {("a", "b"): joint, "z": 320.0}, method="raking")
+    both = est.calibrate(
+        df, {("a", "b"): joint, "a": {"x": 30.0, "y": 70.0}, "b": {"p": 40.0, "q": 60.0}, "z": 320.0},
+        method="raking",
+    )
+    np.testing.assert_allclose(both.weights.to_numpy(), alone.weights.to_numpy(), rtol=1e-12)
+    assert both.trace.columns.tolist() == ["a x b", "a", "b", "z"]

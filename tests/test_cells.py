@@ -83,3 +83,24 @@ def test_excluded_rows_belong_to_no_cell() -> None:
 def test_group_codes_combines_observed_groups() -> None:
     ids, n = group_codes([np.array([1, 0, 1]), np.array([0, 0, 0])], [2, 1])
     assert n == 2 and ids.tolist() == [1, 0, 1]
+
+
+def test_no_columns_is_one_cell() -> None:
+    table = CellTable.from_codes([], [], n_rows=4)
+    assert table.n_cells == 1 and table.row_counts.tolist() == [4]
+    assert table.gather(np.array([2.5])).tolist() == [2.5] * 4
+
+
+def test_blockwise_passes_equal_one_pass(monkeypatch) -> None:
+    df = _frame(1000)
+    whole = CellTable.from_frame(df, ["a", "b", "c"])
+    v = np.linspace(0.0, 1.0, 1000)
+    expected_sums = whole.sum_rows(v)
+    expected_gather = whole.gather(np.arange(whole.n_cells, dtype=float))
+    monkeypatch.setattr(_cells, "CHUNK_ROWS", 64)
+    blocks = CellTable.from_frame(df, ["a", "b", "c"])
+    assert np.array_equal(blocks.row_counts, whole.row_counts)
+    assert np.allclose(blocks.sum_rows(v), expected_sums, rtol=1e-14)
+    assert np.array_equal(blocks.gather(np.arange(blocks.n_cells, dtype=float)), expected_gather)
+    two = blocks.gather(np.column_stack([np.arange(blocks.n_cells)] * 2).astype(float))
+    assert np.array_equal(two[:, 1], expected_gather)

@@ -253,3 +253,18 @@ def test_error_reweight_shape() -> None:
     fit = rake(biased(50), MARGINS)
     with pytest.raises(ValidationError, match="base: must have shape"):
         fit.step.reweight(np.ones((3, 2)))
+
+
+def test_reweight_replicate_that_drops_a_whole_category() -> None:
+    df = biased(400)
+    fit = rake(df, MARGINS, tol=1e-12)
+    reps = np.ones((len(df), 2))
+    reps[(df["region"] == "W").to_numpy(), 1] = 0.0  # e.g. a jackknife replicate without region W
+    out = fit.step.reweight(reps)
+    assert np.isfinite(out).all() and (out[(df["region"] == "W").to_numpy(), 1] == 0).all()
+    got = pd.Series(out[:, 1]).groupby(df["sex"].to_numpy()).sum() / len(df)
+    assert np.allclose(got[["f", "m"]].to_numpy(), [0.51, 0.49], rtol=1e-9)
+    # region W's target is shared by the other regions (the margin keeps its total)
+    region = pd.Series(out[:, 1]).groupby(df["region"].to_numpy()).sum() / len(df)
+    assert np.allclose(region[["N", "S", "E"]].to_numpy(), [1 / 3] * 3, rtol=1e-9)
+    assert np.allclose(out[:, 0], fit.weights.to_numpy(), rtol=1e-9)

@@ -138,3 +138,47 @@ def test_trim_equals_r_trim_weights(case: dict[str, Any]) -> None:
         strict=case["strict"],
     )
     assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+
+
+@pytest.mark.parametrize("case", _cases("calibrate_replicates"))
+def test_replicate_reweight_equals_r_svrep_calibrate(case: dict[str, Any]) -> None:
+    """``WeightingStep.reweight`` re-calibrates JK1 replicate weights as R's
+    ``calibrate(svrepdesign, ...)`` does, all 15 replicates at once."""
+    data = DATA[case["data"]]
+    fit = est.calibrate(
+        data, _totals(case), method=case["method"], bounds=case["bounds"],
+        weights=case["design_weights"], tol=1e-13,
+    )
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+    base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
+    ours = fit.design.weighting_steps[-1].reweight(base)
+    assert ours.shape == (len(data), 15)
+    _replicates_match(ours, case)
+
+
+def _replicates_match(ours: np.ndarray, case: dict[str, Any]) -> None:
+    theirs = np.asarray(case["replicate_weights"], dtype=np.float64)
+    assert ours.shape == theirs.shape
+    zero = theirs == 0
+    np.testing.assert_array_equal(ours[zero], 0.0)
+    assert np.max(np.abs(ours[~zero] - theirs[~zero]) / theirs[~zero]) <= RELATIVE_TOLERANCE
+
+
+@pytest.mark.parametrize("case", _cases("rake_replicates"))
+def test_rake_replicate_reweight_equals_r(case: dict[str, Any]) -> None:
+    data = DATA[case["data"]]
+    margins = dict(_margin(m) for m in case["margins"])
+    fit = est.rake(data, margins, weights=case["design_weights"], tol=1e-13)
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+    base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
+    _replicates_match(fit.step.reweight(base), case)
+
+
+@pytest.mark.parametrize("case", _cases("poststratify_replicates"))
+def test_poststratify_replicate_reweight_equals_r(case: dict[str, Any]) -> None:
+    data = DATA[case["data"]]
+    key, targets = _margin(case["population"])
+    fit = est.poststratify(data, {key: targets}, cells=case["cells"], weights=case["design_weights"])
+    assert _max_relative_difference(fit.weights, case["weights"]) <= RELATIVE_TOLERANCE
+    base = np.asarray(case["replicate_base_weights"], dtype=np.float64)
+    _replicates_match(fit.step.reweight(base), case)

@@ -146,6 +146,51 @@ calibrate_case("calibrate_apistrat_raking_joint", ds, "apistrat", ~stype * sch.w
 calibrate_case("calibrate_apiclus1_logit_infeasible", dc, "apiclus1", f_main, pop_main, totals_main,
                "logit", c(0.95, 1.05), "infeasible: R fails; equisample must raise InfeasibleError")
 
+# -- calibrate on JK1 replicate weights (what WeightingStep.reweight must reproduce) -------------
+# R calibrates every replicate from its own base weights with the same totals and bounds.
+rep_design <- as.svrepdesign(dc, type = "JK1")
+rep_base <- weights(rep_design, "analysis")
+replicate_case <- function(name, calfun, bounds, note) {
+  args <- list(rep_design, f_main, pop_main, calfun = calfun, epsilon = 1e-13, maxit = 500)
+  if (!is.null(bounds)) args$bounds <- bounds
+  cal <- do.call(calibrate, args)
+  add_case(list(name = name, fun = "calibrate_replicates", data = "apiclus1", design_weights = "pw",
+                totals = totals_main, method = calfun,
+                bounds = if (is.null(bounds)) NULL else bounds, note = note,
+                r_call = sprintf("calibrate(as.svrepdesign(design, type='JK1'), %s, population, calfun='%s'%s, epsilon=1e-13, maxit=500)",
+                                 deparse(f_main), calfun,
+                                 if (is.null(bounds)) "" else sprintf(", bounds=c(%g, %g)", bounds[1], bounds[2])),
+                replicate_base_weights = unname(rep_base),
+                weights = unname(weights(cal, "sampling")),
+                replicate_weights = unname(weights(cal, "analysis"))))
+}
+replicate_case("replicates_apiclus1_linear", "linear", NULL, "JK1 (15 clusters), GREG per replicate")
+replicate_case("replicates_apiclus1_raking", "raking", NULL, "JK1, raking per replicate")
+replicate_case("replicates_apiclus1_raking_bounded", "raking", c(0.5, 2.5), "JK1, bounded raking")
+replicate_case("replicates_apiclus1_logit", "logit", c(0.5, 2.5), "JK1, logit")
+
+# rake and postStratify on the same JK1 replicate design
+rake_rep <- rake(rep_design, list(~stype + sch.wide, ~comp.imp),
+                 list(pop_table(c("stype", "sch.wide")), pop_table("comp.imp")),
+                 control = list(maxit = 5000, epsilon = 1e-15, verbose = FALSE))
+add_case(list(name = "replicates_apiclus1_rake", fun = "rake_replicates", data = "apiclus1",
+              design_weights = "pw",
+              margins = list(margin_json(c("stype", "sch.wide")), margin_json("comp.imp")),
+              note = "JK1; R rakes every replicate by IPF",
+              r_call = "rake(as.svrepdesign(design, type='JK1'), list(~stype+sch.wide, ~comp.imp), <apipop tables>, control=list(maxit=5000, epsilon=1e-15))",
+              replicate_base_weights = unname(rep_base),
+              weights = unname(weights(rake_rep, "sampling")),
+              replicate_weights = unname(weights(rake_rep, "analysis"))))
+post_rep <- postStratify(rep_design, ~stype + sch.wide, pop_table(c("stype", "sch.wide")))
+add_case(list(name = "replicates_apiclus1_poststratify", fun = "poststratify_replicates",
+              data = "apiclus1", design_weights = "pw", cells = I(c("stype", "sch.wide")),
+              population = margin_json(c("stype", "sch.wide")),
+              note = "JK1; R post-stratifies every replicate",
+              r_call = "postStratify(as.svrepdesign(design, type='JK1'), ~stype+sch.wide, <apipop table>)",
+              replicate_base_weights = unname(rep_base),
+              weights = unname(weights(post_rep, "sampling")),
+              replicate_weights = unname(weights(post_rep, "analysis"))))
+
 # -- postStratify -------------------------------------------------------------------------------------
 post_case <- function(name, design, data_name, vars, note) {
   strata_formula <- as.formula(paste("~", paste(vars, collapse = "+")))
