@@ -26,9 +26,11 @@ from .aggregation import (
 )
 from .calibrate import calibrate
 from .design import SurveyDesign
+from .estimation import Estimate, mean, proportion, quantile, ratio, total
 from .poststratify import poststratify
 from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
 from .rake import rake
+from .replicates import ReplicateDesign, replicate_design
 from .representativeness import (
     RepresentativenessResult,
     answer_distribution,
@@ -51,10 +53,12 @@ __all__ = [
     "DesignError",
     "EquisampleError",
     "EquisampleWarning",
+    "Estimate",
     "InfeasibleError",
     "JuryPolicy",
     "MarginError",
     "PrismData",
+    "ReplicateDesign",
     "RepresentativenessResult",
     "StrengthModelResult",
     "SurveyDesign",
@@ -70,12 +74,18 @@ __all__ = [
     "choice_sets",
     "datasets",
     "load_prism",
+    "mean",
     "pairwise_battles",
     "plackett_luce",
     "poststratify",
+    "proportion",
+    "quantile",
     "rake",
+    "ratio",
     "read_prism_table",
+    "replicate_design",
     "representativeness",
+    "total",
     "trim",
     "utility_table",
     "utterances_from_conversations",

@@ -87,9 +87,6 @@ def link_design(design: Any, util: Utilities, parameter: str = "design") -> Link
     if not isinstance(design, SurveyDesign):
         fail(ValidationError, parameter, "must be a SurveyDesign with one row per rater",
              bad=[type(design).__name__])
-    if not hasattr(design, "mean"):  # pragma: no cover - variance estimators not installed
-        fail(ValidationError, parameter, "this version of SurveyDesign has no variance "
-             "estimators", bad=["SurveyDesign.mean"])
     data = design.data
     key = util.raters.name
     ids = data[key] if key is not None and key in data.columns else pd.Series(data.index)

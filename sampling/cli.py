@@ -20,6 +20,7 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "calibrate",
     "demo",
+    "estimate",
     "rake",
     "quotas",
     "select",

@@ -57,8 +57,6 @@ def test_welfare_cli_errors(tmp_path, capsys):
     assert "--juries-out: is needed" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(not hasattr(est.SurveyDesign, "mean"),
-                    reason="SurveyDesign variance estimators are not on this branch yet")
 def test_welfare_cli_design_based_se(tmp_path):
     out = tmp_path / "w.csv"
     code = main(["welfare", "--prism", str(prism_sample_path()), "--strata", "study_locale",

@@ -14,11 +14,6 @@ import pytest
 
 import estimators as est
 
-pytestmark = pytest.mark.skipif(
-    not hasattr(est.SurveyDesign, "mean"),
-    reason="SurveyDesign variance estimators (SurveyDesign.mean) are not on this branch yet",
-)
-
 REF = json.loads((Path(__file__).parent / "reference" / "welfare_svymean.json").read_text())
 
 def test_design_path_matches_r_and_the_single_stage_formula():
