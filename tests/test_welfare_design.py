@@ -56,3 +56,14 @@ def test_design_errors():
                                                          ignore_index=True)))
     with pytest.raises(est.ValidationError, match='mode="prism" is unweighted'):
         est.who_decides(u, policy=5, design=d, mode="prism", rng=1)
+
+
+def test_raked_design_matches_r_rake_then_svymean():
+    data = est.load_prism()
+    u = est.utility_table(data.utterances, raters=data.survey)
+    fit = est.rake(data.survey, {"gender": {"Female": 0.50, "Male": 0.48,
+                                            "Non-binary / third gender": 0.02}})
+    res = est.welfare(u, design=fit.design).to_frame().set_index("option")
+    for model, ref in REF["raked"].items():
+        assert res.loc[model, "welfare"] == pytest.approx(ref["mean"], rel=1e-10)
+        assert res.loc[model, "std_error"] == pytest.approx(np.ravel(ref["se"])[0], rel=1e-8)

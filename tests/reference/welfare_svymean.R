@@ -41,6 +41,17 @@ for (m in models) {
   out$stratified[[m]] <- list(mean = unname(coef(est)), se = unname(SE(est)),
                               gender = as.character(byest$gender), by_se = unname(SE(byest)))
 }
+# a raked design (equal base weights, raked to gender shares 0.50 / 0.48 / 0.02 of n = 48)
+base <- svydesign(ids = ~1, data = wide)
+pop <- data.frame(gender = c("Female", "Male", "Non-binary / third gender"),
+                  Freq = c(0.50, 0.48, 0.02) * nrow(wide))
+raked <- rake(base, list(~gender), list(pop))
+out$raked <- list()
+for (m in models) {
+  f <- as.formula(paste0("~`", m, "`"))
+  est <- svymean(f, raked, na.rm = TRUE)
+  out$raked[[m]] <- list(mean = unname(coef(est)), se = unname(SE(est)))
+}
 out$weights <- setNames(as.list(wide$w), wide$user_id)
 out$utilities <- lapply(setNames(models, models), function(m) setNames(as.list(wide[[m]]), wide$user_id))
 out$versions <- list(R = R.version.string, survey = as.character(packageVersion("survey")),
