@@ -261,7 +261,7 @@ def _safeguarded_newton(
     buf = np.empty_like(L)
     n = buf
     it = 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - it is returned
         np.subtract(L, t, out=buf)
         np.multiply(buf, e, out=buf)
         np.exp(buf, out=buf)
@@ -372,7 +372,7 @@ def solve_level(
 
 def _level_n(a, b, c, lo, hi, t: float) -> np.ndarray:
     """Smallest ``n`` in the box with ``a n^-b + c <= t`` (``hi`` when unreachable)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         need = np.where(t > c, np.exp(-np.log((t - c) / a) / b), np.inf)
     return np.clip(need, lo, hi)
 
@@ -410,26 +410,30 @@ def solve_maximin(
         def spend(t: float, aa=aa, bb=bb, cc=cc, kk=kk, ll=ll, hh=hh) -> float:
             return float(np.dot(kk, _level_n(aa, bb, cc, ll, hh, t)))
 
-        cost_at_min = spend(t_min) if np.isfinite(hh).all() or t_min > np.max(cc) else np.inf
+        cost_at_min = spend(t_min)  # inf when the worst-capped group has no cap
         if cost_at_min <= remaining * (1 + 1e-15):
-            t = t_min
-            capped = True
+            t, capped = t_min, True
         elif t_max <= t_min:
             t, capped = t_max, False
         else:
             def gap(t: float, spend=spend, rem=remaining) -> float:
                 return (spend(t) - rem) / rem
 
-            lo_t = t_min if np.isfinite(cost_at_min) else float(np.max(cc)) + (t_max - float(np.max(cc))) * 1e-300
-            while not np.isfinite(gap(lo_t)):
-                lo_t = 0.5 * (lo_t + t_max)
-            if gap(lo_t) < 0:
-                t, capped = lo_t, True
+            # bracket: gap(left) > 0 (too expensive) and gap(right) <= 0
+            right = t_max
+            left = t_min + 0.5 * (t_max - t_min)
+            for _ in range(2000):
+                if gap(left) > 0:
+                    break
+                right = left
+                left = t_min + 0.5 * (left - t_min)
+            if gap(right) == 0:
+                t = right
             else:
-                t, info = brentq(gap, lo_t, t_max, xtol=4 * EPS * max(abs(t_max), 1e-300),
+                t, info = brentq(gap, left, right, xtol=4 * EPS * max(abs(right), 1e-300),
                                  rtol=4 * EPS, full_output=True, disp=False)
                 iterations += info.function_calls
-                capped = False
+            capped = False
         nn = _level_n(aa, bb, cc, ll, hh, t)
         if not capped:
             # exact budget: rescale the free groups' spend onto the remainder (rounding-level)
