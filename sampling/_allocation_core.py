@@ -364,8 +364,8 @@ def solve_level(
         g = (m - costs) / costs
         free = ~(at_lo | at_hi)
         res = max(res, float(np.max(np.abs(g[free]), initial=0.0)),
-                  float(np.max(np.maximum(-g[at_lo & ~at_hi], 0), initial=0.0)),
-                  float(np.max(np.maximum(g[at_hi & ~at_lo], 0), initial=0.0)))
+                  float(np.max(np.maximum(g[at_lo & ~at_hi], 0), initial=0.0)),
+                  float(np.max(np.maximum(-g[at_hi & ~at_lo], 0), initial=0.0)))
     return CoreSolution(n, mu, res, at_lo, at_hi, "optimal" if res <= tol else "inaccurate",
                         iterations, mu > 0)
 
