@@ -409,6 +409,8 @@ def bethel_allocation(
     if not isinstance(std_devs, pd.DataFrame):
         fail(ValidationError, "std_devs", "must be a DataFrame (strata x variables)",
              bad=[type(std_devs).__name__])
+    if not isinstance(population_sizes, (pd.Series, dict)) and len(std_devs) == len(index):
+        index = std_devs.index  # unlabelled sizes take the table's stratum labels
     S = std_devs.reindex(index)
     if S.isna().any().any():
         fail(ValidationError, "std_devs", "needs a row for every stratum (no missing values)",
@@ -452,7 +454,7 @@ def bethel_allocation(
     n = hi.copy()
     it = 0
     rel = np.inf
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # noqa: B007 - reported
         a = (A2 / Vp) @ alpha
         sol = core.solve_level(a, np.ones_like(a), np.ones_like(a), k, float(alpha.sum()), lo_eff,
                                hi, tol=tol)
