@@ -32,6 +32,8 @@ __all__ = ["AllocationPlan", "allocate"]
 Objective = Literal["utilitarian", "population", "maximin", "pnorm", "alpha_fair", "target"]
 OBJECTIVES = ("utilitarian", "population", "maximin", "pnorm", "alpha_fair", "target")
 NO_CAP = np.inf
+# interior-point solutions are accurate to ~sqrt(gap) in n; the cvxpy path verifies to this
+CVXPY_KKT_TOL = 1e-4
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def _curve_arrays(curves: Any) -> tuple[pd.Index, np.ndarray, np.ndarray, np.nda
 
 
 def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float | None,
-              positive: bool = False, nonnegative: bool = True) -> np.ndarray:
+              positive: bool = False, nonnegative: bool = True, finite: bool = True) -> np.ndarray:
     """Resolve a scalar, mapping or Series to a float array aligned with ``groups``."""
     if values is None:
         if default is None:
@@ -191,8 +193,13 @@ def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float |
         arr = series.reindex(groups).to_numpy(dtype=object)
         if missing:
             arr[pd.isna(arr)] = default
-    return as_float_array(arr.astype(float), parameter, positive=positive,
-                          nonnegative=nonnegative and not positive)
+    out = as_float_array(arr.astype(float), parameter, positive=positive, finite=False,
+                         nonnegative=nonnegative and not positive)
+    bad = np.isnan(out) | (np.isinf(out) if finite else np.isneginf(out))
+    if bad.any():
+        fail(ValidationError, parameter, "must be finite" if finite else "must not be NaN or -inf",
+             bad=list(groups[bad]))
+    return out
 
 
 def _errors(a, b, c, n, pooled=None) -> np.ndarray:
@@ -275,7 +282,9 @@ def allocate(
     quantile : float
         Upper quantile used by the uncertainty summaries and ``"robust"``.
     tol : float
-        Relative KKT tolerance below which the status may read ``"optimal"``.
+        Relative KKT tolerance below which the status may read ``"optimal"`` (the cvxpy path
+        uses ``max(tol, 1e-4)``: interior-point sizes are accurate to about the square root of
+        the duality gap).
 
     Returns
     -------
@@ -320,7 +329,8 @@ def allocate(
     k = per_group(costs, groups, "costs", default=None, positive=True)
     cur = per_group(current_n, groups, "current_n", default=0.0)
     mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
-    mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True) if max_n is not None \
+    mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
+        if max_n is not None \
         else np.full(G, NO_CAP)
     lo = np.maximum(mn, cur)
     hi = mx
@@ -366,7 +376,7 @@ def allocate(
         if custom or pooled is not None:
             return solve_cvxpy(a_, b_, c_, w, k, B_total, lo, hi,
                                objective if custom else ("maximin" if kind == "maximin" else "sum"),
-                               pooled=pooled, tol=max(tol, 1e-6))
+                               pooled=pooled, tol=max(tol, CVXPY_KKT_TOL))
         if kind == "maximin":
             return core.solve_maximin(a_, b_, c_, k, B_total, lo, hi, tie_break=tie_break, tol=tol)
         return core.solve_budget(a_, b_, c_, w, k, B_total, lo, hi, transform, tol=tol)
