@@ -298,7 +298,12 @@ def _trim_to_budget(n: np.ndarray, costs: np.ndarray, lo: np.ndarray, hi: np.nda
     if not free.any():
         return n
     j = int(np.argmax(np.where(free, costs * n, -np.inf)))
-    n[j] = max(lo[j], n[j] - over / costs[j] * (1 + 4 * EPS))
+    rest = spent - costs[j] * n[j]
+    n[j] = max(lo[j], (budget - rest) / costs[j])
+    for _ in range(64):  # step down ulp by ulp until the float sum is within budget
+        if float(np.dot(costs, n)) <= budget or n[j] <= lo[j]:
+            break
+        n[j] = max(lo[j], np.nextafter(n[j], 0.0))
     return n
 
 

@@ -23,7 +23,7 @@ from scipy.sparse import csr_matrix
 
 __all__ = ["IntegerSolution", "integer_budget", "integer_maximin"]
 
-MAX_INCREMENTS = 200_000
+MAX_INCREMENTS = 2_000
 
 
 @dataclass(frozen=True)
@@ -113,6 +113,8 @@ def _increments(F, lo, hi, warm, window):
 
 def _milp_budget(F, costs, budget, lo, hi, warm, window) -> IntegerSolution:
     base, _top, group, delta, exact = _increments(F, lo, hi, warm, window)
+    if delta.size == 0:
+        return IntegerSolution(base, "optimal" if exact else "optimal_in_window", "milp")
     rem = budget - float(costs @ base)
     k = costs[group]
     cons = LinearConstraint(csr_matrix(k[None, :]), -np.inf, rem * (1 + 1e-12))
@@ -146,6 +148,8 @@ def integer_maximin(
             left -= 1
         return IntegerSolution(n, "optimal", "greedy")
     base, _top, group, delta, exact = _increments(err, lo, hi, warm, window)
+    if delta.size == 0:
+        return IntegerSolution(base, "optimal" if exact else "optimal_in_window", "milp")
     G = lo.size
     m = delta.size
     # variables: y (m binaries), t; minimise t s.t. err(base) - sum delta y <= t, budget
