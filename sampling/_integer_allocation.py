@@ -9,7 +9,9 @@
 * Unequal costs: a 0/1 MILP over unit increments (scipy.optimize.milp/HiGHS). With convex
   ``F_g`` the increments' gains decrease, so choosing any ``m`` increments of a group is worth the
   first ``m``. The increments span the whole box when it is small enough (then the MILP is exact);
-  otherwise a window around the continuous optimum, reported in the status.
+  otherwise a window of +-6 units around the continuous optimum (status ``"optimal_in_window"``:
+  exact within the window, not proven globally). Knapsack MILPs with thousands of near-tied
+  increments are slow to prove, hence the small window.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ from scipy.sparse import csr_matrix
 
 __all__ = ["IntegerSolution", "integer_budget", "integer_maximin"]
 
-MAX_INCREMENTS = 2_000
+MAX_INCREMENTS = 400  # full-box (exact) MILP up to this many unit increments
+WINDOW = 6  # otherwise +-WINDOW units around the continuous optimum
+TIME_LIMIT = 5.0
 
 
 @dataclass(frozen=True)
@@ -98,7 +102,7 @@ def _increments(F, lo, hi, warm, window):
         if np.all(width < 10**9) and int(width.sum()) <= MAX_INCREMENTS:
             base, top, exact = lo.copy(), hi.copy(), True
         else:
-            window = max(2, int(MAX_INCREMENTS // (2 * lo.size)) - 1)
+            window = WINDOW
     if window is not None:
         base = np.maximum(lo, np.floor(cont).astype(np.int64) - window)
         top = np.minimum(hi, np.ceil(cont).astype(np.int64) + window)
@@ -119,7 +123,7 @@ def _milp_budget(F, costs, budget, lo, hi, warm, window) -> IntegerSolution:
     k = costs[group]
     cons = LinearConstraint(csr_matrix(k[None, :]), -np.inf, rem * (1 + 1e-12))
     res = milp(-delta, constraints=[cons], integrality=np.ones(delta.size),
-               bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0})
+               bounds=Bounds(0, 1), options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
     if res.x is None:
         return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
                                f"milp_failed: {res.message}", "milp")
@@ -165,7 +169,7 @@ def integer_maximin(
     integrality = np.r_[np.ones(m), 0]
     bounds = Bounds(np.r_[np.zeros(m), -np.inf], np.r_[np.ones(m), np.inf])
     res = milp(np.r_[np.zeros(m), 1.0], constraints=cons, integrality=integrality, bounds=bounds,
-               options={"mip_rel_gap": 0.0})
+               options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
     if res.x is None:
         return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
                                f"milp_failed: {res.message}", "milp")
@@ -174,7 +178,7 @@ def integer_maximin(
     cons2 = [LinearConstraint(A[:, :m], -np.inf, t - e0 + 1e-12 * max(abs(t), 1.0)),
              LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem * (1 + 1e-12))]
     res2 = milp(-delta, constraints=cons2, integrality=np.ones(m), bounds=Bounds(0, 1),
-                options={"mip_rel_gap": 0.0})
+                options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
     x = res2.x if res2.x is not None else res.x[:m]
     y = np.round(x).astype(np.int64)
     n = base + np.bincount(group, weights=y, minlength=G).astype(np.int64)
