@@ -17,7 +17,12 @@ from ._errors import (
     MarginError,
     ValidationError,
 )
+from .calibrate import calibrate
 from .design import SurveyDesign
+from .poststratify import poststratify
+from .rake import rake
+from .trim import trim
+from .weighting_result import WeightingResult
 
 __version__ = "0.1.0"
 
@@ -33,5 +38,10 @@ __all__ = [
     "MarginError",
     "SurveyDesign",
     "ValidationError",
+    "WeightingResult",
+    "calibrate",
     "datasets",
+    "poststratify",
+    "rake",
+    "trim",
 ]

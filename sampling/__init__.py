@@ -5,4 +5,35 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
-__all__: list[str] = []
+from .apportionment import alabama_paradox, apportion
+from .controlled_rounding import controlled_round
+from .leverage import (
+    LewisWeights,
+    leverage_scores,
+    lewis_weights,
+    lp_sensitivities,
+    mixed_scores,
+    root_leverage_scores,
+)
+from .quota_tracker import Decision, QuotaTracker
+from .quotas import QuotaPlan, design_quotas
+from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
+
+__all__: list[str] = [
+    "Decision",
+    "LewisWeights",
+    "QuotaPlan",
+    "QuotaTracker",
+    "Subset",
+    "alabama_paradox",
+    "apportion",
+    "controlled_round",
+    "design_quotas",
+    "inclusion_probabilities_for",
+    "leverage_scores",
+    "lewis_weights",
+    "lp_sensitivities",
+    "mixed_scores",
+    "root_leverage_scores",
+    "sensitivity_sample",
+]

@@ -17,7 +17,14 @@ from estimators._errors import EquisampleError
 __all__ = ["build_parser", "main"]
 
 # One line per subcommand module; each adds its own parser.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "calibrate",
+    "demo",
+    "rake",
+    "quotas",
+    "select",
+    "track",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
