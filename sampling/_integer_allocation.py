@@ -122,7 +122,8 @@ def _milp_budget(F, costs, budget, lo, hi, warm, window) -> IntegerSolution:
     rem = budget - float(costs @ base)
     k = costs[group]
     cons = LinearConstraint(csr_matrix(k[None, :]), -np.inf, rem * (1 + 1e-12))
-    res = milp(-delta, constraints=[cons], integrality=np.ones(delta.size),
+    scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
+    res = milp(-delta * scale, constraints=[cons], integrality=np.ones(delta.size),
                bounds=Bounds(0, 1), options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
     if res.x is None:
         return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
@@ -177,7 +178,7 @@ def integer_maximin(
     # second stage: keep max error <= t and spend what is left on the sum of errors
     cons2 = [LinearConstraint(A[:, :m], -np.inf, t - e0 + 1e-12 * max(abs(t), 1.0)),
              LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem * (1 + 1e-12))]
-    res2 = milp(-delta, constraints=cons2, integrality=np.ones(m), bounds=Bounds(0, 1),
+    res2 = milp(-delta / max(float(np.max(np.abs(delta))), 1e-300), constraints=cons2, integrality=np.ones(m), bounds=Bounds(0, 1),
                 options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
     x = res2.x if res2.x is not None else res.x[:m]
     y = np.round(x).astype(np.int64)

@@ -69,6 +69,7 @@ class _GroupFit:
     fitted: np.ndarray
     residuals: np.ndarray
     cost: float
+    converged: bool
 
 
 def _fit_one(
@@ -91,6 +92,20 @@ def _fit_one(
             return logy - np.log(pred)
         return y - pred
 
+    logn = np.log(n)
+    logt = np.log(total) if pooled else None
+
+    def jac(theta: np.ndarray) -> np.ndarray:
+        pw = np.exp(theta[0] - theta[1] * logn)
+        cols = [pw, -pw * logn, np.ones_like(n)]
+        if pooled:
+            qw = np.exp(theta[3] - theta[4] * logt)
+            cols += [qw, -qw * logt]
+        dm = np.stack(cols, axis=1)
+        if space == "log":
+            return -dm / _model(theta, n, total)[:, None]
+        return -dm
+
     if starts is None:
         starts = _start_values(n, y)
         if pooled:
@@ -98,8 +113,8 @@ def _fit_one(
     best = None
     for s in starts:
         s = np.clip(s, np.array(lower) + 1e-12, np.array(upper) - 1e-12 * max(ymax, 1.0))
-        sol = least_squares(resid, s, bounds=(lower, upper), method="trf", x_scale="jac",
-                            xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
+        sol = least_squares(resid, s, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac",
+                            xtol=1e-12, ftol=1e-12, gtol=1e-10, max_nfev=100)
         if best is None or sol.cost < best.cost:
             best = sol
     assert best is not None
@@ -109,7 +124,8 @@ def _fit_one(
     jac = best.jac
     cov = np.linalg.pinv(jac.T @ jac) * scale2
     fitted = _model(best.x, n, total)
-    return _GroupFit(best.x, cov, float(np.sqrt(scale2)), fitted, resid(best.x), float(best.cost))
+    return _GroupFit(best.x, cov, float(np.sqrt(scale2)), fitted, resid(best.x), float(best.cost),
+                     bool(best.status > 0))
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
@@ -129,7 +145,8 @@ class LearningCurves(Result):
     params : pandas.DataFrame
         Indexed by group: ``a, b, c`` (and ``d, beta`` when pooled), their standard errors
         ``se_a, se_b, se_c`` (delta method from the least-squares Jacobian), ``residual_scale`` and
-        ``n_points``.
+        ``n_points`` and ``converged`` (False when the least-squares iteration limit was hit:
+        the curve is then poorly identified by the pilot data).
     covariance : dict
         Per group, the covariance of ``(log a, b, c[, log d, beta])``.
     bootstrap_params : pandas.DataFrame or None
@@ -428,7 +445,8 @@ def fit_learning_curves(
         row.update(se_a=float(np.exp(th[0]) * sd[0]), se_b=float(sd[1]), se_c=float(sd[2]))
         if pooled:
             row.update(se_d=float(np.exp(th[3]) * sd[3]), se_beta=float(sd[4]))
-        row.update(residual_scale=fit.residual_scale, n_points=int(m.sum()))
+        row.update(residual_scale=fit.residual_scale, n_points=int(m.sum()),
+                   converged=fit.converged)
         rows.append(row)
         cov[g] = cv
         if gen is not None:
