@@ -5,6 +5,7 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
+from .adaptive import AdaptiveAllocator, Batch
 from .allocation import AllocationPlan, allocate
 from .apportionment import alabama_paradox, apportion
 from .classical_allocation import StratumAllocation, bethel_allocation, neyman_allocation
@@ -23,7 +24,9 @@ from .quotas import QuotaPlan, design_quotas
 from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
 
 __all__: list[str] = [
+    "AdaptiveAllocator",
     "AllocationPlan",
+    "Batch",
     "Decision",
     "LearningCurves",
     "LewisWeights",
