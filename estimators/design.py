@@ -242,6 +242,47 @@ class SurveyDesign:
     def n_strata(self) -> int:
         return len(self._strata_labels)
 
+    # -- estimation (thin methods; see estimators.estimation and estimators.replicates) -----------
+    def mean(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
+        """Weighted mean of ``y`` with a design-based SE: :func:`estimators.estimation.mean`."""
+        from .estimation import mean
+
+        return mean(self, y, by=by, **options)
+
+    def total(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
+        """Weighted total of ``y``: :func:`estimators.estimation.total`."""
+        from .estimation import total
+
+        return total(self, y, by=by, **options)
+
+    def proportion(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
+        """Weighted category shares of ``y``: :func:`estimators.estimation.proportion`."""
+        from .estimation import proportion
+
+        return proportion(self, y, by=by, **options)
+
+    def ratio(
+        self, numerator: Hashable, denominator: Hashable, *, by: ColumnSpec = None, **options: Any
+    ) -> Any:
+        """Ratio of weighted totals: :func:`estimators.estimation.ratio`."""
+        from .estimation import ratio
+
+        return ratio(self, numerator, denominator, by=by, **options)
+
+    def quantile(
+        self, y: Hashable, quantiles: Any = 0.5, *, by: ColumnSpec = None, **options: Any
+    ) -> Any:
+        """Weighted quantiles with Woodruff intervals: :func:`estimators.estimation.quantile`."""
+        from .estimation import quantile
+
+        return quantile(self, y, quantiles, by=by, **options)
+
+    def with_replicates(self, method: str = "jk1", **options: Any) -> Any:
+        """Replicate weights for this design: :func:`estimators.replicates.replicate_design`."""
+        from .replicates import replicate_design
+
+        return replicate_design(self, method=method, **options)  # type: ignore[arg-type]
+
     def __len__(self) -> int:
         return len(self._data)
 

@@ -20,10 +20,12 @@ __all__ = ["build_parser", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "calibrate",
     "demo",
+    "estimate",
     "rake",
     "quotas",
     "select",
     "track",
+    "welfare",
     "plan",
 )
 
