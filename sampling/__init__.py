@@ -5,8 +5,12 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
+from .adaptive import AdaptiveAllocator, Batch
+from .allocation import AllocationPlan, allocate
 from .apportionment import alabama_paradox, apportion
+from .classical_allocation import StratumAllocation, bethel_allocation, neyman_allocation
 from .controlled_rounding import controlled_round
+from .learning_curves import LearningCurves, fit_learning_curves
 from .leverage import (
     LewisWeights,
     leverage_scores,
@@ -20,20 +24,29 @@ from .quotas import QuotaPlan, design_quotas
 from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
 
 __all__: list[str] = [
+    "AdaptiveAllocator",
+    "AllocationPlan",
+    "Batch",
     "Decision",
+    "LearningCurves",
     "LewisWeights",
     "QuotaPlan",
     "QuotaTracker",
+    "StratumAllocation",
     "Subset",
     "alabama_paradox",
+    "allocate",
     "apportion",
+    "bethel_allocation",
     "controlled_round",
     "design_quotas",
+    "fit_learning_curves",
     "inclusion_probabilities_for",
     "leverage_scores",
     "lewis_weights",
     "lp_sensitivities",
     "mixed_scores",
+    "neyman_allocation",
     "root_leverage_scores",
     "sensitivity_sample",
 ]
