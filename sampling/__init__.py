@@ -5,8 +5,12 @@ sensitivity-sampling subset selection, sampling-policy simulation, and the ``equ
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
 """
 
+from .adaptive import AdaptiveAllocator, Batch
+from .allocation import AllocationPlan, allocate
 from .apportionment import alabama_paradox, apportion
+from .classical_allocation import StratumAllocation, bethel_allocation, neyman_allocation
 from .controlled_rounding import controlled_round
+from .learning_curves import LearningCurves, fit_learning_curves
 from .leverage import (
     LewisWeights,
     leverage_scores,
@@ -41,13 +45,17 @@ from .synthetic import SYNTHETIC_OPTIONS, synthetic_population
 
 __all__: list[str] = [
     "SYNTHETIC_OPTIONS",
+    "AdaptiveAllocator",
+    "AllocationPlan",
     "AllocationPolicy",
+    "Batch",
     "ConveniencePolicy",
     "Decision",
     "Draw",
     "EqualPolicy",
     "Evaluation",
     "GaussianRatings",
+    "LearningCurves",
     "LewisWeights",
     "Policy",
     "PolicyContext",
@@ -58,16 +66,21 @@ __all__: list[str] = [
     "QuotaTracker",
     "SensitivityPolicy",
     "SimpleRandomPolicy",
+    "StratumAllocation",
     "Subset",
     "alabama_paradox",
+    "allocate",
     "apportion",
+    "bethel_allocation",
     "controlled_round",
     "design_quotas",
+    "fit_learning_curves",
     "inclusion_probabilities_for",
     "leverage_scores",
     "lewis_weights",
     "lp_sensitivities",
     "mixed_scores",
+    "neyman_allocation",
     "policy_context",
     "root_leverage_scores",
     "sensitivity_sample",

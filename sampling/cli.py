@@ -26,6 +26,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "select",
     "simulate",
     "track",
+    "welfare",
+    "plan",
 )
 
 

@@ -191,3 +191,19 @@ def test_fay_weights_from_user_match_generated():
     gen = d.with_replicates("fay", fay_rho=0.3)
     user = est.ReplicateDesign.from_weights(d, gen.replicate_weights(), method="fay", fay_rho=0.3)
     assert user.mean("y").std_error[0] == pytest.approx(gen.mean("y").std_error[0], rel=1e-12)
+
+
+def test_replicates_rerun_rake_then_trim_chain(frame):
+    """A rake -> trim chain is re-run on every replicate (trim has no cell solver: row-level path)."""
+    d = est.SurveyDesign(frame, weights="w", psu="user")
+    fit = est.rake(d, {"sex": {"f": 0.4, "m": 0.6}})
+    upper = float(np.quantile(fit.weights, 0.9))
+    trimmed = est.trim(fit, upper=upper)
+    assert [s.method for s in trimmed.design.weighting_steps] == ["rake", "trim"]
+    r = trimmed.design.with_replicates("bootstrap", replicates=20, rng=0)
+    assert r._atoms() is None
+    W = r.replicate_weights()
+    assert W.shape == (len(frame), 20) and np.isfinite(W).all()
+    e = r.mean("y", by="g")
+    assert np.isfinite(e.std_error).all() and (e.std_error > 0).all()
+    assert np.isfinite(trimmed.design.mean("y").std_error).all()

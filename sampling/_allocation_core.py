@@ -1,0 +1,485 @@
+"""The exact solver core for separable convex allocation problems (numpy arrays only).
+
+Problems solved (``f_g(n) = a_g n^(-b_g) + c_g``, costs ``k_g > 0``, box ``lo_g <= n_g <= hi_g``):
+
+* budget:   minimise ``sum_g w_g phi(f_g(n_g))`` subject to ``sum_g k_g n_g <= B`` and the box,
+  where ``phi`` is increasing and convex (identity, ``f^p``, or the alpha-fair ``-U_alpha(1-f)``);
+* level:    minimise ``sum_g k_g n_g`` subject to ``sum_g w_g f_g(n_g) <= V`` and the box
+  (Cochran's fixed-variance allocation);
+* maximin:  minimise ``max_g f_g(n_g)`` subject to the budget and the box, with a leximin or
+  utilitarian tie-break that spends budget left over when a capped group sets the maximum.
+
+The budget problem is solved through its dual. Stationarity gives, for every group,
+``n_g(lambda) = clip(m_g^{-1}(lambda k_g), lo_g, hi_g)`` with the marginal benefit
+``m_g(n) = -d/dn w_g phi(f_g(n))`` (positive, decreasing). The spending
+``S(t) = sum_g k_g n_g(e^t)`` is monotone in ``t = log lambda``; Brent's method brackets the root of
+``S(t) = B`` between the breakpoints where every group sits at its upper and at its lower bound,
+and the final point is polished by Newton's method on the identified active set (where ``S`` is
+smooth), so breakpoints are handled exactly. For ``phi = identity`` the inverse marginal is closed
+form, ``n = (w a b / (lambda k))^{1/(b+1)}``; otherwise it is found by vectorised bisection in
+``log n``. Every solution carries its KKT residual, the active set and a status that is
+``"optimal"`` only when the residual is below the tolerance.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import brentq
+
+from estimators._errors import InfeasibleError
+
+__all__ = [
+    "CoreSolution",
+    "Transform",
+    "marginal",
+    "solve_budget",
+    "solve_level",
+    "solve_maximin",
+]
+
+KKT_TOL = 1e-9
+EPS = np.finfo(float).eps
+
+
+@dataclass(frozen=True)
+class Transform:
+    """The increasing convex ``phi`` applied to each group's error: ``identity``, ``power`` (p),
+    or ``alpha_fair`` (alpha; utility ``1 - f``)."""
+
+    kind: str = "identity"
+    parameter: float = 1.0
+
+    def value(self, f: np.ndarray) -> np.ndarray:
+        if self.kind == "identity":
+            return f
+        if self.kind == "power":
+            return f**self.parameter
+        u = 1.0 - f
+        al = self.parameter
+        return -np.log(u) if al == 1.0 else -(u ** (1.0 - al)) / (1.0 - al)
+
+    def derivative(self, f: np.ndarray) -> np.ndarray:
+        if self.kind == "identity":
+            return np.ones_like(f)
+        if self.kind == "power":
+            return self.parameter * f ** (self.parameter - 1.0)
+        return (1.0 - f) ** (-self.parameter)
+
+
+IDENTITY = Transform()
+
+
+@dataclass(frozen=True)
+class CoreSolution:
+    """Raw result of a core solve (arrays aligned with the input groups)."""
+
+    n: np.ndarray
+    multiplier: float  # lambda (budget), mu (level) or the common error level t (maximin)
+    kkt_residual: float
+    at_lower: np.ndarray
+    at_upper: np.ndarray
+    status: str
+    iterations: int
+    budget_binding: bool
+
+
+def _err(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", over="ignore"):
+        return a * np.exp(-b * np.log(n)) + c
+
+
+def marginal(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, w: np.ndarray, n: np.ndarray,
+    transform: Transform = IDENTITY,
+) -> np.ndarray:
+    """Marginal benefit ``m_g(n) = w_g phi'(f_g(n)) a_g b_g n^(-b_g-1)`` (> 0, decreasing)."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        base = w * a * b * np.exp(-(b + 1.0) * np.log(n))
+        if transform.kind == "identity":
+            return base
+        return base * transform.derivative(_err(a, b, c, n))
+
+
+def _infeasible_budget(costs: np.ndarray, lo: np.ndarray, budget: float) -> None:
+    need = float(np.dot(costs, lo))
+    if need > budget * (1 + 1e-12):
+        raise InfeasibleError(
+            f"budget: the lower bounds alone cost sum(cost * min_n) = {need:.10g} > budget = "
+            f"{budget:.10g} (certificate: every feasible plan costs at least that much). Raise the "
+            "budget or lower min_n / current_n."
+        )
+
+
+class _Inverse:
+    """``n_g(t) = clip(m_g^{-1}(e^t k_g), lo_g, hi_g)`` for the budget dual, vectorised."""
+
+    def __init__(self, a, b, c, w, costs, lo, hi, transform: Transform):
+        self.a, self.b, self.c, self.w, self.k = a, b, c, w, costs
+        self.lo, self.hi, self.tr = lo, hi, transform
+        self.e = 1.0 / (b + 1.0)
+        self.L = np.log(w * a * b / costs)  # identity: n = exp(e (L - t))
+        self.log_lo = np.log(lo)
+        with np.errstate(divide="ignore"):
+            self.log_hi = np.log(hi)
+        # phi' range on the box bounds the generic inverse
+        if transform.kind != "identity":
+            fl = _err(a, b, c, lo)
+            fh = np.where(np.isfinite(hi), _err(a, b, c, hi), c)
+            d1, d2 = transform.derivative(fl), transform.derivative(fh)
+            self.logdmax = np.log(np.maximum(d1, d2))
+            with np.errstate(divide="ignore"):
+                self.logdmin = np.log(np.minimum(d1, d2))
+        # breakpoints in t: t <= t_hi -> at hi; t >= t_lo -> at lo
+        if transform.kind == "identity":  # log(m(n)/k) = L - (b + 1) log n
+            self.t_lo = self.L - (b + 1.0) * self.log_lo
+            self.t_hi = self.L - (b + 1.0) * self.log_hi
+        else:
+            self.t_lo = np.log(marginal(a, b, c, w, lo, transform) / costs)
+            with np.errstate(divide="ignore"):
+                self.t_hi = np.log(marginal(a, b, c, w, hi, transform) / costs)
+
+    def n(self, t: float) -> np.ndarray:
+        if self.tr.kind == "identity":
+            return np.clip(np.exp(self.e * (self.L - t)), self.lo, self.hi)
+        return self._generic(t)
+
+    def _generic(self, t: float) -> np.ndarray:
+        out = np.where(t >= self.t_lo, self.lo, np.where(t <= self.t_hi, self.hi, np.nan))
+        free = np.isnan(out)
+        if not free.any():
+            return out
+        e, L = self.e[free], self.L[free]
+        left = np.maximum(self.log_lo[free], e * (L + self.logdmin[free] - t))
+        right = np.minimum(self.log_hi[free], e * (L + self.logdmax[free] - t))
+        a, b, c, w, k = self.a[free], self.b[free], self.c[free], self.w[free], self.k[free]
+        target = np.exp(t) * k
+        for _ in range(200):
+            mid = 0.5 * (left + right)
+            m = marginal(a, b, c, w, np.exp(mid), self.tr)
+            big = m > target
+            left = np.where(big, mid, left)
+            right = np.where(big, right, mid)
+            if np.all(right - left <= 4 * EPS * np.maximum(1.0, np.abs(mid))):
+                break
+        out[free] = np.exp(0.5 * (left + right))
+        return np.clip(out, self.lo, self.hi)
+
+
+def _kkt_budget(inv: _Inverse, n: np.ndarray, lam: float, budget: float, spent: float,
+                tol: float) -> tuple[float, np.ndarray, np.ndarray]:
+    """Relative KKT residual: stationarity ``|m_g(n_g) - lambda k_g| / (lambda k_g)`` for free
+    groups, sign conditions at the bounds, primal budget and box violations."""
+    k, lo, hi = inv.k, inv.lo, inv.hi
+    at_lo = n <= lo
+    at_hi = n >= hi
+    bound_viol = max(float(np.max(np.maximum(lo - n, 0.0) / lo)),
+                     float(np.max(np.maximum(n - hi, 0.0) / hi)))
+    if lam <= 0:  # budget slack: optimal only if every group is at its cap
+        stat = 0.0 if at_hi.all() else 1.0
+        return max(stat, bound_viol, max(spent - budget, 0) / budget), at_lo, at_hi
+    if inv.tr.kind == "identity":  # m/k = exp(L - (b+1) log n)
+        gap = np.exp(inv.L - (inv.b + 1.0) * np.log(n) - np.log(lam)) - 1.0
+    else:
+        gap = marginal(inv.a, inv.b, inv.c, inv.w, n, inv.tr) / (lam * k) - 1.0
+    r = np.where(at_lo, np.maximum(gap, 0.0), np.where(at_hi, np.maximum(-gap, 0.0), np.abs(gap)))
+    r = np.where(at_lo & at_hi, 0.0, r)
+    res = max(float(r.max(initial=0.0)), abs(spent - budget) / budget, bound_viol)
+    return res, at_lo, at_hi
+
+
+def solve_budget(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, w: np.ndarray, costs: np.ndarray,
+    budget: float, lo: np.ndarray, hi: np.ndarray, transform: Transform = IDENTITY,
+    tol: float = KKT_TOL,
+) -> CoreSolution:
+    """Minimise ``sum w phi(a n^-b + c)`` s.t. ``sum costs n <= budget``, ``lo <= n <= hi``."""
+    _infeasible_budget(costs, lo, budget)
+    inv = _Inverse(a, b, c, w, costs, lo, hi, transform)
+    cap = float(np.dot(costs, hi)) if np.isfinite(hi).all() else np.inf
+    if cap <= budget:
+        n = hi.astype(float).copy()
+        res, at_lo, at_hi = _kkt_budget(inv, n, 0.0, budget, cap, tol)
+        return CoreSolution(n, 0.0, res, at_lo, at_hi, "optimal" if res <= tol else "inaccurate",
+                            0, False)
+    spent_lo = float(np.dot(costs, lo))
+    if spent_lo >= budget:  # exactly at the lower bounds
+        n = lo.astype(float).copy()
+        lam = float(np.exp(np.max(inv.t_lo)))
+        res, at_lo, at_hi = _kkt_budget(inv, n, lam, budget, spent_lo, tol)
+        return CoreSolution(n, lam, res, at_lo, at_hi,
+                            "optimal" if res <= tol else "inaccurate", 0, True)
+
+    def gap(t: float) -> float:
+        return (float(np.dot(costs, inv.n(t))) - budget) / budget
+
+    t_right = float(np.max(inv.t_lo))
+    finite_hi = inv.t_hi[np.isfinite(inv.t_hi)]
+    t_left = float(np.min(finite_hi)) if finite_hi.size == inv.t_hi.size else t_right - 1.0
+    step = 1.0
+    while gap(t_left) < 0:  # only when some caps are infinite
+        step *= 2.0
+        t_left -= step
+    t_left = min(t_left, t_right)
+    if transform.kind == "identity":
+        t, n, iterations = _safeguarded_newton(inv, budget, t_left, t_right)
+    else:
+        t, info = brentq(gap, t_left, t_right, xtol=1e-14 * max(1.0, abs(t_right)),
+                         rtol=4 * EPS, full_output=True, disp=False)
+        iterations = info.function_calls
+        n = inv.n(t)
+    lam = float(np.exp(t))
+    n = _trim_to_budget(n, costs, lo, hi, budget)
+    spent = float(np.dot(costs, n))
+    res, at_lo, at_hi = _kkt_budget(inv, n, lam, budget, spent, tol)
+    status = "optimal" if res <= tol else "inaccurate"
+    return CoreSolution(n, lam, res, at_lo, at_hi, status, iterations, True)
+
+
+def _safeguarded_newton(
+    inv: _Inverse, budget: float, t_left: float, t_right: float, max_iter: int = 200
+) -> tuple[float, np.ndarray, int]:
+    """Root of ``S(t) = B`` in ``t = log lambda`` on the bracket ``[t_left, t_right]``.
+
+    ``S`` is decreasing and piecewise smooth (kinks where a group reaches a bound). Newton steps
+    use the derivative of the current segment, ``S'(t) = -sum_free k e n``; a step that leaves the
+    bracket or does not halve the previous step is replaced by bisection (the safeguard of Brent's
+    method and ``rtsafe``). Once the root's segment (its active set) is reached, Newton converges
+    quadratically, so the budget equation is met to rounding.
+    """
+    k, ke, lo, hi = inv.k, inv.k * inv.e, inv.lo, inv.hi
+    L, e = inv.L, inv.e
+    tl, tr = t_left, t_right
+    # start: the unbounded solution with a common exponent (a cheap, usually close guess)
+    emean = float(np.mean(e))
+    with np.errstate(over="ignore"):
+        t = float(np.log(np.dot(k, np.exp(e * L)) / budget) / emean)
+    if not (tl < t < tr):
+        t = 0.5 * (tl + tr)
+    dx_old = tr - tl
+    buf = np.empty_like(L)
+    n = buf
+    it = 0
+    for it in range(1, max_iter + 1):  # noqa: B007 - it is returned
+        np.subtract(L, t, out=buf)
+        np.multiply(buf, e, out=buf)
+        np.exp(buf, out=buf)
+        n = np.minimum(np.maximum(buf, lo), hi)
+        g = float(np.dot(k, n)) - budget
+        if abs(g) <= 2 * EPS * budget:
+            break
+        if g > 0:
+            tl = t
+        else:
+            tr = t
+        ds = -float(np.dot(ke, n * (n == buf)))  # derivative over the unclipped groups
+        t_new = t - g / ds if ds < 0 else np.nan
+        if not (tl < t_new < tr) or abs(t_new - t) > 0.5 * abs(dx_old):
+            t_new = 0.5 * (tl + tr)
+        dx_old = t_new - t
+        if t_new == t or tr - tl <= 2 * EPS * max(1.0, abs(t)):
+            break
+        t = t_new
+    return t, n, it
+
+
+def _trim_to_budget(n: np.ndarray, costs: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                    budget: float) -> np.ndarray:
+    """Remove a rounding-level overspend (<= 1e-12 B) from the group with the largest spend."""
+    spent = float(np.dot(costs, n))
+    if spent <= budget:
+        return n
+    over = spent - budget
+    if over > 1e-12 * budget:
+        return n
+    n = n.copy()
+    free = (n > lo) & (n < hi)
+    if not free.any():
+        return n
+    j = int(np.argmax(np.where(free, costs * n, -np.inf)))
+    rest = spent - costs[j] * n[j]
+    n[j] = max(lo[j], (budget - rest) / costs[j])
+    for _ in range(64):  # step down ulp by ulp until the float sum is within budget
+        if float(np.dot(costs, n)) <= budget or n[j] <= lo[j]:
+            break
+        n[j] = max(lo[j], np.nextafter(n[j], 0.0))
+    return n
+
+
+def solve_level(
+    a: np.ndarray, b: np.ndarray, w: np.ndarray, costs: np.ndarray, level: float,
+    lo: np.ndarray, hi: np.ndarray, tol: float = KKT_TOL,
+) -> CoreSolution:
+    """Minimise ``sum costs n`` s.t. ``sum w a n^-b <= level`` and the box (fixed-variance design).
+
+    Stationarity: ``k_g = mu w_g a_g b_g n_g^(-b_g-1)``, so ``n_g = (mu w a b / k)^(1/(b+1))``
+    clipped to the box, with ``mu`` the root of ``sum w a n(mu)^-b = level`` (Brent on log mu).
+    """
+    floor = float(np.dot(w * a, np.exp(-b * np.log(hi)))) if np.isfinite(hi).all() else 0.0
+    if floor >= level * (1 - 1e-12) and not (np.isfinite(hi).all() and floor <= level):
+        raise InfeasibleError(
+            f"target: even at the upper bounds sum(w a n^-b) = {floor:.10g} exceeds the target "
+            f"{level:.10g} (certificate: the objective is smallest at n = max_n). Relax the target "
+            "or raise max_n."
+        )
+    top = float(np.dot(w * a, np.exp(-b * np.log(lo))))
+    e = 1.0 / (b + 1.0)
+    base = np.log(w * a * b / costs)
+
+    def n_of(s: float) -> np.ndarray:
+        return np.clip(np.exp(e * (base + s)), lo, hi)
+
+    def gap(s: float) -> float:
+        return (float(np.dot(w * a, np.exp(-b * np.log(n_of(s))))) - level) / level
+
+    if top <= level:
+        n = lo.astype(float).copy()
+        s = -np.inf
+        iterations = 0
+    else:
+        s_lo = float(np.min((b + 1) * np.log(lo) - base))
+        s_hi = s_lo + 1.0
+        while gap(s_hi) > 0:
+            s_hi = s_lo + 2 * (s_hi - s_lo)
+        s, info = brentq(gap, s_lo, s_hi, xtol=1e-14 * max(1.0, abs(s_hi)), rtol=4 * EPS,
+                         full_output=True, disp=False)
+        iterations = info.function_calls
+        n = n_of(s)
+        # Newton polish on the free set
+        for _ in range(20):
+            free = (n > lo) & (n < hi)
+            val = float(np.dot(w * a, np.exp(-b * np.log(n))))
+            if abs(val - level) <= 2 * EPS * level or not free.any():
+                break
+            dval = -float(np.dot((w * a * b * e)[free], np.exp(-b[free] * np.log(n[free]))))
+            s_new = s - (val - level) / dval
+            n_new = n_of(s_new)
+            if not np.array_equal((n_new > lo) & (n_new < hi), free):
+                break
+            s, n = s_new, n_new
+    mu = float(np.exp(s)) if np.isfinite(s) else 0.0
+    at_lo = n <= lo * (1 + 1e-14)
+    at_hi = n >= hi * (1 - 1e-14)
+    val = float(np.dot(w * a, np.exp(-b * np.log(n))))
+    res = max(val - level, 0.0) / level
+    if mu > 0:
+        res = max(res, abs(val - level) / level)
+        m = mu * w * a * b * np.exp(-(b + 1) * np.log(n))
+        g = (m - costs) / costs
+        free = ~(at_lo | at_hi)
+        res = max(res, float(np.max(np.abs(g[free]), initial=0.0)),
+                  float(np.max(np.maximum(g[at_lo & ~at_hi], 0), initial=0.0)),
+                  float(np.max(np.maximum(-g[at_hi & ~at_lo], 0), initial=0.0)))
+    return CoreSolution(n, mu, res, at_lo, at_hi, "optimal" if res <= tol else "inaccurate",
+                        iterations, mu > 0)
+
+
+def _level_n(a, b, c, lo, hi, t: float) -> np.ndarray:
+    """Smallest ``n`` in the box with ``a n^-b + c <= t`` (``hi`` when unreachable)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        need = np.where(t > c, np.exp(-np.log((t - c) / a) / b), np.inf)
+    return np.clip(need, lo, hi)
+
+
+def solve_maximin(
+    a: np.ndarray, b: np.ndarray, c: np.ndarray, costs: np.ndarray, budget: float,
+    lo: np.ndarray, hi: np.ndarray, tie_break: str = "leximin", tol: float = KKT_TOL,
+) -> CoreSolution:
+    """Minimise ``max_g f_g(n_g)`` under the budget and box, then spend what is left.
+
+    The common level ``t`` solves ``sum k_g n_g(t) = B`` with ``n_g(t) = clip(f_g^{-1}(t))``
+    (Brent on ``t``). If the budget buys every group down to ``t_min = max_g f_g(hi_g)`` a capped
+    group sets the maximum; ``tie_break="leximin"`` then fixes the capped groups and repeats on the
+    rest (lexicographic max-min), ``"utilitarian"`` spends the remainder to minimise the sum of
+    errors with the maximin sizes as lower bounds.
+    """
+    _infeasible_budget(costs, lo, budget)
+    G = a.size
+    n = lo.astype(float).copy()
+    fixed = np.zeros(G, dtype=bool)
+    remaining = budget
+    t_first = None
+    iterations = 0
+    residual = 0.0
+    while True:
+        act = ~fixed
+        if not act.any():
+            break
+        aa, bb, cc, kk, ll, hh = a[act], b[act], c[act], costs[act], lo[act], hi[act]
+        f_hi = np.where(np.isfinite(hh), _err(aa, bb, cc, hh), cc)
+        t_min = float(np.max(f_hi))
+        f_lo = _err(aa, bb, cc, ll)
+        t_max = float(np.max(f_lo))
+
+        def spend(t: float, aa=aa, bb=bb, cc=cc, kk=kk, ll=ll, hh=hh) -> float:
+            return float(np.dot(kk, _level_n(aa, bb, cc, ll, hh, t)))
+
+        cost_at_min = spend(t_min)  # inf when the worst-capped group has no cap
+        if cost_at_min <= remaining * (1 + 1e-15):
+            t, capped = t_min, True
+        elif t_max <= t_min:
+            t, capped = t_max, False
+        else:
+            def gap(t: float, spend=spend, rem=remaining) -> float:
+                return (spend(t) - rem) / rem
+
+            # bracket: gap(left) > 0 (too expensive) and gap(right) <= 0
+            right = t_max
+            left = t_min + 0.5 * (t_max - t_min)
+            for _ in range(2000):
+                if gap(left) > 0:
+                    break
+                right = left
+                left = t_min + 0.5 * (left - t_min)
+            if gap(right) == 0:
+                t = right
+            else:
+                t, info = brentq(gap, left, right, xtol=4 * EPS * max(abs(right), 1e-300),
+                                 rtol=4 * EPS, full_output=True, disp=False)
+                iterations += info.function_calls
+            capped = False
+        nn = _level_n(aa, bb, cc, ll, hh, t)
+        if not capped:
+            # exact budget: rescale the free groups' spend onto the remainder (rounding-level)
+            free = (nn > ll) & (nn < hh)
+            spent = float(np.dot(kk, nn))
+            if free.any() and spent != remaining:
+                slack = remaining - spent
+                share = kk[free] * nn[free]
+                nn[free] = np.clip(nn[free] + slack * share / share.sum() / kk[free], ll[free], hh[free])
+            level_err = _err(aa, bb, cc, nn)
+            if free.any():
+                residual = max(residual, float(np.max(np.abs(level_err[free] - t) / t)))
+            residual = max(residual, abs(float(np.dot(kk, nn)) - remaining) / budget)
+        if t_first is None:
+            t_first = t
+        n[act] = nn
+        if not capped or tie_break == "none":
+            break
+        if tie_break == "utilitarian":
+            left = remaining - float(np.dot(kk, nn))
+            if left > 1e-12 * budget:
+                sub = solve_budget(aa, bb, cc, np.ones_like(aa), kk, float(np.dot(kk, nn)) + left,
+                                   nn, hh, tol=tol)
+                n[act] = sub.n
+                residual = max(residual, sub.kkt_residual)
+            break
+        # leximin: fix the groups whose cap sets the level and repeat on the rest
+        bottleneck = f_hi >= t_min * (1 - 1e-12)
+        idx = np.flatnonzero(act)[bottleneck]
+        fixed[idx] = True
+        n[idx] = hi[idx]
+        remaining = budget - float(np.dot(costs[fixed], hi[fixed]))
+        if remaining <= 1e-12 * budget:
+            break
+    n = np.clip(n, lo, hi)
+    n = _trim_to_budget(n, costs, lo, hi, budget)
+    at_lo = n <= lo * (1 + 1e-14)
+    at_hi = n >= hi * (1 - 1e-14)
+    spent = float(np.dot(costs, n))
+    residual = max(residual, max(spent - budget, 0) / budget)
+    status = "optimal" if residual <= tol else "inaccurate"
+    binding = spent >= budget * (1 - 1e-12)
+    return CoreSolution(n, float(t_first if t_first is not None else 0.0), residual, at_lo, at_hi,
+                        status, iterations, binding)
