@@ -20,6 +20,7 @@ from .leverage import (
     root_leverage_scores,
 )
 from .policies import (
+    AdaptivePolicy,
     AllocationPolicy,
     ConveniencePolicy,
     Draw,
@@ -46,6 +47,7 @@ from .synthetic import SYNTHETIC_OPTIONS, synthetic_population
 __all__: list[str] = [
     "SYNTHETIC_OPTIONS",
     "AdaptiveAllocator",
+    "AdaptivePolicy",
     "AllocationPlan",
     "AllocationPolicy",
     "Batch",

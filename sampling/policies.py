@@ -22,6 +22,7 @@ from estimators._errors import ValidationError
 from estimators._validation import as_float_array, check_columns, fail
 
 __all__ = [
+    "AdaptivePolicy",
     "AllocationPolicy",
     "ConveniencePolicy",
     "Draw",
@@ -626,3 +627,116 @@ class SensitivityPolicy:
         weights = np.asarray(sub.weights, dtype=float)
         return Draw(indices, weights, float(context.unit_costs[indices].sum()),
                     stratified=self.stratified)
+
+
+@dataclass(frozen=True)
+class AdaptivePolicy:
+    """Sequential stratified sampling driven by ``sampling.AdaptiveAllocator``.
+
+    The budget is spent in ``rounds`` equal batches. After each batch the policy measures each
+    group's error — the standard error of the group's mean ``outcomes`` so far,
+    :math:`\\bar s_g / \\sqrt{n_g}` (mean over outcome columns of the sample SD) — and the allocator
+    refits the learning curves and chooses the next batch (plug-in allocation for ``objective``,
+    or worst-group sampling), with an exploration floor. People are drawn without replacement
+    within groups; weights are ``N_g / n_g``.
+
+    Parameters
+    ----------
+    outcomes : sequence of str
+        Population columns the policy observes for the people it recruits (e.g. the options'
+        utilities or a pilot measurement).
+    rounds : int
+        Number of batches (>= 4, so curves can be fitted after three rounds).
+    objective : str
+        Objective of the plug-in plans (``"maximin"``, ``"utilitarian"``, ...).
+    strategy : {"plugin", "worst_group"}
+        Plug-in allocation on refitted curves (Cai et al. 2022) or worst-group sampling
+        (Abernethy et al. 2022).
+    exploration : float
+        Share of every batch spread equally over the groups.
+    outcome_model : object, optional
+        With ``observe(values, rng)`` (e.g. :class:`~sampling.GaussianRatings`): what the policy
+        measures for each recruit (noisy ratings rather than the true ``outcomes``). Use the same
+        model as the simulation so the policy sees what a real recruiter would.
+    name : str
+        Label in the results (default ``"adaptive (<strategy>)"``).
+
+    References
+    ----------
+    Cai, W. et al. (2022). Adaptive sampling strategies to construct equitable training datasets.
+    *FAccT 2022*.
+
+    Abernethy, J. et al. (2022). Active sampling for min-max fairness. *ICML 2022*.
+
+    Examples
+    --------
+    >>> from sampling.policies import AdaptivePolicy
+    >>> AdaptivePolicy(["model_a", "model_b"], rounds=5, strategy="worst_group").name
+    'adaptive (worst_group)'
+    """
+
+    outcomes: tuple[str, ...] | list[str]
+    rounds: int = 5
+    objective: str = "maximin"
+    strategy: str = "plugin"
+    exploration: float = 0.1
+    outcome_model: Any = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", f"adaptive ({self.strategy})")
+
+    def draw(self, context: PolicyContext, budget: float, rng: np.random.Generator) -> Draw:
+        """Recruit batch by batch, letting the allocator choose each batch."""
+        allocator_class = _require("adaptive", "AdaptivePolicy").AdaptiveAllocator
+        rounds = int(self.rounds)
+        if rounds < 4:
+            fail(ValidationError, "rounds", "must be >= 4 (curves are fitted after three rounds)", bad=[rounds])
+        frame = context.population
+        check_columns(frame, list(self.outcomes), "outcomes")
+        values = frame[list(self.outcomes)].to_numpy(dtype=float)
+        labels = list(context.group_labels)
+        sizes = context.group_sizes
+        allocator = allocator_class(
+            labels,
+            costs=dict(zip(labels, context.group_costs)),
+            batch_budget=budget / rounds,
+            objective=self.objective,
+            strategy=self.strategy,
+            exploration=self.exploration,
+            max_n=dict(zip(labels, sizes.astype(float))),
+            rng=int(rng.integers(2**62)),
+        )
+        order = np.argsort(context.group_codes, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(sizes)))
+        queues = [rng.permutation(order[starts[g] : starts[g + 1]]) for g in range(len(labels))]
+        taken = np.zeros(len(labels), dtype=np.int64)
+        seen: list[np.ndarray] = [np.zeros((0, values.shape[1])) for _ in labels]
+        observed: list[dict[str, Any]] = []
+        for round_ in range(rounds):
+            batch = allocator.next_batch(
+                pd.DataFrame(observed) if observed else None,
+                current_n=dict(zip(labels, taken.astype(float))),
+                round=round_,
+            )
+            counts = batch.counts.reindex(labels).to_numpy(dtype=np.int64)
+            new_taken = np.minimum(taken + counts, sizes)
+            for g in range(len(labels)):
+                fresh = values[queues[g][taken[g] : new_taken[g]]]
+                if self.outcome_model is not None and len(fresh):
+                    fresh = np.asarray(self.outcome_model.observe(fresh, rng), dtype=float)
+                seen[g] = np.vstack([seen[g], fresh])
+            taken = new_taken
+            for g, label in enumerate(labels):
+                if taken[g] >= 2:
+                    error = float(seen[g].std(axis=0, ddof=1).mean() / np.sqrt(taken[g]))
+                    observed.append({"group": label, "n": int(taken[g]), "error": max(error, 1e-12)})
+        chosen = [np.sort(queues[g][: taken[g]]) for g in range(len(labels)) if taken[g] > 0]
+        if not chosen:
+            return Draw(np.zeros(0, dtype=np.int64), np.zeros(0), 0.0, stratified=True)
+        indices = np.concatenate(chosen)
+        weights = np.concatenate(
+            [np.full(taken[g], sizes[g] / taken[g]) for g in range(len(labels)) if taken[g] > 0]
+        )
+        return Draw(indices, weights, float(context.unit_costs[indices].sum()), stratified=True)

@@ -359,3 +359,22 @@ def test_design_based_standard_errors_after_raking(population):
     assert (options["se_design"] > 0).all() and options["covered_design"].isin([0.0, 1.0]).all()
     # after raking to margins that explain part of the outcome, the design SE differs from naive
     assert not np.allclose(options["se_design"], options["se_naive"])
+
+
+def test_adaptive_policy_spends_the_budget_in_rounds(population):
+    pytest.importorskip("sampling.adaptive")
+    options = list(smp.SYNTHETIC_OPTIONS)
+    ctx = smp.policy_context(population, groups="ethnicity")
+    policy = smp.AdaptivePolicy(options, rounds=5, outcome_model=smp.GaussianRatings(sd=15))
+    draw = policy.draw(ctx, 200, np.random.default_rng(0))
+    counts = np.bincount(ctx.group_codes[draw.indices], minlength=len(ctx.group_labels))
+    assert draw.cost <= 200 + 1e-9 and draw.stratified
+    assert np.unique(draw.indices).size == draw.indices.size
+    assert (counts >= 1).all() and (counts <= ctx.group_sizes).all()
+    for g in range(len(counts)):  # stratified weights sum to each group's size
+        assert draw.design_weights[ctx.group_codes[draw.indices] == g].sum() == pytest.approx(ctx.group_sizes[g])
+    sim = run(population, policies=[policy, smp.AdaptivePolicy(options, rounds=4, strategy="worst_group")],
+              groups="ethnicity", budget=150, n_reps=3)
+    assert (sim.to_frame()["n_failed"] == 0).all()
+    with pytest.raises(ValidationError, match="rounds: must be >= 4"):
+        smp.AdaptivePolicy(options, rounds=2).draw(ctx, 100, np.random.default_rng(0))
