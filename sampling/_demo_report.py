@@ -235,6 +235,22 @@ def _evaluate(report: DemoReport, sample: pd.DataFrame, population: pd.DataFrame
     welfare = pd.DataFrame({f"chosen from {k} ({m})": by_age[m] for k, m in chosen.items()})
     welfare.loc["population"] = [float(population[m].mean()) for m in chosen.values()]
     welfare = welfare.rename_axis("age group").reset_index()
+    blocks_extra: list[str] = []
+    import estimators as est
+
+    if hasattr(est, "welfare"):
+        utilities = population[list(chosen.values())]
+        swfs = {"utilitarian (mean)": {"swf": "utilitarian"},
+                "Atkinson, eps = 1": {"swf": "atkinson", "eps": 1.0},
+                "worst age group's mean": {"swf": "group_maximin", "by": population["age"]}}
+        rows_swf = []
+        for label, options in swfs.items():
+            frame = est.welfare(utilities, **options).to_frame().set_index("option")["welfare"]
+            rows_swf.append({"welfare function": label,
+                             **{f"{k} ({m})": float(frame[m]) for k, m in chosen.items()}})
+        blocks_extra.append("The two choices under three social welfare functions "
+                            "(`estimators.welfare`, over the whole population):")
+        blocks_extra.append(_table_block(report, pd.DataFrame(rows_swf), "evaluate_welfare_functions", 2))
     se_name = "design SE" if use_design else "naive SE (raked)"
     fig, ax = plt.subplots(figsize=(7, 4))
     x = np.arange(len(table))
@@ -256,6 +272,7 @@ def _evaluate(report: DemoReport, sample: pd.DataFrame, population: pd.DataFrame
         "every age group.",
         _table_block(report, table, "evaluate_model_scores"),
         _table_block(report, welfare, "evaluate_welfare_by_group", 2),
+        *blocks_extra,
         _figure_block(report, fig, "evaluate_model_scores", "model scores"),
     )
     report.log.append(f"evaluate: unweighted picks {chosen['unweighted']}, raked picks {chosen['raked']}")
