@@ -416,12 +416,30 @@ def calibrate(
         x_solve, unit_base[:, None], t_solve, distance, scale=s_solve, tol=tol,
         max_iter=max_iter, start=start,
     )
-    unit_g = outcome.g[:, 0]
+    n_iter, traces = outcome.n_iter, [outcome.trace_by_constraint]
+    solver_tol = tol
+    while True:
+        unit_g = outcome.g[:, 0]
+        misfit_all = np.abs(targets - x.T @ (unit_base * unit_g)) / scale
+        max_error = float(misfit_all.max(initial=0.0))
+        if not (outcome.converged[0] and max_error > max(tol, ROUNDOFF)) or n_iter >= max_iter:
+            break
+        # The solved (independent) totals meet tol, but a redundant total implied by them (e.g.
+        # the last category of a second margin) sums their misfits against a smaller target.
+        # Continue Newton from here with a proportionally tighter tolerance on the solved ones.
+        tightened = solver_tol * 0.5 * max(tol, ROUNDOFF) / max_error
+        if tightened < 1e-3 * ROUNDOFF:
+            break
+        solver_tol = tightened
+        outcome = solve_multipliers(
+            x_solve, unit_base[:, None], t_solve, distance, scale=s_solve, tol=solver_tol,
+            max_iter=max_iter - n_iter, start=outcome.multipliers[:, 0],
+        )
+        n_iter += outcome.n_iter
+        traces.append(outcome.trace_by_constraint[1:])
     if not np.isfinite(unit_g).all():  # pragma: no cover - the line search keeps g finite
         fail(ConvergenceError, "totals", "calibration produced non-finite weights", bad=[method])
     weights_out = base * units.gather(unit_g)
-    misfit_all = np.abs(targets - x.T @ (unit_base * unit_g)) / scale
-    max_error = float(misfit_all.max(initial=0.0))
     converged = bool(outcome.converged[0]) and max_error <= max(tol, ROUNDOFF)
 
     if not converged:
@@ -436,7 +454,7 @@ def calibrate(
                 _raise_infeasible(report, names, targets, lower, upper, method)
         worst = np.argsort(-misfit_all)[:5]
         message = (
-            f"totals: {method} calibration did not converge in {outcome.n_iter} Newton "
+            f"totals: {method} calibration did not converge in {n_iter} Newton "
             f"iterations (max relative misfit {max_error:.3g} > tol {tol:g}); worst totals: "
             + ", ".join(f"{names[j]} ({misfit_all[j]:.3g})" for j in worst)
             + ". Increase max_iter, loosen tol or widen the bounds; or pass "
@@ -457,7 +475,7 @@ def calibrate(
             DataWarning,
             stacklevel=2,
         )
-    trace = _trace_frame(outcome.trace_by_constraint, [groups[j] for j in keep], groups)
+    trace = _trace_frame(np.vstack(traces), [groups[j] for j in keep], groups)
     options = {
         "method": method,
         "bounds": (lower, upper),
@@ -483,7 +501,7 @@ def calibrate(
         base_weights=pd.Series(base, index=index, name="base_weight"),
         method=method,
         converged=converged,
-        n_iter=outcome.n_iter,
+        n_iter=n_iter,
         max_margin_error=max_error,
         trace=trace,
         step_factory=step_factory,

@@ -247,3 +247,35 @@ def test_overlapping_joint_and_one_way_totals() -> None:
     )
     np.testing.assert_allclose(both.weights.to_numpy(), alone.weights.to_numpy(), rtol=1e-12)
     assert both.trace.columns.tolist() == ["a x b", "a", "b", "z"]
+
+
+def test_redundant_total_meets_tol_too():
+    """Regression: the solved (independent) totals met tol while an implied one (the last category
+    of the second margin, dropped as redundant) did not, so calibrate raised ConvergenceError."""
+    rng = np.random.default_rng(560)
+    n, levels_a, levels_b = int(rng.integers(12, 61)), int(rng.integers(2, 5)), int(rng.integers(2, 4))
+
+    def column(k: int) -> np.ndarray:
+        return rng.permutation(np.concatenate([np.arange(k), rng.integers(0, k, n - k)]))
+
+    frame = pd.DataFrame(
+        {
+            "a": np.array(["a0", "a1", "a2", "a3"])[column(levels_a)],
+            "b": np.array(["b0", "b1", "b2"])[column(levels_b)],
+            "z": rng.integers(1, 30, n).astype(float),
+        }
+    )
+    base = rng.integers(1, 4, n).astype(float)
+    truth = pd.Series(base * np.exp(rng.uniform(-0.5, 0.5, n)))
+    rows = np.repeat(np.arange(n), base.astype(int))
+    replicated = frame.iloc[rows].reset_index(drop=True)
+    totals = {
+        "a": truth.groupby(frame["a"]).sum().to_dict(),
+        "b": truth.groupby(frame["b"]).sum().to_dict(),
+        "z": float(truth @ frame["z"]),
+    }
+    fit = est.calibrate(replicated, totals, method="raking", tol=1e-10)
+    assert fit.converged and fit.max_margin_error <= 1e-10
+    got = fit.weights.groupby(replicated["b"]).sum()
+    for label, target in totals["b"].items():
+        assert abs(got[label] - target) <= 1e-9 * target

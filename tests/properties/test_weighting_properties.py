@@ -20,6 +20,9 @@ from hypothesis import strategies as st
 import estimators as est
 
 LOGIT_BOUNDS = (0.5, 2.0)
+# The package default: well above the ~1e-12 floor that double precision leaves Newton on
+# ill-conditioned auxiliary matrices (there calibrate raises rather than claim convergence).
+TOL = 1e-10
 
 
 @dataclass
@@ -79,7 +82,7 @@ def cases(draw: st.DrawFn, *, integer_weights: bool = False) -> Case:
 def _fit(case: Case, method: str, **kwargs: Any) -> est.WeightingResult:
     bounds = LOGIT_BOUNDS if method == "logit" else None
     return est.calibrate(
-        case.frame, case.totals(), method=method, bounds=bounds, weights=case.base, tol=1e-12,
+        case.frame, case.totals(), method=method, bounds=bounds, weights=case.base, tol=TOL,
         **kwargs,
     )
 
@@ -88,7 +91,7 @@ def _fit(case: Case, method: str, **kwargs: Any) -> est.WeightingResult:
 def test_calibrated_totals_equal_targets(case: Case, method: str) -> None:
     fit = _fit(case, method)
     assert fit.converged
-    assert fit.max_margin_error <= 1e-12
+    assert fit.max_margin_error <= TOL
     w = fit.weights
     for column in ("a", "b"):
         got = w.groupby(case.frame[column]).sum()
@@ -123,7 +126,7 @@ def test_integer_weights_equal_replicated_rows(case: Case, method: str) -> None:
     )
     bounds = LOGIT_BOUNDS if method == "logit" else None
     again = est.calibrate(
-        replicated.frame, case.totals(), method=method, bounds=bounds, tol=1e-12
+        replicated.frame, case.totals(), method=method, bounds=bounds, tol=TOL
     )
     per_row = np.bincount(rows, weights=again.weights.to_numpy(), minlength=len(case.frame))
     np.testing.assert_allclose(per_row, fit.weights.to_numpy(), rtol=1e-9)
@@ -138,7 +141,7 @@ def test_scaling_targets_scales_weights(case: Case, method: str, factor: float) 
         "b": {k: v * factor for k, v in case.margin("b").items()},
         "z": case.numeric("z") * factor,
     }
-    again = est.calibrate(case.frame, scaled_totals, method=method, weights=case.base, tol=1e-12)
+    again = est.calibrate(case.frame, scaled_totals, method=method, weights=case.base, tol=TOL)
     np.testing.assert_allclose(again.weights.to_numpy(), factor * fit.weights.to_numpy(), rtol=1e-9)
 
 
@@ -150,7 +153,7 @@ def test_inputs_are_not_mutated(case: Case, method: str) -> None:
     totals_before = {k: (dict(v) if isinstance(v, dict) else v) for k, v in totals.items()}
     bounds = LOGIT_BOUNDS if method == "logit" else None
     design = est.SurveyDesign(case.frame, weights=case.base)
-    est.calibrate(design, totals, method=method, bounds=bounds, tol=1e-12)
+    est.calibrate(design, totals, method=method, bounds=bounds, tol=TOL)
     pd.testing.assert_frame_equal(case.frame, frame_before)
     np.testing.assert_array_equal(case.base, base_before)
     np.testing.assert_array_equal(design.weight_array, base_before)
