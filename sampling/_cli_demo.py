@@ -1,9 +1,17 @@
-"""``equisample demo``: rake a seeded, biased synthetic feedback sample to embedded census margins."""
+"""``equisample demo``: the whole loop on embedded data, written as a report folder.
+
+``biased_sample`` / ``run_demo`` (demo v1: rake a seeded, biased synthetic feedback sample to the
+embedded census margins) remain available; the command now runs the compact whole loop of
+:mod:`sampling._demo_report` (plan, recruit, reweight, evaluate, simulate) and prints where the
+report is.
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,30 +70,44 @@ def run_demo(n: int = 1500, *, country: str = "uk", seed: int = 2024) -> tuple[p
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "demo",
-        help="rake a biased synthetic sample to census margins and print the diagnostics",
-        description="Draw a seeded synthetic feedback sample with an online-panel bias from the "
-        "embedded census table, rake it to the census age, sex and ethnicity margins, and print "
-        "the weighting diagnostics and the mean rating before and after weighting.",
+        help="run the whole loop on embedded data and write a report folder",
+        description="Plan (learning-curve allocation, census quotas), recruit (a seeded opt-in "
+        "sample from a synthetic population drawn from the embedded census), reweight (rake to the "
+        "census margins, trim), evaluate (model scores with design-based standard errors, welfare "
+        "of the chosen model per group) and simulate (sampling policies x reweighting, many times). "
+        "Writes report.md, report.html, figures/*.png and tables/*.csv to --out and prints where.",
     )
-    parser.add_argument("--rows", type=int, default=1500, help="sample size (default 1500)")
+    parser.add_argument("--rows", type=int, default=400, help="people recruited (default 400)")
     parser.add_argument("--country", choices=("uk", "us"), default="uk",
-                        help="census to rake to (default uk: England and Wales 2021)")
+                        help="census to draw from and rake to (default uk: England and Wales 2021)")
     parser.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
+    parser.add_argument("--reps", type=int, default=40,
+                        help="replicates per policy in the simulation step (default 40)")
+    parser.add_argument("--out", default="equisample-report",
+                        help="report folder (default ./equisample-report)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    n = as_int(args.rows, "--rows", minimum=50)
-    sample, fit = run_demo(n, country=args.country, seed=args.seed)
-    w = fit.weights.to_numpy()
-    raw_mean = float(sample["rating"].mean())
-    weighted_mean = float(np.dot(w, sample["rating"]) / w.sum())
+    from ._demo_report import write_report
+
+    n = as_int(args.rows, "--rows", minimum=100)
+    reps = as_int(args.reps, "--reps", minimum=2)
     out = sys.stdout
-    out.write(
-        f"equisample demo: {n} synthetic participants (biased towards young, female and majority "
-        f"respondents) raked to {args.country.upper()} census margins of age, sex and ethnicity\n\n"
-    )
-    out.write(fit.summary(max_rows=60) + "\n\n")
-    out.write(f"mean rating, unweighted : {raw_mean:.4f}\n")
-    out.write(f"mean rating, raked      : {weighted_mean:.4f}\n")
+    out.write(f"equisample demo: the whole loop on a synthetic {args.country.upper()} population "
+              f"drawn from the embedded census (seed {args.seed})\n")
+    start = time.perf_counter()
+
+    def step(line: str) -> None:
+        out.write(f"  [{time.perf_counter() - start:5.1f} s] {line}\n")
+        out.flush()
+
+    report = write_report(Path(args.out), country=args.country, n=n, reps=reps, seed=args.seed,
+                          progress=step)
+    folder = report.folder.resolve()
+    for line in report.headline:
+        out.write(f"  {line}\n")
+    out.write(f"\nreport written to {folder}\n")
+    out.write(f"  open {folder / 'report.html'} (or report.md); figures in {folder / 'figures'}, "
+              f"tables in {folder / 'tables'}\n")
     return 0

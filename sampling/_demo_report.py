@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,7 @@ class DemoReport:
     sections: list[tuple[str, list[str]]] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
     log: list[str] = field(default_factory=list)
+    headline: list[str] = field(default_factory=list)
 
     def add(self, title: str, *blocks: str) -> None:
         self.sections.append((title, list(blocks)))
@@ -111,8 +113,10 @@ def _plan(report: DemoReport, population: pd.DataFrame, n: int, country: str) ->
         costs = {g: (1.0 if i == int(np.argmax(population["ethnicity"].value_counts().reindex(sd.index)))
                      else 2.0) for i, g in enumerate(sd.index)}
         plans = {}
+        min_n = 10 if n >= 20 * sum(costs.values()) else 1
         for objective in ("utilitarian", "maximin"):
-            plan = allocate(curves, budget=float(n), costs=costs, objective=objective, min_n=10, integer=False)
+            plan = allocate(curves, budget=float(n), costs=costs, objective=objective, min_n=min_n,
+                            integer=False)
             plans[objective] = np.floor(plan.n).astype(int)
         shares = population["ethnicity"].value_counts(normalize=True).reindex(sd.index)
         cost = pd.Series(costs)
@@ -181,9 +185,17 @@ def _reweight(report: DemoReport, sample: pd.DataFrame, country: str) -> Any:
 
     import estimators as est
 
-    fit = est.rake(sample, census_margins(country, VARIABLES), on_empty_category="drop")
-    trimmed = est.trim(fit, upper=6.0, bound_type="mean_multiple", recalibrate=True,
+    with warnings.catch_warnings():  # non-convergence is reported in the table, not hidden
+        warnings.simplefilter("ignore", est.ConvergenceWarning)
+        fit = est.rake(sample, census_margins(country, VARIABLES), on_empty_category="drop",
                        on_nonconvergence="warn")
+    try:  # trim at 6 x the mean and re-rake until both hold ...
+        trimmed = est.trim(fit, upper=6.0, bound_type="mean_multiple", recalibrate=True)
+        trim_note = "then weights trimmed at 6 times the mean and re-raked until both hold"
+    except est.ConvergenceError:  # ... or, when no such weights exist, trim and report the misfit
+        trimmed = est.trim(fit, upper=6.0, bound_type="mean_multiple")
+        trim_note = ("then weights trimmed at 6 times the mean (re-raking could not keep the cap and "
+                     "the margins together, so the margin misfit after trimming is reported)")
     facts = pd.DataFrame({
         "": ["converged", "sweeps", "max relative margin error", "Kish design effect",
              "effective sample size", "max weight / mean (trimmed)",
@@ -200,12 +212,13 @@ def _reweight(report: DemoReport, sample: pd.DataFrame, country: str) -> Any:
     report.add(
         "3. Reweight",
         f"Raked to the {country.upper()} census margins of age, sex and ethnicity (`estimators.rake`), "
-        "then weights trimmed at 6 times the mean and re-raked until both hold (`estimators.trim`).",
+        f"{trim_note} (`estimators.trim`).",
         _markdown_table(facts),
         _table_block(report, fit.diagnostics(), "reweight_diagnostics"),
         _figure_block(report, fig, "reweight_fit", "weights and margin fit"),
     )
-    report.log.append(f"reweight: raked (deff {fit.design_effect:.2f}), trimmed")
+    status = "" if fit.converged else f"; did NOT converge, max margin error {fit.max_margin_error:.2g}"
+    report.log.append(f"reweight: raked (deff {fit.design_effect:.2f}{status}), trimmed")
     return trimmed
 
 
@@ -239,7 +252,7 @@ def _evaluate(report: DemoReport, sample: pd.DataFrame, population: pd.DataFrame
     import estimators as est
 
     if hasattr(est, "welfare"):
-        utilities = population[list(chosen.values())]
+        utilities = population[list(dict.fromkeys(chosen.values()))]  # one column per model
         swfs = {"utilitarian (mean)": {"swf": "utilitarian"},
                 "Atkinson, eps = 1": {"swf": "atkinson", "eps": 1.0},
                 "worst age group's mean": {"swf": "group_maximin", "by": population["age"]}}
@@ -323,6 +336,18 @@ def _simulate(report: DemoReport, population: pd.DataFrame, n: int, reps: int, s
         _figure_block(report, fig, "simulate_bias_coverage", "bias and coverage"),
     )
     report.log.append(f"simulate: {len(policies)} policies x 2 reweightings x {reps} replicates")
+    conv = table[table["policy"] == "convenience"].set_index("reweighting")
+    if {"none", "rake"} <= set(conv.index):
+        before, after = conv.loc["none", "abs_bias"], conv.loc["rake", "abs_bias"]
+        line = (f"convenience sample of {n}: mean |bias| of model scores {before:.2f} unweighted -> "
+                f"{after:.2f} raked")
+        if before > 0:
+            line += f" ({1 - after / before:.0%} removed)"
+        report.headline.append(line)
+        coverage = f"95% CI coverage after raking: naive SE {conv.loc['rake', 'coverage_naive']:.2f}"
+        if "coverage_design" in conv.columns:
+            coverage += f", design-based SE {conv.loc['rake', 'coverage_design']:.2f}"
+        report.headline.append(coverage + f" ({reps} replicates)")
 
 
 # --- assembling ----------------------------------------------------------------------------------
