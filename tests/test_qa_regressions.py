@@ -1,0 +1,56 @@
+"""Regression tests for bugs found in the QA pass (one test per bug; each names its input)."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pandas as pd
+import pytest
+
+from sampling._cli_io import write_table
+from sampling.cli import main
+
+
+@pytest.fixture
+def small(tmp_path):
+    data = tmp_path / "s.csv"
+    pd.DataFrame({"sex": ["f", "m", "f", "m"], "y": [1.0, 2.0, 3.0, 4.0]}).to_csv(data, index=False)
+    return data
+
+
+def test_cli_margins_json_list_of_non_records_is_one_line(tmp_path, small, capsys):
+    # was: TypeError traceback from pd.DataFrame.from_records
+    bad = tmp_path / "m.json"
+    bad.write_text("[1, 2]")
+    assert main(["rake", str(small), "--margins", str(bad), "--out", str(tmp_path / "w.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "must hold {variable, category, target} records" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_margins_yaml_parse_error_is_one_line(tmp_path, small, capsys):
+    # was: the YAML parser's multi-line message was printed as is
+    bad = tmp_path / "m.yaml"
+    bad.write_text("sex: [1,2\n")
+    assert main(["rake", str(small), "--margins", str(bad), "--out", str(tmp_path / "w.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "could not be parsed" in err
+    assert err.count("\n") == 1
+
+
+def test_cli_margins_wrong_suffix_lists_yaml_and_json(tmp_path, small, capsys):
+    bad = tmp_path / "m.txt"
+    bad.write_text("x")
+    assert main(["rake", str(small), "--margins", str(bad), "--out", str(tmp_path / "w.csv")]) == 2
+    assert ".yaml, .yml, .json" in capsys.readouterr().err
+
+
+def test_atomic_outputs_are_not_owner_only(tmp_path):
+    # was: mkstemp's 0600 mode leaked into every output file
+    old = os.umask(0o022)
+    try:
+        path = write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
