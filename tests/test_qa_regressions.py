@@ -54,3 +54,17 @@ def test_atomic_outputs_are_not_owner_only(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
+
+
+def test_cli_quotas_own_table_defaults_to_its_variables(tmp_path):
+    # was: --variables defaulted to age,sex,ethnicity even for --table, so a table without an
+    # 'ethnicity' column always failed unless --variables was given
+    table = tmp_path / "t.csv"
+    pd.DataFrame(
+        {"sex": ["f", "m", "f", "m"], "age": ["y", "y", "o", "o"], "count": [10, 4, 5, 3]}
+    ).to_csv(table, index=False)
+    out = tmp_path / "q.csv"
+    assert main(["quotas", "--table", str(table), "--n", "10", "--out", str(out)]) == 0
+    quotas = pd.read_csv(out)
+    assert set(quotas.columns) >= {"sex", "age", "quota"}
+    assert quotas["quota"].sum() == 10
