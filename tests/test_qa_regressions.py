@@ -68,3 +68,16 @@ def test_cli_quotas_own_table_defaults_to_its_variables(tmp_path):
     quotas = pd.read_csv(out)
     assert set(quotas.columns) >= {"sex", "age", "quota"}
     assert quotas["quota"].sum() == 10
+
+
+def test_cli_select_unknown_strata_column_is_named(tmp_path, capsys):
+    # was: a misspelt --strata column was reported as "non-numeric feature columns: 'g'"
+    table = tmp_path / "x.csv"
+    pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.0, 1.0, 0.5, 2.0], "g": list("uvuv")}).to_csv(
+        table, index=False
+    )
+    args = ["select", str(table), "--m", "2", "--strata", "grp", "--out", str(tmp_path / "s.csv")]
+    assert main(args) == 2
+    assert "--strata: is neither a column of the table nor a .csv/.parquet file" in (
+        capsys.readouterr().err
+    )
