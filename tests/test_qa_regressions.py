@@ -81,3 +81,42 @@ def test_cli_select_unknown_strata_column_is_named(tmp_path, capsys):
     assert "--strata: is neither a column of the table nor a .csv/.parquet file" in (
         capsys.readouterr().err
     )
+
+
+@pytest.fixture
+def quota_file(tmp_path):
+    path = tmp_path / "q.csv"
+    pd.DataFrame({"sex": ["f", "m"], "quota": [2, 2]}).to_csv(path, index=False)
+    return path
+
+
+def test_cli_track_unknown_id_column_fails(tmp_path, quota_file, capsys):
+    # was: a misspelt --id-column was ignored (exit 0, every person anonymous)
+    arrivals = tmp_path / "a.csv"
+    pd.DataFrame({"pid": [1, 2], "sex": ["f", "m"]}).to_csv(arrivals, index=False)
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
+            str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv")]
+    assert main([*args, "--id-column", "person"]) == 2
+    assert "--id-column: names a column that is not in the arrivals" in capsys.readouterr().err
+    assert main([*args, "--id-column", "pid"]) == 0
+
+
+def test_cli_track_arrivals_without_quota_variable_fails(tmp_path, quota_file, capsys):
+    # was: exit 0 with every arrival rejected as "missing attribute"
+    arrivals = tmp_path / "a.csv"
+    pd.DataFrame({"id": [1, 2], "gender": ["f", "m"]}).to_csv(arrivals, index=False)
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
+            str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv")]
+    assert main(args) == 2
+    assert "--arrivals: lacks quota variables" in capsys.readouterr().err
+
+
+def test_cli_track_corrupt_state_file_names_the_flag(tmp_path, quota_file, capsys):
+    arrivals = tmp_path / "a.csv"
+    pd.DataFrame({"id": [1], "sex": ["f"]}).to_csv(arrivals, index=False)
+    state = tmp_path / "state.json"
+    state.write_text("{bad")
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
+            str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv"), "--state", str(state)]
+    assert main(args) == 2
+    assert "--state: could not be restored" in capsys.readouterr().err
