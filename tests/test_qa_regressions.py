@@ -120,3 +120,17 @@ def test_cli_track_corrupt_state_file_names_the_flag(tmp_path, quota_file, capsy
             str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv"), "--state", str(state)]
     assert main(args) == 2
     assert "--state: could not be restored" in capsys.readouterr().err
+
+
+def test_cli_welfare_on_missing_drop_is_reachable(tmp_path, capsys):
+    # was: the error told CLI users to pass on_missing="drop", which the CLI could not do
+    ratings = tmp_path / "r.csv"
+    pd.DataFrame(
+        {"user_id": ["u1", "u1", "u2", "u2"], "model_name": list("abab"), "score": [5, 3, 2, None]}
+    ).to_csv(ratings, index=False)
+    out = tmp_path / "w.csv"
+    assert main(["welfare", "--ratings", str(ratings), "--out", str(out)]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert main(["welfare", "--ratings", str(ratings), "--on-missing", "drop", "--out", str(out)]) == 0
+    table = pd.read_csv(out).set_index("option")
+    assert table.loc["a", "welfare"] == 3.5 and table.loc["b", "welfare"] == 3.0
