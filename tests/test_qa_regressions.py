@@ -134,3 +134,17 @@ def test_cli_welfare_on_missing_drop_is_reachable(tmp_path, capsys):
     assert main(["welfare", "--ratings", str(ratings), "--on-missing", "drop", "--out", str(out)]) == 0
     table = pd.read_csv(out).set_index("option")
     assert table.loc["a", "welfare"] == 3.5 and table.loc["b", "welfare"] == 3.0
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300])
+def test_kish_effective_sample_size_with_extreme_weights(scale):
+    # was: (sum w)^2 overflowed (1e300) or underflowed (1e-300) -> NaN effective sample size / deff
+    import estimators as est
+
+    frame = pd.DataFrame({"sex": ["f", "m"] * 3, "y": [1.0, 2, 3, 4, 5, 6], "w": scale})
+    table = est.SurveyDesign(frame, weights="w").mean("y").to_frame()
+    assert table["effective_sample_size"].iloc[0] == pytest.approx(6.0)
+    assert table["deff"].notna().all()
+    fit = est.rake(frame, {"sex": {"f": 0.5, "m": 0.5}}, weights="w")
+    assert fit.effective_sample_size == pytest.approx(6.0)
+    assert fit.design_effect == pytest.approx(1.0)
