@@ -148,3 +148,13 @@ def test_kish_effective_sample_size_with_extreme_weights(scale):
     fit = est.rake(frame, {"sex": {"f": 0.5, "m": 0.5}}, weights="w")
     assert fit.effective_sample_size == pytest.approx(6.0)
     assert fit.design_effect == pytest.approx(1.0)
+
+
+def test_rake_base_weights_beyond_float_range_is_a_clear_error():
+    # was: ConvergenceError "max relative margin error nan" after 1000 sweeps (t / cur overflowed)
+    import estimators as est
+    from estimators._errors import ValidationError
+
+    frame = pd.DataFrame({"sex": ["f", "m"] * 3, "w": [1e300, 1e-300] * 3})
+    with pytest.raises(ValidationError, match="beyond the floating-point range"):
+        est.rake(frame, {"sex": {"f": 0.5, "m": 0.5}}, weights="w")
