@@ -158,3 +158,15 @@ def test_rake_base_weights_beyond_float_range_is_a_clear_error():
     frame = pd.DataFrame({"sex": ["f", "m"] * 3, "w": [1e300, 1e-300] * 3})
     with pytest.raises(ValidationError, match="beyond the floating-point range"):
         est.rake(frame, {"sex": {"f": 0.5, "m": 0.5}}, weights="w")
+
+
+def test_weighting_an_empty_frame_says_so():
+    # was: "margins: every row has a missing weighting value; got 0 values: ."
+    import estimators as est
+    from estimators._errors import ValidationError
+
+    empty = pd.DataFrame({"sex": pd.Series([], dtype=object)})
+    with pytest.raises(ValidationError, match="data: has no rows to weight"):
+        est.rake(empty, {"sex": {"f": 0.5, "m": 0.5}})
+    with pytest.raises(ValidationError, match="data: has no rows to weight"):
+        est.poststratify(empty, {"sex": {"f": 0.5, "m": 0.5}}, cells=["sex"])
