@@ -170,3 +170,15 @@ def test_weighting_an_empty_frame_says_so():
         est.rake(empty, {"sex": {"f": 0.5, "m": 0.5}})
     with pytest.raises(ValidationError, match="data: has no rows to weight"):
         est.poststratify(empty, {"sex": {"f": 0.5, "m": 0.5}}, cells=["sex"])
+
+
+def test_utility_table_without_turn_column_says_how_to_fix():
+    # was: "turn_column: names columns that are not in the data" with no hint that the default
+    # turn=0 (PRISM) is the cause and turn=None the fix
+    import estimators as est
+    from estimators._errors import ColumnError
+
+    ratings = pd.DataFrame({"user_id": ["u1", "u2"], "model_name": ["a", "a"], "score": [1.0, 3.0]})
+    with pytest.raises(ColumnError, match="Pass turn=None to use every row"):
+        est.utility_table(ratings)
+    assert est.utility_table(ratings, turn=None).values["a"].mean() == 2.0
