@@ -182,3 +182,15 @@ def test_utility_table_without_turn_column_says_how_to_fix():
     with pytest.raises(ColumnError, match="Pass turn=None to use every row"):
         est.utility_table(ratings)
     assert est.utility_table(ratings, turn=None).values["a"].mean() == 2.0
+
+
+@pytest.mark.parametrize("dtype", ["Int64", "Float64", "double[pyarrow]"])
+def test_leverage_accepts_nullable_and_arrow_numeric_frames(dtype):
+    # was: "X: must be numeric; got 'object'" for a DataFrame of nullable/pyarrow numbers
+    import numpy as np
+
+    import sampling as smp
+
+    values = np.array([[1, 0], [0, 1], [1, 1], [2, -1], [0, 3]], dtype=float)
+    got = smp.leverage_scores(pd.DataFrame(values).astype(dtype))
+    np.testing.assert_allclose(got, smp.leverage_scores(values), rtol=1e-12)
