@@ -198,7 +198,7 @@ def ipf(
             n_iter += 1
             for s, t in zip(summers, targets):
                 cur = s.sums(x)
-                with np.errstate(divide="ignore", invalid="ignore"):
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     factor = np.where(cur > 0, t / np.where(cur > 0, cur, 1.0), 1.0)
                 if not np.isfinite(factor).all():
                     fail(
