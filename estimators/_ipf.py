@@ -19,6 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from ._errors import ValidationError
+from ._validation import fail
+
 __all__ = ["IPFOutcome", "MarginArrays", "ipf", "margin_errors", "reachable_targets"]
 
 
@@ -195,8 +198,17 @@ def ipf(
             n_iter += 1
             for s, t in zip(summers, targets):
                 cur = s.sums(x)
-                with np.errstate(divide="ignore", invalid="ignore"):
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                     factor = np.where(cur > 0, t / np.where(cur > 0, cur, 1.0), 1.0)
+                if not np.isfinite(factor).all():
+                    fail(
+                        ValidationError,
+                        "weights",
+                        "raking needs an adjustment factor beyond the floating-point range (the "
+                        "positive base weights span too many orders of magnitude)",
+                        bad=[f"{float(np.min(d[d > 0])):.3g} .. {float(np.max(d)):.3g}"],
+                        fix="Rescale or cap the extreme base weights first.",
+                    )
                 x *= s.spread(factor, 1.0)
             trace.append(margin_errors(summers, x, targets))
             converged = bool(trace[-1].max(initial=0.0) <= tol)

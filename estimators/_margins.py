@@ -431,6 +431,9 @@ def build_problem(
     columns = parsed.columns
     numeric_cols = [c for c, _ in parsed.numeric]
     check_columns(frame, [*columns, *numeric_cols], parameter)
+    if n == 0:
+        fail(ValidationError, "data", "has no rows to weight", bad=[f"shape {frame.shape}"],
+             fix="Check the file or filter that produced the data.")
 
     # -- missing values ----------------------------------------------------------------------
     codes = {c: _codes_for(frame, c, on_missing) for c in columns}

@@ -469,7 +469,6 @@ def _srs_variances(
         if positive.all()
         else core.column_sums(positive.astype(float))
     )
-    sum_w2 = core.column_sums(wr * wr)
     we = wr * e
     e_mean = core.column_sums(we) / psum
     # sum w (e - ebar)^2 = sum w e^2 - psum ebar^2, with e centred first when ebar is not ~0
@@ -486,8 +485,17 @@ def _srs_variances(
             factor = (psum / pieces.scale_den) ** 2
         v_wr = s2 * factor / n_obs
         v_wor = s2 * factor * (psum - n_obs) / (psum * n_obs)
-    kish = n_obs * sum_w2 / psum**2
-    ess = psum**2 / sum_w2
+    # Kish on weights scaled by their largest value per column: (sum w)^2 overflows for weights
+    # near 1e300 (and underflows near 1e-300), which gave NaN effective sample sizes.
+    largest = np.zeros(core.k)
+    np.maximum.at(largest, core.cols, wr)
+    largest[largest <= 0] = 1.0
+    scaled = wr / largest[core.cols]
+    ssum = core.column_sums(scaled)
+    ssum2 = core.column_sums(scaled * scaled)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kish = n_obs * ssum2 / ssum**2
+        ess = ssum**2 / ssum2
     return v_wor, v_wr, n_obs, kish, ess
 
 

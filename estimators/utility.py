@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 
-from ._errors import ValidationError
+from ._errors import ColumnError, ValidationError
 from ._results import Result, get_axes
 from ._validation import (
     as_float_array,
@@ -107,7 +107,11 @@ class UtilityTable(Result):
 def _filter_turn(frame: pd.DataFrame, turn: int | None, turn_column: str) -> pd.DataFrame:
     if turn is None:
         return frame
-    check_columns(frame, [turn_column], "turn_column")
+    if turn_column not in frame.columns:
+        fail(ColumnError, "turn", f"keeps only turn {turn!r} but the data have no {turn_column!r} column",
+             bad=[turn_column],
+             fix="Pass turn=None to use every row (ratings without turns), or name the column "
+             "with turn_column=.")
     return frame.loc[frame[turn_column].to_numpy() == turn]
 
 

@@ -215,6 +215,7 @@ class WeightingResult(Result):
         w = self._positive
         if w.size == 0:
             return 1.0
+        w = w / w.max()  # scale-free; avoids overflow of (sum w)^2 for huge weights
         return float(w.size * np.dot(w, w) / w.sum() ** 2)
 
     @property
@@ -223,6 +224,7 @@ class WeightingResult(Result):
         w = self._positive
         if w.size == 0:
             return 0.0
+        w = w / w.max()  # scale-free; avoids overflow of (sum w)^2 for huge weights
         return float(w.sum() ** 2 / np.dot(w, w))
 
     @property

@@ -22,7 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--country", choices=("us", "uk"), help="use an embedded census table")
     source.add_argument("--table", help="your own CSV/Parquet table of counts or shares")
-    parser.add_argument("--variables", default="age,sex,ethnicity", help="comma-separated quota variables")
+    parser.add_argument(
+        "--variables",
+        default=None,
+        help="comma-separated quota variables (default: age,sex,ethnicity with --country; "
+        "every variable of the table with --table)",
+    )
     parser.add_argument("--n", type=int, required=True, help="sample size")
     parser.add_argument("--method", default="hamilton", choices=QUOTA_METHODS)
     parser.add_argument("--minimum", type=int, default=None, help="places per populated cell")
@@ -36,8 +41,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    variables = [v.strip() for v in args.variables.split(",") if v.strip()]
+    variables = (
+        None if args.variables is None else [v.strip() for v in args.variables.split(",") if v.strip()]
+    )
     if args.country:
+        if variables is None:
+            variables = ["age", "sex", "ethnicity"]
         table = census(args.country, variables, year=args.year, age_bands=args.age_bands)
     else:
         table = read_table(args.table, "--table")

@@ -17,7 +17,7 @@ from estimators._validation import fail
 from estimators.rake import rake
 from estimators.weighting_result import WeightingResult
 
-from ._cli_io import read_table, write_json, write_table
+from ._cli_io import TABLE_SUFFIXES, read_table, write_json, write_table
 
 __all__ = ["JOINT_SEPARATOR", "read_margins", "register", "result_report", "string_columns"]
 
@@ -54,9 +54,13 @@ def _yaml_load(text: str) -> Any:
     return yaml.load(text, Loader=_TextLoader)
 
 
-def _from_records(records: list[Any]) -> pd.DataFrame:
-    frame = pd.DataFrame.from_records(records)
-    return frame
+def _from_records(records: list[Any], path: Path, parameter: str) -> pd.DataFrame:
+    not_records = [r for r in records if not isinstance(r, dict)]
+    if not_records:
+        fail(MarginError, parameter,
+             "a list of margins must hold {variable, category, target} records",
+             bad=not_records, fix=f"Fix {path} or write {{variable: {{category: target}}}}.")
+    return pd.DataFrame.from_records(records)
 
 
 def read_margins(path: str | Path, parameter: str = "margins") -> dict[Any, Any]:
@@ -82,9 +86,10 @@ def read_margins(path: str | Path, parameter: str = "margins") -> dict[Any, Any]
             fail(ValidationError, parameter, "reading YAML needs pyyaml", bad=[str(p)],
                  fix='pip install "equisample[io]" or use JSON/CSV.')
         except Exception as exc:  # parse errors of either library
-            fail(ValidationError, parameter, f"could not be parsed ({exc})", bad=[str(p)])
+            detail = " ".join(str(exc).split())  # parser messages span lines; keep one
+            fail(ValidationError, parameter, f"could not be parsed ({detail})", bad=[str(p)])
         if isinstance(raw, list):
-            frame = _from_records(raw)
+            frame = _from_records(raw, p, parameter)
         elif isinstance(raw, dict):
             out: dict[Any, Any] = {}
             for key, spec in raw.items():
@@ -97,6 +102,10 @@ def read_margins(path: str | Path, parameter: str = "margins") -> dict[Any, Any]
             fail(MarginError, parameter, "must hold a mapping or a list of records",
                  bad=[type(raw).__name__])
     else:
+        if suffix not in TABLE_SUFFIXES:
+            fail(ValidationError, parameter,
+                 f"file type must be one of {', '.join((*TABLE_SUFFIXES, '.yaml', '.yml', '.json'))}",
+                 bad=[str(p)], fix="Rename the file or convert it.")
         frame = read_table(p, parameter)
     missing = [c for c in ("variable", "category", "target") if c not in frame.columns]
     if missing:

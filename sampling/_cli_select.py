@@ -73,6 +73,9 @@ def _read_features(path: str, columns: str | None, strata: str | None) -> tuple[
     label_column = None
     if strata is not None and strata in table.columns:
         label_column = strata
+    elif strata is not None and Path(strata).suffix.lower() not in (".csv", ".parquet", ".pq"):
+        fail(ColumnError, "--strata", "is neither a column of the table nor a .csv/.parquet file",
+             bad=[strata], fix=f"Columns of the table: {list(table.columns)}.")
     if columns:
         wanted = [c.strip() for c in columns.split(",") if c.strip()]
         missing = [c for c in wanted if c not in table.columns]

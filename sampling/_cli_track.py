@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from estimators._errors import ValidationError
+from estimators._errors import ColumnError, ValidationError
 from estimators._validation import fail
 
 from ._cli_io import read_table, write_table
@@ -31,17 +31,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--log", required=True, help="decision log output (.csv/.parquet/.json)")
     parser.add_argument("--status", required=True, help="status table output")
     parser.add_argument("--state", help="JSON state file (resumed when it exists)")
-    parser.add_argument("--id-column", default="id", help="column holding person ids")
+    parser.add_argument("--id-column", default=None, help="column holding person ids (default: 'id' when present)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     arrivals = read_table(args.arrivals, "--arrivals")
     if args.state and Path(args.state).is_file():
-        tracker = QuotaTracker.load(args.state)
+        try:
+            tracker = QuotaTracker.load(args.state)
+        except ValidationError as exc:
+            fail(ValidationError, "--state", f"could not be restored ({exc})", bad=[args.state],
+                 fix="Fix or delete the state file (it is rewritten after every change).")
     else:
         tracker = QuotaTracker(read_table(args.quotas, "--quotas"), autosave=args.state)
-    has_id = args.id_column in arrivals.columns
+    if args.id_column is not None and args.id_column not in arrivals.columns:
+        fail(ColumnError, "--id-column", "names a column that is not in the arrivals",
+             bad=[args.id_column], fix=f"Columns: {list(arrivals.columns)}.")
+    id_column = "id" if args.id_column is None else args.id_column
+    has_id = id_column in arrivals.columns
+    absent = [v for v in tracker.variables if v not in arrivals.columns]
+    if absent:
+        fail(ColumnError, "--arrivals", "lacks quota variables, so every arrival would be rejected",
+             bad=absent, fix=f"Columns: {list(arrivals.columns)}.")
     if "event" in arrivals.columns:
         events = arrivals["event"].fillna("offer").astype(str).str.strip().str.lower()
         bad = sorted(set(events) - set(EVENTS))
@@ -51,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
         events = pd.Series("offer", index=arrivals.index)
     records = []
     for row_number, (index, row) in enumerate(arrivals.iterrows(), start=1):
-        pid = row[args.id_column] if has_id and not pd.isna(row[args.id_column]) else None
+        pid = row[id_column] if has_id and not pd.isna(row[id_column]) else None
         pid = None if pid is None else str(pid)
         event = events[index]
         if event in ("confirm", "release"):

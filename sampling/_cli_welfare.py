@@ -35,6 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--rater", default="user_id", help="rater id column (default user_id)")
     parser.add_argument("--option", default="model_name", help="option column")
     parser.add_argument("--score", default="score", help="score column")
+    parser.add_argument("--on-missing", default="raise", choices=("raise", "drop"),
+                        help="ratings with a missing rater, option or score (default: raise)")
     parser.add_argument("--aggregate", default="mean", choices=("mean", "choice_rate", "veto_rate"),
                         help="utility of a rater for an option (default mean score)")
     parser.add_argument("--turn", default="0",
@@ -75,7 +77,8 @@ def run(args: argparse.Namespace) -> int:
     if turn is not None and "turn" not in ratings.columns:
         turn = None
     u = utility_table(ratings, rater=args.rater, option=args.option, score=args.score,
-                      aggregate=args.aggregate, turn=turn, raters=raters, raters_id=raters_id)
+                      aggregate=args.aggregate, turn=turn, raters=raters, raters_id=raters_id,
+                      on_missing=args.on_missing)
     design = None
     if args.strata or args.psu:
         if raters is None:

@@ -139,7 +139,13 @@ def as_row_blocks(X: Any, *, block_size: int | None = None, parameter: str = "X"
         source: Any = mat
     else:
         if isinstance(X, pd.DataFrame):
-            arr = X.to_numpy()
+            numeric = all(
+                pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_complex_dtype(t)
+                for t in X.dtypes
+            )
+            # nullable (Int64, Float64) and pyarrow numeric columns give an object array
+            # through a bare to_numpy(); convert them to float64 (pd.NA -> NaN, caught below)
+            arr = X.to_numpy(dtype=np.float64, na_value=np.nan) if numeric else X.to_numpy()
         elif isinstance(X, Iterable) or hasattr(X, "__array__"):
             arr = X if isinstance(X, np.ndarray) else np.asarray(X)
         else:
