@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -40,19 +40,7 @@ SocialWelfare = Literal[
     "group_gap",
     "regret",
 ]
-SWF_NAMES: tuple[SocialWelfare, ...] = (
-    "utilitarian",
-    "maximin",
-    "group_maximin",
-    "power_mean",
-    "atkinson",
-    "nash",
-    "gini",
-    "sen",
-    "veto_share",
-    "group_gap",
-    "regret",
-)
+SWF_NAMES: tuple[SocialWelfare, ...] = get_args(SocialWelfare)
 # measures where a lower value is better (inequality, vetoes, gaps, regret)
 LOWER_IS_BETTER = frozenset({"gini", "veto_share", "group_gap", "regret"})
 _NEEDS_GROUPS = frozenset({"group_maximin", "group_gap"})

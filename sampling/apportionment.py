@@ -11,7 +11,7 @@ import heapq
 import math
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -31,16 +31,7 @@ ApportionmentMethod = Literal[
     "adams",
     "minimum_then_proportional",
 ]
-METHODS: tuple[str, ...] = (
-    "hamilton",
-    "jefferson",
-    "dhondt",
-    "webster",
-    "sainte_lague",
-    "huntington_hill",
-    "adams",
-    "minimum_then_proportional",
-)
+METHODS: tuple[str, ...] = get_args(ApportionmentMethod)
 DIVISOR_METHODS: dict[str, str] = {
     "jefferson": "jefferson",
     "dhondt": "jefferson",

@@ -28,7 +28,7 @@ from estimators._validation import (
     fail,
 )
 
-from .apportionment import METHODS, _apportion_array, _check_minimum
+from .apportionment import METHODS, ApportionmentMethod, _apportion_array, _check_minimum
 from .controlled_rounding import controlled_round
 
 if TYPE_CHECKING:
@@ -36,17 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = ["QuotaPlan", "design_quotas"]
 
-QuotaMethod = Literal[
-    "hamilton",
-    "jefferson",
-    "dhondt",
-    "webster",
-    "sainte_lague",
-    "huntington_hill",
-    "adams",
-    "minimum_then_proportional",
-    "controlled",
-]
+QuotaMethod = Literal[ApportionmentMethod, "controlled"]
 QUOTA_METHODS: tuple[str, ...] = (*METHODS, "controlled")
 VALUE_COLUMNS = ("count", "share", "target")
 NON_VARIABLE_COLUMNS = frozenset(
