@@ -311,7 +311,9 @@ def _prepare(
         labels = pd.DataFrame(index=range(1))
     domain = np.where(missing, -1, domain)
     weights = np.asarray(base.weight_array, dtype=float)
-    return _Prepared(base, rep, weights, domain, labels, columns)
+    prep = _Prepared(base, rep, weights, domain, labels, columns)
+    _check_domains(prep)
+    return prep
 
 
 def _check_domains(prep: _Prepared) -> None:
@@ -609,6 +611,31 @@ _PARAMS_DOC = """
         Level of the intervals in ``to_frame()``."""
 
 
+def _linear_statistic(
+    design: Any,
+    y: Hashable,
+    statistic: Literal["mean", "total"],
+    *,
+    by: ColumnSpec,
+    nan_policy: Any,
+    lonely_psu: Any,
+    raking_variance: Any,
+    deff: Any,
+    confidence_level: Any,
+) -> Estimate:
+    """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
+    lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    prep = _prepare(design, [y], by, nan_policy)
+    yv = prep.columns[y]
+    denominator = np.ones(len(yv)) if statistic == "mean" else None
+    core = _core(prep.domain, len(prep.labels), yv, denominator)
+    est, _ = _estimate_core(
+        prep, core, statistic=statistic, variable=str(y), labels=prep.labels,
+        lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
+    )
+    return est
+
+
 def mean(
     design: SurveyDesign | ReplicateDesign,
     y: Hashable,
@@ -657,17 +684,10 @@ def mean(
     >>> mean(SurveyDesign(df, weights="w"), "y", by="g").to_frame()["estimate"].round(3).tolist()
     [2.5, 4.6]
     """
-    lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
-    prep = _prepare(design, [y], by, nan_policy)
-    _check_domains(prep)
-    k = len(prep.labels)
-    yv = prep.columns[y]
-    core = _core(prep.domain, k, yv, np.ones(len(yv)))
-    est, _ = _estimate_core(
-        prep, core, statistic="mean", variable=str(y), labels=prep.labels, lonely_psu=lonely_psu,
-        raking_variance=raking_variance, deff=deff, confidence_level=level,
+    return _linear_statistic(
+        design, y, "mean", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
+        raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
     )
-    return est
 
 
 def total(
@@ -712,17 +732,10 @@ def total(
     >>> float(total(SurveyDesign(df, weights="w"), "y").estimate[0])
     170.0
     """
-    lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
-    prep = _prepare(design, [y], by, nan_policy)
-    _check_domains(prep)
-    k = len(prep.labels)
-    yv = prep.columns[y]
-    core = _core(prep.domain, k, yv, None)
-    est, _ = _estimate_core(
-        prep, core, statistic="total", variable=str(y), labels=prep.labels, lonely_psu=lonely_psu,
-        raking_variance=raking_variance, deff=deff, confidence_level=level,
+    return _linear_statistic(
+        design, y, "total", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
+        raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
     )
-    return est
 
 
 def proportion(
@@ -769,7 +782,6 @@ def proportion(
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     prep = _prepare(design, [y], by, nan_policy, numeric=False)
-    _check_domains(prep)
     k = len(prep.labels)
     values = prep.columns[y]
     inside = prep.domain >= 0
@@ -831,7 +843,6 @@ def ratio(
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     prep = _prepare(design, [numerator, denominator], by, nan_policy)
-    _check_domains(prep)
     k = len(prep.labels)
     yv, xv = prep.columns[numerator], prep.columns[denominator]
     core = _core(prep.domain, k, yv, xv)
@@ -924,7 +935,6 @@ def quantile(
     for p in probs:
         check_probability(p, "quantiles")
     prep = _prepare(design, [y], by, nan_policy)
-    _check_domains(prep)
     k = len(prep.labels)
     yv = prep.columns[y]
     w = prep.weights
