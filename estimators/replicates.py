@@ -250,12 +250,7 @@ class ReplicateDesign:
             parts = []
             for c in self._chunks(self.design.n):
                 W = self.replicate_weights(c)
-                num = np.asarray(numerator @ W)
-                if denominator is None:
-                    parts.append(num)
-                else:
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        parts.append(num / np.asarray(denominator @ W))
+                parts.append(_replicate_statistic(numerator, denominator, W))
             return np.concatenate(parts, axis=1)
         row_atom, atom_psu, steps = atoms
         d0 = self._base_weights()
@@ -275,12 +270,7 @@ class ReplicateDesign:
                 )
                 g = solve(np.asarray(cell_sum @ rho))
                 rho = rho * g[cell_of_atom]
-            num = np.asarray(num_atoms @ rho)
-            if den_atoms is None:
-                parts.append(num)
-            else:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    parts.append(num / np.asarray(den_atoms @ rho))
+            parts.append(_replicate_statistic(num_atoms, den_atoms, rho))
         return np.concatenate(parts, axis=1)
 
     def _atoms(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int, Callable]]] | None:
@@ -704,3 +694,12 @@ def _bootstrap(
         design, factors, design.psu_codes, method="bootstrap", scale=1.0 / (R - 1),
         rscales=np.ones(R), mse=mse, combined=False,
     )
+
+
+def _replicate_statistic(numerator: Any, denominator: Any, weights: np.ndarray) -> np.ndarray:
+    """Totals ``numerator @ W`` per replicate column, or their ratio to ``denominator @ W``."""
+    num = np.asarray(numerator @ weights)
+    if denominator is None:
+        return num
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return num / np.asarray(denominator @ weights)
