@@ -101,6 +101,16 @@ class StrengthModelResult(Result):
         unpenalised maximum likelihood estimate does not exist).
     converged : bool
     n_iter : int
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> b = pd.DataFrame({"winner": ["a", "a", "b", "c", "a"], "loser": ["b", "c", "c", "a", "b"]})
+    >>> fit = bradley_terry(b)
+    >>> fit.model, fit.strongly_connected, fit.converged
+    ('bradley_terry', True, True)
+    >>> fit.to_frame()[["option", "rank"]].values.tolist()
+    [['a', 1], ['b', 2], ['c', 3]]
     """
 
     model: str
@@ -483,6 +493,16 @@ class AggregationResult(Result):
         Every option that ties for the top score before tie-breaking.
     margins : DataFrame or None
         Pairwise rules: weighted margin of row over column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> u = pd.DataFrame({"a": [90, 10, 60], "b": [50, 60, 55], "c": [10, 70, 40]})
+    >>> res = aggregate(u, rule="borda")
+    >>> res.winner, res.ranking, res.tied_winners
+    ('a', ['a', 'b', 'c'], ['a'])
+    >>> res.to_frame()[["option", "score"]].values.tolist()
+    [['a', 4.0], ['b', 3.0], ['c', 2.0]]
     """
 
     rule: str

@@ -51,6 +51,14 @@ class PrismData(Result):
         file is absent.
     source : str
         Where the tables were read from.
+
+    Examples
+    --------
+    >>> data = load_prism()
+    >>> len(data.survey), len(data.utterances)
+    (48, 738)
+    >>> "user_id" in data.conversations.columns
+    True
     """
 
     survey: pd.DataFrame

@@ -89,6 +89,15 @@ class RepresentativenessResult(Result):
         ``total_variation`` (means over questions), ``questions``.
     per_question : DataFrame
         The same three measures per question and group.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> model = pd.DataFrame({"question": "q", "answer": [1, 2, 3], "share": [0.5, 0.5, 0.0]})
+    >>> people = pd.DataFrame({"question": "q", "answer": [1, 2, 3], "share": [0.0, 0.5, 0.5]})
+    >>> res = representativeness(model, people)
+    >>> res.to_frame()[["group", "representativeness", "total_variation"]].values.tolist()
+    [['all', 0.5, 0.5]]
     """
 
     table: pd.DataFrame

@@ -51,6 +51,17 @@ class UtilityTable(Result):
         Rater-level covariates (e.g. the PRISM survey) indexed like ``values``; used by
         :func:`~estimators.welfare` and :func:`~estimators.who_decides` when ``weights=`` or
         ``by=`` name a column.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> r = pd.DataFrame({"user_id": [1, 1, 1, 2], "model_name": ["a", "a", "b", "b"],
+    ...                   "score": [60, 80, 50, 90], "turn": 0})
+    >>> table = utility_table(r)
+    >>> table.values.shape, int(table.exposure.to_numpy().sum())
+    ((2, 2), 4)
+    >>> table.to_frame()[["option", "raters_exposed", "mean_utility"]].values.tolist()
+    [['a', 1, 70.0], ['b', 2, 70.0]]
     """
 
     values: pd.DataFrame

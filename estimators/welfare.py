@@ -65,6 +65,16 @@ class WelfareResult(Result):
         False for Gini, veto share, group gap and regret.
     utilities, weights, groups : ndarray
         The inputs (for the Lorenz plot).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> u = pd.DataFrame({"a": [10.0, 90.0], "b": [50.0, 60.0]})
+    >>> res = welfare(u, swf="maximin")
+    >>> res.swf, res.higher_is_better
+    ('maximin', True)
+    >>> res.to_frame()[["option", "welfare"]].values.tolist()
+    [['a', 10.0], ['b', 50.0]]
     """
 
     swf: str

@@ -100,6 +100,18 @@ class WhoDecidesResult(Result):
     tied_share, no_information_share : ndarray
         Per policy: share of draws whose top score was tied (broken by ``tie_break``) and share
         where no juror had seen any option.
+
+    Examples
+    --------
+    >>> import estimators as est
+    >>> data = est.load_prism()
+    >>> u = est.utility_table(data.utterances, raters=data.survey)
+    >>> res = est.who_decides(u, policy={"uk": est.JuryPolicy(20, pool="included_in_UK_REP")},
+    ...                       n_draws=50, rng=1)
+    >>> res.to_frame()[["policy", "population"]].values.tolist()
+    [['uk', 'all']]
+    >>> round(float(res.winner_shares()["share"].sum()), 6)
+    1.0
     """
 
     policies: tuple[str, ...]

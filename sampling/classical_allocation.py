@@ -55,6 +55,14 @@ class StratumAllocation(Result):
         ``"optimal"`` only when the KKT residual is below tolerance (and the integer step exact).
     kkt_residual : float
     iterations : int
+
+    Examples
+    --------
+    >>> alloc = neyman_allocation([1000, 2000, 500], [10.0, 6.0, 20.0], n=100, integer=True)
+    >>> alloc.method, alloc.status, alloc.n.tolist(), alloc.n_continuous.tolist()
+    ('neyman', 'optimal', [31, 38, 31], [31.25, 37.5, 31.25])
+    >>> alloc.to_frame()["take_all"].tolist()
+    [False, False, False]
     """
 
     n: pd.Series

@@ -157,6 +157,18 @@ class LearningCurves(Result):
         Scale on which residuals were minimised.
     pooled : bool
         Whether the transfer term ``d_g N^(-beta_g)`` in the total sample size ``N`` was fitted.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> n = np.array([50, 100, 200, 400, 800] * 2)
+    >>> g = ["x"] * 5 + ["y"] * 5
+    >>> err = np.where(np.array(g) == "x", 2.0 * n**-0.5 + 0.05, 1.0 * n**-0.3 + 0.1)
+    >>> curves = fit_learning_curves(pd.DataFrame({"group": g, "n": n, "error": err}))
+    >>> curves.to_frame()[["a", "b", "c"]].round(6).values.tolist()
+    [[2.0, 0.5, 0.05], [1.0, 0.3, 0.1]]
+    >>> bool(curves.to_frame()["converged"].all())
+    True
     """
 
     params: pd.DataFrame

@@ -239,6 +239,13 @@ class LewisWeights(Result):
     error_bound : float
         Bound on ``max_i |log w_i - log w*_i|`` from contraction, ``residual / (1 - rate)`` (proven
         for p < 4; for p >= 4 it uses the local rate and is an estimate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lw = lewis_weights(np.random.default_rng(1).standard_t(2, size=(200, 3)), p=1)
+    >>> lw.p, lw.converged, lw.to_frame().shape
+    (1.0, True, (200, 1))
     """
 
     weights: np.ndarray

@@ -57,6 +57,14 @@ class Decision:
         The person's categories, one per quota variable (None when they could not be read).
     status : {"filled", "reserved", "released", "rejected"}
         Where the person stands after this decision.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tracker = QuotaTracker(pd.DataFrame({"sex": ["Female", "Male"], "quota": [1, 1]}))
+    >>> decision = tracker.offer({"sex": "Female"})
+    >>> decision.accepted, decision.cell, decision.status
+    (True, ('Female',), 'filled')
     """
 
     accepted: bool

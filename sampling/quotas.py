@@ -71,6 +71,14 @@ class QuotaPlan(Result):
     joint_source : str
         Where the joint shares came from: ``"table"``, ``"raking"`` (margins fitted to a seed
         table) or ``"independence"`` (product of the margins).
+
+    Examples
+    --------
+    >>> from estimators.datasets import census
+    >>> uk = census("uk", ["sex"])
+    >>> plan = design_quotas(uk, n=101, method="hamilton")
+    >>> int(plan.quotas.sum()), plan.to_frame().shape[0]
+    (101, 2)
     """
 
     n: int

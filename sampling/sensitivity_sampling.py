@@ -124,6 +124,16 @@ class Subset(Result):
     l1_distortion_lower_bound : float or None
         p = 1: ``max_x | ||SAx||_1 / ||Ax||_1 - 1 |`` over candidate directions (a certified lower
         bound on the ell_1 distortion; ``SA`` rows scaled by ``weight``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.random.default_rng(0).normal(size=(500, 2))
+    >>> sub = sensitivity_sample(X, 100, method="uniform", design="systematic", rng=1)
+    >>> len(sub.indices), float(sub.weights[0])
+    (100, 5.0)
+    >>> sub.to_frame().columns.tolist()[:3]
+    ['row', 'probability', 'weight']
     """
 
     indices: np.ndarray
