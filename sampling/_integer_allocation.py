@@ -6,12 +6,29 @@
   For separable convex functions under one cardinality constraint, exchange optimality is global
   optimality (the feasible set is M-convex), so the result is exact.
 * Equal costs, maximin: give each unit to the worst affordable uncapped group (leximin greedy).
-* Unequal costs: a 0/1 MILP over unit increments (scipy.optimize.milp/HiGHS). With convex
-  ``F_g`` the increments' gains decrease, so choosing any ``m`` increments of a group is worth the
-  first ``m``. The increments span the whole box when it is small enough (then the MILP is exact);
-  otherwise a window of +-6 units around the continuous optimum (status ``"optimal_in_window"``:
-  exact within the window, not proven globally). Knapsack MILPs with thousands of near-tied
-  increments are slow to prove, hence the small window.
+* Unequal costs, separable convex objective: a MILP over the whole box when it is small
+  (``MAX_INCREMENTS`` integer points), otherwise proximity plus a MILP. For a separable convex
+  objective under integer constraints ``A x <= b``, some integer optimum lies within
+  ``||z - x||_inf <= G * Delta`` of any continuous optimum ``x`` (Hochbaum and Shanthikumar 1990,
+  extending Cook, Gerards, Schrijver and Tardos 1986), where ``Delta`` is the largest absolute
+  subdeterminant of ``A``. Here ``A`` is the cost row over the box rows, so
+  ``Delta = max_g m * cost_g`` once the costs are scaled by the smallest integer ``m`` (up to
+  ``MAX_COST_SCALE``) that makes them integral. The continuous optimum from the exact core
+  therefore gives a window that provably contains an integer optimum, and a MILP over the window
+  (one general integer per group; the epigraph of the piecewise-linear interpolation of each
+  ``F_g`` at the integers, exact at integer points because ``F_g`` is convex) finds it: status
+  ``"optimal"``. When the costs are not rational with a small denominator, or the certified
+  window would exceed ``MAX_WINDOW_POINTS``, the MILP runs on the narrower window ``+-WINDOW``
+  and the status says ``"optimal_in_window"`` (exact within the window, not proven globally).
+* Maximin with unequal costs: an epigraph MILP over unit increments in the whole box when it is
+  small, otherwise in the ``+-WINDOW`` window (status ``"optimal_in_window"``).
+
+References
+----------
+Hochbaum, D. S. and Shanthikumar, J. G. (1990). Convex separable optimization is not much harder
+than linear optimization. *Journal of the ACM* 37(4), 843-862.
+Cook, W., Gerards, A. M. H., Schrijver, A. and Tardos, E. (1986). Sensitivity theorems in integer
+linear programming. *Mathematical Programming* 34, 251-264.
 """
 
 from __future__ import annotations
@@ -27,7 +44,10 @@ __all__ = ["IntegerSolution", "integer_budget", "integer_maximin"]
 
 MAX_INCREMENTS = 400  # full-box (exact) MILP up to this many unit increments
 WINDOW = 6  # otherwise +-WINDOW units around the continuous optimum
-TIME_LIMIT = 5.0
+TIME_LIMIT = 5.0  # seconds per MILP on a narrow window
+CERTIFIED_TIME_LIMIT = 60.0  # seconds for the MILP on a certified (proximity) window
+MAX_COST_SCALE = 1000  # costs are scaled to integers by at most this factor
+MAX_WINDOW_POINTS = 400_000  # largest certified window (integer points over all groups)
 
 
 @dataclass(frozen=True)
@@ -115,24 +135,87 @@ def _increments(F, lo, hi, warm, window):
     return base, top, group, delta, exact
 
 
+def proximity_window(costs: np.ndarray) -> int | None:
+    """Half-width ``G * Delta`` of a window around a continuous optimum that contains an integer
+    optimum (separable convex objective, one budget row, box bounds), or None when the costs are
+    not integers after scaling by an integer ``m <= MAX_COST_SCALE``.
+
+    Examples
+    --------
+    >>> proximity_window(np.array([1.0, 2.5, 3.0]))  # m = 2: costs 2, 5, 6 -> Delta = 6
+    18
+    >>> proximity_window(np.array([1.0, np.pi])) is None
+    True
+    """
+    for m in range(1, MAX_COST_SCALE + 1):
+        scaled = costs * m
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(scaled, 1.0)):
+            return int(costs.size * max(1, int(np.round(scaled.max()))))
+    return None
+
+
 def _milp_budget(F, costs, budget, lo, hi, warm, window) -> IntegerSolution:
-    base, _top, group, delta, exact = _increments(F, lo, hi, warm, window)
-    if delta.size == 0:
-        return IntegerSolution(base, "optimal" if exact else "optimal_in_window", "milp")
-    rem = budget - float(costs @ base)
-    k = costs[group]
-    cons = LinearConstraint(csr_matrix(k[None, :]), -np.inf, rem * (1 + 1e-12))
-    scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
-    res = milp(-delta * scale, constraints=[cons], integrality=np.ones(delta.size),
-               bounds=Bounds(0, 1), options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
+    """Separable convex objective, unequal costs: the epigraph MILP on a (certified) window."""
+    cont = np.asarray(warm, float)
+    certified = False
+    width = hi - lo
+    if window is None and np.all(width < 10**9) and int(width.sum()) <= MAX_INCREMENTS:
+        window = int(width.max(initial=0)) + 1  # the whole (small) box: exact
+    if window is None:
+        half = proximity_window(costs)
+        if half is not None:
+            half += 1  # the continuous point is exact only to rounding
+            base = np.maximum(lo, np.floor(cont).astype(np.int64) - half)
+            top = np.minimum(hi, np.ceil(cont).astype(np.int64) + half)
+            certified = int((top - base).sum()) <= MAX_WINDOW_POINTS
+        if not certified:
+            window = WINDOW
+    if not certified:
+        base = np.maximum(lo, np.floor(cont).astype(np.int64) - window)
+        top = np.minimum(hi, np.ceil(cont).astype(np.int64) + window)
+    exact = certified or bool(np.all(base == lo) and np.all(top == hi))
+    n, ok, message = _epigraph_milp(F, costs, budget, base, top,
+                                    CERTIFIED_TIME_LIMIT if certified else TIME_LIMIT)
+    if n is None:
+        return IntegerSolution(np.clip(np.floor(cont).astype(np.int64), lo, hi),
+                               f"milp_failed: {message}", "milp")
+    status = ("optimal" if exact else "optimal_in_window") if ok else f"milp_{message}"
+    return IntegerSolution(n, status, "milp (proximity window)" if certified else "milp")
+
+
+def _epigraph_milp(F, costs, budget, base, top, time_limit):
+    """``min sum_g t_g`` over integers ``base <= z <= top`` with ``costs @ z <= budget`` and
+    ``t_g >= F_g(p) + (F_g(p+1) - F_g(p)) (z_g - p)`` for every integer ``p`` in the window (the
+    convex piecewise-linear interpolation, exact at integer points)."""
+    G = base.size
+    counts = (top - base).astype(np.int64)  # segments per group
+    group = np.repeat(np.arange(G), counts)
+    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    level = base[group] + offset
+    f0, f1 = F(level, group), F(level + 1, group)
+    slope = f1 - f0
+    # scale the objective to O(1) for the solver's tolerances
+    scale = 1.0 / max(float(np.max(np.abs(F(base, None)))), 1e-300)
+    m = level.size
+    A = csr_matrix((np.r_[slope * scale, -np.ones(m)],
+                    (np.r_[np.arange(m), np.arange(m)], np.r_[group, G + group])),
+                   shape=(m, 2 * G))
+    cons = [LinearConstraint(A, -np.inf, (slope * level - f0) * scale),
+            LinearConstraint(csr_matrix(np.r_[costs, np.zeros(G)][None, :]), -np.inf,
+                             budget * (1 + 1e-12))]
+    fixed = counts == 0
+    t_fixed = np.where(fixed, F(base, None) * scale, 0.0)
+    bounds = Bounds(np.r_[base, np.where(fixed, t_fixed, -np.inf)],
+                    np.r_[top, np.where(fixed, t_fixed, np.inf)])
+    res = milp(np.r_[np.zeros(G), np.ones(G)], constraints=cons,
+               integrality=np.r_[np.ones(G), np.zeros(G)], bounds=bounds,
+               options={"mip_rel_gap": 1e-12, "time_limit": time_limit})
     if res.x is None:
-        return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
-                               f"milp_failed: {res.message}", "milp")
-    y = np.round(res.x).astype(np.int64)
-    n = base + np.bincount(group, weights=y, minlength=lo.size).astype(np.int64)
-    status = "optimal" if (res.status == 0 and exact) else (
-        "optimal_in_window" if res.status == 0 else f"milp_{res.message}")
-    return IntegerSolution(n, status, "milp")
+        return None, False, res.message
+    n = np.round(res.x[:G]).astype(np.int64)
+    if float(costs @ n) > budget * (1 + 1e-12):  # rounding the solver's integers overspent
+        return None, False, "the MILP's rounded solution exceeds the budget"
+    return n, res.status == 0, res.message
 
 
 def integer_maximin(
