@@ -85,3 +85,28 @@ def test_allocate_reports_a_proven_integer_plan_for_unequal_costs():
     assert plan.integer_status == "optimal"
     assert plan.rounding_cost >= 0
     assert float(sum(costs[g] * plan.n[g] for g in idx)) <= 5000
+
+
+def test_custom_objective_integer_plan_equals_brute_force_on_a_small_case():
+    import itertools
+
+    import cvxpy as cp
+
+    curves = pd.DataFrame({"a": [2.0, 1.0, 3.0], "b": [0.5, 0.3, 0.8], "c": [0.05, 0.1, 0.02]},
+                          index=["x", "y", "z"])
+    costs = {"x": 1.0, "y": 2.0, "z": 3.0}
+    weights = np.array([1.0, 2.0, 1.0])
+    plan = allocate(curves, budget=120, costs=costs,
+                    objective=lambda e, n: cp.sum(cp.multiply(weights, e)) + cp.max(e))
+    assert plan.integer_status.startswith("heuristic: 1-exchange local optimum")
+    k = np.array(list(costs.values()))
+    par = curves.to_numpy()
+
+    def value(n):
+        e = par[:, 0] * np.asarray(n, float) ** -par[:, 1] + par[:, 2]
+        return float(weights @ e + e.max())
+
+    best = min((value(n), n) for n in itertools.product(range(1, 121), range(1, 61), range(1, 41))
+               if k @ np.array(n) <= 120)
+    assert plan.objective_value == pytest.approx(best[0], rel=1e-12)
+    assert plan.rounding_cost >= -1e-12
