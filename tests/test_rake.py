@@ -296,3 +296,13 @@ def test_rake_working_memory_beyond_output_is_below_input_size():
     input_bytes = int(df.memory_usage(deep=True, index=False).sum())
     assert fit.converged
     assert peak - 8 * n < input_bytes
+
+
+def test_unit_base_weights_are_a_read_only_view_and_copy_to_writeable():
+    df = pd.DataFrame({"sex": ["f", "m", "f", "m"]})
+    fit = rake(df, {"sex": {"f": 0.5, "m": 0.5}})
+    arr = fit.base_weights.to_numpy()
+    assert arr.strides == (0,) and not arr.flags.writeable
+    copy = fit.base_weights.copy()
+    copy.iloc[0] = 3.0
+    assert copy.tolist() == [3.0, 1.0, 1.0, 1.0] and fit.base_weights.tolist() == [1.0] * 4
