@@ -20,8 +20,11 @@
   ``"optimal"``. When the costs are not rational with a small denominator, or the certified
   window would exceed ``MAX_WINDOW_POINTS``, the MILP runs on the narrower window ``+-WINDOW``
   and the status says ``"optimal_in_window"`` (exact within the window, not proven globally).
-* Maximin with unequal costs: an epigraph MILP over unit increments in the whole box when it is
-  small, otherwise in the ``+-WINDOW`` window (status ``"optimal_in_window"``).
+* Maximin with unequal costs (:func:`maximin_level`): the smallest reachable level ``t`` of the
+  largest error is found exactly, by bisection on ``t`` over the cheapest integer plan that keeps
+  every error at or below ``t`` (``n_g(t)`` = smallest integer with ``err_g(n) <= t``, found by
+  integer bisection; the plan's cost is monotone in ``t``). The budget left over is then spent on
+  the sum of errors with ``n_g(t)`` as lower bounds: a separable problem, solved exactly as above.
 
 References
 ----------
@@ -40,7 +43,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
-__all__ = ["IntegerSolution", "integer_budget", "integer_maximin"]
+__all__ = ["IntegerSolution", "integer_budget", "integer_maximin", "maximin_level"]
 
 MAX_INCREMENTS = 400  # full-box (exact) MILP up to this many unit increments
 WINDOW = 6  # otherwise +-WINDOW units around the continuous optimum
@@ -113,26 +116,6 @@ def _greedy_equal(F, cost, budget, lo, hi, warm) -> IntegerSolution:
         n[j] += 1
         n[i] -= 1
     return IntegerSolution(n, "optimal", "greedy")
-
-
-def _increments(F, lo, hi, warm, window):
-    cont = np.asarray(warm, float)
-    if window is None:
-        width = hi - lo
-        if np.all(width < 10**9) and int(width.sum()) <= MAX_INCREMENTS:
-            base, top, exact = lo.copy(), hi.copy(), True
-        else:
-            window = WINDOW
-    if window is not None:
-        base = np.maximum(lo, np.floor(cont).astype(np.int64) - window)
-        top = np.minimum(hi, np.ceil(cont).astype(np.int64) + window)
-        exact = bool(np.all(base == lo) and np.all(top == hi))
-    counts = (top - base).astype(np.int64)
-    group = np.repeat(np.arange(lo.size), counts)
-    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    level = base[group] + offset  # increment from level to level + 1
-    delta = F(level, group) - F(level + 1, group)
-    return base, top, group, delta, exact
 
 
 def proximity_window(costs: np.ndarray) -> int | None:
@@ -218,54 +201,70 @@ def _epigraph_milp(F, costs, budget, base, top, time_limit):
     return n, res.status == 0, res.message
 
 
+def maximin_level(
+    err: Callable[..., np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
+    hi: np.ndarray,
+) -> tuple[float, np.ndarray]:
+    """The smallest largest-error level reachable with integers ``lo <= n <= hi`` and
+    ``costs @ n <= budget``, and the cheapest plan reaching it (``err`` decreasing in ``n``).
+
+    Examples
+    --------
+    >>> err = lambda n, idx=None: 1.0 / np.asarray(n, float)
+    >>> level, n = maximin_level(err, np.array([1.0, 2.0]), 10.0, np.array([1, 1]),
+    ...                          np.array([10, 10]))
+    >>> round(level, 6), n.tolist()   # 1/4 needs 4 + 2*4 = 12 > 10; 1/3 needs 3 + 2*3 = 9
+    (0.333333, [3, 3])
+    """
+    limit = budget * (1 + 1e-12)
+
+    def cheapest(t: float) -> tuple[np.ndarray, bool]:
+        ok_lo = err(lo, None) <= t
+        ok_hi = err(hi, None) <= t
+        left, right = lo.copy(), hi.copy()  # err(left) > t >= err(right) while searching
+        active = ~ok_lo & ok_hi & (right - left > 1)
+        while active.any():
+            mid = (left + right) // 2
+            good = err(mid, None) <= t
+            right = np.where(active & good, mid, right)
+            left = np.where(active & ~good, mid, left)
+            active &= right - left > 1
+        n = np.where(ok_lo, lo, right)
+        return n, bool(ok_hi.all()) and float(costs @ n) <= limit
+
+    t_low = float(err(hi, None).max())  # no plan goes below this
+    n, ok = cheapest(t_low)
+    if not ok:
+        t_high = float(err(lo, None).max())  # the lower bounds are affordable
+        for _ in range(2000):
+            mid = 0.5 * (t_low + t_high)
+            if not t_low < mid < t_high:
+                break
+            if cheapest(mid)[1]:
+                t_high = mid
+            else:
+                t_low = mid
+        n, _ = cheapest(t_high)
+    return float(err(n, None).max()), n
+
+
 def integer_maximin(
     err: Callable[[np.ndarray], np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray, warm: np.ndarray, *, window: int | None = None,
+    hi: np.ndarray, warm: np.ndarray,
 ) -> IntegerSolution:
-    """Integer leximin-greedy (equal costs) or an epigraph MILP for ``min max err`` (unequal)."""
-    if np.allclose(costs, costs[0], rtol=1e-12, atol=0):
-        total = _units(budget, float(costs[0]))
-        n = np.clip(np.floor(warm + 1e-9).astype(np.int64), lo, hi)
-        left = total - int(n.sum())
-        while left > 0:
-            e = np.where(n < hi, err(n, None), -np.inf)
-            j = int(np.argmax(e))
-            if not np.isfinite(e[j]):
-                break
-            n[j] += 1
-            left -= 1
-        return IntegerSolution(n, "optimal", "greedy")
-    base, _top, group, delta, exact = _increments(err, lo, hi, warm, window)
-    if delta.size == 0:
-        return IntegerSolution(base, "optimal" if exact else "optimal_in_window", "milp")
-    G = lo.size
-    m = delta.size
-    # variables: y (m binaries), t; minimise t s.t. err(base) - sum delta y <= t, budget
-    rows = np.r_[group, np.arange(G)]
-    cols = np.r_[np.arange(m), np.full(G, m)]
-    vals = np.r_[-delta, -np.ones(G)]
-    A = csr_matrix((vals, (rows, cols)), shape=(G, m + 1))
-    e0 = err(base, None)
-    k = np.r_[costs[group], 0.0]
-    rem = budget - float(costs @ base)
-    cons = [LinearConstraint(A, -np.inf, -e0), LinearConstraint(csr_matrix(k[None, :]), -np.inf,
-                                                                rem * (1 + 1e-12))]
-    integrality = np.r_[np.ones(m), 0]
-    bounds = Bounds(np.r_[np.zeros(m), -np.inf], np.r_[np.ones(m), np.inf])
-    res = milp(np.r_[np.zeros(m), 1.0], constraints=cons, integrality=integrality, bounds=bounds,
-               options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
-    if res.x is None:
-        return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
-                               f"milp_failed: {res.message}", "milp")
-    t = res.x[-1]
-    # second stage: keep max error <= t and spend what is left on the sum of errors
-    cons2 = [LinearConstraint(A[:, :m], -np.inf, t - e0 + 1e-12 * max(abs(t), 1.0)),
-             LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem * (1 + 1e-12))]
-    res2 = milp(-delta / max(float(np.max(np.abs(delta))), 1e-300), constraints=cons2, integrality=np.ones(m), bounds=Bounds(0, 1),
-                options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
-    x = res2.x if res2.x is not None else res.x[:m]
-    y = np.round(x).astype(np.int64)
-    n = base + np.bincount(group, weights=y, minlength=G).astype(np.int64)
-    status = "optimal" if (res.status == 0 and exact) else (
-        "optimal_in_window" if res.status == 0 else f"milp_{res.message}")
-    return IntegerSolution(n, status, "milp")
+    """Integer maximin for equal costs: leximin greedy from ``floor(warm)`` (each unit to the
+    worst affordable uncapped group). Unequal costs: :func:`maximin_level`, then
+    :func:`integer_budget` on the sum of errors with the level's plan as lower bounds."""
+    if not np.allclose(costs, costs[0], rtol=1e-12, atol=0):
+        raise ValueError("integer_maximin handles equal costs; use maximin_level")
+    total = _units(budget, float(costs[0]))
+    n = np.clip(np.floor(warm + 1e-9).astype(np.int64), lo, hi)
+    left = total - int(n.sum())
+    while left > 0:
+        e = np.where(n < hi, err(n, None), -np.inf)
+        j = int(np.argmax(e))
+        if not np.isfinite(e[j]):
+            break
+        n[j] += 1
+        left -= 1
+    return IntegerSolution(n, "optimal", "greedy")

@@ -21,7 +21,7 @@ from estimators._validation import as_float_array, check_option, check_positive,
 
 from . import _allocation_core as core
 from ._allocation_cvxpy import solve_cvxpy
-from ._integer_allocation import integer_budget, integer_maximin
+from ._integer_allocation import integer_budget, integer_maximin, maximin_level
 from .learning_curves import LearningCurves
 
 if TYPE_CHECKING:
@@ -510,7 +510,15 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
                 return a * n.astype(float) ** (-b) + c
             return a[idx] * n.astype(float) ** (-b[idx]) + c[idx]
 
-        sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont)
+        if np.allclose(k, k[0], rtol=1e-12, atol=0):
+            sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont)
+            return sol.n, sol.status
+        # exact level, then the leftover budget on the sum of errors with n(level) as floors
+        _, n_level = maximin_level(err, k, B_total, lo_i, hi_i)
+        ones = np.ones_like(a)
+        warm = core.solve_budget(a, b, c, ones, k, B_total, n_level.astype(float),
+                                 hi_i.astype(float)).n
+        sol = integer_budget(err, k, B_total, n_level, hi_i, warm)
         return sol.n, sol.status
 
     def F(n, idx=None):

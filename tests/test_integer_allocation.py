@@ -110,3 +110,28 @@ def test_custom_objective_integer_plan_equals_brute_force_on_a_small_case():
                if k @ np.array(n) <= 120)
     assert plan.objective_value == pytest.approx(best[0], rel=1e-12)
     assert plan.rounding_cost >= -1e-12
+
+
+@pytest.mark.parametrize(("costs", "budget"), [([1.0, 2.5, 3.0], 700.0), ([4.0, 1.0, 2.0], 900.0)])
+def test_maximin_unequal_costs_equals_brute_force(costs, budget):
+    """Lexicographic optimum: smallest largest error, then smallest sum of errors."""
+    curves = pd.DataFrame({"a": [2.0, 1.0, 3.0], "b": [0.5, 0.3, 0.8], "c": [0.05, 0.1, 0.02]},
+                          index=["x", "y", "z"])
+    plan = allocate(curves, budget=budget, costs=dict(zip(curves.index, costs)),
+                    objective="maximin")
+    assert plan.integer_status == "optimal"
+    a, b, c = (curves[col].to_numpy() for col in "abc")
+    k = np.asarray(costs)
+    n1, n2 = np.meshgrid(np.arange(1, int(budget) + 1), np.arange(1, int(budget / k[1]) + 1),
+                         indexing="ij")
+    n1, n2 = n1.ravel(), n2.ravel()
+    n3 = np.floor((budget - k[0] * n1 - k[1] * n2) / k[2] + 1e-9)
+    ok = n3 >= 1
+    n = np.stack([n1[ok], n2[ok], n3[ok]], axis=1).astype(float)
+    err = a * n**-b + c
+    worst, total = err.max(axis=1), err.sum(axis=1)
+    best = worst.min()
+    tie = worst == best
+    got = plan.predicted_error.to_numpy()
+    assert got.max() == best
+    assert got.sum() == pytest.approx(total[tie].min(), rel=1e-12)
