@@ -6,12 +6,43 @@
   For separable convex functions under one cardinality constraint, exchange optimality is global
   optimality (the feasible set is M-convex), so the result is exact.
 * Equal costs, maximin: give each unit to the worst affordable uncapped group (leximin greedy).
-* Unequal costs: a 0/1 MILP over unit increments (scipy.optimize.milp/HiGHS). With convex
-  ``F_g`` the increments' gains decrease, so choosing any ``m`` increments of a group is worth the
-  first ``m``. The increments span the whole box when it is small enough (then the MILP is exact);
-  otherwise a window of +-6 units around the continuous optimum (status ``"optimal_in_window"``:
-  exact within the window, not proven globally). Knapsack MILPs with thousands of near-tied
-  increments are slow to prove, hence the small window.
+* Unequal costs, separable convex: a PROVEN optimum by Lagrangian reduced-cost fixing, then an
+  exact 0/1 MILP over the fixed windows:
+
+  1. incumbent ``U``: greedy best gain-per-cost fill from ``floor(n_continuous)``;
+  2. Lagrangian bound: for ``lambda >= 0`` let ``h_g(n) = F_g(n) + lambda k_g n`` and
+     ``h_g* = min_{l_g <= n <= u_g, n integer} h_g(n)``. For every feasible integer ``n``,
+     ``sum_g F_g(n_g) = sum_g h_g(n_g) - lambda B + lambda (B - k'n)
+     >= L(lambda) + sum_g (h_g(n_g) - h_g*)`` with ``L(lambda) = sum_g h_g* - lambda B``.
+     ``lambda`` maximises the concave dual ``L`` (bisection on its subgradient ``k'n(lambda) - B``);
+  3. every integer optimum has ``sum F <= U``, and all terms ``h_g(n_g) - h_g*`` are ``>= 0``, so
+     ``h_g(n_g) - h_g* <= U - L`` for each group: an interval (``h_g`` is convex) that provably
+     contains every optimal ``n_g``. This needs no assumption on the costs (real costs are fine);
+  4. a 0/1 MILP (``scipy.optimize.milp`` / HiGHS, relative gap 0) over unit increments inside the
+     windows. With convex ``F_g`` the increments' gains decrease, so choosing any ``m`` increments
+     of a group is worth the first ``m``; the MILP is exact over the windows, hence globally.
+
+  This is the classical variable-fixing argument of Lagrangian relaxation (Fisher 1981; Nemhauser
+  & Wolsey 1988, II.3.6); for separable convex problems the proximity theorem of Hochbaum &
+  Shanthikumar (1990) gives an a-priori window ``||z - x||_inf <= n Delta`` around the
+  continuous optimum ``x`` (``Delta`` = largest subdeterminant, here ``max_g k_g`` for integer
+  costs), which is far wider than the reduced-cost windows in practice.
+* Unequal costs, maximin: exact. The optimal level ``t*`` is one of the finite candidates
+  ``err_g(n)``; ``t`` is feasible iff ``sum_g k_g m_g(t) <= B`` with ``m_g(t)`` the smallest
+  ``n_g`` in the box with ``err_g(n_g) <= t``. Per group, a binary search finds the largest ``n``
+  whose level is feasible, and ``t* = min_g err_g(n_g)``. Leftover budget then minimises the sum
+  of errors subject to ``err_g <= t*`` (``n_g >= m_g(t*)``), exactly, by the method above.
+* Any objective (custom callables, pooled curves): a heuristic, greedy gain-per-cost fill from
+  ``floor(n_continuous)`` then best-improvement 1-exchange local search (move one unit from one
+  group to another, keeping the budget). Not proven optimal.
+
+References
+----------
+Fisher, M. L. (1981). The Lagrangian relaxation method for solving integer programming problems.
+Management Science 27(1), 1-18.
+Hochbaum, D. S. and Shanthikumar, J. G. (1990). Convex separable optimization is not much harder
+than linear optimization. Journal of the ACM 37(4), 843-862.
+Ibaraki, T. and Katoh, N. (1988). Resource Allocation Problems: Algorithmic Approaches. MIT Press.
 """
 
 from __future__ import annotations
@@ -23,11 +54,11 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
-__all__ = ["IntegerSolution", "integer_budget", "integer_maximin"]
+__all__ = ["IntegerSolution", "integer_budget", "integer_local_search", "integer_maximin"]
 
-MAX_INCREMENTS = 400  # full-box (exact) MILP up to this many unit increments
-WINDOW = 6  # otherwise +-WINDOW units around the continuous optimum
-TIME_LIMIT = 5.0
+MAX_INCREMENTS = 200_000  # largest proven window handed to the MILP
+TIME_LIMIT = 20.0
+BUDGET_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
@@ -41,19 +72,27 @@ def _units(budget: float, cost: float) -> int:
     return int(np.floor(budget / cost * (1 + 1e-12)))
 
 
+def _afford(costs, budget, lo, hi):
+    """Cap ``hi`` by what the budget can buy once every other group sits at ``lo``."""
+    rem = budget * (1 + BUDGET_SLACK) - float(costs @ lo)
+    cap = lo + np.floor(np.maximum(rem, 0.0) / costs + 1e-9).astype(np.int64)
+    return np.maximum(np.minimum(hi, cap), lo)
+
+
 def integer_budget(
     F: Callable[[np.ndarray], np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray, warm: np.ndarray, *, window: int | None = None,
+    hi: np.ndarray, warm: np.ndarray,
 ) -> IntegerSolution:
     """Minimise ``sum F(n)`` over integers with ``sum costs n <= budget``, ``lo <= n <= hi``.
 
     ``F(n, idx)`` returns the objective terms of groups ``idx`` at sizes ``n`` (``idx=None``: all
-    groups, ``n`` one entry per group); each term must be convex and nonincreasing in ``n``. ``lo``/``hi`` are integer arrays (``hi`` may hold
-    a large sentinel for "no cap").
+    groups, ``n`` one entry per group); each term must be convex and nonincreasing in ``n``.
+    ``lo``/``hi`` are integer arrays (``hi`` may hold a large sentinel for "no cap").
     """
+    hi = _afford(costs, budget, lo, hi)
     if np.allclose(costs, costs[0], rtol=1e-12, atol=0):
         return _greedy_equal(F, float(costs[0]), budget, lo, hi, warm)
-    return _milp_budget(F, costs, budget, lo, hi, warm, window=window)
+    return _proven_budget(F, costs, budget, lo, hi, warm)
 
 
 def _gain_up(F, n, hi):
@@ -95,51 +134,119 @@ def _greedy_equal(F, cost, budget, lo, hi, warm) -> IntegerSolution:
     return IntegerSolution(n, "optimal", "greedy")
 
 
-def _increments(F, lo, hi, warm, window):
-    cont = np.asarray(warm, float)
-    if window is None:
-        width = hi - lo
-        if np.all(width < 10**9) and int(width.sum()) <= MAX_INCREMENTS:
-            base, top, exact = lo.copy(), hi.copy(), True
+def _greedy_ratio(F, costs, budget, lo, hi, warm) -> np.ndarray:
+    """Feasible incumbent: floor of the warm start, then best gain-per-cost units that fit."""
+    n = np.clip(np.floor(np.asarray(warm, float) + 1e-9).astype(np.int64), lo, hi)
+    cap = budget * (1 + BUDGET_SLACK)
+    while float(costs @ n) > cap:
+        loss = _loss_down(F, n, lo) / costs
+        n[int(np.argmin(loss))] -= 1
+    while True:
+        left = cap - float(costs @ n)
+        gain = _gain_up(F, n, hi) / costs
+        gain = np.where(costs <= left, gain, -np.inf)
+        j = int(np.argmax(gain))
+        if not np.isfinite(gain[j]) or gain[j] <= 0:
+            return n
+        n[j] += 1
+
+
+def _first_true(pred, left, right):
+    """Vectorised binary search: smallest ``n`` in ``[left, right]`` with ``pred(n)`` true,
+    assuming ``pred`` is monotone (false ... true) and ``pred(right)`` is treated as true."""
+    left = left.copy()
+    right = right.copy()
+    while np.any(left < right):
+        mid = (left + right) // 2
+        ok = pred(mid)
+        right = np.where(ok, mid, right)
+        left = np.where(ok, left, mid + 1)
+    return left
+
+
+def _dual(F, costs, budget, lo, hi, lam):
+    """Per-group integer argmin of ``F_g(n) + lam k_g n`` and the Lagrangian bound."""
+    def flat(n):  # marginal gain of the next unit no larger than its priced cost
+        return (F(n, None) - F(np.minimum(n + 1, hi), None)) <= lam * costs
+    n = _first_true(flat, lo, hi)
+    return n, float(np.sum(F(n, None)) + lam * (float(costs @ n) - budget))
+
+
+def _best_lagrangian(F, costs, budget, lo, hi):
+    best_n, best_l = _dual(F, costs, budget, lo, hi, 0.0)
+    best_lam = 0.0
+    if float(costs @ best_n) <= budget:
+        return best_lam, best_n, best_l
+    top = float(np.max((F(lo, None) - F(np.minimum(lo + 1, hi), None)) / costs))
+    lam_lo, lam_hi = 0.0, max(top, 1e-300) * (1 + 1e-9)
+    for _ in range(200):
+        lam = 0.5 * (lam_lo + lam_hi)
+        n, val = _dual(F, costs, budget, lo, hi, lam)
+        if val > best_l:
+            best_n, best_l, best_lam = n, val, lam
+        if float(costs @ n) > budget:
+            lam_lo = lam
         else:
-            window = WINDOW
-    if window is not None:
-        base = np.maximum(lo, np.floor(cont).astype(np.int64) - window)
-        top = np.minimum(hi, np.ceil(cont).astype(np.int64) + window)
-        exact = bool(np.all(base == lo) and np.all(top == hi))
+            lam_hi = lam
+        if lam_hi - lam_lo <= 1e-15 * lam_hi:
+            break
+    for lam in (lam_lo, lam_hi):
+        n, val = _dual(F, costs, budget, lo, hi, lam)
+        if val > best_l:
+            best_n, best_l, best_lam = n, val, lam
+    return best_lam, best_n, best_l
+
+
+def _proven_budget(F, costs, budget, lo, hi, warm) -> IntegerSolution:
+    inc = _greedy_ratio(F, costs, budget, lo, hi, warm)
+    upper = float(np.sum(F(inc, None)))
+    lam, nstar, lower = _best_lagrangian(F, costs, budget, lo, hi)
+    gap = max(upper - lower, 0.0)
+    slack = gap + 1e-10 * max(abs(upper), abs(lower), 1e-300)
+
+    def h(n):
+        return F(n, None) + lam * costs * n
+
+    hstar = h(nstar)
+    left = _first_true(lambda n: h(n) - hstar <= slack, lo, nstar)
+    # largest n in [nstar, hi] within the slack = first n whose value exceeds it, minus one
+    right = _first_true(lambda n: h(np.minimum(n + 1, hi)) - hstar > slack, nstar, hi)
+    return _milp_window(F, costs, budget, left, right, inc, upper, gap)
+
+
+def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolution:
     counts = (top - base).astype(np.int64)
-    group = np.repeat(np.arange(lo.size), counts)
-    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    total = int(counts.sum())
+    if float(costs @ base) > budget * (1 + BUDGET_SLACK) or total > MAX_INCREMENTS:
+        return IntegerSolution(inc, f"heuristic (greedy; gap to the Lagrangian bound <= "
+                                    f"{gap:.3g})", "greedy")
+    if total == 0:
+        return IntegerSolution(base.copy(), "optimal", "lagrangian")
+    group = np.repeat(np.arange(base.size), counts)
+    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     level = base[group] + offset  # increment from level to level + 1
     delta = F(level, group) - F(level + 1, group)
-    return base, top, group, delta, exact
-
-
-def _milp_budget(F, costs, budget, lo, hi, warm, window) -> IntegerSolution:
-    base, _top, group, delta, exact = _increments(F, lo, hi, warm, window)
-    if delta.size == 0:
-        return IntegerSolution(base, "optimal" if exact else "optimal_in_window", "milp")
-    rem = budget - float(costs @ base)
-    k = costs[group]
-    cons = LinearConstraint(csr_matrix(k[None, :]), -np.inf, rem * (1 + 1e-12))
+    rem = budget * (1 + BUDGET_SLACK) - float(costs @ base)
+    cons = LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem)
     scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
-    res = milp(-delta * scale, constraints=[cons], integrality=np.ones(delta.size),
-               bounds=Bounds(0, 1), options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
+    res = milp(-delta * scale, constraints=[cons], integrality=np.ones(total),
+               bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT})
     if res.x is None:
-        return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
-                               f"milp_failed: {res.message}", "milp")
+        return IntegerSolution(inc, f"heuristic (greedy; MILP failed: {res.message})", "greedy")
     y = np.round(res.x).astype(np.int64)
-    n = base + np.bincount(group, weights=y, minlength=lo.size).astype(np.int64)
-    status = "optimal" if (res.status == 0 and exact) else (
-        "optimal_in_window" if res.status == 0 else f"milp_{res.message}")
-    return IntegerSolution(n, status, "milp")
+    n = base + np.bincount(group, weights=y, minlength=base.size).astype(np.int64)
+    if float(np.sum(F(n, None))) > upper:  # never return worse than the incumbent
+        n = inc
+    status = "optimal" if res.status == 0 else f"heuristic (MILP stopped: {res.message})"
+    return IntegerSolution(n, status, "lagrangian+milp")
 
 
 def integer_maximin(
     err: Callable[[np.ndarray], np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray, warm: np.ndarray, *, window: int | None = None,
+    hi: np.ndarray, warm: np.ndarray,
 ) -> IntegerSolution:
-    """Integer leximin-greedy (equal costs) or an epigraph MILP for ``min max err`` (unequal)."""
+    """Integer ``min max err`` then, with ``err_g <= t*``, ``min sum err`` (exact)."""
+    hi = _afford(costs, budget, lo, hi)
     if np.allclose(costs, costs[0], rtol=1e-12, atol=0):
         total = _units(budget, float(costs[0]))
         n = np.clip(np.floor(warm + 1e-9).astype(np.int64), lo, hi)
@@ -152,37 +259,104 @@ def integer_maximin(
             n[j] += 1
             left -= 1
         return IntegerSolution(n, "optimal", "greedy")
-    base, _top, group, delta, exact = _increments(err, lo, hi, warm, window)
-    if delta.size == 0:
-        return IntegerSolution(base, "optimal" if exact else "optimal_in_window", "milp")
     G = lo.size
-    m = delta.size
-    # variables: y (m binaries), t; minimise t s.t. err(base) - sum delta y <= t, budget
-    rows = np.r_[group, np.arange(G)]
-    cols = np.r_[np.arange(m), np.full(G, m)]
-    vals = np.r_[-delta, -np.ones(G)]
-    A = csr_matrix((vals, (rows, cols)), shape=(G, m + 1))
-    e0 = err(base, None)
-    k = np.r_[costs[group], 0.0]
-    rem = budget - float(costs @ base)
-    cons = [LinearConstraint(A, -np.inf, -e0), LinearConstraint(csr_matrix(k[None, :]), -np.inf,
-                                                                rem * (1 + 1e-12))]
-    integrality = np.r_[np.ones(m), 0]
-    bounds = Bounds(np.r_[np.zeros(m), -np.inf], np.r_[np.ones(m), np.inf])
-    res = milp(np.r_[np.zeros(m), 1.0], constraints=cons, integrality=integrality, bounds=bounds,
-               options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
-    if res.x is None:
-        return IntegerSolution(np.clip(np.floor(warm).astype(np.int64), lo, hi),
-                               f"milp_failed: {res.message}", "milp")
-    t = res.x[-1]
-    # second stage: keep max error <= t and spend what is left on the sum of errors
-    cons2 = [LinearConstraint(A[:, :m], -np.inf, t - e0 + 1e-12 * max(abs(t), 1.0)),
-             LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem * (1 + 1e-12))]
-    res2 = milp(-delta / max(float(np.max(np.abs(delta))), 1e-300), constraints=cons2, integrality=np.ones(m), bounds=Bounds(0, 1),
-                options={"mip_rel_gap": 1e-10, "time_limit": TIME_LIMIT})
-    x = res2.x if res2.x is not None else res.x[:m]
-    y = np.round(x).astype(np.int64)
-    n = base + np.bincount(group, weights=y, minlength=G).astype(np.int64)
-    status = "optimal" if (res.status == 0 and exact) else (
-        "optimal_in_window" if res.status == 0 else f"milp_{res.message}")
-    return IntegerSolution(n, status, "milp")
+    cap = budget * (1 + BUDGET_SLACK)
+
+    def need(t):  # (L, G): smallest n_g in [lo, hi] with err_g(n) <= t_l, or hi + 1
+        L = t.size
+        lo_m = np.broadcast_to(lo, (L, G))
+        hi_m = np.broadcast_to(hi + 1, (L, G))
+        idx = np.broadcast_to(np.arange(G), (L, G))
+
+        def ok(n):
+            inside = n <= hi_m
+            e = err(np.minimum(n, hi_m - 1).ravel(), idx.ravel()).reshape(L, G)
+            return ~inside | (e <= t[:, None])
+        return _first_true(ok, lo_m, hi_m)
+
+    def feasible(t):
+        m = need(t)
+        return np.all(m <= hi, axis=1) & (m @ costs <= cap)
+
+    # per group: largest n in [lo, hi] whose level err_g(n) is feasible (monotone in n)
+    gidx = np.arange(G)
+    feas_lo = feasible(err(lo, gidx))
+    # first n whose level is infeasible, searched on [lo, hi + 1]
+    first_bad = _first_true(
+        lambda n: (n > hi) | ~feasible(err(np.minimum(n, hi), gidx)), lo, hi + 1)
+    best_n = first_bad - 1
+    levels = np.where(feas_lo & (best_n >= lo), err(np.maximum(best_n, lo), gidx), np.inf)
+    t_star = float(np.min(levels))
+    m = need(np.array([t_star]))[0]
+
+    def total_err(n, idx=None):
+        return err(n, idx)
+
+    sol = integer_budget(total_err, costs, budget, m, hi, m.astype(float))
+    status = "optimal" if sol.status == "optimal" else f"maximin optimal; tie-break {sol.status}"
+    return IntegerSolution(sol.n, status, "levels+" + sol.method)
+
+
+def integer_local_search(
+    objective: Callable[[np.ndarray], float], costs: np.ndarray, budget: float, lo: np.ndarray,
+    hi: np.ndarray, warm: np.ndarray, *, max_evaluations: int = 20_000,
+) -> tuple[np.ndarray, int, bool]:
+    """Greedy gain-per-cost fill from ``floor(warm)`` then best-improvement 1-exchanges.
+
+    ``objective(n) -> float`` is minimised. Returns ``(n, evaluations, local_optimum)``;
+    ``local_optimum`` is False when the evaluation budget ran out first.
+    """
+    hi = _afford(costs, budget, lo, hi)
+    cap = budget * (1 + BUDGET_SLACK)
+    n = np.clip(np.floor(np.asarray(warm, float) + 1e-9).astype(np.int64), lo, hi)
+    G = n.size
+    evals = 0
+    while float(costs @ n) > cap:  # safety: drop the cheapest-to-lose unit
+        i = int(np.argmax(np.where(n > lo, costs, -np.inf)))
+        n[i] -= 1
+    cur = objective(n)
+    evals += 1
+    while evals < max_evaluations:  # fill: best improvement per unit cost among units that fit
+        left = cap - float(costs @ n)
+        best, best_j, best_v = 0.0, -1, cur
+        for j in np.flatnonzero((n < hi) & (costs <= left)):
+            n[j] += 1
+            v = objective(n)
+            n[j] -= 1
+            evals += 1
+            score = (cur - v) / costs[j]
+            if score > best:
+                best, best_j, best_v = score, int(j), v
+        if best_j < 0:
+            break
+        n[best_j] += 1
+        cur = best_v
+    done = False
+    while evals < max_evaluations:  # 1-exchange: move one unit i -> j if the budget allows
+        best_v, move = cur, None
+        spent = float(costs @ n)
+        for i in range(-1, G):  # i = -1: add a unit of j without removing one
+            if i >= 0 and n[i] <= lo[i]:
+                continue
+            for j in range(G):
+                freed = costs[i] if i >= 0 else 0.0
+                if j == i or n[j] >= hi[j] or spent - freed + costs[j] > cap:
+                    continue
+                if i >= 0:
+                    n[i] -= 1
+                n[j] += 1
+                v = objective(n)
+                if i >= 0:
+                    n[i] += 1
+                n[j] -= 1
+                evals += 1
+                if v < best_v - 1e-13 * max(abs(best_v), 1e-300):
+                    best_v, move = v, (i, j)
+        if move is None:
+            done = True
+            break
+        if move[0] >= 0:
+            n[move[0]] -= 1
+        n[move[1]] += 1
+        cur = best_v
+    return n, evals, done

@@ -21,7 +21,7 @@ from estimators._validation import as_float_array, check_option, check_positive,
 
 from . import _allocation_core as core
 from ._allocation_cvxpy import solve_cvxpy
-from ._integer_allocation import integer_budget, integer_maximin
+from ._integer_allocation import integer_budget, integer_local_search, integer_maximin
 from .learning_curves import LearningCurves
 
 if TYPE_CHECKING:
@@ -405,7 +405,8 @@ def allocate(
     n_final = n_cont
     if integer:
         n_final, integer_status = _round_plan(kind, a_plan, b_plan, c_plan, w, transform, k,
-                                              B_total, lo, hi, n_cont, tie_break, pooled, custom)
+                                              B_total, lo, hi, n_cont, tie_break, pooled,
+                                              objective if custom else None)
     err = _errors(a_plan, b_plan, c_plan, n_final, pooled)
     recruit = n_final - cur
     if custom:
@@ -491,9 +492,9 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
     hi_i = np.where(np.isfinite(hi), np.floor(np.minimum(hi, 2.0**62) + 1e-9), big).astype(np.int64)
     if kind == "target":
         return np.maximum(np.ceil(n_cont - 1e-9), lo_i).astype(np.int64), "optimal"
-    if custom or pooled is not None:
-        n = np.clip(np.floor(n_cont + 1e-9).astype(np.int64), lo_i, hi_i)
-        return n, "floor (custom objective: not optimised over integers)"
+    if callable(custom) or pooled is not None:
+        return _local_search_plan(kind, a, b, c, w, k, B_total, lo_i, hi_i, n_cont, pooled,
+                                  custom)
     # cap the integer range by what the budget can buy
     afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
     hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
@@ -514,6 +515,22 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
 
     sol = integer_budget(F, k, B_total, lo_i, hi_i, n_cont)
     return sol.n, sol.status
+
+
+def _local_search_plan(kind, a, b, c, w, k, B_total, lo_i, hi_i, n_cont, pooled, custom):
+    """Heuristic integer step for custom objectives and pooled curves (see _integer_allocation)."""
+    def value(n):
+        nf = n.astype(float)
+        err = _errors(a, b, c, nf, pooled)
+        if callable(custom):
+            return _custom_value(custom, err, nf)
+        return float(np.max(err)) if kind == "maximin" else float(w @ err)
+
+    bound = value(np.asarray(n_cont, float))
+    n, _evals, local = integer_local_search(value, k, B_total, lo_i, hi_i, n_cont)
+    gap = max(value(n) - bound, 0.0)
+    what = "local optimum" if local else "evaluation limit reached"
+    return n, f"heuristic ({what}; gap to the continuous bound <= {gap:.3g})"
 
 
 def _robust_curves(reps, lo, hi, B_total, k, quantile):
