@@ -157,10 +157,11 @@ def _first_true(pred, left, right):
     left = left.copy()
     right = right.copy()
     while np.any(left < right):
+        open_ = left < right
         mid = (left + right) // 2
         ok = pred(mid)
-        right = np.where(ok, mid, right)
-        left = np.where(ok, left, mid + 1)
+        right = np.where(open_ & ok, mid, right)
+        left = np.where(open_ & ~ok, mid + 1, left)
     return left
 
 
