@@ -11,7 +11,7 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from sampling._integer_allocation import integer_budget, integer_local_search, integer_maximin
@@ -157,6 +157,7 @@ def test_proven_method_equals_dp_oracle(problem):
     lo = rng.integers(1, 4, G)
     if k @ lo > budget:
         lo = np.ones(G, dtype=np.int64)
+    assume(k @ lo <= budget)
     hi = lo + rng.integers(0, 80, G)
     w = rng.dirichlet(np.ones(G))
 
@@ -180,6 +181,7 @@ def test_maximin_equals_dp_oracle(problem):
     a, b, c = rng.uniform(0.2, 3, G), rng.uniform(0.1, 1.5, G), rng.uniform(0, 0.2, G)
     k = rng.integers(1, 11, G)
     lo = np.ones(G, dtype=np.int64)
+    assume(k @ lo <= budget)
     hi = lo + rng.integers(0, 80, G)
 
     def err(n, idx=None):
