@@ -66,6 +66,7 @@ class IntegerSolution:
     n: np.ndarray  # int64
     status: str
     method: str
+    window: int = 0  # unit increments left free by the proof (0: none or not applicable)
 
 
 def _units(budget: float, cost: float) -> int:
@@ -239,7 +240,7 @@ def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolutio
     if float(np.sum(F(n, None))) > upper:  # never return worse than the incumbent
         n = inc
     status = "optimal" if res.status == 0 else f"heuristic (MILP stopped: {res.message})"
-    return IntegerSolution(n, status, "lagrangian+milp")
+    return IntegerSolution(n, status, "lagrangian+milp", total)
 
 
 def integer_maximin(
