@@ -58,6 +58,7 @@ __all__ = ["IntegerSolution", "integer_budget", "integer_local_search", "integer
 
 MAX_INCREMENTS = 200_000  # largest proven window handed to the MILP
 TIME_LIMIT = 20.0
+DP_WORK = 5 * 10**7  # exact DP over the windows when increments x budget states stay below this
 BUDGET_SLACK = 1e-12
 
 
@@ -224,11 +225,18 @@ def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolutio
                                     f"{gap:.3g})", "greedy")
     if total == 0:
         return IntegerSolution(base.copy(), "optimal", "lagrangian")
+    rem = budget * (1 + BUDGET_SLACK) - float(costs @ base)
+    scaled = _integer_costs(costs)
+    if scaled is not None:
+        unit, factor = scaled
+        cap = int(min(np.floor(rem * factor + 1e-9), float(unit @ counts)))
+        if total * (cap + 1) <= DP_WORK:
+            n = _dp_window(F, unit, cap, base, counts)
+            return IntegerSolution(n, "optimal", "lagrangian+dp", total)
     group = np.repeat(np.arange(base.size), counts)
     offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     level = base[group] + offset  # increment from level to level + 1
     delta = F(level, group) - F(level + 1, group)
-    rem = budget * (1 + BUDGET_SLACK) - float(costs @ base)
     cons = LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem)
     scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
     res = milp(-delta * scale, constraints=[cons], integrality=np.ones(total),
@@ -237,10 +245,47 @@ def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolutio
         return IntegerSolution(inc, f"heuristic (greedy; MILP failed: {res.message})", "greedy")
     y = np.round(res.x).astype(np.int64)
     n = base + np.bincount(group, weights=y, minlength=base.size).astype(np.int64)
-    if float(np.sum(F(n, None))) > upper:  # never return worse than the incumbent
-        n = inc
+    if float(np.sum(F(n, None))) > upper or float(costs @ n) > budget * (1 + BUDGET_SLACK):
+        n = inc  # never return worse than the incumbent, never over budget
     status = "optimal" if res.status == 0 else f"heuristic (MILP stopped: {res.message})"
     return IntegerSolution(n, status, "lagrangian+milp", total)
+
+
+def _integer_costs(costs):
+    """``(integer costs, factor)`` when ``costs * factor`` are integers for a small power of 10."""
+    for digits in range(7):
+        factor = 10.0**digits
+        unit = np.round(costs * factor)
+        if np.all(np.abs(unit - costs * factor) <= 1e-9 * np.maximum(unit, 1)) and unit.max() < 2**31:
+            return unit.astype(np.int64), factor
+    return None
+
+
+def _dp_window(F, unit, cap, base, counts):
+    """Exact DP over the proven windows: ``V[s]`` = best value spending at most ``s`` units."""
+    V = np.zeros(cap + 1)
+    picks = []
+    for g in range(base.size):
+        m_max = int(min(counts[g], cap // unit[g]))
+        levels = base[g] + np.arange(m_max + 1)
+        vals = F(levels, np.full(m_max + 1, g))
+        new = np.full(cap + 1, np.inf)
+        arg = np.zeros(cap + 1, dtype=np.int64)
+        for m in range(m_max + 1):
+            s = int(unit[g]) * m
+            cand = vals[m] + V[: cap + 1 - s]
+            better = cand < new[s:]
+            new[s:][better] = cand[better]
+            arg[s:][better] = m
+        picks.append(arg)
+        V = new
+    n = base.copy()
+    s = cap
+    for g in range(base.size - 1, -1, -1):
+        m = int(picks[g][s])
+        n[g] += m
+        s -= int(unit[g]) * m
+    return n
 
 
 def integer_maximin(

@@ -6,6 +6,8 @@ values must agree to 1e-12 relative (ties may pick different plans with equal va
 """
 
 import itertools
+import math
+from unittest import mock
 
 import cvxpy as cp
 import numpy as np
@@ -14,6 +16,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+import sampling._integer_allocation as integer_module
 from sampling._integer_allocation import integer_budget, integer_local_search, integer_maximin
 from sampling.allocation import allocate
 from sampling.learning_curves import fit_learning_curves
@@ -69,6 +72,15 @@ def test_unequal_costs_equal_brute_force(kind, extra, current):
     assert plan.integer_status == "optimal"
     assert plan.cost <= BUDGET * (1 + 1e-12)
     assert plan.rounding_cost >= -1e-14
+
+
+@pytest.mark.parametrize(("kind", "extra"), CASES[:3])
+def test_irrational_costs_milp_path_equals_brute_force(kind, extra):
+    costs = {"x": 1.0, "y": math.sqrt(6), "z": math.pi}  # no power-of-10 scaling: MILP path
+    plan = allocate(CURVES, budget=BUDGET, costs=costs, objective=kind, **extra)
+    best = min(value(kind, errors(n), **extra) for n in plans(costs=costs))
+    assert value(kind, errors(plan.n.to_numpy()), **extra) == pytest.approx(best, rel=1e-12)
+    assert plan.integer_status == "optimal"
 
 
 def test_unequal_costs_with_caps_equal_brute_force():
@@ -166,11 +178,15 @@ def test_proven_method_equals_dp_oracle(problem):
         return w[idx] * (a[idx] * n.astype(float) ** -b[idx] + c[idx])
 
     sol = integer_budget(F, k.astype(float), float(budget), lo, hi, lo.astype(float) + 0.5)
+    with mock.patch.object(integer_module, "DP_WORK", 0):  # force the MILP over the windows
+        by_milp = integer_budget(F, k.astype(float), float(budget), lo, hi, lo.astype(float))
     want = dp_min_sum(lambda g, n: w[g] * (a[g] * n ** -b[g] + c[g]), k, int(budget - k @ lo),
                       lo, hi)
     assert sol.status == "optimal"
     assert k @ sol.n <= budget and np.all(sol.n >= lo) and np.all(sol.n <= hi)
     assert float(np.sum(F(sol.n))) == pytest.approx(want, rel=1e-12)
+    assert float(np.sum(F(by_milp.n))) == pytest.approx(want, rel=1e-12)
+    assert by_milp.status == "optimal" and k @ by_milp.n <= budget
 
 
 @settings(max_examples=10, deadline=None)
