@@ -269,7 +269,14 @@ def allocate(
     current_n : float, mapping or Series, optional
         Samples already collected per group: lower bounds that cost nothing.
     integer : bool
-        Return whole samples (exact greedy for equal costs, MILP for unequal costs).
+        Return whole samples. Built-in objectives get a proven integer optimum (``integer_status
+        "optimal"``): greedy plus exchanges for equal costs; for unequal costs, Lagrangian
+        reduced-cost fixing narrows each group to a window that provably holds every integer
+        optimum, then an exact dynamic programme (costs that are integers after scaling by a
+        power of ten) or a 0/1 MILP (HiGHS) over the windows; maximin searches the finite set
+        of candidate levels ``err_g(n)`` and spends what is left on the sum of errors. Callable
+        objectives and pooled curves get a greedy fill plus 1-exchange local search
+        (``"heuristic (local optimum; gap to the continuous bound <= X)"``).
     p, alpha : float
         Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0).
     targets : float, mapping or Series
@@ -308,6 +315,9 @@ def allocate(
     ----------
     Cai, W. et al. (2022). Adaptive sampling strategies to construct equitable training datasets.
     FAccT. Rolf, E. et al. (2021). Representation matters. ICML.
+    Fisher, M. L. (1981). The Lagrangian relaxation method for solving integer programming
+    problems. Management Science 27(1). Hochbaum, D. S. and Shanthikumar, J. G. (1990). Convex
+    separable optimization is not much harder than linear optimization. J. ACM 37(4).
 
     Examples
     --------
@@ -319,6 +329,9 @@ def allocate(
     ({'x': 39, 'y': 61}, 100.0, 'optimal')
     >>> allocate(curves, budget=100, objective="maximin", integer=False).n_continuous.round(6).to_dict()
     {'x': 20.0, 'y': 80.0}
+    >>> unequal = allocate(curves, budget=100, costs={"x": 1.0, "y": 2.5})
+    >>> unequal.n.to_dict(), unequal.integer_status, unequal.rounding_cost >= 0
+    ({'x': 30, 'y': 28}, 'optimal', True)
     """
     groups, a, b, c, pooled = _curve_arrays(curves)
     G = len(groups)
