@@ -221,3 +221,11 @@ def test_maximin_equals_dp_oracle(problem):
     want = dp_min_sum(lambda g, n: a[g] * n ** -b[g] + c[g], k, int(budget - k @ lo2), lo2, hi)
     assert err(sol.n).sum() == pytest.approx(want, rel=1e-12)
     assert sol.status == "optimal"
+
+
+def test_maximin_equal_costs_brute_force():
+    costs = {"x": 2.0, "y": 2.0, "z": 2.0}
+    plan = allocate(CURVES, budget=BUDGET, costs=costs, objective="maximin")
+    best = min(errors(n).max() for n in plans(costs=costs))
+    assert errors(plan.n.to_numpy()).max() == pytest.approx(best, rel=1e-14)
+    assert plan.integer_status == "optimal" and plan.cost <= BUDGET
