@@ -290,9 +290,16 @@ def _dp_window(F, unit, cap, base, counts):
 
 def integer_maximin(
     err: Callable[[np.ndarray], np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray, warm: np.ndarray,
+    hi: np.ndarray, warm: np.ndarray, *, tie_break: str = "leximin",
 ) -> IntegerSolution:
-    """Integer ``min max err`` then, with ``err_g <= t*``, ``min sum err`` (exact)."""
+    """Integer ``min max err`` then spend what is left (exact).
+
+    Equal costs: each unit goes to the worst uncapped group (leximin greedy). Unequal costs: the
+    optimal level ``t*``, then ``tie_break="none"`` keeps the cheapest plan reaching it
+    (``n_g = m_g(t*)``); otherwise the rest of the budget minimises ``sum err`` subject to
+    ``err_g <= t*`` (an exact integer leximin with unequal costs is a knapsack of its own and is
+    not attempted).
+    """
     hi = _afford(costs, budget, lo, hi)
     if np.allclose(costs, costs[0], rtol=1e-12, atol=0):
         total = _units(budget, float(costs[0]))
@@ -335,6 +342,8 @@ def integer_maximin(
     levels = np.where(feas_lo & (best_n >= lo), err(np.maximum(best_n, lo), gidx), np.inf)
     t_star = float(np.min(levels))
     m = need(np.array([t_star]))[0]
+    if tie_break == "none":
+        return IntegerSolution(m, "optimal", "levels")
 
     def total_err(n, idx=None):
         return err(n, idx)

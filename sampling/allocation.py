@@ -282,7 +282,9 @@ def allocate(
     targets : float, mapping or Series
         Error targets for ``"target"``.
     tie_break : {"leximin", "utilitarian", "none"}
-        How ``"maximin"`` spends budget left when a capped group sets the worst error.
+        How ``"maximin"`` spends budget left when a capped group sets the worst error. Integer
+        plans with unequal costs: ``"none"`` keeps the cheapest plan reaching the optimal level;
+        ``"leximin"`` and ``"utilitarian"`` both spend the rest to minimise the sum of errors.
     uncertainty : {"none", "bootstrap", "robust"}
         ``"bootstrap"`` re-solves for each bootstrap replicate of the curves and reports quantiles;
         ``"robust"`` also plans for the ``quantile`` of each group's curve across replicates.
@@ -517,7 +519,7 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
                 return a * n.astype(float) ** (-b) + c
             return a[idx] * n.astype(float) ** (-b[idx]) + c[idx]
 
-        sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont)
+        sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont, tie_break=tie_break)
         return sol.n, sol.status
 
     def F(n, idx=None):

@@ -229,3 +229,13 @@ def test_maximin_equal_costs_brute_force():
     best = min(errors(n).max() for n in plans(costs=costs))
     assert errors(plan.n.to_numpy()).max() == pytest.approx(best, rel=1e-14)
     assert plan.integer_status == "optimal" and plan.cost <= BUDGET
+
+
+def test_maximin_tie_break_none_is_cheapest_plan_at_the_level():
+    plan = allocate(CURVES, budget=BUDGET, costs=COSTS, objective="maximin", tie_break="none")
+    k = np.array(list(COSTS.values()))
+    t_best = min(errors(n).max() for n in plans())
+    at_level = [n for n in plans() if errors(n).max() <= t_best * (1 + 1e-15)]
+    cheapest = min(float(k @ n) for n in at_level)
+    assert errors(plan.n.to_numpy()).max() == pytest.approx(t_best, rel=1e-14)
+    assert plan.cost == pytest.approx(cheapest, rel=1e-12)
