@@ -18,9 +18,12 @@
   3. every integer optimum has ``sum F <= U``, and all terms ``h_g(n_g) - h_g*`` are ``>= 0``, so
      ``h_g(n_g) - h_g* <= U - L`` for each group: an interval (``h_g`` is convex) that provably
      contains every optimal ``n_g``. This needs no assumption on the costs (real costs are fine);
-  4. a 0/1 MILP (``scipy.optimize.milp`` / HiGHS, relative gap 0) over unit increments inside the
-     windows. With convex ``F_g`` the increments' gains decrease, so choosing any ``m`` increments
-     of a group is worth the first ``m``; the MILP is exact over the windows, hence globally.
+  4. an exact search inside the windows: when the costs are integers after scaling by a power of
+     ten (up to 1e6), a dynamic programme over the budget (``V[s]`` = best value spending at most
+     ``s``; exact up to floating-point sums); otherwise a 0/1 MILP (``scipy.optimize.milp`` /
+     HiGHS, relative gap 0, HiGHS's default integrality and absolute-gap tolerances) over unit
+     increments. With convex ``F_g`` the increments' gains decrease, so choosing any ``m``
+     increments of a group is worth the first ``m``. Exact over the windows, hence globally.
 
   This is the classical variable-fixing argument of Lagrangian relaxation (Fisher 1981; Nemhauser
   & Wolsey 1988, II.3.6); for separable convex problems the proximity theorem of Hochbaum &
