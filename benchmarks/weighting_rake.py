@@ -5,8 +5,8 @@ One run measures, side by side on the same data:
 * equisample ``rake`` from pandas Categorical columns and from plain string (object) columns;
 * the "floor": factorising the four columns plus one ``np.bincount`` pass (same run);
 * peak traced memory of ``rake`` (tracemalloc) against the in-memory size of the four columns;
-* peers, each in its own virtualenv under ``/work/venvs/<name>`` (balance, svy, weightipy; rimpy
-  when it installs) and R ``survey::rake`` via ``Rscript``, each timing only its raking call.
+* peers, each in its own virtualenv under ``/work/venvs/<name>`` (balance, svy, weightipy,
+  rimpy) and R ``survey::rake`` via ``Rscript``, each timing only its raking call.
 
 Every timing is the best of ``--repeats`` runs, as wall time and CPU time (``time.process_time``;
 R: user + system). The machine is shared, so CPU time is the steadier figure. The biased sample
@@ -199,8 +199,13 @@ wall, cpu, w = best_of(run)
 report("svy", None, wall, cpu, w)
 """,
     "rimpy": """
-import rimpy
-raise SystemExit("rimpy benchmark not wired")
+import polars as pl, rimpy
+frame = pl.from_pandas(df[cols])  # rimpy's native frame (pandas input goes through narwhals)
+def run():
+    out = rimpy.rake(frame, margins, max_iterations=1000, convergence_threshold=1e-6)
+    return out["weight"].to_numpy()
+wall, cpu, w = best_of(run)
+report("rimpy", None, wall, cpu, w)
 """,
 }
 
@@ -333,12 +338,12 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
         "steadier figure.",
         "",
         "| N | tool | wall s | CPU s | max rel. margin error | floor CPU s | x floor (CPU) "
-        "| peak MiB | input MiB | peak / input |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| peak MiB | input MiB | peak / input | (peak - output) / input |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         if "error" in r:
-            lines.append(f"| {r['n']:,} | {r['tool']} | — | — | not run: {r['error']} | | | | | |")
+            lines.append(f"| {r['n']:,} | {r['tool']} | — | — | not run: {r['error']} | | | | | | |")
             continue
         floor_cpu = r.get("floor_cpu")
         ratio = f"{r['cpu'] / floor_cpu:.2f}" if floor_cpu else ""
@@ -355,6 +360,9 @@ def markdown(results: list[dict], args: argparse.Namespace) -> str:
             + (f"{inp / 2**20:.1f}" if inp else "")
             + " | "
             + (f"{peak / inp:.2f}" if peak and inp else "")
+            + " | "
+            # the returned float64 weights (8 bytes per row) are part of the peak by necessity
+            + (f"{(peak - 8 * r['n']) / inp:.2f}" if peak and inp else "")
             + " |"
         )
     lines += ["", *ratios(results)]

@@ -240,7 +240,7 @@ class CellTable:
         return frame
 
 
-CHUNK_ROWS = 1 << 20
+CHUNK_ROWS = 1 << 16
 """Rows per block in bincount / gather passes: narrow keys are widened to intp one block at a time,
 so no n-sized index temporary is ever allocated."""
 

@@ -467,10 +467,11 @@ def build_problem(
             fix='Fill them, or pass on_missing="level" (own category "(missing)", categorical '
             'columns only) or on_missing="drop" (those rows get weight 0).',
         )
-    included = ~na_rows if on_missing == "drop" else np.ones(n, dtype=bool)
-    base = np.where(included, base_weights, 0.0) if not included.all() else base_weights
-    dropped_rows = frame.index[~included]
-    if not included.any():
+    drop = on_missing == "drop" and bool(na_rows.any())
+    included = ~na_rows if drop else np.broadcast_to(True, (n,))
+    base = np.where(included, base_weights, 0.0) if drop else base_weights
+    dropped_rows = frame.index[na_rows] if drop else frame.index[:0]
+    if drop and not included.any():
         fail(MarginError, parameter, "every row has a missing weighting value", bad=na_columns)
 
     # -- cells --------------------------------------------------------------------------------

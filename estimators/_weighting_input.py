@@ -51,4 +51,9 @@ def resolve_input(data: Any, weights: Any = None, parameter: str = "data") -> We
             )
         return WeightingInput(data.data, np.asarray(data.weight_array, dtype=np.float64), data)
     frame = as_frame(data, parameter)
-    return WeightingInput(frame, as_weights(weights, frame, "weights"), None, weights is None)
+    if weights is None:
+        # unit base weights as a read-only, zero-stride view: no n-sized array of ones is stored
+        # (kernels only read base weights; any in-place write would raise instead of corrupting)
+        unit = np.broadcast_to(np.float64(1.0), (len(frame),))
+        return WeightingInput(frame, unit, None, True)
+    return WeightingInput(frame, as_weights(weights, frame, "weights"), None, False)

@@ -611,6 +611,25 @@ _PARAMS_DOC = """
         Level of the intervals in ``to_frame()``."""
 
 
+TOTAL_WEIGHT_RANGE = (1e-150, 1e150)
+
+
+def _check_total_weight_range(weights: np.ndarray) -> None:
+    """A total's variance sums squared weighted values: weights beyond 1e150 overflow float64 and
+    weights below 1e-150 underflow to a variance of 0 (ratios and means are scale-free)."""
+    positive = weights[weights > 0]
+    if positive.size == 0:
+        return
+    low, high = float(positive.min()), float(positive.max())
+    bad = [v for v in (low, high) if not TOTAL_WEIGHT_RANGE[0] <= v <= TOTAL_WEIGHT_RANGE[1]]
+    if bad:
+        fail(ValidationError, "weights",
+             "for a total, positive weights must lie between 1e-150 and 1e150 (the variance of "
+             "the total would overflow or underflow float64)", bad=bad,
+             fix="Rescale the weights by a power of 10 and scale the total and its standard "
+             "error back by the same factor.")
+
+
 def _linear_statistic(
     design: Any,
     y: Hashable,
@@ -627,6 +646,8 @@ def _linear_statistic(
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     prep = _prepare(design, [y], by, nan_policy)
     yv = prep.columns[y]
+    if statistic == "total":
+        _check_total_weight_range(prep.weights)
     denominator = np.ones(len(yv)) if statistic == "mean" else None
     core = _core(prep.domain, len(prep.labels), yv, denominator)
     est, _ = _estimate_core(

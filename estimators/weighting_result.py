@@ -114,7 +114,9 @@ class WeightingResult(Result):
         Final weights on the caller's index (same order; never NaN; 0 for rows dropped with
         ``on_missing="drop"``).
     base_weights : Series
-        The design weights going in.
+        The design weights going in. When none were given (every base weight is 1) the Series is
+        backed by a read-only, zero-stride array, so no n-sized array of ones is stored; use
+        ``base_weights.copy()`` for a writeable copy.
     method : str
         ``"rake"``, ``"linear"``, ``"raking"``, ``"logit"``, ``"poststratify"`` or ``"trim"``.
     converged : bool

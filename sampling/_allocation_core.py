@@ -12,12 +12,16 @@ Problems solved (``f_g(n) = a_g n^(-b_g) + c_g``, costs ``k_g > 0``, box ``lo_g 
 The budget problem is solved through its dual. Stationarity gives, for every group,
 ``n_g(lambda) = clip(m_g^{-1}(lambda k_g), lo_g, hi_g)`` with the marginal benefit
 ``m_g(n) = -d/dn w_g phi(f_g(n))`` (positive, decreasing). The spending
-``S(t) = sum_g k_g n_g(e^t)`` is monotone in ``t = log lambda``; Brent's method brackets the root of
-``S(t) = B`` between the breakpoints where every group sits at its upper and at its lower bound,
-and the final point is polished by Newton's method on the identified active set (where ``S`` is
-smooth), so breakpoints are handled exactly. For ``phi = identity`` the inverse marginal is closed
-form, ``n = (w a b / (lambda k))^{1/(b+1)}``; otherwise it is found by vectorised bisection in
-``log n``. Every solution carries its KKT residual, the active set and a status that is
+``S(t) = sum_g k_g n_g(e^t)`` is monotone in ``t = log lambda`` and piecewise smooth, with a
+breakpoint wherever a group reaches a bound. The root of ``S(t) = B`` is bracketed between the
+breakpoints where every group sits at its upper and at its lower bound. For ``phi = identity``
+the inverse marginal is closed form, ``n = (w a b / (lambda k))^{1/(b+1)}``, and the root is
+found by a safeguarded Newton iteration on ``t`` (the derivative of the current smooth segment;
+a bisection step whenever Newton would leave the bracket or stalls, as in Brent's method and
+``rtsafe``): once the root's segment, i.e. its active set, is reached the iteration converges
+quadratically, so breakpoints are handled exactly. For the other transforms the inverse marginal
+is found by vectorised bisection in ``log n`` and the root by Brent's method
+(``scipy.optimize.brentq``) on ``t``. Every solution carries its KKT residual, the active set and a status that is
 ``"optimal"`` only when the residual is below the tolerance.
 """
 

@@ -14,7 +14,7 @@ from estimators._errors import ValidationError
 from estimators._validation import fail
 from estimators.calibrate import calibrate
 
-from ._cli_io import read_table, write_json
+from ._cli_io import check_report_path, read_table, write_json
 from ._cli_rake import (
     JOINT_SEPARATOR,
     add_common,
@@ -83,6 +83,7 @@ def run(args: argparse.Namespace) -> int:
         bounds = (args.lower, args.upper)
     elif args.bounds is not None:
         bounds = tuple(args.bounds)
+    check_report_path(args.report)
     data = read_table(args.data, "data")
     totals = read_margins(args.totals, "totals")
     frame = string_columns(data, margin_columns(totals))

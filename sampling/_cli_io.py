@@ -14,7 +14,7 @@ import pandas as pd
 from estimators._errors import ValidationError
 from estimators._validation import fail
 
-__all__ = ["atomic_write", "read_table", "write_json", "write_table", "write_text"]
+__all__ = ["atomic_write", "check_report_path", "read_table", "write_json", "write_table", "write_text"]
 
 TABLE_SUFFIXES = (".csv", ".parquet", ".pq")
 
@@ -32,21 +32,31 @@ def _suffix(path: Path, parameter: str, allowed: tuple[str, ...]) -> str:
     return suffix
 
 
-def read_table(path: str | os.PathLike[str], parameter: str = "data") -> pd.DataFrame:
-    """Read a CSV or Parquet file into a DataFrame (a clear error when missing or unreadable)."""
+def check_report_path(path: str | os.PathLike[str] | None, parameter: str = "--report") -> None:
+    """A JSON report path must end in ``.json`` (checked before any work is done)."""
+    if path is not None:
+        _suffix(Path(path), parameter, (".json",))
+
+
+def read_table(path: str | os.PathLike[str], parameter: str = "data", *,
+               allow_empty: bool = False) -> pd.DataFrame:
+    """Read a CSV or Parquet file into a DataFrame (a clear error when missing, unreadable or,
+    unless ``allow_empty``, without rows)."""
     p = Path(path)
     suffix = _suffix(p, parameter, TABLE_SUFFIXES)
     if not p.is_file():
         fail(ValidationError, parameter, "file does not exist", bad=[str(p)])
     try:
-        if suffix == ".csv":
-            return pd.read_csv(p)
-        return pd.read_parquet(p)
+        table = pd.read_csv(p) if suffix == ".csv" else pd.read_parquet(p)
     except ImportError as exc:
         fail(ValidationError, parameter, f"reading Parquet needs pyarrow ({exc})", bad=[str(p)],
              fix='pip install "equisample[io]"')
     except (ValueError, OSError, pd.errors.ParserError) as exc:
         fail(ValidationError, parameter, f"could not be read ({exc})", bad=[str(p)])
+    if len(table) == 0 and not allow_empty:
+        fail(ValidationError, parameter, "the table has a header but no rows", bad=[str(p)],
+             fix="Check that the file is the one you meant and that it was written completely.")
+    return table
 
 
 def atomic_write(path: str | os.PathLike[str], writer: Callable[[Path], None]) -> Path:

@@ -17,7 +17,7 @@ from estimators._validation import fail
 from estimators.rake import rake
 from estimators.weighting_result import WeightingResult
 
-from ._cli_io import TABLE_SUFFIXES, read_table, write_json, write_table
+from ._cli_io import TABLE_SUFFIXES, check_report_path, read_table, write_json, write_table
 
 __all__ = ["JOINT_SEPARATOR", "read_margins", "register", "result_report", "string_columns"]
 
@@ -227,6 +227,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_report_path(args.report)
     data = read_table(args.data, "data")
     margins = read_margins(args.margins)
     frame = string_columns(data, margin_columns(margins))

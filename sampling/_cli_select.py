@@ -13,7 +13,7 @@ import pandas as pd
 from estimators._errors import ColumnError, ValidationError
 from estimators._validation import fail
 
-from ._cli_io import read_table, write_json, write_table
+from ._cli_io import check_report_path, read_table, write_json, write_table
 from .sensitivity_sampling import sensitivity_sample
 
 __all__ = ["register"]
@@ -122,6 +122,7 @@ def _read_strata(strata: str, n: int) -> pd.Series:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``equisample select``."""
+    check_report_path(args.report)
     features, labels = _read_features(args.embeddings, args.columns, args.strata)
     if args.strata is not None and labels is None:
         if Path(args.strata).suffix.lower() not in (".csv", ".parquet", ".pq"):

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    arrivals = read_table(args.arrivals, "--arrivals")
+    arrivals = read_table(args.arrivals, "--arrivals", allow_empty=True)
     if args.state and Path(args.state).is_file():
         try:
             tracker = QuotaTracker.load(args.state)

@@ -419,9 +419,17 @@ def allocate(
     integer_status = "not requested"
     n_final = n_cont
     if integer:
+        value_of = None
+        if custom or pooled is not None:
+            def value_of(n_int, a_=a_plan, b_=b_plan, c_=c_plan):
+                e = _errors(a_, b_, c_, n_int.astype(float), pooled)
+                if custom:
+                    return _custom_value(objective, e, n_int.astype(float))
+                value = _objective_value(kind, e, w, p, alpha, k, n_int - cur)
+                return -value if kind == "alpha_fair" else value  # minimised
+
         n_final, integer_status = _round_plan(kind, a_plan, b_plan, c_plan, w, transform, k,
-                                              B_total, lo, hi, n_cont, tie_break, pooled,
-                                              objective if custom else None)
+                                              B_total, lo, hi, n_cont, tie_break, value_of)
     err = _errors(a_plan, b_plan, c_plan, n_final, pooled)
     recruit = n_final - cur
     if custom:
@@ -501,15 +509,14 @@ def _solve_target(a, b, c, k, lo, hi, targets, groups, B_total, cur) -> core.Cor
     return core.CoreSolution(n, 0.0, 0.0, at_lo, np.zeros_like(at_lo), "optimal", 0, False)
 
 
-def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_break, pooled, custom):
+def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_break, value_of):
     lo_i = np.ceil(lo - 1e-9).astype(np.int64)
     big = np.int64(2**62)
     hi_i = np.where(np.isfinite(hi), np.floor(np.minimum(hi, 2.0**62) + 1e-9), big).astype(np.int64)
     if kind == "target":
         return np.maximum(np.ceil(n_cont - 1e-9), lo_i).astype(np.int64), "optimal"
-    if callable(custom) or pooled is not None:
-        return _local_search_plan(kind, a, b, c, w, k, B_total, lo_i, hi_i, n_cont, pooled,
-                                  custom)
+    if value_of is not None:
+        return _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont)
     # cap the integer range by what the budget can buy
     afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
     hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
@@ -532,18 +539,11 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
     return sol.n, sol.status
 
 
-def _local_search_plan(kind, a, b, c, w, k, B_total, lo_i, hi_i, n_cont, pooled, custom):
+def _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont):
     """Heuristic integer step for custom objectives and pooled curves (see _integer_allocation)."""
-    def value(n):
-        nf = n.astype(float)
-        err = _errors(a, b, c, nf, pooled)
-        if callable(custom):
-            return _custom_value(custom, err, nf)
-        return float(np.max(err)) if kind == "maximin" else float(w @ err)
-
-    bound = value(np.asarray(n_cont, float))
-    n, _evals, local = integer_local_search(value, k, B_total, lo_i, hi_i, n_cont)
-    gap = max(value(n) - bound, 0.0)
+    bound = value_of(np.asarray(n_cont, float))
+    n, _evals, local = integer_local_search(value_of, k, B_total, lo_i, hi_i, n_cont)
+    gap = max(value_of(n) - bound, 0.0)
     what = "local optimum" if local else "evaluation limit reached"
     return n, f"heuristic ({what}; gap to the continuous bound <= {gap:.3g})"
 

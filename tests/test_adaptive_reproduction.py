@@ -2,9 +2,16 @@
 
 Synthetic three-group ridge-regression problem (sampling._learning_problem.default_problem):
 population shares 0.6 / 0.3 / 0.1, dimensions 2 / 10 / 30 (learning speed), costs 3 / 1 / 1.
-Each policy spends a budget of 900 over 8 rounds; errors are exact test MSEs at the end. The
-adaptive policy plans on the population-weighted 2-norm of group errors with a 30% exploration
-floor.
+Each policy spends a budget of 450 over 8 rounds; errors are exact test MSEs at the end. The
+adaptive policy plans on the population-weighted 1.5-norm of group errors with a 10% exploration
+floor. Budget, norm and floor were chosen on seeds 100-111 (where the adaptive policy won every
+seed on both metrics against both baselines); the test evaluates seeds 0-9.
+
+Measured on seeds 0-19 (docs/methods/allocation.md): against proportional allocation it wins on
+every seed for both metrics; against equal allocation it lowers the worst-group error on 19 of 20
+seeds (mean 21%, paired 95% CI of the difference [0.022, 0.039]), while the overall error is
+within noise of equal's (14 of 20 seeds, mean 2.0%, CI [-0.0001, 0.0041]): in this problem
+equal counts are close to the overall optimum.
 """
 
 import numpy as np
@@ -15,14 +22,14 @@ from estimators import ValidationError
 from sampling._learning_problem import default_problem, run_policy
 from sampling.adaptive import AdaptiveAllocator
 
-BUDGET, ROUNDS, SEEDS = 900, 8, range(5)
+BUDGET, ROUNDS, SEEDS = 450, 8, range(10)
 
 
 def _adaptive(problem, seed):
     alloc = AdaptiveAllocator(problem.groups, costs=dict(zip(problem.groups, problem.costs)),
-                              batch_budget=BUDGET / ROUNDS, objective="pnorm", p=2.0,
+                              batch_budget=BUDGET / ROUNDS, objective="pnorm", p=1.5,
                               population_shares=dict(zip(problem.groups, problem.shares)),
-                              exploration=0.3, rng=seed)
+                              exploration=0.1, rng=seed)
 
     def policy(r, observed, current):
         return alloc.next_batch(observed, current_n=current, round=r).counts.to_numpy()
@@ -54,13 +61,20 @@ def test_adaptive_beats_proportional_on_every_seed(results):
         assert ad["worst"] < pr["worst"]
 
 
-def test_adaptive_beats_equal_on_average(results):
-    # mean over seeds 0-4 (measured over seeds 0-14: overall 0.0938 vs 0.0940, worst group
-    # 0.1078 vs 0.1100; the adaptive policy wins on 10 of 15 seeds for each metric)
-    overall = {k: np.mean([r["overall"] for r in v]) for k, v in results.items()}
-    worst = {k: np.mean([r["worst"] for r in v]) for k, v in results.items()}
-    assert overall["adaptive"] < overall["equal"] < overall["proportional"]
-    assert worst["adaptive"] < worst["equal"] < worst["proportional"]
+def test_adaptive_beats_equal_on_the_worst_group(results):
+    ad = np.array([r["worst"] for r in results["adaptive"]])
+    eq = np.array([r["worst"] for r in results["equal"]])
+    assert (ad < eq).sum() >= 9  # 9 of 10 seeds (seed 4 is the exception)
+    diff = eq - ad
+    # paired 95% lower confidence bound on the mean improvement is above zero
+    assert diff.mean() - 2.262 * diff.std(ddof=1) / np.sqrt(diff.size) > 0
+
+
+def test_adaptive_matches_equal_overall(results):
+    # equal counts are close to the overall optimum here: no loss on average (within 1%)
+    ad = np.mean([r["overall"] for r in results["adaptive"]])
+    eq = np.mean([r["overall"] for r in results["equal"]])
+    assert ad <= eq * 1.01
 
 
 def test_allocator_is_pure_and_seeded():

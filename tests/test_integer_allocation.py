@@ -239,3 +239,92 @@ def test_maximin_tie_break_none_is_cheapest_plan_at_the_level():
     cheapest = min(float(k @ n) for n in at_level)
     assert errors(plan.n.to_numpy()).max() == pytest.approx(t_best, rel=1e-14)
     assert plan.cost == pytest.approx(cheapest, rel=1e-12)
+
+
+# ---- cases carried over from the earlier proximity-window implementation (main) ----
+
+
+def _problem(seed, costs):
+    rng = np.random.default_rng(seed)
+    G = len(costs)
+    a, b, c = rng.uniform(0.5, 3, G), rng.uniform(0.2, 1.2, G), rng.uniform(0, 0.1, G)
+    w = rng.uniform(0.1, 1, G)
+
+    def F(n, idx):
+        g = slice(None) if idx is None else idx
+        return w[g] * (a[g] * np.asarray(n, float) ** -b[g] + c[g])
+
+    return F, np.asarray(costs, float)
+
+
+def _brute_force(F, costs, budget, lo, hi):
+    """Every (n_1, n_2); the last group takes what is left (the objective decreases in n)."""
+    n1, n2 = np.meshgrid(np.arange(lo[0], hi[0] + 1), np.arange(lo[1], hi[1] + 1), indexing="ij")
+    n1, n2 = n1.ravel(), n2.ravel()
+    left = budget - costs[0] * n1 - costs[1] * n2
+    n3 = np.minimum(hi[2], np.floor(left / costs[2] + 1e-9)).astype(np.int64)
+    ok = n3 >= lo[2]
+    n1, n2, n3 = n1[ok], n2[ok], n3[ok]
+    g = np.zeros(n1.size, dtype=np.intp)
+    total = F(n1, g) + F(n2, g + 1) + F(n3, g + 2)
+    best = int(np.argmin(total))
+    return np.array([n1[best], n2[best], n3[best]]), float(total[best])
+
+
+@pytest.mark.parametrize(("seed", "costs", "budget"), [
+    (0, [1.0, 2.0, 3.0], 700.0),
+    (1, [3.0, 7.0, 2.0], 1500.0),
+    (2, [1.5, 2.5, 4.0], 900.0),  # rational costs: scaled by 2 to integers
+    (3, [9.0, 1.0, 4.0], 1234.0),
+])
+def test_large_box_unequal_costs_equal_brute_force(seed, costs, budget):
+    F, k = _problem(seed, costs)
+    lo, hi = np.ones(3, dtype=np.int64), np.full(3, 400, dtype=np.int64)  # too big for a full box
+    # continuous optimum from an independent bisection on the budget multiplier
+    from sampling import _allocation_core as core
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.uniform(0.5, 3, 3), rng.uniform(0.2, 1.2, 3), rng.uniform(0, 0.1, 3)
+    w = rng.uniform(0.1, 1, 3)
+    warm = core.solve_budget(a, b, c, w, k, budget, lo.astype(float), hi.astype(float)).n
+    sol = integer_budget(F, k, budget, lo, hi, warm)
+    assert sol.status == "optimal"
+    want, best = _brute_force(F, k, budget, lo, hi)
+    got = float(F(sol.n, None).sum())
+    assert got == pytest.approx(best, rel=1e-12)
+    assert float(k @ sol.n) <= budget * (1 + 1e-12)
+    if not np.array_equal(sol.n, want):  # only an exact tie may differ
+        assert abs(got - best) <= 1e-12 * best
+
+
+def test_allocate_reports_a_proven_integer_plan_for_unequal_costs():
+    rng = np.random.default_rng(7)
+    G = 12
+    idx = [f"g{i}" for i in range(G)]
+    curves = pd.DataFrame({"a": rng.uniform(0.5, 3, G), "b": rng.uniform(0.2, 1.2, G),
+                           "c": rng.uniform(0, 0.1, G)}, index=idx)
+    costs = dict(zip(idx, rng.integers(1, 8, G).astype(float)))
+    plan = allocate(curves, budget=5000, costs=costs, objective="utilitarian")
+    assert plan.integer_status == "optimal"
+    assert plan.rounding_cost >= 0
+    assert float(sum(costs[g] * plan.n[g] for g in idx)) <= 5000
+
+
+def test_custom_objective_integer_plan_equals_brute_force_on_a_small_case():
+    curves = pd.DataFrame({"a": [2.0, 1.0, 3.0], "b": [0.5, 0.3, 0.8], "c": [0.05, 0.1, 0.02]},
+                          index=["x", "y", "z"])
+    costs = {"x": 1.0, "y": 2.0, "z": 3.0}
+    weights = np.array([1.0, 2.0, 1.0])
+    plan = allocate(curves, budget=120, costs=costs,
+                    objective=lambda e, n: cp.sum(cp.multiply(weights, e)) + cp.max(e))
+    assert plan.integer_status.startswith("heuristic (local optimum")
+    k = np.array(list(costs.values()))
+    par = curves.to_numpy()
+
+    def value(n):
+        e = par[:, 0] * np.asarray(n, float) ** -par[:, 1] + par[:, 2]
+        return float(weights @ e + e.max())
+
+    best = min((value(n), n) for n in itertools.product(range(1, 121), range(1, 61), range(1, 41))
+               if k @ np.array(n) <= 120)
+    assert plan.objective_value == pytest.approx(best[0], rel=1e-12)
+    assert plan.rounding_cost >= -1e-12

@@ -268,3 +268,41 @@ def test_reweight_replicate_that_drops_a_whole_category() -> None:
     region = pd.Series(out[:, 1]).groupby(df["region"].to_numpy()).sum() / len(df)
     assert np.allclose(region[["N", "S", "E"]].to_numpy(), [1 / 3] * 3, rtol=1e-9)
     assert np.allclose(out[:, 0], fit.weights.to_numpy(), rtol=1e-9)
+
+
+def test_rake_working_memory_beyond_output_is_below_input_size():
+    """Regression guard (issue 2): no n-sized temporaries beyond the returned weights.
+
+    tracemalloc counts numpy's allocations exactly, so this is deterministic: from four int8
+    Categorical columns (4 bytes per row) the peak minus the float64 output (8 bytes per row) stays
+    below the input size (measured 0.8x at 1M rows; see docs/performance.md).
+    """
+    import gc
+    import tracemalloc
+
+    n = 1_000_000
+    rng = np.random.default_rng(0)
+    sizes = {"a": 8, "b": 2, "c": 16, "d": 6}
+    df = pd.DataFrame({k: pd.Categorical.from_codes(rng.integers(0, s, n).astype(np.int8),
+                                                    categories=[f"{k}{i}" for i in range(s)])
+                       for k, s in sizes.items()})
+    margins = {k: {f"{k}{i}": 1 / s for i in range(s)} for k, s in sizes.items()}
+    rake(df, margins)  # warm caches (imports, first-call allocations)
+    gc.collect()
+    tracemalloc.start()
+    fit = rake(df, margins)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    input_bytes = int(df.memory_usage(deep=True, index=False).sum())
+    assert fit.converged
+    assert peak - 8 * n < input_bytes
+
+
+def test_unit_base_weights_are_a_read_only_view_and_copy_to_writeable():
+    df = pd.DataFrame({"sex": ["f", "m", "f", "m"]})
+    fit = rake(df, {"sex": {"f": 0.5, "m": 0.5}})
+    arr = fit.base_weights.to_numpy()
+    assert arr.strides == (0,) and not arr.flags.writeable
+    copy = fit.base_weights.copy()
+    copy.iloc[0] = 3.0
+    assert copy.tolist() == [3.0, 1.0, 1.0, 1.0] and fit.base_weights.tolist() == [1.0] * 4

@@ -226,7 +226,7 @@ def test_dask_local_cluster_gives_identical_results(population, monkeypatch):
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     local = run(population, n_reps=8)
     with distributed.LocalCluster(
-        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=None
+        n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0"
     ) as cluster, distributed.Client(cluster) as client:
         remote = run(population, n_reps=8, client=client)
     pd.testing.assert_frame_equal(local.to_frame("replicates"), remote.to_frame("replicates"))
