@@ -6,32 +6,46 @@
   For separable convex functions under one cardinality constraint, exchange optimality is global
   optimality (the feasible set is M-convex), so the result is exact.
 * Equal costs, maximin: give each unit to the worst affordable uncapped group (leximin greedy).
-* Unequal costs, separable convex objective: a MILP over the whole box when it is small
-  (``MAX_INCREMENTS`` integer points), otherwise proximity plus a MILP. For a separable convex
-  objective under integer constraints ``A x <= b``, some integer optimum lies within
-  ``||z - x||_inf <= G * Delta`` of any continuous optimum ``x`` (Hochbaum and Shanthikumar 1990,
-  extending Cook, Gerards, Schrijver and Tardos 1986), where ``Delta`` is the largest absolute
-  subdeterminant of ``A``. Here ``A`` is the cost row over the box rows, so
-  ``Delta = max_g m * cost_g`` once the costs are scaled by the smallest integer ``m`` (up to
-  ``MAX_COST_SCALE``) that makes them integral. The continuous optimum from the exact core
-  therefore gives a window that provably contains an integer optimum, and a MILP over the window
-  (one general integer per group; the epigraph of the piecewise-linear interpolation of each
-  ``F_g`` at the integers, exact at integer points because ``F_g`` is convex) finds it: status
-  ``"optimal"``. When the costs are not rational with a small denominator, or the certified
-  window would exceed ``MAX_WINDOW_POINTS``, the MILP runs on the narrower window ``+-WINDOW``
-  and the status says ``"optimal_in_window"`` (exact within the window, not proven globally).
-* Maximin with unequal costs (:func:`maximin_level`): the smallest reachable level ``t`` of the
-  largest error is found exactly, by bisection on ``t`` over the cheapest integer plan that keeps
-  every error at or below ``t`` (``n_g(t)`` = smallest integer with ``err_g(n) <= t``, found by
-  integer bisection; the plan's cost is monotone in ``t``). The budget left over is then spent on
-  the sum of errors with ``n_g(t)`` as lower bounds: a separable problem, solved exactly as above.
+* Unequal costs, separable convex: a PROVEN optimum by Lagrangian reduced-cost fixing, then an
+  exact 0/1 MILP over the fixed windows:
+
+  1. incumbent ``U``: greedy best gain-per-cost fill from ``floor(n_continuous)``;
+  2. Lagrangian bound: for ``lambda >= 0`` let ``h_g(n) = F_g(n) + lambda k_g n`` and
+     ``h_g* = min_{l_g <= n <= u_g, n integer} h_g(n)``. For every feasible integer ``n``,
+     ``sum_g F_g(n_g) = sum_g h_g(n_g) - lambda B + lambda (B - k'n)
+     >= L(lambda) + sum_g (h_g(n_g) - h_g*)`` with ``L(lambda) = sum_g h_g* - lambda B``.
+     ``lambda`` maximises the concave dual ``L`` (bisection on its subgradient ``k'n(lambda) - B``);
+  3. every integer optimum has ``sum F <= U``, and all terms ``h_g(n_g) - h_g*`` are ``>= 0``, so
+     ``h_g(n_g) - h_g* <= U - L`` for each group: an interval (``h_g`` is convex) that provably
+     contains every optimal ``n_g``. This needs no assumption on the costs (real costs are fine);
+  4. an exact search inside the windows: when the costs are integers after scaling by a power of
+     ten (up to 1e6), a dynamic programme over the budget (``V[s]`` = best value spending at most
+     ``s``; exact up to floating-point sums); otherwise a 0/1 MILP (``scipy.optimize.milp`` /
+     HiGHS, relative gap 0, HiGHS's default integrality and absolute-gap tolerances) over unit
+     increments. With convex ``F_g`` the increments' gains decrease, so choosing any ``m``
+     increments of a group is worth the first ``m``. Exact over the windows, hence globally.
+
+  This is the classical variable-fixing argument of Lagrangian relaxation (Fisher 1981; Nemhauser
+  & Wolsey 1988, II.3.6); for separable convex problems the proximity theorem of Hochbaum &
+  Shanthikumar (1990) gives an a-priori window ``||z - x||_inf <= n Delta`` around the
+  continuous optimum ``x`` (``Delta`` = largest subdeterminant, here ``max_g k_g`` for integer
+  costs), which is far wider than the reduced-cost windows in practice.
+* Unequal costs, maximin: exact. The optimal level ``t*`` is one of the finite candidates
+  ``err_g(n)``; ``t`` is feasible iff ``sum_g k_g m_g(t) <= B`` with ``m_g(t)`` the smallest
+  ``n_g`` in the box with ``err_g(n_g) <= t``. Per group, a binary search finds the largest ``n``
+  whose level is feasible, and ``t* = min_g err_g(n_g)``. Leftover budget then minimises the sum
+  of errors subject to ``err_g <= t*`` (``n_g >= m_g(t*)``), exactly, by the method above.
+* Any objective (custom callables, pooled curves): a heuristic, greedy gain-per-cost fill from
+  ``floor(n_continuous)`` then best-improvement 1-exchange local search (move one unit from one
+  group to another, keeping the budget). Not proven optimal.
 
 References
 ----------
+Fisher, M. L. (1981). The Lagrangian relaxation method for solving integer programming problems.
+Management Science 27(1), 1-18.
 Hochbaum, D. S. and Shanthikumar, J. G. (1990). Convex separable optimization is not much harder
-than linear optimization. *Journal of the ACM* 37(4), 843-862.
-Cook, W., Gerards, A. M. H., Schrijver, A. and Tardos, E. (1986). Sensitivity theorems in integer
-linear programming. *Mathematical Programming* 34, 251-264.
+than linear optimization. Journal of the ACM 37(4), 843-862.
+Ibaraki, T. and Katoh, N. (1988). Resource Allocation Problems: Algorithmic Approaches. MIT Press.
 """
 
 from __future__ import annotations
@@ -43,14 +57,12 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
-__all__ = ["IntegerSolution", "integer_budget", "integer_maximin", "maximin_level"]
+__all__ = ["IntegerSolution", "integer_budget", "integer_local_search", "integer_maximin"]
 
-MAX_INCREMENTS = 400  # full-box (exact) MILP up to this many unit increments
-WINDOW = 6  # otherwise +-WINDOW units around the continuous optimum
-TIME_LIMIT = 5.0  # seconds per MILP on a narrow window
-CERTIFIED_TIME_LIMIT = 60.0  # seconds for the MILP on a certified (proximity) window
-MAX_COST_SCALE = 1000  # costs are scaled to integers by at most this factor
-MAX_WINDOW_POINTS = 400_000  # largest certified window (integer points over all groups)
+MAX_INCREMENTS = 200_000  # largest proven window handed to the MILP
+TIME_LIMIT = 20.0
+DP_WORK = 5 * 10**7  # exact DP over the windows when increments x budget states stay below this
+BUDGET_SLACK = 1e-12
 
 
 @dataclass(frozen=True)
@@ -58,25 +70,34 @@ class IntegerSolution:
     n: np.ndarray  # int64
     status: str
     method: str
+    window: int = 0  # unit increments left free by the proof (0: none or not applicable)
 
 
 def _units(budget: float, cost: float) -> int:
     return int(np.floor(budget / cost * (1 + 1e-12)))
 
 
+def _afford(costs, budget, lo, hi):
+    """Cap ``hi`` by what the budget can buy once every other group sits at ``lo``."""
+    rem = budget * (1 + BUDGET_SLACK) - float(costs @ lo)
+    cap = lo + np.floor(np.maximum(rem, 0.0) / costs + 1e-9).astype(np.int64)
+    return np.maximum(np.minimum(hi, cap), lo)
+
+
 def integer_budget(
     F: Callable[[np.ndarray], np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray, warm: np.ndarray, *, window: int | None = None,
+    hi: np.ndarray, warm: np.ndarray,
 ) -> IntegerSolution:
     """Minimise ``sum F(n)`` over integers with ``sum costs n <= budget``, ``lo <= n <= hi``.
 
     ``F(n, idx)`` returns the objective terms of groups ``idx`` at sizes ``n`` (``idx=None``: all
-    groups, ``n`` one entry per group); each term must be convex and nonincreasing in ``n``. ``lo``/``hi`` are integer arrays (``hi`` may hold
-    a large sentinel for "no cap").
+    groups, ``n`` one entry per group); each term must be convex and nonincreasing in ``n``.
+    ``lo``/``hi`` are integer arrays (``hi`` may hold a large sentinel for "no cap").
     """
+    hi = _afford(costs, budget, lo, hi)
     if np.allclose(costs, costs[0], rtol=1e-12, atol=0):
         return _greedy_equal(F, float(costs[0]), budget, lo, hi, warm)
-    return _milp_budget(F, costs, budget, lo, hi, warm, window=window)
+    return _proven_budget(F, costs, budget, lo, hi, warm)
 
 
 def _gain_up(F, n, hi):
@@ -118,153 +139,283 @@ def _greedy_equal(F, cost, budget, lo, hi, warm) -> IntegerSolution:
     return IntegerSolution(n, "optimal", "greedy")
 
 
-def proximity_window(costs: np.ndarray) -> int | None:
-    """Half-width ``G * Delta`` of a window around a continuous optimum that contains an integer
-    optimum (separable convex objective, one budget row, box bounds), or None when the costs are
-    not integers after scaling by an integer ``m <= MAX_COST_SCALE``.
+def _greedy_ratio(F, costs, budget, lo, hi, warm) -> np.ndarray:
+    """Feasible incumbent: floor of the warm start, then best gain-per-cost units that fit."""
+    n = np.clip(np.floor(np.asarray(warm, float) + 1e-9).astype(np.int64), lo, hi)
+    cap = budget * (1 + BUDGET_SLACK)
+    while float(costs @ n) > cap:
+        loss = _loss_down(F, n, lo) / costs
+        n[int(np.argmin(loss))] -= 1
+    while True:
+        left = cap - float(costs @ n)
+        gain = _gain_up(F, n, hi) / costs
+        gain = np.where(costs <= left, gain, -np.inf)
+        j = int(np.argmax(gain))
+        if not np.isfinite(gain[j]) or gain[j] <= 0:
+            return n
+        n[j] += 1
 
-    Examples
-    --------
-    >>> proximity_window(np.array([1.0, 2.5, 3.0]))  # m = 2: costs 2, 5, 6 -> Delta = 6
-    18
-    >>> proximity_window(np.array([1.0, np.pi])) is None
-    True
-    """
-    for m in range(1, MAX_COST_SCALE + 1):
-        scaled = costs * m
-        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-9 * np.maximum(scaled, 1.0)):
-            return int(costs.size * max(1, int(np.round(scaled.max()))))
+
+def _first_true(pred, left, right):
+    """Vectorised binary search: smallest ``n`` in ``[left, right]`` with ``pred(n)`` true,
+    assuming ``pred`` is monotone (false ... true) and ``pred(right)`` is treated as true."""
+    left = left.copy()
+    right = right.copy()
+    while np.any(left < right):
+        open_ = left < right
+        mid = (left + right) // 2
+        ok = pred(mid)
+        right = np.where(open_ & ok, mid, right)
+        left = np.where(open_ & ~ok, mid + 1, left)
+    return left
+
+
+def _dual(F, costs, budget, lo, hi, lam):
+    """Per-group integer argmin of ``F_g(n) + lam k_g n`` and the Lagrangian bound."""
+    def flat(n):  # marginal gain of the next unit no larger than its priced cost
+        return (F(n, None) - F(np.minimum(n + 1, hi), None)) <= lam * costs
+    n = _first_true(flat, lo, hi)
+    return n, float(np.sum(F(n, None)) + lam * (float(costs @ n) - budget))
+
+
+def _best_lagrangian(F, costs, budget, lo, hi):
+    best_n, best_l = _dual(F, costs, budget, lo, hi, 0.0)
+    best_lam = 0.0
+    if float(costs @ best_n) <= budget:
+        return best_lam, best_n, best_l
+    top = float(np.max((F(lo, None) - F(np.minimum(lo + 1, hi), None)) / costs))
+    lam_lo, lam_hi = 0.0, max(top, 1e-300) * (1 + 1e-9)
+    for _ in range(200):
+        lam = 0.5 * (lam_lo + lam_hi)
+        n, val = _dual(F, costs, budget, lo, hi, lam)
+        if val > best_l:
+            best_n, best_l, best_lam = n, val, lam
+        if float(costs @ n) > budget:
+            lam_lo = lam
+        else:
+            lam_hi = lam
+        if lam_hi - lam_lo <= 1e-15 * lam_hi:
+            break
+    for lam in (lam_lo, lam_hi):
+        n, val = _dual(F, costs, budget, lo, hi, lam)
+        if val > best_l:
+            best_n, best_l, best_lam = n, val, lam
+    return best_lam, best_n, best_l
+
+
+def _proven_budget(F, costs, budget, lo, hi, warm) -> IntegerSolution:
+    inc = _greedy_ratio(F, costs, budget, lo, hi, warm)
+    upper = float(np.sum(F(inc, None)))
+    lam, nstar, lower = _best_lagrangian(F, costs, budget, lo, hi)
+    gap = max(upper - lower, 0.0)
+    slack = gap + 1e-10 * max(abs(upper), abs(lower), 1e-300)
+
+    def h(n):
+        return F(n, None) + lam * costs * n
+
+    hstar = h(nstar)
+    left = _first_true(lambda n: h(n) - hstar <= slack, lo, nstar)
+    # largest n in [nstar, hi] within the slack = first n whose value exceeds it, minus one
+    right = _first_true(lambda n: h(np.minimum(n + 1, hi)) - hstar > slack, nstar, hi)
+    return _milp_window(F, costs, budget, left, right, inc, upper, gap)
+
+
+def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolution:
+    counts = (top - base).astype(np.int64)
+    total = int(counts.sum())
+    if float(costs @ base) > budget * (1 + BUDGET_SLACK) or total > MAX_INCREMENTS:
+        return IntegerSolution(inc, f"heuristic (greedy; gap to the Lagrangian bound <= "
+                                    f"{gap:.3g})", "greedy")
+    if total == 0:
+        return IntegerSolution(base.copy(), "optimal", "lagrangian")
+    rem = budget * (1 + BUDGET_SLACK) - float(costs @ base)
+    scaled = _integer_costs(costs)
+    if scaled is not None:
+        unit, factor = scaled
+        cap = int(min(np.floor(rem * factor + 1e-9), float(unit @ counts)))
+        if total * (cap + 1) <= DP_WORK:
+            n = _dp_window(F, unit, cap, base, counts)
+            return IntegerSolution(n, "optimal", "lagrangian+dp", total)
+    group = np.repeat(np.arange(base.size), counts)
+    offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+    level = base[group] + offset  # increment from level to level + 1
+    delta = F(level, group) - F(level + 1, group)
+    cons = LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem)
+    scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
+    res = milp(-delta * scale, constraints=[cons], integrality=np.ones(total),
+               bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT})
+    if res.x is None:
+        return IntegerSolution(inc, f"heuristic (greedy; MILP failed: {res.message})", "greedy")
+    y = np.round(res.x).astype(np.int64)
+    n = base + np.bincount(group, weights=y, minlength=base.size).astype(np.int64)
+    if float(np.sum(F(n, None))) > upper or float(costs @ n) > budget * (1 + BUDGET_SLACK):
+        n = inc  # never return worse than the incumbent, never over budget
+    status = "optimal" if res.status == 0 else f"heuristic (MILP stopped: {res.message})"
+    return IntegerSolution(n, status, "lagrangian+milp", total)
+
+
+def _integer_costs(costs):
+    """``(integer costs, factor)`` when ``costs * factor`` are integers for a small power of 10."""
+    for digits in range(7):
+        factor = 10.0**digits
+        unit = np.round(costs * factor)
+        if np.all(np.abs(unit - costs * factor) <= 1e-9 * np.maximum(unit, 1)) and unit.max() < 2**31:
+            return unit.astype(np.int64), factor
     return None
 
 
-def _milp_budget(F, costs, budget, lo, hi, warm, window) -> IntegerSolution:
-    """Separable convex objective, unequal costs: the epigraph MILP on a (certified) window."""
-    cont = np.asarray(warm, float)
-    certified = False
-    width = hi - lo
-    if window is None and np.all(width < 10**9) and int(width.sum()) <= MAX_INCREMENTS:
-        window = int(width.max(initial=0)) + 1  # the whole (small) box: exact
-    if window is None:
-        half = proximity_window(costs)
-        if half is not None:
-            half += 1  # the continuous point is exact only to rounding
-            base = np.maximum(lo, np.floor(cont).astype(np.int64) - half)
-            top = np.minimum(hi, np.ceil(cont).astype(np.int64) + half)
-            certified = int((top - base).sum()) <= MAX_WINDOW_POINTS
-        if not certified:
-            window = WINDOW
-    if not certified:
-        base = np.maximum(lo, np.floor(cont).astype(np.int64) - window)
-        top = np.minimum(hi, np.ceil(cont).astype(np.int64) + window)
-    exact = certified or bool(np.all(base == lo) and np.all(top == hi))
-    n, ok, message = _epigraph_milp(F, costs, budget, base, top,
-                                    CERTIFIED_TIME_LIMIT if certified else TIME_LIMIT)
-    if n is None:
-        return IntegerSolution(np.clip(np.floor(cont).astype(np.int64), lo, hi),
-                               f"milp_failed: {message}", "milp")
-    status = ("optimal" if exact else "optimal_in_window") if ok else f"milp_{message}"
-    return IntegerSolution(n, status, "milp (proximity window)" if certified else "milp")
-
-
-def _epigraph_milp(F, costs, budget, base, top, time_limit):
-    """``min sum_g t_g`` over integers ``base <= z <= top`` with ``costs @ z <= budget`` and
-    ``t_g >= F_g(p) + (F_g(p+1) - F_g(p)) (z_g - p)`` for every integer ``p`` in the window (the
-    convex piecewise-linear interpolation, exact at integer points)."""
-    G = base.size
-    counts = (top - base).astype(np.int64)  # segments per group
-    group = np.repeat(np.arange(G), counts)
-    offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    level = base[group] + offset
-    f0, f1 = F(level, group), F(level + 1, group)
-    slope = f1 - f0
-    # scale the objective to O(1) for the solver's tolerances
-    scale = 1.0 / max(float(np.max(np.abs(F(base, None)))), 1e-300)
-    m = level.size
-    A = csr_matrix((np.r_[slope * scale, -np.ones(m)],
-                    (np.r_[np.arange(m), np.arange(m)], np.r_[group, G + group])),
-                   shape=(m, 2 * G))
-    cons = [LinearConstraint(A, -np.inf, (slope * level - f0) * scale),
-            LinearConstraint(csr_matrix(np.r_[costs, np.zeros(G)][None, :]), -np.inf,
-                             budget * (1 + 1e-12))]
-    fixed = counts == 0
-    t_fixed = np.where(fixed, F(base, None) * scale, 0.0)
-    bounds = Bounds(np.r_[base, np.where(fixed, t_fixed, -np.inf)],
-                    np.r_[top, np.where(fixed, t_fixed, np.inf)])
-    res = milp(np.r_[np.zeros(G), np.ones(G)], constraints=cons,
-               integrality=np.r_[np.ones(G), np.zeros(G)], bounds=bounds,
-               options={"mip_rel_gap": 1e-12, "time_limit": time_limit})
-    if res.x is None:
-        return None, False, res.message
-    n = np.round(res.x[:G]).astype(np.int64)
-    if float(costs @ n) > budget * (1 + 1e-12):  # rounding the solver's integers overspent
-        return None, False, "the MILP's rounded solution exceeds the budget"
-    return n, res.status == 0, res.message
-
-
-def maximin_level(
-    err: Callable[..., np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray,
-) -> tuple[float, np.ndarray]:
-    """The smallest largest-error level reachable with integers ``lo <= n <= hi`` and
-    ``costs @ n <= budget``, and the cheapest plan reaching it (``err`` decreasing in ``n``).
-
-    Examples
-    --------
-    >>> err = lambda n, idx=None: 1.0 / np.asarray(n, float)
-    >>> level, n = maximin_level(err, np.array([1.0, 2.0]), 10.0, np.array([1, 1]),
-    ...                          np.array([10, 10]))
-    >>> round(level, 6), n.tolist()   # 1/4 needs 4 + 2*4 = 12 > 10; 1/3 needs 3 + 2*3 = 9
-    (0.333333, [3, 3])
-    """
-    limit = budget * (1 + 1e-12)
-
-    def cheapest(t: float) -> tuple[np.ndarray, bool]:
-        ok_lo = err(lo, None) <= t
-        ok_hi = err(hi, None) <= t
-        left, right = lo.copy(), hi.copy()  # err(left) > t >= err(right) while searching
-        active = ~ok_lo & ok_hi & (right - left > 1)
-        while active.any():
-            mid = (left + right) // 2
-            good = err(mid, None) <= t
-            right = np.where(active & good, mid, right)
-            left = np.where(active & ~good, mid, left)
-            active &= right - left > 1
-        n = np.where(ok_lo, lo, right)
-        return n, bool(ok_hi.all()) and float(costs @ n) <= limit
-
-    t_low = float(err(hi, None).max())  # no plan goes below this
-    n, ok = cheapest(t_low)
-    if not ok:
-        t_high = float(err(lo, None).max())  # the lower bounds are affordable
-        for _ in range(2000):
-            mid = 0.5 * (t_low + t_high)
-            if not t_low < mid < t_high:
-                break
-            if cheapest(mid)[1]:
-                t_high = mid
-            else:
-                t_low = mid
-        n, _ = cheapest(t_high)
-    return float(err(n, None).max()), n
+def _dp_window(F, unit, cap, base, counts):
+    """Exact DP over the proven windows: ``V[s]`` = best value spending at most ``s`` units."""
+    V = np.zeros(cap + 1)
+    picks = []
+    for g in range(base.size):
+        m_max = int(min(counts[g], cap // unit[g]))
+        levels = base[g] + np.arange(m_max + 1)
+        vals = F(levels, np.full(m_max + 1, g))
+        new = np.full(cap + 1, np.inf)
+        arg = np.zeros(cap + 1, dtype=np.int64)
+        for m in range(m_max + 1):
+            s = int(unit[g]) * m
+            cand = vals[m] + V[: cap + 1 - s]
+            better = cand < new[s:]
+            new[s:][better] = cand[better]
+            arg[s:][better] = m
+        picks.append(arg)
+        V = new
+    n = base.copy()
+    s = cap
+    for g in range(base.size - 1, -1, -1):
+        m = int(picks[g][s])
+        n[g] += m
+        s -= int(unit[g]) * m
+    return n
 
 
 def integer_maximin(
     err: Callable[[np.ndarray], np.ndarray], costs: np.ndarray, budget: float, lo: np.ndarray,
-    hi: np.ndarray, warm: np.ndarray,
+    hi: np.ndarray, warm: np.ndarray, *, tie_break: str = "leximin",
 ) -> IntegerSolution:
-    """Integer maximin for equal costs: leximin greedy from ``floor(warm)`` (each unit to the
-    worst affordable uncapped group). Unequal costs: :func:`maximin_level`, then
-    :func:`integer_budget` on the sum of errors with the level's plan as lower bounds."""
-    if not np.allclose(costs, costs[0], rtol=1e-12, atol=0):
-        raise ValueError("integer_maximin handles equal costs; use maximin_level")
-    total = _units(budget, float(costs[0]))
-    n = np.clip(np.floor(warm + 1e-9).astype(np.int64), lo, hi)
-    left = total - int(n.sum())
-    while left > 0:
-        e = np.where(n < hi, err(n, None), -np.inf)
-        j = int(np.argmax(e))
-        if not np.isfinite(e[j]):
+    """Integer ``min max err`` then spend what is left (exact).
+
+    Equal costs: each unit goes to the worst uncapped group (leximin greedy). Unequal costs: the
+    optimal level ``t*``, then ``tie_break="none"`` keeps the cheapest plan reaching it
+    (``n_g = m_g(t*)``); otherwise the rest of the budget minimises ``sum err`` subject to
+    ``err_g <= t*`` (an exact integer leximin with unequal costs is a knapsack of its own and is
+    not attempted).
+    """
+    hi = _afford(costs, budget, lo, hi)
+    if np.allclose(costs, costs[0], rtol=1e-12, atol=0):
+        total = _units(budget, float(costs[0]))
+        n = np.clip(np.floor(warm + 1e-9).astype(np.int64), lo, hi)
+        left = total - int(n.sum())
+        while left > 0:
+            e = np.where(n < hi, err(n, None), -np.inf)
+            j = int(np.argmax(e))
+            if not np.isfinite(e[j]):
+                break
+            n[j] += 1
+            left -= 1
+        return IntegerSolution(n, "optimal", "greedy")
+    G = lo.size
+    cap = budget * (1 + BUDGET_SLACK)
+
+    def need(t):  # (L, G): smallest n_g in [lo, hi] with err_g(n) <= t_l, or hi + 1
+        L = t.size
+        lo_m = np.broadcast_to(lo, (L, G))
+        hi_m = np.broadcast_to(hi + 1, (L, G))
+        idx = np.broadcast_to(np.arange(G), (L, G))
+
+        def ok(n):
+            inside = n <= hi_m
+            e = err(np.minimum(n, hi_m - 1).ravel(), idx.ravel()).reshape(L, G)
+            return ~inside | (e <= t[:, None])
+        return _first_true(ok, lo_m, hi_m)
+
+    def feasible(t):
+        m = need(t)
+        return np.all(m <= hi, axis=1) & (m @ costs <= cap)
+
+    # per group: largest n in [lo, hi] whose level err_g(n) is feasible (monotone in n)
+    gidx = np.arange(G)
+    feas_lo = feasible(err(lo, gidx))
+    # first n whose level is infeasible, searched on [lo, hi + 1]
+    first_bad = _first_true(
+        lambda n: (n > hi) | ~feasible(err(np.minimum(n, hi), gidx)), lo, hi + 1)
+    best_n = first_bad - 1
+    levels = np.where(feas_lo & (best_n >= lo), err(np.maximum(best_n, lo), gidx), np.inf)
+    t_star = float(np.min(levels))
+    m = need(np.array([t_star]))[0]
+    if tie_break == "none":
+        return IntegerSolution(m, "optimal", "levels")
+
+    def total_err(n, idx=None):
+        return err(n, idx)
+
+    sol = integer_budget(total_err, costs, budget, m, hi, m.astype(float))
+    status = "optimal" if sol.status == "optimal" else f"maximin optimal; tie-break {sol.status}"
+    return IntegerSolution(sol.n, status, "levels+" + sol.method)
+
+
+def integer_local_search(
+    objective: Callable[[np.ndarray], float], costs: np.ndarray, budget: float, lo: np.ndarray,
+    hi: np.ndarray, warm: np.ndarray, *, max_evaluations: int = 20_000,
+) -> tuple[np.ndarray, int, bool]:
+    """Greedy gain-per-cost fill from ``floor(warm)`` then best-improvement 1-exchanges.
+
+    ``objective(n) -> float`` is minimised. Returns ``(n, evaluations, local_optimum)``;
+    ``local_optimum`` is False when the evaluation budget ran out first.
+    """
+    hi = _afford(costs, budget, lo, hi)
+    cap = budget * (1 + BUDGET_SLACK)
+    n = np.clip(np.floor(np.asarray(warm, float) + 1e-9).astype(np.int64), lo, hi)
+    G = n.size
+    evals = 0
+    while float(costs @ n) > cap:  # safety: drop the cheapest-to-lose unit
+        i = int(np.argmax(np.where(n > lo, costs, -np.inf)))
+        n[i] -= 1
+    cur = objective(n)
+    evals += 1
+    while evals < max_evaluations:  # fill: best improvement per unit cost among units that fit
+        left = cap - float(costs @ n)
+        best, best_j, best_v = 0.0, -1, cur
+        for j in np.flatnonzero((n < hi) & (costs <= left)):
+            n[j] += 1
+            v = objective(n)
+            n[j] -= 1
+            evals += 1
+            score = (cur - v) / costs[j]
+            if score > best:
+                best, best_j, best_v = score, int(j), v
+        if best_j < 0:
             break
-        n[j] += 1
-        left -= 1
-    return IntegerSolution(n, "optimal", "greedy")
+        n[best_j] += 1
+        cur = best_v
+    done = False
+    while evals < max_evaluations:  # 1-exchange: move one unit i -> j if the budget allows
+        best_v, move = cur, None
+        spent = float(costs @ n)
+        for i in range(-1, G):  # i = -1: add a unit of j without removing one
+            if i >= 0 and n[i] <= lo[i]:
+                continue
+            for j in range(G):
+                freed = costs[i] if i >= 0 else 0.0
+                if j == i or n[j] >= hi[j] or spent - freed + costs[j] > cap:
+                    continue
+                if i >= 0:
+                    n[i] -= 1
+                n[j] += 1
+                v = objective(n)
+                if i >= 0:
+                    n[i] += 1
+                n[j] -= 1
+                evals += 1
+                if v < best_v - 1e-13 * max(abs(best_v), 1e-300):
+                    best_v, move = v, (i, j)
+        if move is None:
+            done = True
+            break
+        if move[0] >= 0:
+            n[move[0]] -= 1
+        n[move[1]] += 1
+        cur = best_v
+    return n, evals, done

@@ -21,7 +21,7 @@ from estimators._validation import as_float_array, check_option, check_positive,
 
 from . import _allocation_core as core
 from ._allocation_cvxpy import solve_cvxpy
-from ._integer_allocation import integer_budget, integer_maximin, maximin_level
+from ._integer_allocation import integer_budget, integer_local_search, integer_maximin
 from .learning_curves import LearningCurves
 
 if TYPE_CHECKING:
@@ -269,13 +269,22 @@ def allocate(
     current_n : float, mapping or Series, optional
         Samples already collected per group: lower bounds that cost nothing.
     integer : bool
-        Return whole samples (exact greedy for equal costs, MILP for unequal costs).
+        Return whole samples. Built-in objectives get a proven integer optimum (``integer_status
+        "optimal"``): greedy plus exchanges for equal costs; for unequal costs, Lagrangian
+        reduced-cost fixing narrows each group to a window that provably holds every integer
+        optimum, then an exact dynamic programme (costs that are integers after scaling by a
+        power of ten) or a 0/1 MILP (HiGHS) over the windows; maximin searches the finite set
+        of candidate levels ``err_g(n)`` and spends what is left on the sum of errors. Callable
+        objectives and pooled curves get a greedy fill plus 1-exchange local search
+        (``"heuristic (local optimum; gap to the continuous bound <= X)"``).
     p, alpha : float
         Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0).
     targets : float, mapping or Series
         Error targets for ``"target"``.
     tie_break : {"leximin", "utilitarian", "none"}
-        How ``"maximin"`` spends budget left when a capped group sets the worst error.
+        How ``"maximin"`` spends budget left when a capped group sets the worst error. Integer
+        plans with unequal costs: ``"none"`` keeps the cheapest plan reaching the optimal level;
+        ``"leximin"`` and ``"utilitarian"`` both spend the rest to minimise the sum of errors.
     uncertainty : {"none", "bootstrap", "robust"}
         ``"bootstrap"`` re-solves for each bootstrap replicate of the curves and reports quantiles;
         ``"robust"`` also plans for the ``quantile`` of each group's curve across replicates.
@@ -308,6 +317,9 @@ def allocate(
     ----------
     Cai, W. et al. (2022). Adaptive sampling strategies to construct equitable training datasets.
     FAccT. Rolf, E. et al. (2021). Representation matters. ICML.
+    Fisher, M. L. (1981). The Lagrangian relaxation method for solving integer programming
+    problems. Management Science 27(1). Hochbaum, D. S. and Shanthikumar, J. G. (1990). Convex
+    separable optimization is not much harder than linear optimization. J. ACM 37(4).
 
     Examples
     --------
@@ -319,6 +331,9 @@ def allocate(
     ({'x': 39, 'y': 61}, 100.0, 'optimal')
     >>> allocate(curves, budget=100, objective="maximin", integer=False).n_continuous.round(6).to_dict()
     {'x': 20.0, 'y': 80.0}
+    >>> unequal = allocate(curves, budget=100, costs={"x": 1.0, "y": 2.5})
+    >>> unequal.n.to_dict(), unequal.integer_status, unequal.rounding_cost >= 0
+    ({'x': 30, 'y': 28}, 'optimal', True)
     """
     groups, a, b, c, pooled = _curve_arrays(curves)
     G = len(groups)
@@ -410,7 +425,8 @@ def allocate(
                 e = _errors(a_, b_, c_, n_int.astype(float), pooled)
                 if custom:
                     return _custom_value(objective, e, n_int.astype(float))
-                return _objective_value(kind, e, w, p, alpha, k, n_int - cur)
+                value = _objective_value(kind, e, w, p, alpha, k, n_int - cur)
+                return -value if kind == "alpha_fair" else value  # minimised
 
         n_final, integer_status = _round_plan(kind, a_plan, b_plan, c_plan, w, transform, k,
                                               B_total, lo, hi, n_cont, tie_break, value_of)
@@ -500,7 +516,7 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
     if kind == "target":
         return np.maximum(np.ceil(n_cont - 1e-9), lo_i).astype(np.int64), "optimal"
     if value_of is not None:
-        return _local_search(value_of, k, B_total, lo_i, hi_i, n_cont)
+        return _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont)
     # cap the integer range by what the budget can buy
     afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
     hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
@@ -510,15 +526,7 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
                 return a * n.astype(float) ** (-b) + c
             return a[idx] * n.astype(float) ** (-b[idx]) + c[idx]
 
-        if np.allclose(k, k[0], rtol=1e-12, atol=0):
-            sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont)
-            return sol.n, sol.status
-        # exact level, then the leftover budget on the sum of errors with n(level) as floors
-        _, n_level = maximin_level(err, k, B_total, lo_i, hi_i)
-        ones = np.ones_like(a)
-        warm = core.solve_budget(a, b, c, ones, k, B_total, n_level.astype(float),
-                                 hi_i.astype(float)).n
-        sol = integer_budget(err, k, B_total, n_level, hi_i, warm)
+        sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont, tie_break=tie_break)
         return sol.n, sol.status
 
     def F(n, idx=None):
@@ -531,58 +539,13 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
     return sol.n, sol.status
 
 
-EXCHANGE_MAX_GROUPS = 40  # one-unit exchanges cost O(G^2) objective evaluations per pass
-
-
-def _local_search(value_of, k, B_total, lo_i, hi_i, n_cont):
-    """Integers for a coupled or user objective (no exactness guarantee): from the floor of the
-    continuous optimum, add the unit with the largest decrease of the objective per unit cost
-    while the budget allows, then apply one-unit exchanges (move a unit from group i to group j
-    when affordable and strictly better) until none improves. With up to EXCHANGE_MAX_GROUPS
-    groups the result is a 1-exchange local optimum; the rounding cost is reported either way."""
-    n = np.clip(np.floor(n_cont + 1e-9).astype(np.int64), lo_i, hi_i)
-    budget = np.inf if B_total is None else float(B_total) * (1 + 1e-12)
-    G = n.size
-    current = value_of(n)
-    while True:  # greedy fill
-        left = budget - float(k @ n)
-        best, best_j = 0.0, -1
-        for j in range(G):
-            if n[j] >= hi_i[j] or k[j] > left:
-                continue
-            n[j] += 1
-            gain = (current - value_of(n)) / k[j]
-            n[j] -= 1
-            if gain > best:
-                best, best_j = gain, j
-        if best_j < 0:
-            break
-        n[best_j] += 1
-        current = value_of(n)
-    if G > EXCHANGE_MAX_GROUPS:
-        return n, "heuristic: greedy fill from the continuous optimum (rounding cost reported)"
-    improved = True
-    passes = 0
-    while improved and passes < 10 * G:
-        improved = False
-        passes += 1
-        for i in range(G):
-            if n[i] <= lo_i[i]:
-                continue
-            for j in range(G):
-                if j == i or n[j] >= hi_i[j] or float(k @ n) - k[i] + k[j] > budget:
-                    continue
-                n[i] -= 1
-                n[j] += 1
-                trial = value_of(n)
-                if trial < current - 1e-15 * abs(current):
-                    current, improved = trial, True
-                    break
-                n[i] += 1
-                n[j] -= 1
-            if improved:
-                break
-    return n, "heuristic: 1-exchange local optimum (rounding cost reported)"
+def _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont):
+    """Heuristic integer step for custom objectives and pooled curves (see _integer_allocation)."""
+    bound = value_of(np.asarray(n_cont, float))
+    n, _evals, local = integer_local_search(value_of, k, B_total, lo_i, hi_i, n_cont)
+    gap = max(value_of(n) - bound, 0.0)
+    what = "local optimum" if local else "evaluation limit reached"
+    return n, f"heuristic ({what}; gap to the continuous bound <= {gap:.3g})"
 
 
 def _robust_curves(reps, lo, hi, B_total, k, quantile):
