@@ -144,7 +144,32 @@ def main():
     for G, budget, got, want, (wall, size, status, val) in checks:
         print(f"| {G} | {budget} | {got:.12g} | {want:.12g} | {abs(got - want) / want:.1e} | "
               f"{wall:.2f} | {size} | {status} | {abs(val - want) / want:.1e} |")
+    real_cost_table()
     custom_table()
+
+
+def real_cost_table():
+    print()
+    print("| G | budget | objective | costs | integer=True wall (s) | CPU (s) | status | method "
+          "| increments left after fixing |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for G in (10, 30, 100):
+        curves, _ = instance(G)
+        rng = np.random.default_rng(1)
+        costs = pd.Series(rng.uniform(1, 10, G), index=curves.index)  # not decimals: MILP path
+        a, b, c = (curves[x].to_numpy() for x in "abc")
+        k = costs.to_numpy()
+        wall, cpu, plan = best(lambda: allocate(curves, budget=10000, costs=costs))  # noqa: B023
+        w = np.full(G, 1.0 / G)
+
+        def F(n, idx=None, w=w, a=a, b=b, c=c):
+            idx = slice(None) if idx is None else idx
+            return w[idx] * (a[idx] * n.astype(float) ** -b[idx] + c[idx])
+
+        sol = integer_budget(F, k, 10000.0, np.ones(G, dtype=np.int64), np.full(G, 2**62),
+                             plan.n_continuous.to_numpy())
+        print(f"| {G} | 10000 | utilitarian | uniform(1, 10) reals | {wall:.2f} | {cpu:.2f} | "
+              f"{plan.integer_status} | {sol.method} | {sol.window} |")
 
 
 def custom_table():

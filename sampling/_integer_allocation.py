@@ -36,8 +36,9 @@
   whose level is feasible, and ``t* = min_g err_g(n_g)``. Leftover budget then minimises the sum
   of errors subject to ``err_g <= t*`` (``n_g >= m_g(t*)``), exactly, by the method above.
 * Any objective (custom callables, pooled curves): a heuristic, greedy gain-per-cost fill from
-  ``floor(n_continuous)`` then best-improvement 1-exchange local search (move one unit from one
-  group to another, keeping the budget). Not proven optimal.
+  ``floor(n_continuous)`` then 1-exchange local search (move one unit from one group to another,
+  or add one, keeping the budget; candidate moves ranked by their one-sided changes, the first
+  exact improvement taken). A local optimum, not proven optimal.
 
 References
 ----------
@@ -392,30 +393,49 @@ def integer_local_search(
         cur = best_v
     done = False
     while evals < max_evaluations:  # 1-exchange: move one unit i -> j if the budget allows
-        best_v, move = cur, None
+        # rank candidate moves by the sum of the one-sided changes (2G evaluations), then take
+        # the first move whose exact value improves; a full pass without one is a local optimum
+        up = np.full(G, np.inf)
+        down = np.full(G, np.inf)
+        for g in range(G):
+            if n[g] < hi[g]:
+                n[g] += 1
+                up[g] = objective(n) - cur
+                n[g] -= 1
+            if n[g] > lo[g]:
+                n[g] -= 1
+                down[g] = objective(n) - cur
+                n[g] += 1
+        evals += 2 * G
         spent = float(costs @ n)
-        for i in range(-1, G):  # i = -1: add a unit of j without removing one
-            if i >= 0 and n[i] <= lo[i]:
-                continue
-            for j in range(G):
-                freed = costs[i] if i >= 0 else 0.0
-                if j == i or n[j] >= hi[j] or spent - freed + costs[j] > cap:
-                    continue
-                if i >= 0:
-                    n[i] -= 1
-                n[j] += 1
-                v = objective(n)
-                if i >= 0:
-                    n[i] += 1
-                n[j] -= 1
-                evals += 1
-                if v < best_v - 1e-13 * max(abs(best_v), 1e-300):
-                    best_v, move = v, (i, j)
+        freed = np.r_[0.0, costs]  # row 0: add a unit of j without removing one
+        score = np.r_[0.0, down][:, None] + up[None, :]
+        ok = spent - freed[:, None] + costs[None, :] <= cap
+        ok[1:, :] &= ~np.eye(G, dtype=bool)
+        ok &= np.isfinite(score)
+        rows, cols = np.nonzero(ok)
+        order = np.argsort(score[rows, cols], kind="stable")
+        move = None
+        for r, j in zip(rows[order], cols[order], strict=True):
+            i = int(r) - 1
+            if i >= 0:
+                n[i] -= 1
+            n[j] += 1
+            v = objective(n)
+            if i >= 0:
+                n[i] += 1
+            n[j] -= 1
+            evals += 1
+            if v < cur - 1e-13 * max(abs(cur), 1e-300):
+                move = (i, int(j), v)
+                break
+            if evals >= max_evaluations:
+                break
         if move is None:
-            done = True
+            done = evals < max_evaluations
             break
         if move[0] >= 0:
             n[move[0]] -= 1
         n[move[1]] += 1
-        cur = best_v
+        cur = move[2]
     return n, evals, done
