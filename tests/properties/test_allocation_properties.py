@@ -11,23 +11,29 @@ from sampling import _allocation_core as core
 from sampling.allocation import allocate
 
 
-@st.composite
-def instances(draw, max_groups=8):
-    G = draw(st.integers(1, max_groups))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
+def random_instance(rng: np.random.Generator, max_groups: int = 8, capped=None, frac=None):
+    """One random budget problem (shared with tests/reference/allocation_cvxpy_agreement.py)."""
+    G = int(rng.integers(1, max_groups + 1))
     a = rng.uniform(0.1, 5, G)
     b = rng.uniform(0.1, 1.5, G)
     c = rng.uniform(0, 0.2, G)
     w = rng.uniform(0.1, 1, G)
     k = rng.uniform(0.5, 10, G)
     lo = rng.uniform(1, 20, G)
-    capped = draw(st.booleans())
+    capped = bool(rng.integers(0, 2)) if capped is None else capped
     hi = lo + rng.uniform(1, 500, G) if capped else np.full(G, np.inf)
-    frac = draw(st.floats(0.01, 0.99 if capped else 50.0))
+    frac = rng.uniform(0.01, 0.99 if capped else 50.0) if frac is None else frac
     span = float(k @ (hi - lo)) if capped else float(k @ lo)
     B = float(k @ lo) + frac * span
     return a, b, c, w, k, lo, hi, B
+
+
+@st.composite
+def instances(draw, max_groups=8):
+    seed = draw(st.integers(0, 2**32 - 1))
+    capped = draw(st.booleans())
+    frac = draw(st.floats(0.01, 0.99 if capped else 50.0))
+    return random_instance(np.random.default_rng(seed), max_groups, capped, frac)
 
 
 def _bisection_oracle(a, b, w, k, lo, hi, B):
@@ -45,17 +51,58 @@ def _bisection_oracle(a, b, w, k, lo, hi, B):
     return n_of(right)
 
 
-def _cvxpy_tight(a, b, c, w, k, lo, hi, B):
+# CLARABEL at 1e-13 (tighter than its 1e-8 default; 1e-14 is never reached in double precision)
+TIGHT = {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-13, "max_iter": 400}
+
+
+def _scale(k, lo, hi, B):
     hi_eff = np.minimum(hi, B / k)
-    s = np.sqrt(lo * np.maximum(hi_eff, lo * 1.0001))
+    return np.sqrt(lo * np.maximum(hi_eff, lo * 1.0001))
+
+
+def _exp_cone(a, b, w, k, lo, hi, B, opts):
+    """Exp-cone model in v = log(n / s), objective normalised to sum of coefficients 1."""
+    s = _scale(k, lo, hi, B)
+    coef = w * a * s**-b
     v = cp.Variable(a.size)
-    obj = cp.sum(cp.multiply(w * a * s**-b, cp.exp(cp.multiply(-b, v))))
     cons = [(k * s / B) @ cp.exp(v) <= 1, v >= np.log(lo / s)]
     if np.isfinite(hi).all():
         cons.append(v <= np.log(hi / s))
-    prob = cp.Problem(cp.Minimize(obj), cons)
-    prob.solve(solver="CLARABEL", tol_gap_abs=1e-12, tol_gap_rel=1e-12, tol_feas=1e-12)
-    return s * np.exp(v.value), prob
+    prob = cp.Problem(cp.Minimize((coef / coef.sum()) @ cp.exp(cp.multiply(-b, v))), cons)
+    prob.solve(solver="CLARABEL", **opts)
+    return (s * np.exp(v.value) if v.value is not None else None), prob.status
+
+
+def _power_cone(a, b, w, k, lo, hi, B, opts):
+    """Power-cone model in x = n / s: ``x^-b <= t`` as ``t^(1/(1+b)) x^(b/(1+b)) >= 1``."""
+    s = _scale(k, lo, hi, B)
+    coef = w * a * s**-b
+    G = a.size
+    x, t = cp.Variable(G), cp.Variable(G)
+    cons = [cp.PowCone3D(t, x, np.ones(G), 1 / (1 + b)), (k * s / B) @ x <= 1, x >= lo / s]
+    if np.isfinite(hi).all():
+        cons.append(x <= hi / s)
+    prob = cp.Problem(cp.Minimize((coef / coef.sum()) @ t), cons)
+    prob.solve(solver="CLARABEL", **opts)
+    return (s * x.value if x.value is not None else None), prob.status
+
+
+def cvxpy_cascade(a, b, w, k, lo, hi, B):
+    """Independent conic solves (no use of the core): the first model whose status is
+    "optimal" wins; otherwise the first one with a point. Returns (n, status, stage name)."""
+    first = None
+    for name, model, opts in (
+        ("exp", _exp_cone, TIGHT),
+        ("power", _power_cone, TIGHT),
+        ("exp-noequil", _exp_cone, {**TIGHT, "equilibrate_enable": False}),
+        ("power-noequil", _power_cone, {**TIGHT, "equilibrate_enable": False}),
+    ):
+        n, status = model(a, b, w, k, lo, hi, B, opts)
+        if n is not None and status == "optimal":
+            return n, status, name
+        if first is None and n is not None:
+            first = (n, status, name)
+    return first
 
 
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate")
@@ -68,12 +115,16 @@ def test_core_equals_independent_oracle_and_cvxpy(inst):
     assert sol.kkt_residual <= 1e-12
     oracle = _bisection_oracle(a, b, w, k, lo, hi, B)
     np.testing.assert_allclose(sol.n, oracle, rtol=1e-10)
-    n_cvx, prob = _cvxpy_tight(a, b, c, w, k, lo, hi, B)
+    n_cvx, status, _stage = cvxpy_cascade(a, b, w, k, lo, hi, B)
     f = lambda n: float(w @ (a * n**-b + c))  # noqa: E731
-    if prob.status in ("optimal", "optimal_inaccurate"):
-        # the core is never worse, and the well-scaled conic model agrees to 1e-7 relative
-        assert f(sol.n) <= f(np.clip(n_cvx, lo, hi)) * (1 + 1e-9) + 1e-12
-        assert abs(f(sol.n) - prob.value - float(w @ c)) <= 1e-7 * f(sol.n)
+    # the core is never worse, and the objective agrees to 1e-7 relative (measured worst over
+    # 500 instances: tests/reference/allocation_cvxpy_agreement.json)
+    assert f(sol.n) <= f(np.clip(n_cvx, lo, hi)) * (1 + 1e-9) + 1e-12
+    assert abs(f(sol.n) - f(n_cvx)) <= 1e-7 * f(sol.n)
+    # group sizes: 1e-7 relative whenever CLARABEL certifies "optimal" at 1e-13; an IPM stopped
+    # short ("optimal_inaccurate") only pins n to ~sqrt(objective gap): measured worst 2.5e-6
+    rtol = 1e-7 if status == "optimal" else 1e-5
+    np.testing.assert_allclose(n_cvx, sol.n, rtol=rtol)
 
 
 @given(instances())
