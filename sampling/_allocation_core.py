@@ -12,12 +12,21 @@ Problems solved (``f_g(n) = a_g n^(-b_g) + c_g``, costs ``k_g > 0``, box ``lo_g 
 The budget problem is solved through its dual. Stationarity gives, for every group,
 ``n_g(lambda) = clip(m_g^{-1}(lambda k_g), lo_g, hi_g)`` with the marginal benefit
 ``m_g(n) = -d/dn w_g phi(f_g(n))`` (positive, decreasing). The spending
-``S(t) = sum_g k_g n_g(e^t)`` is monotone in ``t = log lambda``; Brent's method brackets the root of
-``S(t) = B`` between the breakpoints where every group sits at its upper and at its lower bound,
-and the final point is polished by Newton's method on the identified active set (where ``S`` is
-smooth), so breakpoints are handled exactly. For ``phi = identity`` the inverse marginal is closed
-form, ``n = (w a b / (lambda k))^{1/(b+1)}``; otherwise it is found by vectorised bisection in
-``log n``. Every solution carries its KKT residual, the active set and a status that is
+``S(t) = sum_g k_g n_g(e^t)`` is decreasing and piecewise smooth in ``t = log lambda``, with a kink
+at each group's breakpoints ``t_hi,g`` (at ``hi_g`` for ``t <= t_hi,g``) and ``t_lo,g`` (at ``lo_g``
+for ``t >= t_lo,g``); ``[min t_hi, max t_lo]`` brackets the root of ``S(t) = B``.
+
+* ``phi = identity``: the inverse marginal is closed form, ``n = (w a b / (lambda k))^{1/(b+1)}``,
+  and the root is found by a safeguarded Newton iteration (``rtsafe``): Newton steps on
+  ``log S(t) = log B`` using the derivative of the current smooth segment, replaced by bisection
+  of the bracket when a step leaves it or does not halve the previous step. On the root's segment
+  Newton converges quadratically, so the budget holds to rounding and the active set is exact
+  (kinks are crossed, not smoothed). Typically 5-7 evaluations of ``S``. With an uncapped group
+  the left end is unbounded and is replaced by doubling steps to the left.
+* other ``phi`` (power, alpha-fair): ``n_g(lambda)`` is found by vectorised bisection in ``log n``
+  and the root by Brent's method (``scipy.optimize.brentq``) on ``t`` over the same bracket.
+
+Every solution carries its KKT residual, the active set and a status that is
 ``"optimal"`` only when the residual is below the tolerance.
 """
 
