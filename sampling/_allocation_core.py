@@ -261,7 +261,7 @@ def _solve_budget_identity(
     L = np.log(w * a * b / costs)
     log_lo = np.log(lo)
     log_hi = np.log(hi)  # +inf for an uncapped group, no warning
-    t_right = float(np.max(L - bp1 * log_lo))
+    t_right = float(np.maximum.reduce(L - bp1 * log_lo))
     cap = float(np.dot(costs, hi))  # inf if any group is uncapped
     if cap <= budget:  # every group at its cap, budget slack
         n = hi.astype(float)
@@ -275,7 +275,7 @@ def _solve_budget_identity(
         n = lo.astype(float)
         iterations = 0
     else:
-        t_left = float(np.min(L - bp1 * log_hi))  # -inf if any group is uncapped
+        t_left = float(np.minimum.reduce(L - bp1 * log_hi))  # -inf if any group is uncapped
         t, n, iterations = _safeguarded_newton(L, e, costs, lo, hi, budget, t_left, t_right)
         n = _trim_to_budget(n, costs, lo, hi, budget)
     return _kkt_identity(n, L, bp1, log_lo, log_hi, t, costs, lo, hi, budget, tol, iterations)
@@ -291,9 +291,9 @@ def _kkt_identity(n, L, bp1, log_lo, log_hi, t, costs, lo, hi, budget, tol, iter
     gap = np.exp(L - t - bp1 * log_n) - 1.0
     # at_lo: max(gap, 0); at_hi: max(-gap, 0); free: |gap|; both: 0
     r = np.maximum(np.where(at_hi, 0.0, gap), np.where(at_lo, 0.0, -gap))
-    box = float(np.max(np.maximum(log_lo - log_n, log_n - log_hi)))  # > 0 only if outside
+    box = float(np.maximum.reduce(np.maximum(log_lo - log_n, log_n - log_hi)))  # > 0 if outside
     spent = float(np.dot(costs, n))
-    res = max(float(r.max()), abs(spent - budget) / budget, max(box, 0.0))
+    res = max(float(np.maximum.reduce(r)), abs(spent - budget) / budget, box, 0.0)
     return CoreSolution(n, float(np.exp(t)), res, at_lo, at_hi,
                         "optimal" if res <= tol else "inaccurate", iterations, True)
 
@@ -318,7 +318,7 @@ def _safeguarded_newton(
     eL = e * L
     tl, tr = t_left, t_right
     # start: the unbounded solution with a common exponent (a cheap, usually close guess)
-    emean = float(e.mean())
+    emean = float(np.add.reduce(e)) / e.size
     with np.errstate(over="ignore"):
         t = float(np.log(np.dot(k, np.exp(eL)) / budget) / emean)
     if not (tl < t < tr):
