@@ -6,7 +6,8 @@ Run from the repository root (about 20 s):
 Draws N random instances from the same distribution as the hypothesis test
 (tests/properties/test_allocation_properties.py), solves each with the core and with the cvxpy
 cascade used there (CLARABEL at tolerance 1e-13: exp-cone in v = log(n/s), then a power-cone model
-in x = n/s, each with and without equilibration; the first "optimal" status is kept), and prints
+in x = n/s, each with and without equilibration, then the same models re-scaled around cvxpy's own
+latest point, up to three rounds; the first "optimal" status is kept), and prints
 the worst relative difference in n and in the objective, split by whether any cvxpy model reached
 status "optimal". Output is written next to this file as allocation_cvxpy_agreement.json.
 """
