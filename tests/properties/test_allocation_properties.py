@@ -11,23 +11,29 @@ from sampling import _allocation_core as core
 from sampling.allocation import allocate
 
 
-@st.composite
-def instances(draw, max_groups=8):
-    G = draw(st.integers(1, max_groups))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
+def random_instance(rng: np.random.Generator, max_groups: int = 8, capped=None, frac=None):
+    """One random budget problem (shared with tests/reference/allocation_cvxpy_agreement.py)."""
+    G = int(rng.integers(1, max_groups + 1))
     a = rng.uniform(0.1, 5, G)
     b = rng.uniform(0.1, 1.5, G)
     c = rng.uniform(0, 0.2, G)
     w = rng.uniform(0.1, 1, G)
     k = rng.uniform(0.5, 10, G)
     lo = rng.uniform(1, 20, G)
-    capped = draw(st.booleans())
+    capped = bool(rng.integers(0, 2)) if capped is None else capped
     hi = lo + rng.uniform(1, 500, G) if capped else np.full(G, np.inf)
-    frac = draw(st.floats(0.01, 0.99 if capped else 50.0))
+    frac = rng.uniform(0.01, 0.99 if capped else 50.0) if frac is None else frac
     span = float(k @ (hi - lo)) if capped else float(k @ lo)
     B = float(k @ lo) + frac * span
     return a, b, c, w, k, lo, hi, B
+
+
+@st.composite
+def instances(draw, max_groups=8):
+    seed = draw(st.integers(0, 2**32 - 1))
+    capped = draw(st.booleans())
+    frac = draw(st.floats(0.01, 0.99 if capped else 50.0))
+    return random_instance(np.random.default_rng(seed), max_groups, capped, frac)
 
 
 def _bisection_oracle(a, b, w, k, lo, hi, B):
@@ -45,44 +51,74 @@ def _bisection_oracle(a, b, w, k, lo, hi, B):
     return n_of(right)
 
 
-CLARABEL_TIGHT = {"tol_gap_abs": 1e-14, "tol_gap_rel": 1e-14, "tol_feas": 1e-14, "max_iter": 500}
+# CLARABEL at 1e-13 (tighter than its 1e-8 default; 1e-14 is never reached in double precision)
+TIGHT = {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-13, "max_iter": 400}
 
 
-def _cvxpy_tight(a, b, c, w, k, lo, hi, B):
-    """An independent, well-scaled conic model of the same problem, solved tightly by CLARABEL.
+def _scale(k, lo, hi, B):
+    hi_eff = np.minimum(hi, B / k)
+    return np.sqrt(lo * np.maximum(hi_eff, lo * 1.0001))
 
-    Scaling: n = s * exp(v) around the equal-spend point s = clip(B / (G k), lo, hi) (so every
-    budget coefficient is about 1/G and v is O(1)), and the objective divided by its value at s.
-    """
-    G = a.size
-    s = np.clip(B / (G * k), lo, hi)
+
+def _exp_cone(a, b, w, k, lo, hi, B, opts, s=None):
+    """Exp-cone model in v = log(n / s), objective normalised to sum of coefficients 1."""
+    s = _scale(k, lo, hi, B) if s is None else s
     coef = w * a * s**-b
-    scale = coef.sum()
-    v = cp.Variable(G)
-    obj = cp.sum(cp.multiply(coef / scale, cp.exp(cp.multiply(-b, v))))
+    v = cp.Variable(a.size)
     cons = [(k * s / B) @ cp.exp(v) <= 1, v >= np.log(lo / s)]
     if np.isfinite(hi).all():
         cons.append(v <= np.log(hi / s))
-    prob = cp.Problem(cp.Minimize(obj), cons)
-    prob.solve(solver="CLARABEL", **CLARABEL_TIGHT)
-    return s * np.exp(v.value), prob, scale
+    prob = cp.Problem(cp.Minimize((coef / coef.sum()) @ cp.exp(cp.multiply(-b, v))), cons)
+    prob.solve(solver="CLARABEL", **opts)
+    return (s * np.exp(v.value) if v.value is not None else None), prob.status
 
 
-def _check_against_cvxpy(inst) -> str:
-    a, b, c, w, k, lo, hi, B = inst
-    sol = core.solve_budget(a, b, c, w, k, B, lo, hi)
-    n_cvx, prob, scale = _cvxpy_tight(a, b, c, w, k, lo, hi, B)
-    f = lambda n: float(w @ (a * n**-b + c))  # noqa: E731
-    if prob.status in ("optimal", "optimal_inaccurate"):
-        # the core is never worse, and the objectives agree to 1e-7 relative
-        assert f(sol.n) <= f(np.clip(n_cvx, lo, hi)) * (1 + 1e-9) + 1e-12
-        assert abs(f(sol.n) - (prob.value * scale + float(w @ c))) <= 1e-7 * f(sol.n)
-    if prob.status == "optimal":
-        # CLARABEL certified its 1e-14 tolerances: the allocations agree to 1e-7 relative too.
-        # (When it stops at "optimal_inaccurate" the exp-cone iterate can be 1e-6..1e-4 off in
-        # n on a flat optimum, although the objective still agrees; see docs/performance.md.)
-        np.testing.assert_allclose(n_cvx, sol.n, rtol=1e-7)
-    return prob.status
+def _power_cone(a, b, w, k, lo, hi, B, opts, s=None):
+    """Power-cone model in x = n / s: ``x^-b <= t`` as ``t^(1/(1+b)) x^(b/(1+b)) >= 1``."""
+    s = _scale(k, lo, hi, B) if s is None else s
+    coef = w * a * s**-b
+    G = a.size
+    x, t = cp.Variable(G), cp.Variable(G)
+    cons = [cp.PowCone3D(t, x, np.ones(G), 1 / (1 + b)), (k * s / B) @ x <= 1, x >= lo / s]
+    if np.isfinite(hi).all():
+        cons.append(x <= hi / s)
+    prob = cp.Problem(cp.Minimize((coef / coef.sum()) @ t), cons)
+    prob.solve(solver="CLARABEL", **opts)
+    return (s * x.value if x.value is not None else None), prob.status
+
+
+def cvxpy_cascade(a, b, w, k, lo, hi, B):
+    """Independent conic solves (no use of the core): the first model whose status is
+    "optimal" wins. If none is, the models are re-scaled around cvxpy's own latest point
+    (s = that n, so every v is ~0, every x ~1) and solved again, three rounds at most; otherwise
+    the last point is returned with its status.
+    Returns (n, status, stage name)."""
+    first = None
+    for name, model, opts in (
+        ("exp", _exp_cone, TIGHT),
+        ("power", _power_cone, TIGHT),
+        ("exp-noequil", _exp_cone, {**TIGHT, "equilibrate_enable": False}),
+        ("power-noequil", _power_cone, {**TIGHT, "equilibrate_enable": False}),
+    ):
+        n, status = model(a, b, w, k, lo, hi, B, opts)
+        if n is not None and status == "optimal":
+            return n, status, name
+        if first is None and n is not None:
+            first = (n, status, name)
+    last = first
+    for round_ in (1, 2, 3):
+        for name, model, opts in (
+            ("exp", _exp_cone, TIGHT),
+            ("exp-noequil", _exp_cone, {**TIGHT, "equilibrate_enable": False}),
+            ("power", _power_cone, TIGHT),
+            ("power-noequil", _power_cone, {**TIGHT, "equilibrate_enable": False}),
+        ):
+            n, status = model(a, b, w, k, lo, hi, B, opts, s=np.clip(last[0], lo, hi))
+            if n is not None and status == "optimal":
+                return n, status, f"{name}-rescaled{round_}"
+            if n is not None:
+                last = (n, status, f"{name}-rescaled{round_}")
+    return last
 
 
 @pytest.mark.filterwarnings("ignore:Solution may be inaccurate")
@@ -95,24 +131,17 @@ def test_core_equals_independent_oracle_and_cvxpy(inst):
     assert sol.kkt_residual <= 1e-12
     oracle = _bisection_oracle(a, b, w, k, lo, hi, B)
     np.testing.assert_allclose(sol.n, oracle, rtol=1e-10)
-    _check_against_cvxpy(inst)
-
-
-@pytest.mark.filterwarnings("ignore:Solution may be inaccurate")
-def test_core_equals_tightly_solved_cvxpy_on_a_seeded_sweep():
-    """60 seeded instances (G = 1..30, capped and uncapped): the check is not vacuous."""
-    statuses = []
-    for seed in range(60):
-        rng = np.random.default_rng(seed)
-        G = int(rng.choice([1, 3, 8, 30]))
-        a, b, c = rng.uniform(0.1, 5, G), rng.uniform(0.1, 1.5, G), rng.uniform(0, 0.2, G)
-        w, k, lo = rng.uniform(0.1, 1, G), rng.uniform(0.5, 10, G), rng.uniform(1, 20, G)
-        capped = seed % 2 == 0
-        hi = lo + rng.uniform(1, 500, G) if capped else np.full(G, np.inf)
-        frac = rng.uniform(0.01, 0.99)
-        B = float(k @ lo) + frac * (float(k @ (hi - lo)) if capped else 50 * float(k @ lo))
-        statuses.append(_check_against_cvxpy((a, b, c, w, k, lo, hi, B)))
-    assert statuses.count("optimal") >= 20
+    n_cvx, status, _stage = cvxpy_cascade(a, b, w, k, lo, hi, B)
+    f = lambda n: float(w @ (a * n**-b + c))  # noqa: E731
+    # the core is never worse, and the objective agrees to 1e-7 relative (measured worst over
+    # 500 instances: tests/reference/allocation_cvxpy_agreement.json)
+    assert f(sol.n) <= f(np.clip(n_cvx, lo, hi)) * (1 + 1e-9) + 1e-12
+    assert abs(f(sol.n) - f(n_cvx)) <= 1e-7 * f(sol.n)
+    # group sizes: 1e-7 relative whenever CLARABEL certifies "optimal" at 1e-13 (499 of 500
+    # instances, worst 4.8e-8); a point never certified (1 of 500, there 2.1e-9; before the
+    # re-scaling rounds up to 1.3e-6, about sqrt(objective gap)) is held to 1e-5
+    rtol = 1e-7 if status == "optimal" else 1e-5
+    np.testing.assert_allclose(n_cvx, sol.n, rtol=rtol)
 
 
 @given(instances())
