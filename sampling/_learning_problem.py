@@ -88,13 +88,15 @@ def default_problem() -> LearningProblem:
         noise=(0.5, 0.5, 0.5),
         costs=(1.0, 6.0, 1.0),
         shares=(0.6, 0.3, 0.1),
-        evaluate_at=(0.25, 0.5, 1.0),
+        evaluate_at=(0.25, 0.5, 0.75, 1.0),
     )
 
 
 class _GroupData:
-    def __init__(self, d: int, sigma: float, rng: np.random.Generator):
-        self.d, self.sigma, self.rng = d, sigma, rng
+    def __init__(self, d: int, sigma: float, rng: np.random.Generator,
+                 validation_rng: np.random.Generator):
+        # separate streams: the training data of a seed do not depend on how often it is evaluated
+        self.d, self.sigma, self.rng, self.validation_rng = d, sigma, rng, validation_rng
         self.beta = rng.normal(0, 1, d)
         self.X = np.empty((0, d))
         self.y = np.empty(0)
@@ -114,8 +116,8 @@ class _GroupData:
         """(exact test MSE, noisy validation MSE) of the fit on the first ``m`` samples."""
         bh = self.fit(ridge, m)
         exact = self.sigma**2 + float(np.sum((bh - self.beta) ** 2))
-        Xv = self.rng.normal(size=(validation, self.d))
-        yv = Xv @ self.beta + self.rng.normal(0, self.sigma, validation)
+        Xv = self.validation_rng.normal(size=(validation, self.d))
+        yv = Xv @ self.beta + self.validation_rng.normal(0, self.sigma, validation)
         return exact, float(np.mean((yv - Xv @ bh) ** 2))
 
 
@@ -148,7 +150,8 @@ def run_policy(
     group error, the final counts and the observation history.
     """
     rng = np.random.default_rng(seed)
-    data = [_GroupData(d, s, np.random.default_rng(rng.integers(2**63)))
+    data = [_GroupData(d, s, *(np.random.default_rng(seq) for seq in
+                                np.random.SeedSequence(int(rng.integers(2**63))).spawn(2)))
             for d, s in zip(problem.dims, problem.noise, strict=True)]
     k = np.asarray(problem.costs)
     per_round = budget / rounds
