@@ -105,3 +105,15 @@ def test_allocator_modes_and_errors():
         AdaptiveAllocator(["x"], batch_budget=6, exploration=1.0)
     with pytest.raises(ValidationError, match="strategy: must be one of"):
         AdaptiveAllocator(["x"], batch_budget=6, strategy="greedy")
+
+
+def test_oracle_plan_matches_closed_form():
+    # p = 1 (population-weighted mean error): minimising sum s sigma^2 d / (n - d - 1) at cost B
+    # gives n - d - 1 proportional to sqrt(s sigma^2 d / k) (Lagrange), the budget fixing the scale
+    problem = default_problem()
+    s, k = np.asarray(problem.shares), np.asarray(problem.costs)
+    d, s2 = np.asarray(problem.dims, float), np.asarray(problem.noise) ** 2
+    weight = np.sqrt(s * s2 * d / k)
+    exact = d + 1 + (BUDGET - k @ (d + 1)) * weight / (k @ weight)
+    plan = oracle_counts(problem, BUDGET, p=1.0)
+    assert np.all((exact - 1 < plan) & (plan <= exact + 1e-6)), (plan, exact)
