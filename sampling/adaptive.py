@@ -103,7 +103,8 @@ class AdaptiveAllocator:
         Share of every batch spread equally over the groups (a floor that keeps every curve
         learnable), in [0, 1).
     min_points : int
-        Rounds with at least this many distinct sizes per group before curves are fitted (>= 3).
+        Distinct sizes per group (>= 3; and at least 4 evaluations) before curves are fitted;
+        until then every batch is an equal split (mode ``"explore"``).
     population_shares, max_n, p, alpha : passed to :func:`sampling.allocate`.
     rng : None, int or numpy.random.Generator seed material
         Used only to break ties in the equal split (rounding remainders), per round.
@@ -203,8 +204,11 @@ class AdaptiveAllocator:
         if observed is not None and len(observed):
             obs = as_frame(observed, "observed")
             check_columns(obs, [group, n, error], "observed")
-            distinct = obs.groupby(group)[n].nunique().reindex(self.groups).fillna(0)
-            ready = bool((distinct >= self.min_points).all())
+            by_group = obs.groupby(group)[n]
+            distinct = by_group.nunique().reindex(self.groups).fillna(0)
+            points = by_group.size().reindex(self.groups).fillna(0)
+            # a curve a n^-b + c needs >= 3 distinct sizes and >= 4 points to be identified
+            ready = bool(((distinct >= self.min_points) & (points >= 4)).all())
         if not ready:
             counts = self._equal_split(self.batch_budget, round)
             return Batch(pd.Series(counts, index=self.groups, name="counts"), float(k @ counts),
