@@ -12,6 +12,10 @@ CLARABEL at tolerance 1e-13), DPP-parametrised so three cvxpy times are reported
 "best cvxpy solve"), and CLARABEL's own solve time. Accuracy is the relative KKT residual computed
 the same way for both (stationarity, sign conditions, budget) and the distance of the cvxpy point
 from the core's.
+
+``solve_budget`` runs the compiled kernel (sampling/_budget_kernel.c) for G <= KERNEL_MAX_GROUPS
+and the numpy implementation above that; the numpy implementation is also timed on its own at
+every G, and a second table measures the crossover that sets KERNEL_MAX_GROUPS.
 """
 
 from __future__ import annotations
@@ -134,20 +138,27 @@ def main() -> None:
     print(f"# machine: {platform.processor() or platform.machine()}, {platform.system()} "
           f"{platform.release()}, python {platform.python_version()}, numpy {np.__version__}, "
           f"cvxpy {cp.__version__}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    print("| G | core wall / CPU (ms, best) | core iters | core rel. KKT | cvxpy first solve "
+    kernel = "compiled kernel" if core._kernel is not None else "NOT BUILT (numpy everywhere)"
+    print(f"# core: solve_budget ({kernel} for G <= {core.KERNEL_MAX_GROUPS}, numpy above)")
+    print("| G | core wall / CPU (ms, best) | core path | numpy path CPU (ms) | core iters | "
+          "core rel. KKT | cvxpy first solve "
           "wall / CPU (ms) | cvxpy cached re-solve wall / CPU (ms, best of 3) | CLARABEL "
           "solver-only (ms) | cvxpy status | cvxpy rel. KKT | max rel. diff n | rel. diff "
           "objective | speed-up vs first / re-solve (CPU) / solver-only (wall) |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for G in (10, 100, 1000, 10000):
         inst = instance(G)
         reps = 2000 if G <= 100 else (300 if G <= 1000 else 100)
         sol, wall, cpu = best_time(lambda inst=inst: core.solve_budget(*inst[:5], inst[7], inst[5],
                                                                       inst[6]), reps)
+        _, _, np_cpu = best_time(lambda inst=inst: core._solve_budget_identity(
+            inst[0], inst[1], inst[3], inst[4], inst[7], inst[5], inst[6], core.KKT_TOL), reps)
+        path = "kernel" if core._kernel is not None and G <= core.KERNEL_MAX_GROUPS else "numpy"
         n, status, fw, fc, rw, rc, so = cvxpy_solve(inst)
         a, b, c, w, _k, lo, hi, _budget = inst
         if n is None:
-            print(f"| {G} | {wall * 1e3:.3f} / {cpu * 1e3:.3f} | {sol.iterations} | "
+            print(f"| {G} | {wall * 1e3:.4f} / {cpu * 1e3:.4f} | {path} | {np_cpu * 1e3:.4f} | "
+                  f"{sol.iterations} | "
                   f"{sol.kkt_residual:.1e} | {fw * 1e3:.1f} / {fc * 1e3:.1f} | {rw * 1e3:.1f} / "
                   f"{rc * 1e3:.1f} | {so * 1e3:.2f} | {status} | - | - | - | - |")
             continue
@@ -155,11 +166,37 @@ def main() -> None:
         f = lambda m, a=a, b=b, c=c, w=w: float(w @ (a * m**-b + c))  # noqa: E731
         dn = float(np.max(np.abs(n - sol.n) / sol.n))
         gap = abs(f(np.clip(n, lo, hi)) - f(sol.n)) / f(sol.n)
-        print(f"| {G} | {wall * 1e3:.3f} / {cpu * 1e3:.3f} | {sol.iterations} | "
+        print(f"| {G} | {wall * 1e3:.4f} / {cpu * 1e3:.4f} | {path} | {np_cpu * 1e3:.4f} | "
+              f"{sol.iterations} | "
               f"{sol.kkt_residual:.1e} | {fw * 1e3:.1f} / {fc * 1e3:.1f} | {rw * 1e3:.1f} / "
               f"{rc * 1e3:.1f} | {so * 1e3:.2f} | {status} | {res:.1e} | {dn:.1e} | {gap:.1e} | "
               f"{fc / cpu:.0f}x / {rc / cpu:.0f}x / {so / wall:.0f}x |")
 
 
+def crossover() -> None:
+    """Kernel vs numpy implementation around KERNEL_MAX_GROUPS (CPU us, best; 3 seeds each)."""
+    if core._kernel is None:
+        print("# crossover: compiled kernel not built")
+        return
+    print("\n# crossover: compiled kernel vs numpy implementation, CPU us (best), median of "
+          "3 instances")
+    print("| G | kernel | numpy | numpy / kernel |")
+    print("|---|---|---|---|")
+    for G in (10, 32, 64, 128, 256, 384, 512, 768, 1024, 2048):
+        ks, ns = [], []
+        for seed in range(3):
+            a, b, _c, w, k, lo, hi, B = instance(G, seed)
+            reps = max(50, 20000 // G)
+            ks.append(best_time(lambda a=a, b=b, w=w, k=k, lo=lo, hi=hi, B=B:
+                                core._solve_budget_identity_kernel(a, b, w, k, B, lo, hi, 1e-9),
+                                reps)[2])
+            ns.append(best_time(lambda a=a, b=b, w=w, k=k, lo=lo, hi=hi, B=B:
+                                core._solve_budget_identity(a, b, w, k, B, lo, hi, 1e-9),
+                                reps)[2])
+        kt, nt = float(np.median(ks)) * 1e6, float(np.median(ns)) * 1e6
+        print(f"| {G} | {kt:.1f} | {nt:.1f} | {nt / kt:.2f} |")
+
+
 if __name__ == "__main__":
     main()
+    crossover()
