@@ -117,6 +117,14 @@ def check_columns(frame: pd.DataFrame, columns: Iterable[Hashable], parameter: s
     return cols
 
 
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
 def as_float_array(
     values: Any,
     parameter: str,
@@ -136,13 +144,21 @@ def as_float_array(
     try:
         arr = np.array(values, dtype=np.float64, copy=copy) if copy else np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
-        fail(
-            ValidationError,
-            parameter,
-            "must be numeric",
-            bad=[type(values).__name__],
-            fix="Pass numbers (int or float); convert strings with pd.to_numeric first.",
-        )
+        fix = "Pass numbers (int or float); convert strings with pd.to_numeric first."
+        try:  # name the values that are not numbers (error path only)
+            flat = np.asarray(values, dtype=object).reshape(-1)
+        except (TypeError, ValueError):
+            flat = np.empty(0, dtype=object)
+        bad_pos = [i for i, v in enumerate(flat) if not _is_number(v)]
+        if bad_pos:
+            fail(
+                ValidationError,
+                parameter,
+                f"must be numeric; {len(bad_pos)} of {flat.size} values are not",
+                bad=[f"position {i}: {flat[i]!r}" for i in bad_pos[:5]],
+                fix=fix,
+            )
+        fail(ValidationError, parameter, "must be numeric", bad=[type(values).__name__], fix=fix)
     if ndim is not None and arr.ndim != ndim:
         fail(ValidationError, parameter, f"must be {ndim}-dimensional", bad=[f"shape {arr.shape}"])
     if length is not None and arr.shape[0] != length:

@@ -248,7 +248,8 @@ def _raise_infeasible(
             sl = max(sl, 0.0)
         fix = (
             f"The narrowest range of g that meets every total is [{low:.6g}, {high:.6g}]; "
-            f"widen the bounds to contain it, e.g. bounds=({sl:g}, {sh:g})."
+            f"widen the bounds to contain it, e.g. bounds=({sl:g}, {sh:g}) "
+            f"(command line: --bounds {sl:g} {sh:g})."
         )
     fail(
         InfeasibleError,

@@ -154,7 +154,8 @@ def test_infeasible_bounds_name_totals_and_suggest_range(tiny: pd.DataFrame) -> 
     with pytest.raises(
         est.InfeasibleError,
         match=r"bounds: no weights with g = w / d in \[0\.9, 1\.1\] meet every total.*'sex=m: target 6"
-        r".*narrowest range of g that meets every total is \[1, 3\]",
+        r".*narrowest range of g that meets every total is \[1, 3\]; widen the bounds to contain it, "
+        r"e\.g\. bounds=\([\d.]+, [\d.]+\) \(command line: --bounds [\d.]+ [\d.]+\)",
     ):
         est.calibrate(tiny, {"sex": {"f": 2, "m": 6}}, method="raking", bounds=(0.9, 1.1))
 

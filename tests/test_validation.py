@@ -57,6 +57,9 @@ def test_as_float_array_rules():
         as_float_array([[1, 2]], "x")
     with pytest.raises(ValidationError, match="x: must be numeric"):
         as_float_array(["a"], "x")
+    with pytest.raises(ValidationError, match=r"x: must be numeric; 2 of 4 values are not.*"
+                       r"position 1: 'x'.*position 3: 'n/a'"):
+        as_float_array(["1", "x", 2.5, "n/a"], "x")
 
 
 def test_as_weights_forms():
