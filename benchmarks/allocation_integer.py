@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from unittest import mock
 
 import sampling._integer_allocation as integer_module
-from sampling._integer_allocation import integer_budget
+from sampling._integer_allocation import integer_budget, power_curve_terms
 from sampling.allocation import allocate
 
 OBJECTIVES = {"utilitarian": {}, "pnorm": {"p": 2.0}, "alpha_fair": {"alpha": 2.0},
@@ -114,10 +114,7 @@ def main():
                 window = ""
                 if obj == "utilitarian":
                     w = np.full(G, 1.0 / G)
-
-                    def F(n, idx=None, w=w, a=a, b=b, c=c):
-                        idx = slice(None) if idx is None else idx
-                        return w[idx] * (a[idx] * n.astype(float) ** -b[idx] + c[idx])
+                    F = power_curve_terms(a, b, c, w)
 
                     lo = np.ones(G, dtype=np.int64)
                     warm = plan.n_continuous.to_numpy()
@@ -160,12 +157,7 @@ def real_cost_table():
         a, b, c = (curves[x].to_numpy() for x in "abc")
         k = costs.to_numpy()
         wall, cpu, plan = best(lambda: allocate(curves, budget=10000, costs=costs))  # noqa: B023
-        w = np.full(G, 1.0 / G)
-
-        def F(n, idx=None, w=w, a=a, b=b, c=c):
-            idx = slice(None) if idx is None else idx
-            return w[idx] * (a[idx] * n.astype(float) ** -b[idx] + c[idx])
-
+        F = power_curve_terms(a, b, c, np.full(G, 1.0 / G))
         sol = integer_budget(F, k, 10000.0, np.ones(G, dtype=np.int64), np.full(G, 2**62),
                              plan.n_continuous.to_numpy())
         print(f"| {G} | 10000 | utilitarian | uniform(1, 10) reals | {wall:.2f} | {cpu:.2f} | "

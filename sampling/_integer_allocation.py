@@ -58,7 +58,13 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_matrix
 
-__all__ = ["IntegerSolution", "integer_budget", "integer_local_search", "integer_maximin"]
+__all__ = [
+    "IntegerSolution",
+    "integer_budget",
+    "integer_local_search",
+    "integer_maximin",
+    "power_curve_terms",
+]
 
 MAX_INCREMENTS = 200_000  # largest proven window handed to the MILP
 TIME_LIMIT = 20.0
@@ -72,6 +78,21 @@ class IntegerSolution:
     status: str
     method: str
     window: int = 0  # unit increments left free by the proof (0: none or not applicable)
+
+
+def power_curve_terms(a, b, c, w=None, transform=None):
+    """The per-group terms ``F(n, idx)`` of learning curves for the solvers below:
+    ``w_g phi(a_g n_g^(-b_g) + c_g)`` for the groups ``idx`` (all when ``idx`` is None), with
+    ``phi`` a ``_allocation_core.Transform`` (identity when None) and ``w`` unit when None."""
+
+    def F(n, idx=None):
+        sel = slice(None) if idx is None else idx
+        err = a[sel] * n.astype(float) ** (-b[sel]) + c[sel]
+        if transform is not None:
+            err = transform.value(err)
+        return err if w is None else w[sel] * err
+
+    return F
 
 
 def _units(budget: float, cost: float) -> int:
@@ -349,10 +370,7 @@ def integer_maximin(
     if tie_break == "none":
         return IntegerSolution(m, "optimal", "levels")
 
-    def total_err(n, idx=None):
-        return err(n, idx)
-
-    sol = integer_budget(total_err, costs, budget, m, hi, m.astype(float))
+    sol = integer_budget(err, costs, budget, m, hi, m.astype(float))
     status = "optimal" if sol.status == "optimal" else f"maximin optimal; tie-break {sol.status}"
     return IntegerSolution(sol.n, status, "levels+" + sol.method)
 

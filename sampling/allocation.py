@@ -21,7 +21,12 @@ from estimators._validation import as_float_array, check_option, check_positive,
 
 from . import _allocation_core as core
 from ._allocation_cvxpy import solve_cvxpy
-from ._integer_allocation import integer_budget, integer_local_search, integer_maximin
+from ._integer_allocation import (
+    integer_budget,
+    integer_local_search,
+    integer_maximin,
+    power_curve_terms,
+)
 from .learning_curves import LearningCurves
 
 if TYPE_CHECKING:
@@ -521,20 +526,10 @@ def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_bre
     afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
     hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
     if kind == "maximin":
-        def err(n, idx=None):
-            if idx is None:
-                return a * n.astype(float) ** (-b) + c
-            return a[idx] * n.astype(float) ** (-b[idx]) + c[idx]
-
-        sol = integer_maximin(err, k, B_total, lo_i, hi_i, n_cont, tie_break=tie_break)
+        sol = integer_maximin(power_curve_terms(a, b, c), k, B_total, lo_i, hi_i, n_cont,
+                              tie_break=tie_break)
         return sol.n, sol.status
-
-    def F(n, idx=None):
-        nf = n.astype(float)
-        if idx is None:
-            return w * transform.value(a * nf ** (-b) + c)
-        return w[idx] * transform.value(a[idx] * nf ** (-b[idx]) + c[idx])
-
+    F = power_curve_terms(a, b, c, w, transform)
     sol = integer_budget(F, k, B_total, lo_i, hi_i, n_cont)
     return sol.n, sol.status
 

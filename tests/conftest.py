@@ -37,3 +37,19 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+@pytest.fixture
+def pooled_pilot():
+    """Exact pooled learning curves ``a n^-b + d total^-beta + c`` of two groups, 5 x 3 points
+    each (Rolf et al. 2021's transfer form): x (2, .6, .05, 1, .4), y (1, .4, .1, 3, .5)."""
+    import pandas as pd
+
+    rows = []
+    for g, (a, b, c, d, beta) in {"x": (2, 0.6, 0.05, 1.0, 0.4),
+                                  "y": (1, 0.4, 0.1, 3.0, 0.5)}.items():
+        for ng in [20, 40, 80, 160, 320]:
+            for tot in [400, 1600, 6400]:
+                rows.append({"group": g, "n": ng, "total": tot,
+                             "error": a * ng**-b + d * tot**-beta + c})
+    return pd.DataFrame(rows)

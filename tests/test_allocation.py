@@ -224,14 +224,8 @@ def test_uncertainty_bootstrap_and_robust():
     assert "n_median" in robust.to_frame().columns
 
 
-def test_pooled_curves_via_cvxpy():
-    rows = []
-    for g, (a, b, c, d, beta) in {"x": (2, 0.6, 0.05, 1.0, 0.4), "y": (1, 0.4, 0.1, 3.0, 0.5)}.items():
-        for ng in [20, 40, 80, 160, 320]:
-            for tot in [400, 1600, 6400]:
-                rows.append({"group": g, "n": ng, "total": tot,
-                             "error": a * ng**-b + d * tot**-beta + c})
-    cv = fit_learning_curves(pd.DataFrame(rows), pooled=True)
+def test_pooled_curves_via_cvxpy(pooled_pilot):
+    cv = fit_learning_curves(pooled_pilot, pooled=True)
     plan = allocate(cv, budget=1000, integer=False)
     assert plan.solver == "cvxpy"
     assert plan.cost == pytest.approx(1000, rel=1e-6)

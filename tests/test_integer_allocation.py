@@ -17,7 +17,12 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import sampling._integer_allocation as integer_module
-from sampling._integer_allocation import integer_budget, integer_local_search, integer_maximin
+from sampling._integer_allocation import (
+    integer_budget,
+    integer_local_search,
+    integer_maximin,
+    power_curve_terms,
+)
 from sampling.allocation import allocate
 from sampling.learning_curves import fit_learning_curves
 
@@ -122,14 +127,8 @@ def test_custom_objective_beats_floor():
     assert plan.objective_value >= best - 1e-12
 
 
-def test_pooled_curves_integer_local_search():
-    rows = []
-    for g, (a, b, c, d, beta) in {"x": (2, 0.6, 0.05, 1.0, 0.4), "y": (1, 0.4, 0.1, 3.0, 0.5)}.items():
-        for ng in [20, 40, 80, 160, 320]:
-            for tot in [400, 1600, 6400]:
-                rows.append({"group": g, "n": ng, "total": tot,
-                             "error": a * ng**-b + d * tot**-beta + c})
-    cv = fit_learning_curves(pd.DataFrame(rows), pooled=True)
+def test_pooled_curves_integer_local_search(pooled_pilot):
+    cv = fit_learning_curves(pooled_pilot, pooled=True)
     plan = allocate(cv, budget=1000, costs={"x": 1.0, "y": 3.0})
     assert plan.integer_status.startswith("heuristic (local optimum")
     assert plan.rounding_cost >= -1e-9 and plan.cost <= 1000
@@ -159,23 +158,25 @@ def dp_min_sum(F, k, budget, lo, hi):
 problems = st.tuples(st.integers(2, 6), st.integers(0, 10**6), st.integers(30, 400))
 
 
+def random_curves(G, seed):
+    """Curves a n^-b + c and integer costs 1-10 of G groups (the rng continues for the box)."""
+    rng = np.random.default_rng(seed)
+    a, b, c = rng.uniform(0.2, 3, G), rng.uniform(0.1, 1.5, G), rng.uniform(0, 0.2, G)
+    return rng, a, b, c, rng.integers(1, 11, G)
+
+
 @settings(max_examples=15, deadline=None)
 @given(problems)
 def test_proven_method_equals_dp_oracle(problem):
     G, seed, budget = problem
-    rng = np.random.default_rng(seed)
-    a, b, c = rng.uniform(0.2, 3, G), rng.uniform(0.1, 1.5, G), rng.uniform(0, 0.2, G)
-    k = rng.integers(1, 11, G)
+    rng, a, b, c, k = random_curves(G, seed)
     lo = rng.integers(1, 4, G)
     if k @ lo > budget:
         lo = np.ones(G, dtype=np.int64)
     assume(k @ lo <= budget)
     hi = lo + rng.integers(0, 80, G)
     w = rng.dirichlet(np.ones(G))
-
-    def F(n, idx=None):
-        idx = slice(None) if idx is None else idx
-        return w[idx] * (a[idx] * n.astype(float) ** -b[idx] + c[idx])
+    F = power_curve_terms(a, b, c, w)
 
     sol = integer_budget(F, k.astype(float), float(budget), lo, hi, lo.astype(float) + 0.5)
     with mock.patch.object(integer_module, "DP_WORK", 0):  # force the MILP over the windows
@@ -193,17 +194,11 @@ def test_proven_method_equals_dp_oracle(problem):
 @given(problems)
 def test_maximin_equals_dp_oracle(problem):
     G, seed, budget = problem
-    rng = np.random.default_rng(seed)
-    a, b, c = rng.uniform(0.2, 3, G), rng.uniform(0.1, 1.5, G), rng.uniform(0, 0.2, G)
-    k = rng.integers(1, 11, G)
+    rng, a, b, c, k = random_curves(G, seed)
     lo = np.ones(G, dtype=np.int64)
     assume(k @ lo <= budget)
     hi = lo + rng.integers(0, 80, G)
-
-    def err(n, idx=None):
-        idx = slice(None) if idx is None else idx
-        return a[idx] * n.astype(float) ** -b[idx] + c[idx]
-
+    err = power_curve_terms(a, b, c)
     sol = integer_maximin(err, k.astype(float), float(budget), lo, hi, lo.astype(float))
     R = int(budget - k @ lo)
     V = np.full(R + 1, -np.inf)  # min over plans of the max error, DP over spent budget

@@ -69,15 +69,8 @@ def test_bootstrap_replicates_and_bands():
     assert lo2[0] < no_boot.predict(100.0, group="g2") < hi2[0]
 
 
-def test_pooled_transfer_term():
-    rng = np.random.default_rng(0)
-    rows = []
-    for g, (a, b, c, d, beta) in {"x": (2, 0.6, 0.05, 1.0, 0.4), "y": (1, 0.4, 0.1, 3.0, 0.5)}.items():
-        for ng in [20, 40, 80, 160, 320]:
-            for tot in [400, 1600, 6400]:
-                rows.append({"group": g, "n": ng, "total": tot,
-                             "error": a * ng**-b + d * tot**-beta + c})
-    cv = fit_learning_curves(pd.DataFrame(rows), pooled=True)
+def test_pooled_transfer_term(pooled_pilot):
+    cv = fit_learning_curves(pooled_pilot, pooled=True)
     assert cv.pooled
     assert cv.params.loc["x", "b"] == pytest.approx(0.6, rel=1e-5)
     assert cv.params.loc["y", "beta"] == pytest.approx(0.5, rel=1e-5)
@@ -85,7 +78,6 @@ def test_pooled_transfer_term():
         2 * 100**-0.6 + 1000**-0.4 + 0.05, rel=1e-6)
     with pytest.raises(ValidationError, match="pooled curves need the total sample size"):
         cv.predict(100, group="x")
-    del rng
 
 
 def test_errors_and_warnings():
