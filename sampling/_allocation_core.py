@@ -268,26 +268,24 @@ def _solve_budget_identity_kernel(
     a: np.ndarray, b: np.ndarray, w: np.ndarray, costs: np.ndarray, budget: float,
     lo: np.ndarray, hi: np.ndarray, tol: float,
 ) -> CoreSolution | None:
-    """``_solve_budget_identity`` through the compiled kernel; ``None`` when the arrays are not
-    contiguous float64 vectors or the lower bounds use up the budget (the numpy path then
-    handles them, with its certificate of infeasibility)."""
-    if float(np.dot(costs, lo)) >= budget:  # infeasible or exactly at the lower bounds: the
-        return None  # numpy path decides with numpy's sum (the kernel's may differ in a bit)
+    """``_solve_budget_identity`` through the compiled kernel when the budget binds strictly
+    inside the box; ``None`` otherwise (the budget buys every cap, or no more than the lower
+    bounds: infeasible, with a certificate, or exactly there) or when the arrays are not
+    contiguous float64 vectors. The numpy path then handles the case. Both tests use numpy's
+    sums, so the decision is the one ``costs @ lo`` / ``costs @ hi`` give (the kernel's
+    sequential sums may differ in the last bit)."""
+    if not float(np.dot(costs, lo)) < budget < float(np.dot(costs, hi)):
+        return None
     G = a.size
     n = np.empty(G)
     at_lo = np.empty(G, dtype=bool)
     at_hi = np.empty(G, dtype=bool)
     try:
-        t, iterations, res, case = _kernel.budget_identity(a, b, w, costs, lo, hi, n, at_lo,
-                                                           at_hi, budget)
+        t, iterations, res = _kernel.budget_identity(a, b, w, costs, lo, hi, n, at_lo, at_hi,
+                                                     budget)
     except TypeError:
         return None
-    if case == 2:  # the lower bounds cost more than the budget
-        _infeasible_budget(costs, lo, budget)
-        return None  # within rounding of the threshold: let the numpy path decide
     status = "optimal" if res <= tol else "inaccurate"
-    if case == 0:
-        return CoreSolution(n, 0.0, res, at_lo, at_hi, status, 0, False)
     # the kernel keeps its own (sequential) sum within budget; users check with numpy's dot,
     # whose summation order differs by rounding: trim for that one as well
     n = _trim_to_budget(n, costs, lo, hi, budget)
@@ -407,24 +405,35 @@ def _safeguarded_newton(
 
 def _trim_to_budget(n: np.ndarray, costs: np.ndarray, lo: np.ndarray, hi: np.ndarray,
                     budget: float) -> np.ndarray:
-    """Remove a rounding-level overspend (<= 1e-12 B) from the group with the largest spend."""
+    """Remove a rounding-level overspend (<= 1e-12 B) from the free groups, largest spend first.
+
+    Group ``j`` takes the largest float in ``[lo_j, n_j]`` for which the float sum
+    ``costs @ n`` is within budget (bisection between adjacent floats, starting from the exact
+    correction); when even ``lo_j`` is not enough it stays there (a move smaller than the
+    overspend) and the next group continues."""
     spent = float(np.dot(costs, n))
-    if spent <= budget:
-        return n
-    over = spent - budget
-    if over > 1e-12 * budget:
+    if spent <= budget or spent - budget > 1e-12 * budget:
         return n
     n = n.copy()
-    free = (n > lo) & (n < hi)
-    if not free.any():
-        return n
-    j = int(np.argmax(np.where(free, costs * n, -np.inf)))
-    rest = spent - costs[j] * n[j]
-    n[j] = max(lo[j], (budget - rest) / costs[j])
-    for _ in range(64):  # step down ulp by ulp until the float sum is within budget
-        if float(np.dot(costs, n)) <= budget or n[j] <= lo[j]:
-            break
-        n[j] = max(lo[j], np.nextafter(n[j], 0.0))
+    free = np.flatnonzero((n > lo) & (n < hi))
+    for j in free[np.argsort(-(costs[free] * n[free]), kind="stable")]:
+        top = n[j]  # over budget
+        guess = (budget - (spent - costs[j] * top)) / costs[j]
+        n[j] = lo[j]
+        if float(np.dot(costs, n)) > budget:
+            spent = float(np.dot(costs, n))
+            continue
+        bottom = lo[j]  # within budget
+        x = guess if lo[j] < guess < top else 0.5 * (bottom + top)
+        while bottom < x < top:
+            n[j] = x
+            if float(np.dot(costs, n)) <= budget:
+                bottom = x
+            else:
+                top = x
+            x = bottom + 0.5 * (top - bottom)
+        n[j] = bottom
+        break
     return n
 
 

@@ -4,19 +4,19 @@
  *   minimise   sum_g w_g (a_g n_g^(-b_g) + c_g)
  *   subject to sum_g k_g n_g <= B,  lo_g <= n_g <= hi_g.
  *
- * This is a line-for-line C version of sampling/_allocation_core.py:
+ * This is a line-for-line C version of the binding case of sampling/_allocation_core.py:
  * _solve_budget_identity -> _safeguarded_newton -> _trim_to_budget -> _kkt_identity
  * (read the docstrings there for the mathematics). The Python version stays the reference and
  * the fallback; tests/test_budget_kernel.py checks that both agree to rounding on random and
  * edge-case instances. Arrays are passed through the buffer protocol (no numpy headers): six
  * read-only float64 vectors, one float64 output vector (n) and two bool output vectors
- * (at_lower, at_upper). Returns (t, iterations, kkt_residual, case) with case 1 when the budget
- * binds (lambda = e^t), 0 when every group is at its cap with budget to spare (lambda = 0; t is
- * NaN) and 2 when the lower bounds alone cost more than the budget (t is that cost; the caller
- * raises InfeasibleError with its certificate). Outputs are not written in case 2.
+ * (at_lower, at_upper). Returns (t, iterations, kkt_residual) with lambda = e^t. The caller has
+ * checked that the budget binds strictly inside the box, costs @ lo < B < costs @ hi, with numpy's
+ * sums so that the decision is the one users see (see _solve_budget_identity_kernel); the two
+ * edge cases (every group at its cap; exactly the lower bounds) stay with the numpy code.
  *
  * A group may be uncapped (hi = +inf). Inputs are validated by the Python layer (finite,
- * positive a, b, w, k, lo; lo <= hi; the lower bounds affordable).
+ * positive a, b, w, k, lo; lo <= hi).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -24,7 +24,6 @@
 #include <float.h>
 #include <math.h>
 #include <stdbool.h>
-#include <string.h>
 
 #define EPS DBL_EPSILON
 #define MAX_ITER 200
@@ -64,7 +63,10 @@ dot(const double *x, const double *y, Py_ssize_t G)
     return s;
 }
 
-/* Remove a rounding-level overspend (<= 1e-12 B) from the free group with the largest spend. */
+/* Remove a rounding-level overspend (<= 1e-12 B) from the free groups, largest spend first
+ * (see _trim_to_budget): group j takes the largest float in [lo_j, n_j] whose float sum is within
+ * budget (bisection from the exact correction); when even lo_j is not enough it stays there and
+ * the next group continues. Groups are picked by a linear scan per step: one usually suffices. */
 static void
 trim_to_budget(double *n, const double *k, const double *lo, const double *hi, Py_ssize_t G,
                double budget)
@@ -73,24 +75,45 @@ trim_to_budget(double *n, const double *k, const double *lo, const double *hi, P
     if (spent <= budget || spent - budget > 1e-12 * budget) {
         return;
     }
-    Py_ssize_t j = -1;
-    double best = -INFINITY;
-    for (Py_ssize_t g = 0; g < G; g++) {
-        if (n[g] > lo[g] && n[g] < hi[g] && k[g] * n[g] > best) {
-            best = k[g] * n[g];
-            j = g;
+    double last = INFINITY; /* spend of the previous group: take the groups in decreasing order */
+    Py_ssize_t last_j = -1;
+    for (;;) {
+        Py_ssize_t j = -1;
+        double best = -INFINITY;
+        for (Py_ssize_t g = 0; g < G; g++) {
+            double s = k[g] * n[g];
+            bool after = s < last || (s == last && g > last_j);
+            if (n[g] > lo[g] && n[g] < hi[g] && after && s > best) {
+                best = s;
+                j = g;
+            }
         }
-    }
-    if (j < 0) {
+        if (j < 0) {
+            return;
+        }
+        last = best;
+        last_j = j;
+        double top = n[j];
+        double guess = (budget - (spent - k[j] * top)) / k[j];
+        n[j] = lo[j];
+        spent = dot(k, n, G);
+        if (spent > budget) {
+            continue;
+        }
+        double bottom = lo[j];
+        double x = (lo[j] < guess && guess < top) ? guess : 0.5 * (bottom + top);
+        while (bottom < x && x < top) {
+            n[j] = x;
+            if (dot(k, n, G) <= budget) {
+                bottom = x;
+            }
+            else {
+                top = x;
+            }
+            x = bottom + 0.5 * (top - bottom);
+        }
+        n[j] = bottom;
         return;
-    }
-    double rest = spent - k[j] * n[j];
-    n[j] = fmax(lo[j], (budget - rest) / k[j]);
-    for (int i = 0; i < 64; i++) {
-        if (dot(k, n, G) <= budget || n[j] <= lo[j]) {
-            break;
-        }
-        n[j] = fmax(lo[j], nextafter(n[j], 0.0));
     }
 }
 
@@ -199,7 +222,7 @@ budget_identity(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nar
     }
     double *bp1 = work, *e = work + G, *L = work + 2 * G, *eL = work + 3 * G;
     double *log_lo = work + 4 * G, *log_hi = work + 5 * G;
-    double t_right = -INFINITY, t_left = INFINITY, cap = 0.0, spent_lo = 0.0;
+    double t_right = -INFINITY, t_left = INFINITY;
     for (Py_ssize_t g = 0; g < G; g++) {
         bp1[g] = b[g] + 1.0;
         e[g] = 1.0 / bp1[g];
@@ -209,33 +232,10 @@ budget_identity(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nar
         log_hi[g] = log(hi[g]);
         t_right = fmax(t_right, L[g] - bp1[g] * log_lo[g]);
         t_left = fmin(t_left, L[g] - bp1[g] * log_hi[g]);
-        cap += k[g] * hi[g];
-        spent_lo += k[g] * lo[g];
     }
-    if (spent_lo > budget * (1 + 1e-12)) { /* infeasible: same rule as _infeasible_budget */
-        result = Py_BuildValue("(didi)", spent_lo, 0, INFINITY, 2);
-        goto done;
-    }
-    if (cap <= budget) { /* every group at its cap, budget slack */
-        for (Py_ssize_t g = 0; g < G; g++) {
-            n[g] = hi[g];
-            at_hi[g] = true;
-            at_lo[g] = hi[g] <= lo[g];
-        }
-        double res = fmax(0.0, (cap - budget) / budget);
-        result = Py_BuildValue("(didi)", NAN, 0, res, 0);
-        goto done;
-    }
-    double t;
     int iterations = 0;
-    if (spent_lo >= budget) { /* exactly at the lower bounds */
-        t = t_right;
-        memcpy(n, lo, sizeof(double) * (size_t)G);
-    }
-    else {
-        t = safeguarded_newton(e, eL, k, lo, hi, G, budget, t_left, t_right, n, &iterations);
-        trim_to_budget(n, k, lo, hi, G, budget);
-    }
+    double t = safeguarded_newton(e, eL, k, lo, hi, G, budget, t_left, t_right, n, &iterations);
+    trim_to_budget(n, k, lo, hi, G, budget);
     /* KKT residual at lambda = e^t (see _kkt_identity) */
     double res = 0.0, box = -INFINITY;
     for (Py_ssize_t g = 0; g < G; g++) {
@@ -249,7 +249,7 @@ budget_identity(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nar
     }
     double spent = dot(k, n, G);
     res = fmax(fmax(res, fabs(spent - budget) / budget), box);
-    result = Py_BuildValue("(didi)", t, iterations, res, 1);
+    result = Py_BuildValue("(did)", t, iterations, res);
 
 done:
     PyMem_Free(work);
@@ -262,7 +262,7 @@ done:
 static PyMethodDef methods[] = {
     {"budget_identity", (PyCFunction)(void (*)(void))budget_identity, METH_FASTCALL,
      "budget_identity(a, b, w, costs, lo, hi, n, at_lower, at_upper, budget) -> "
-     "(t, iterations, kkt_residual, case)\n\n"
+     "(t, iterations, kkt_residual)\n\n"
      "The budget problem with identity phi (see sampling._allocation_core)."},
     {NULL, NULL, 0, NULL},
 };

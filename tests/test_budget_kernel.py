@@ -7,7 +7,9 @@ sets ``EQUISAMPLE_REQUIRE_KERNEL=1`` so that a failed build cannot hide behind t
 
 from __future__ import annotations
 
+import importlib.util
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,7 +45,7 @@ def instance(seed: int, G: int, regime: float, uncapped: float = 0.2):
 
 def both(a, b, w, k, lo, hi, budget):
     fast = core._solve_budget_identity_kernel(a, b, w, k, budget, lo, hi, core.KKT_TOL)
-    if float(k @ lo) >= budget:  # handed to the numpy path by design
+    if not float(k @ lo) < budget < float(k @ hi):  # edge cases: the numpy path, by design
         assert fast is None
         fast = core.solve_budget(a, b, np.zeros_like(a), w, k, budget, lo, hi)
     ref = core._solve_budget_identity(a, b, w, k, budget, lo, hi, core.KKT_TOL)
@@ -82,16 +84,20 @@ def test_kernel_equals_numpy_reference(seed, G, regime, uncapped):
     assert np.all(fast.n >= lo) and np.all(fast.n <= hi)
 
 
+def benchmark_instance(G: int):
+    """The instance of benchmarks/allocation_solver.py (one definition, loaded from there)."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "allocation_solver.py"
+    spec = importlib.util.spec_from_file_location("allocation_solver_benchmark", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    a, b, _c, w, k, lo, hi, budget = module.instance(G)
+    return a, b, w, k, lo, hi, budget
+
+
 @needs_kernel
 @pytest.mark.parametrize("G", [10, 100, 512])
 def test_kernel_on_the_benchmark_instances(G):
-    rng = np.random.default_rng(0)  # the instance of benchmarks/allocation_solver.py
-    a, b = rng.uniform(0.5, 3, G), rng.uniform(0.2, 1.2, G)
-    rng.uniform(0, 0.1, G)
-    w, k = rng.uniform(0.1, 1, G), rng.uniform(1, 10, G)
-    lo = rng.uniform(1, 20, G)
-    hi = lo + rng.uniform(10, 500, G)
-    budget = float(k @ lo + 0.5 * (k @ hi - k @ lo))
+    a, b, w, k, lo, hi, budget = benchmark_instance(G)
     fast, ref = both(a, b, w, k, lo, hi, budget)
     assert_same(fast, ref, lo, hi)
     assert fast.iterations <= 8
