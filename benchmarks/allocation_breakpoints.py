@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from allocation_solver import instance
 
-from sampling import _allocation_core as core
+from sampling.allocation import _core as core
 
 
 def breakpoint_solve(a, b, w, k, budget, lo, hi):

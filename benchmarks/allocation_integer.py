@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from unittest import mock
 
-import sampling._integer_allocation as integer_module
-from sampling._integer_allocation import integer_budget, power_curve_terms
-from sampling.allocation import allocate
+import sampling.allocation._integer as integer_module
+from sampling.allocation._integer import integer_budget, power_curve_terms
+from sampling.allocation._plan import allocate
 
 OBJECTIVES = {"utilitarian": {}, "pnorm": {"p": 2.0}, "alpha_fair": {"alpha": 2.0},
               "maximin": {}}

@@ -6,7 +6,7 @@ Run from the repository root:
 For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, costs, box bounds with ~40% of
 groups capped), times ``sampling._allocation_core.solve_budget`` (best of many repeats, wall and
 CPU) and the scaled cvxpy model that agrees best with it in
-tests/reference/allocation_cvxpy_agreement.py (n = s exp(v), budget row / B, objective normalised;
+tests/sampling/allocation/reference/allocation_cvxpy_agreement.py (n = s exp(v), budget row / B, objective normalised;
 CLARABEL at tolerance 1e-13), DPP-parametrised so three cvxpy times are reported: the first solve
 (canonicalisation + solve), a cached re-solve with new parameter values (best of 3, the fairest
 "best cvxpy solve"), and CLARABEL's own solve time. Accuracy is the relative KKT residual computed
@@ -29,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sampling import _allocation_core as core
+from sampling.allocation import _core as core
 
 
 def instance(G: int, seed: int = 0):
@@ -72,7 +72,7 @@ TIGHT = {"tol_gap_abs": 1e-13, "tol_gap_rel": 1e-13, "tol_feas": 1e-13, "max_ite
 
 
 def cvxpy_model(inst, parametrised: bool = True):
-    """The best-accuracy model of tests/reference/allocation_cvxpy_agreement.py, DPP-parametrised:
+    """The best-accuracy model of tests/sampling/allocation/reference/allocation_cvxpy_agreement.py, DPP-parametrised:
     exp cone in v = log(n / s), s = sqrt(lo hi), budget row / B, objective normalised."""
     import cvxpy as cp
 

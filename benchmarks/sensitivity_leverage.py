@@ -31,7 +31,7 @@ from scipy.linalg import blas
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sampling import leverage_scores, lewis_weights
-from sampling._row_blocks import default_block_size
+from sampling.selection._row_blocks import default_block_size
 
 
 def timed(func, repeat: int) -> tuple[float, float, object]:

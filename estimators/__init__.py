@@ -2,10 +2,23 @@
 
 Survey designs, weighting (rake, calibrate, post-stratify, trim), design-based variance,
 estimates, and welfare / preference aggregation. Depends on numpy, scipy, pandas, statsmodels.
+
+The families are sub-packages — :mod:`estimators.survey`, :mod:`estimators.weighting`,
+:mod:`estimators.welfare`, :mod:`estimators.datasets` — and the errors live in
+:mod:`estimators.errors`; their public names are re-exported here.
 """
 
-from . import datasets
-from ._errors import (
+from estimators import datasets
+from estimators import errors as errors
+from estimators import survey as survey
+from estimators import weighting as weighting
+from estimators.datasets import (
+    PrismData,
+    load_prism,
+    read_prism_table,
+    utterances_from_conversations,
+)
+from estimators.errors import (
     ColumnError,
     ConvergenceError,
     ConvergenceWarning,
@@ -17,30 +30,37 @@ from ._errors import (
     MarginError,
     ValidationError,
 )
-from .aggregation import (
+from estimators.survey import (
+    Estimate,
+    ReplicateDesign,
+    SurveyDesign,
+    mean,
+    proportion,
+    quantile,
+    ratio,
+    replicate_design,
+    total,
+)
+from estimators.weighting import WeightingResult, calibrate, poststratify, rake, trim
+from estimators.welfare import (
     AggregationResult,
-    StrengthModelResult,
-    aggregate,
-    bradley_terry,
-    plackett_luce,
-)
-from .calibrate import calibrate
-from .design import SurveyDesign
-from .estimation import Estimate, mean, proportion, quantile, ratio, total
-from .poststratify import poststratify
-from .prism import PrismData, load_prism, read_prism_table, utterances_from_conversations
-from .rake import rake
-from .replicates import ReplicateDesign, replicate_design
-from .representativeness import (
+    JuryPolicy,
     RepresentativenessResult,
+    StrengthModelResult,
+    UtilityTable,
+    WelfareResult,
+    WhoDecidesResult,
+    aggregate,
     answer_distribution,
+    bradley_terry,
+    choice_sets,
+    pairwise_battles,
+    plackett_luce,
     representativeness,
+    utility_table,
+    welfare,  # the function; its family is imported as ``from estimators.welfare import ...``
+    who_decides,
 )
-from .trim import trim
-from .utility import UtilityTable, choice_sets, pairwise_battles, utility_table
-from .weighting_result import WeightingResult
-from .welfare import WelfareResult, welfare
-from .who_decides import JuryPolicy, WhoDecidesResult, who_decides
 
 __version__ = "0.1.0"
 

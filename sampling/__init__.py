@@ -3,46 +3,62 @@
 Learning curves and budget allocation, adaptive allocation, census quotas and live tracking,
 sensitivity-sampling subset selection, sampling-policy simulation, and the ``equisample`` CLI.
 May import :mod:`estimators`; :mod:`estimators` never imports this package.
+
+The families are sub-packages — :mod:`sampling.allocation`, :mod:`sampling.quotas`,
+:mod:`sampling.selection`, :mod:`sampling.simulation`, :mod:`sampling.cli` — whose public names are
+re-exported here.
 """
 
-from .adaptive import AdaptiveAllocator, Batch
-from .allocation import AllocationPlan, allocate
-from .apportionment import alabama_paradox, apportion
-from .classical_allocation import StratumAllocation, bethel_allocation, neyman_allocation
-from .controlled_rounding import controlled_round
-from .learning_curves import LearningCurves, fit_learning_curves
-from .leverage import (
+from estimators.datasets import SYNTHETIC_OPTIONS, synthetic_population
+from sampling.allocation import (
+    AdaptiveAllocator,
+    AllocationPlan,
+    Batch,
+    LearningCurves,
+    StratumAllocation,
+    allocate,
+    bethel_allocation,
+    fit_learning_curves,
+    neyman_allocation,
+)
+from sampling.quotas import (
+    Decision,
+    QuotaPlan,
+    QuotaTracker,
+    alabama_paradox,
+    apportion,
+    controlled_round,
+    design_quotas,
+)
+from sampling.selection import (
     LewisWeights,
+    Subset,
+    inclusion_probabilities_for,
     leverage_scores,
     lewis_weights,
     lp_sensitivities,
     mixed_scores,
     root_leverage_scores,
+    sensitivity_sample,
 )
-from .policies import (
+from sampling.simulation import (
     AdaptivePolicy,
     AllocationPolicy,
     ConveniencePolicy,
     Draw,
     EqualPolicy,
+    Evaluation,
+    GaussianRatings,
     Policy,
     PolicyContext,
+    PolicySimulation,
     ProportionalPolicy,
     QuotaPolicy,
     SensitivityPolicy,
     SimpleRandomPolicy,
-)
-from .quota_tracker import Decision, QuotaTracker
-from .quotas import QuotaPlan, design_quotas
-from .sensitivity_sampling import Subset, inclusion_probabilities_for, sensitivity_sample
-from .simulate import (
-    Evaluation,
-    GaussianRatings,
-    PolicySimulation,
     policy_context,
     simulate_policies,
 )
-from .synthetic import SYNTHETIC_OPTIONS, synthetic_population
 
 __all__: list[str] = [
     "SYNTHETIC_OPTIONS",

@@ -8,8 +8,8 @@ import stat
 import pandas as pd
 import pytest
 
-from sampling._cli_io import write_table
-from sampling.cli import main
+from sampling.cli._io import write_table
+from sampling.cli._main import main
 
 
 @pytest.fixture
@@ -153,7 +153,7 @@ def test_kish_effective_sample_size_with_extreme_weights(scale):
 def test_rake_base_weights_beyond_float_range_is_a_clear_error():
     # was: ConvergenceError "max relative margin error nan" after 1000 sweeps (t / cur overflowed)
     import estimators as est
-    from estimators._errors import ValidationError
+    from estimators.errors import ValidationError
 
     frame = pd.DataFrame({"sex": ["f", "m"] * 3, "w": [1e300, 1e-300] * 3})
     with pytest.raises(ValidationError, match="beyond the floating-point range"):
@@ -163,7 +163,7 @@ def test_rake_base_weights_beyond_float_range_is_a_clear_error():
 def test_weighting_an_empty_frame_says_so():
     # was: "margins: every row has a missing weighting value; got 0 values: ."
     import estimators as est
-    from estimators._errors import ValidationError
+    from estimators.errors import ValidationError
 
     empty = pd.DataFrame({"sex": pd.Series([], dtype=object)})
     with pytest.raises(ValidationError, match="data: has no rows to weight"):
@@ -176,7 +176,7 @@ def test_utility_table_without_turn_column_says_how_to_fix():
     # was: "turn_column: names columns that are not in the data" with no hint that the default
     # turn=0 (PRISM) is the cause and turn=None the fix
     import estimators as est
-    from estimators._errors import ColumnError
+    from estimators.errors import ColumnError
 
     ratings = pd.DataFrame({"user_id": ["u1", "u2"], "model_name": ["a", "a"], "score": [1.0, 3.0]})
     with pytest.raises(ColumnError, match="Pass turn=None to use every row"):

@@ -1,0 +1,333 @@
+"""``SurveyDesign``: the data together with how it was sampled and weighted."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from estimators._lib.validation import (
+    as_float_array,
+    as_frame,
+    as_weights,
+    check_columns,
+    check_positive,
+    fail,
+)
+from estimators.errors import DesignError, ValidationError
+from estimators.survey import _estimation, _replicates
+from estimators.survey._linearization import (
+    psu_strata,
+    psu_totals,
+    residualize,
+    stratified_covariance,
+)
+from estimators.survey._protocol import TaylorDesign
+from estimators.survey._weighting_steps import WeightingStep
+
+__all__ = ["SurveyDesign"]
+
+ColumnSpec = Hashable | Sequence[Hashable] | None
+
+
+def _as_columns(spec: ColumnSpec) -> list[Hashable]:
+    if spec is None:
+        return []
+    if isinstance(spec, (list, tuple)):
+        return list(spec)
+    return [spec]
+
+
+def _codes(frame: pd.DataFrame, columns: list[Hashable], parameter: str) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (0..k-1) for the joint levels of ``columns``; NA is an error."""
+    sub = frame[columns]
+    na = sub.isna().any(axis=1).to_numpy()
+    if na.any():
+        fail(
+            ValidationError,
+            parameter,
+            f"design columns must not contain missing values; {int(na.sum())} rows do",
+            bad=list(frame.index[na]),
+            fix="Fill or remove those rows explicitly before building the design.",
+        )
+    if len(columns) == 1:
+        codes, labels = pd.factorize(sub.iloc[:, 0], sort=True)
+        return codes.astype(np.int64), pd.Index(labels)
+    idx = pd.MultiIndex.from_frame(sub)
+    codes, labels = pd.factorize(idx, sort=True)
+    return codes.astype(np.int64), pd.Index(labels)
+
+
+class SurveyDesign(TaylorDesign):
+    """A sample with its design: weights, strata, clusters (PSUs) and finite-population corrections.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per observation (e.g. one rating). Never copied, mutated or reordered; its index
+        labels must be unique because weights are aligned to them.
+    weights : str, array-like, Series or None
+        Design (base) weights: a column name, values aligned to the rows, or ``None`` for 1.
+    strata : str or list of str, optional
+        Column(s) whose joint levels are the strata.
+    psu : str, optional
+        Column identifying primary sampling units (clusters), e.g. the participant id when one
+        person gives many ratings. PSU labels are taken as nested within strata.
+    fpc : str or float, optional
+        Finite-population correction at the first stage: either the population size (values > 1:
+        number of PSUs in the stratum, or of units when there is no PSU) or the sampling fraction
+        (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
+
+    Notes
+    -----
+    The variance estimators treat PSUs as drawn with replacement within strata (the usual
+    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given.
+
+    References
+    ----------
+    Lumley, T. (2010). *Complex Surveys: A Guide to Analysis Using R*. Wiley.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from estimators import SurveyDesign
+    >>> df = pd.DataFrame({"rating": [3, 4, 5, 2], "user": [1, 1, 2, 3], "w": [1.0, 1.0, 2.0, 1.5]})
+    >>> d = SurveyDesign(df, weights="w", psu="user")
+    >>> d.n_psu
+    3
+    """
+
+    __slots__ = (
+        "_data",
+        "_fpc",
+        "_psu_codes",
+        "_psu_columns",
+        "_steps",
+        "_strata_codes",
+        "_strata_columns",
+        "_strata_labels",
+        "_weights",
+    )
+
+    def __init__(
+        self,
+        data: pd.DataFrame,
+        weights: Any = None,
+        strata: ColumnSpec = None,
+        psu: ColumnSpec = None,
+        fpc: Any = None,
+    ) -> None:
+        frame = as_frame(data, "data")
+        self._data = frame
+        self._weights = as_weights(weights, frame, "weights")
+        self._weights.setflags(write=False)
+        self._strata_columns = check_columns(frame, _as_columns(strata), "strata")
+        self._psu_columns = check_columns(frame, _as_columns(psu), "psu")
+        n = len(frame)
+        if self._strata_columns:
+            self._strata_codes, self._strata_labels = _codes(frame, self._strata_columns, "strata")
+        else:
+            self._strata_codes, self._strata_labels = np.zeros(n, dtype=np.int64), pd.Index(["all"])
+        if self._psu_columns:
+            # PSUs are nested in strata: the same PSU label in two strata is two PSUs.
+            psu_raw, _ = _codes(frame, self._psu_columns, "psu")
+            joint = self._strata_codes * (int(psu_raw.max(initial=-1)) + 1) + psu_raw
+            self._psu_codes = pd.factorize(joint, sort=True)[0].astype(np.int64)
+        else:
+            self._psu_codes = np.arange(n, dtype=np.int64)
+        self._fpc = self._resolve_fpc(fpc)
+        self._steps: tuple[WeightingStep, ...] = ()
+
+    def _resolve_fpc(self, fpc: Any) -> np.ndarray | None:
+        """Per-row population size of the first stage (inf = no correction), or None."""
+        if fpc is None:
+            return None
+        if isinstance(fpc, str):
+            check_columns(self._data, [fpc], "fpc")
+            values = as_float_array(self._data[fpc].to_numpy(), "fpc", positive=True)
+        elif np.ndim(fpc) == 0:
+            values = np.full(len(self._data), check_positive(fpc, "fpc"))
+        else:
+            values = as_float_array(fpc, "fpc", length=len(self._data), positive=True)
+        n_strata = len(self._strata_labels)
+        lo = np.full(n_strata, np.inf)
+        hi = np.full(n_strata, -np.inf)
+        np.minimum.at(lo, self._strata_codes, values)
+        np.maximum.at(hi, self._strata_codes, values)
+        varying = np.flatnonzero(hi > lo)
+        if varying.size:
+            fail(
+                DesignError,
+                "fpc",
+                "must be constant within each stratum",
+                bad=[self._strata_labels[i] for i in varying],
+                fix="Give one population size (or sampling fraction) per stratum.",
+            )
+        n_psu = np.bincount(
+            self._strata_codes[np.unique(self._psu_codes, return_index=True)[1]], minlength=n_strata
+        ).astype(float)
+        per_stratum = lo
+        fraction = per_stratum <= 1.0
+        population = np.where(fraction, n_psu / np.where(fraction, per_stratum, 1.0), per_stratum)
+        too_small = np.flatnonzero(population < n_psu - 1e-9)
+        if too_small.size:
+            fail(
+                DesignError,
+                "fpc",
+                "population size is smaller than the number of sampled units in some strata",
+                bad=[self._strata_labels[i] for i in too_small],
+                fix="fpc must be the population size (>= sampled PSUs) or a fraction in (0, 1].",
+            )
+        return population[self._strata_codes]
+
+    # -- construction of derived designs -------------------------------------------------------
+    def with_weights(self, weights: np.ndarray, step: WeightingStep | None = None) -> SurveyDesign:
+        """A new design with the same data and structure, new weights, and ``step`` recorded."""
+        new = object.__new__(SurveyDesign)
+        for name in SurveyDesign.__slots__:
+            setattr(new, name, getattr(self, name))
+        w = as_float_array(weights, "weights", length=len(self._data), nonnegative=True, copy=True)
+        w.setflags(write=False)
+        new._weights = w
+        new._steps = (*self._steps, step) if step is not None else self._steps
+        return new
+
+    # -- read-only views ----------------------------------------------------------------------
+    @property
+    def data(self) -> pd.DataFrame:
+        """The data frame (the caller's object; never mutated)."""
+        return self._data
+
+    @property
+    def weights(self) -> pd.Series:
+        """Current weights as a Series aligned to ``data.index``."""
+        return pd.Series(self._weights, index=self._data.index, name="weight", copy=False)
+
+    @property
+    def weight_array(self) -> np.ndarray:
+        """Current weights as a read-only float64 array."""
+        return self._weights
+
+    @property
+    def strata_codes(self) -> np.ndarray:
+        """Stratum code (0..H-1) of each row."""
+        return self._strata_codes
+
+    @property
+    def strata_labels(self) -> pd.Index:
+        """Stratum labels in code order."""
+        return self._strata_labels
+
+    @property
+    def strata_columns(self) -> list[Hashable]:
+        return list(self._strata_columns)
+
+    @property
+    def psu_codes(self) -> np.ndarray:
+        """PSU code (0..K-1, nested in strata) of each row; each row is its own PSU without ``psu``."""
+        return self._psu_codes
+
+    @property
+    def psu_columns(self) -> list[Hashable]:
+        return list(self._psu_columns)
+
+    @property
+    def fpc_population(self) -> np.ndarray | None:
+        """First-stage population size per row (PSUs in its stratum), or None without fpc."""
+        return self._fpc
+
+    @property
+    def weighting_steps(self) -> tuple[WeightingStep, ...]:
+        """The weighting operations that produced the current weights, oldest first."""
+        return self._steps
+
+    @property
+    def n(self) -> int:
+        """Number of rows."""
+        return len(self._data)
+
+    @property
+    def n_psu(self) -> int:
+        """Number of PSUs (clusters)."""
+        return int(self._psu_codes.max(initial=-1)) + 1
+
+    @property
+    def n_strata(self) -> int:
+        return len(self._strata_labels)
+
+    # -- variance (the protocol the estimators dispatch on) -------------------------------------
+    def _estimation_parts(self) -> tuple[SurveyDesign, None]:
+        return self, None
+
+    def _linear_covariance(
+        self, core: Any, values: np.ndarray, theta: np.ndarray, lonely_psu: Any, raking_variance: Any
+    ) -> tuple[np.ndarray, str]:
+        """Taylor covariance of linearised values: PSU totals (after residualising on the weighting
+        steps), then the stratified with-replacement formula with the first-stage fpc."""
+        steps = self.weighting_steps
+        n_psu = self.n_psu
+        if any(s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps):
+            dense = np.zeros((core.n, core.k))
+            dense[core.rows, core.cols] = values
+            dense = residualize(dense, steps, raking_variance)
+            totals = psu_totals(dense, self.psu_codes, n_psu)
+        else:
+            psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
+            key = psu * core.k + core.cols if core.k > 1 else psu
+            flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
+            totals = flat.reshape(n_psu, core.k)
+        strata_of_psu = psu_strata(self.strata_codes, self.psu_codes, n_psu)
+        population = None
+        if self.fpc_population is not None:
+            population = np.full(self.n_strata, np.inf)
+            population[self.strata_codes] = self.fpc_population
+        cov = stratified_covariance(
+            totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels)
+        )
+        return cov, "taylor"
+
+    # -- estimation (thin methods; see estimators.mean and estimators.replicate_design) -----------
+    def mean(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
+        """Weighted mean of ``y`` with a design-based SE: :func:`estimators.mean`."""
+        return _estimation.mean(self, y, by=by, **options)
+
+    def total(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
+        """Weighted total of ``y``: :func:`estimators.total`."""
+        return _estimation.total(self, y, by=by, **options)
+
+    def proportion(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
+        """Weighted category shares of ``y``: :func:`estimators.proportion`."""
+        return _estimation.proportion(self, y, by=by, **options)
+
+    def ratio(
+        self, numerator: Hashable, denominator: Hashable, *, by: ColumnSpec = None, **options: Any
+    ) -> Any:
+        """Ratio of weighted totals: :func:`estimators.ratio`."""
+        return _estimation.ratio(self, numerator, denominator, by=by, **options)
+
+    def quantile(
+        self, y: Hashable, quantiles: Any = 0.5, *, by: ColumnSpec = None, **options: Any
+    ) -> Any:
+        """Weighted quantiles with Woodruff intervals: :func:`estimators.quantile`."""
+        return _estimation.quantile(self, y, quantiles, by=by, **options)
+
+    def with_replicates(self, method: str = "jk1", **options: Any) -> Any:
+        """Replicate weights for this design: :func:`estimators.replicate_design`."""
+        return _replicates.replicate_design(self, method=method, **options)  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        parts = [f"n={self.n}"]
+        if self._strata_columns:
+            parts.append(f"strata={self._strata_columns} ({self.n_strata})")
+        if self._psu_columns:
+            parts.append(f"psu={self._psu_columns} ({self.n_psu})")
+        if self._fpc is not None:
+            parts.append("fpc")
+        if self._steps:
+            parts.append("weighted by " + " -> ".join(s.method for s in self._steps))
+        return f"SurveyDesign({', '.join(parts)})"

@@ -1,0 +1,237 @@
+"""Taylor-linearisation kernels: PSU totals, stratified with-replacement variance, calibration residuals.
+
+Everything here works on numpy arrays (and scipy sparse matrices) that the public functions in
+:mod:`estimators.estimation` have already validated. The conventions follow R ``survey``
+(``svyrecvar``/``onestage``/``onestrat``): PSUs are treated as drawn with replacement within strata,
+with the first-stage finite-population correction ``f_h = (N_h - n_h) / N_h``; after calibration the
+linearised variable is replaced by its residuals from the calibration model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+from scipy import linalg
+
+from estimators._lib.validation import fail
+from estimators.errors import DesignError
+from estimators.survey._weighting_steps import WeightingStep
+
+__all__ = [
+    "LonelyPsu",
+    "RakingVariance",
+    "psu_strata",
+    "residualize",
+    "stratified_covariance",
+]
+
+LonelyPsu = Literal["raise", "adjust", "certainty", "remove"]
+RakingVariance = Literal["greg", "backfit"]
+
+#: R ``rake()`` variance convention: this many back-fitting sweeps over the margins.
+BACKFIT_SWEEPS = 10
+
+
+def psu_strata(strata_codes: np.ndarray, psu_codes: np.ndarray, n_psu: int) -> np.ndarray:
+    """Stratum code of each PSU (PSUs are nested in strata)."""
+    out = np.zeros(n_psu, dtype=np.int64)
+    out[psu_codes] = strata_codes
+    return out
+
+
+def psu_totals(x: np.ndarray | sp.spmatrix, psu_codes: np.ndarray, n_psu: int) -> np.ndarray:
+    """Column sums of ``x`` (n x k, dense or sparse) within each PSU: an (n_psu x k) array."""
+    if sp.issparse(x):
+        coo = sp.coo_matrix(x)
+        k = coo.shape[1]
+        flat = np.bincount(
+            psu_codes[coo.row] * k + coo.col, weights=coo.data, minlength=n_psu * k
+        )
+        return flat.reshape(n_psu, k)
+    x2 = x.reshape(len(x), -1)
+    out = np.empty((n_psu, x2.shape[1]))
+    for j in range(x2.shape[1]):
+        out[:, j] = np.bincount(psu_codes, weights=x2[:, j], minlength=n_psu)
+    return out
+
+
+def stratified_covariance(
+    totals: np.ndarray,
+    strata_of_psu: np.ndarray,
+    n_strata: int,
+    population_psu: np.ndarray | None,
+    lonely_psu: LonelyPsu,
+    strata_labels: Sequence[Any],
+) -> np.ndarray:
+    """With-replacement covariance of the PSU totals of a linearised variable.
+
+    ``V = sum_h f_h n_h / (n_h - 1) sum_i (t_hi - tbar_h)(t_hi - tbar_h)^T`` with
+    ``f_h = 1 - n_h / N_h`` (1 without fpc). Strata sampled completely (``f_h = 0``) contribute 0.
+    A stratum with a single PSU is handled by ``lonely_psu`` as R's ``survey.lonely.psu``: ``raise``
+    (R ``"fail"``), ``certainty`` and ``remove`` (contribute 0), ``adjust`` (the PSU total is taken as a
+    deviation from zero, i.e. from the grand mean of a centred influence function).
+    """
+    n_h = np.bincount(strata_of_psu, minlength=n_strata).astype(float)
+    if population_psu is None:
+        f = np.ones(n_strata)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            f = np.where(np.isinf(population_psu), 1.0, (population_psu - n_h) / population_psu)
+    certain = f < 1e-7
+    lonely = (n_h == 1) & ~certain
+    if lonely.any() and lonely_psu == "raise":
+        fail(
+            DesignError,
+            "lonely_psu",
+            "some strata have only one PSU, so their variance cannot be estimated",
+            bad=[strata_labels[i] for i in np.flatnonzero(lonely)],
+            fix="Collapse those strata with a neighbour, or pass lonely_psu='adjust', "
+            "'certainty' or 'remove' (as R's options(survey.lonely.psu=...)).",
+        )
+    k = totals.shape[1]
+    sums = np.empty((n_strata, k))
+    for j in range(k):
+        sums[:, j] = np.bincount(strata_of_psu, weights=totals[:, j], minlength=n_strata)
+    means = sums / np.maximum(n_h, 1.0)[:, None]
+    scale = np.zeros(n_strata)
+    many = (n_h > 1) & ~certain
+    scale[many] = f[many] * n_h[many] / (n_h[many] - 1.0)
+    if lonely_psu == "adjust":
+        scale[lonely] = f[lonely]
+        means[lonely] = 0.0
+    dev = totals - means[strata_of_psu]
+    weight = scale[strata_of_psu]
+    return (dev * weight[:, None]).T @ dev
+
+
+# -- calibration residuals -------------------------------------------------------------------------
+
+
+def _indicator_matrix(codes: Sequence[np.ndarray]) -> sp.csr_matrix:
+    """Stacked indicator columns of the given per-row category codes (one block per margin)."""
+    blocks = []
+    for c in codes:
+        c = np.asarray(c, dtype=np.int64)
+        n = len(c)
+        m = int(c.max(initial=-1)) + 1
+        rows = np.flatnonzero(c >= 0)  # -1: a row left out of the weighting step
+        blocks.append(sp.csr_matrix((np.ones(rows.size), (rows, c[rows])), shape=(n, m)))
+    return sp.hstack(blocks, format="csr")
+
+
+def _model_matrix(step: WeightingStep) -> Any:
+    if step.model_matrix is not None:
+        mm = step.model_matrix
+        return sp.csr_matrix(mm) if sp.issparse(mm) else np.asarray(mm, dtype=float)
+    if step.margin_codes:
+        return _indicator_matrix(step.margin_codes)
+    fail(
+        DesignError,
+        "design",
+        f"the weighting step {step.method!r} carries neither a model matrix nor margin codes, "
+        "so its effect on the variance is unknown",
+        fix="Record model_matrix or margin_codes on the WeightingStep.",
+    )
+
+
+def _greg_residualize(x: np.ndarray, step: WeightingStep) -> np.ndarray:
+    """R's calibration convention: ``x <- x - w_s * X beta`` with ``beta`` from a ``d``-weighted fit.
+
+    As R's ``qr.resid(qr(X sqrt(d)), x / (g sqrt(d))) * g sqrt(d)``, where ``d`` are the step's input
+    weights, ``w_s = g d`` its output weights. For a single step ``x = w z`` this is
+    ``w (z - X beta_d)`` with ``beta_d`` the ``d``-weighted least-squares fit: the GREG residual.
+    Dense model matrices use a pivoted QR (numerically as R); large sparse indicator matrices use
+    the (well-conditioned) normal equations on the cell table.
+    """
+    X = _model_matrix(step)
+    d = np.asarray(step.base_weights, dtype=float)
+    w = np.asarray(step.weights, dtype=float)
+    g = step.g
+    n, p = X.shape
+    if sp.issparse(X) and n * p > _DENSE_QR_CELLS:
+        xg = x / g[:, None]
+        gram = (X.T @ X.multiply(d[:, None]).tocsr()).toarray()
+        beta = _solve_symmetric(gram, np.asarray(X.T @ xg))
+        return x - w[:, None] * np.asarray(X @ beta)
+    dense = X.toarray() if sp.issparse(X) else X
+    root = np.sqrt(d)
+    a = dense * root[:, None]
+    scale = g * root
+    u = np.where(scale[:, None] > 0, x / np.where(scale > 0, scale, 1.0)[:, None], 0.0)
+    q, r, _ = linalg.qr(a, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(r))
+    rank = int((diag > 1e-7 * diag.max(initial=0.0)).sum())
+    q = q[:, :rank]
+    resid = u - q @ (q.T @ u)
+    return resid * scale[:, None]
+
+
+#: model matrices with at most this many cells are residualised with a pivoted QR (as R)
+_DENSE_QR_CELLS = 2_000_000
+
+
+def _solve_symmetric(gram: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    """A solution of ``gram @ beta = rhs`` for a symmetric PSD (possibly singular) ``gram``.
+
+    Collinear indicator blocks (every category of several margins) make ``gram`` singular; any
+    solution gives the same fitted values, so the minimum-norm one from an eigendecomposition is used.
+    """
+    vals, vecs = np.linalg.eigh(gram)
+    keep = vals > vals.max(initial=0.0) * 1e-12
+    inv = np.zeros_like(vals)
+    inv[keep] = 1.0 / vals[keep]
+    return vecs @ (inv[:, None] * (vecs.T @ rhs))
+
+
+def _backfit_residualize(x: np.ndarray, step: WeightingStep) -> np.ndarray:
+    """R ``rake()``'s convention: back-fit unweighted cell means of ``x / w`` over the margins.
+
+    ``BACKFIT_SWEEPS`` sweeps of ``x <- x - w * ave(x / w, margin)`` over the margins in order, as R's
+    ``svyrecvar`` does for a design made by ``rake()``.
+    """
+    w = np.asarray(step.weights, dtype=float)
+    safe = np.where(w > 0, w, 1.0)
+    x = x.copy()
+    for _ in range(BACKFIT_SWEEPS):
+        for raw in step.margin_codes:
+            raw = np.asarray(raw, dtype=np.int64)
+            m = int(raw.max(initial=-1)) + 1
+            codes = np.where(raw >= 0, raw, m)  # rows left out of the raking: an extra, unused cell
+            counts = np.bincount(codes, minlength=m + 1).astype(float)
+            counts[m] = np.inf
+            ratio = np.where(w[:, None] > 0, x / safe[:, None], 0.0)
+            for j in range(x.shape[1]):
+                cell_mean = np.bincount(codes, weights=ratio[:, j], minlength=m + 1) / np.maximum(counts, 1)
+                x[:, j] -= w * cell_mean[codes]
+    return x
+
+
+def residualize(
+    x: np.ndarray, steps: Sequence[WeightingStep], raking_variance: RakingVariance
+) -> np.ndarray:
+    """Replace the linearised variable ``x = w z`` (n x k) by its calibration residuals, step by step.
+
+    Steps are applied oldest first, as R applies ``design$postStrata``. Plain ``trim`` steps (no
+    model) leave the linearisation unchanged (as R's ``trimWeights``); trim-then-recalibrate steps
+    project on their calibration model. ``rake`` steps use the GREG projection on the
+    margin indicators (``raking_variance="greg"``, the same as ``calibrate(method="raking")``) or R
+    ``rake()``'s back-fitting (``"backfit"``).
+    """
+    for step in steps:
+        if step.method == "trim" and step.model_matrix is None and not step.margin_codes:
+            continue  # plain trimming (R trimWeights): no calibration model to project on
+        if step.method == "rake" and raking_variance == "backfit":
+            if not step.margin_codes:
+                fail(
+                    DesignError,
+                    "raking_variance",
+                    "'backfit' needs the margin codes of the raking step",
+                    fix="Use raking_variance='greg'.",
+                )
+            x = _backfit_residualize(x, step)
+        else:
+            x = _greg_residualize(x, step)
+    return x

@@ -1,0 +1,13 @@
+"""Weighting: rake, calibrate, post-stratify and trim to population margins or totals.
+
+Every function returns a :class:`WeightingResult` whose ``design`` records the weighting step, so
+variance estimates (Taylor or replicate) account for how the weights were made.
+"""
+
+from estimators.weighting._calibration import calibrate
+from estimators.weighting._poststratification import poststratify
+from estimators.weighting._raking import rake
+from estimators.weighting._result import WeightingResult
+from estimators.weighting._trimming import trim
+
+__all__ = ["WeightingResult", "calibrate", "poststratify", "rake", "trim"]

@@ -1,0 +1,589 @@
+"""Budget allocation across groups from learning curves: ``allocate`` and ``AllocationPlan``.
+
+Given fitted learning curves ``err_g(n) = a_g n^(-b_g) + c_g`` and per-sample costs, choose group
+sizes under a budget to optimise a function of the group errors (Cai et al. 2022). Separable
+objectives go through the exact KKT core (:mod:`sampling._allocation_core`); custom or coupled
+objectives through a scaled cvxpy model that is verified by its KKT residual afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from estimators._lib.results import Result, get_axes
+from estimators._lib.validation import as_float_array, check_option, check_positive, fail
+from estimators.errors import InfeasibleError, ValidationError
+from sampling.allocation import _core as core
+from sampling.allocation._cvxpy_path import solve_cvxpy
+from sampling.allocation._integer import (
+    integer_budget,
+    integer_local_search,
+    integer_maximin,
+    power_curve_terms,
+)
+from sampling.allocation._learning_curves import LearningCurves
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["AllocationPlan", "allocate"]
+
+Objective = Literal["utilitarian", "population", "maximin", "pnorm", "alpha_fair", "target"]
+OBJECTIVES = ("utilitarian", "population", "maximin", "pnorm", "alpha_fair", "target")
+NO_CAP = np.inf
+# interior-point solutions are accurate to ~sqrt(gap) in n; the cvxpy path verifies to this
+CVXPY_KKT_TOL = 1e-4
+
+
+@dataclass(frozen=True)
+class AllocationPlan(Result):
+    """A recruitment plan: group sizes, their cost, predicted errors and solver certificates.
+
+    Attributes
+    ----------
+    n : pandas.Series
+        Planned total size per group (int when ``integer=True``), including ``current_n``.
+    n_continuous : pandas.Series
+        The continuous optimum the integer plan was rounded from.
+    recruit : pandas.Series
+        New samples to collect per group, ``n - current_n``.
+    cost : float
+        Cost of the new samples, ``sum costs * recruit``.
+    budget : float or None
+        The budget the plan was made for.
+    predicted_error : pandas.Series
+        Learning-curve error at ``n`` per group.
+    objective : str
+        Objective name (``"custom"`` for a callable).
+    objective_value, objective_value_continuous : float
+        Objective at ``n`` and at ``n_continuous``.
+    rounding_cost : float
+        ``objective_value - objective_value_continuous`` (>= 0 up to rounding for minimised
+        objectives; for ``"target"`` the extra cost of whole samples).
+    kkt_residual : float
+        Relative KKT residual of the continuous solution (stationarity, sign conditions at bounds,
+        budget and box feasibility).
+    status : str
+        ``"optimal"`` only when the continuous point verifies (residual <= tolerance) and the
+        integer step is exact; otherwise a descriptive status such as ``"inaccurate"``.
+    active_set : pandas.Series
+        ``"lower"``, ``"upper"`` or ``"free"`` per group at the continuous optimum.
+    multiplier : float
+        Budget multiplier ``lambda`` (or the common error level for maximin).
+    solver : str
+        ``"kkt"`` (exact core) or ``"cvxpy"``.
+    uncertainty : pandas.DataFrame or None
+        Per-group quantiles of ``n`` and predicted error across learning-curve bootstrap replicates.
+    """
+
+    n: pd.Series
+    n_continuous: pd.Series
+    recruit: pd.Series
+    cost: float
+    budget: float | None
+    predicted_error: pd.Series
+    objective: str
+    objective_value: float
+    objective_value_continuous: float
+    rounding_cost: float
+    kkt_residual: float
+    status: str
+    active_set: pd.Series
+    multiplier: float
+    solver: str
+    integer_status: str = "not requested"
+    costs: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
+    current_n: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
+    uncertainty: pd.DataFrame | None = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per group: n, recruit, n_continuous, cost per sample, spend, predicted error,
+        active bound (and uncertainty quantiles when computed)."""
+        out = pd.DataFrame({
+            "n": self.n, "recruit": self.recruit, "n_continuous": self.n_continuous,
+            "current_n": self.current_n, "cost_per_sample": self.costs,
+            "spend": self.costs * self.recruit, "predicted_error": self.predicted_error,
+            "active": self.active_set,
+        })
+        if self.uncertainty is not None:
+            out = out.join(self.uncertainty)
+        return out
+
+    def _summary_title(self) -> str:
+        return f"Allocation plan ({self.objective})"
+
+    def _summary_facts(self) -> Iterable[tuple[str, Any]]:
+        yield "status", self.status
+        yield "solver", self.solver
+        yield "budget", self.budget if self.budget is not None else "none"
+        yield "cost", self.cost
+        yield "objective value", self.objective_value
+        yield "objective value (continuous)", self.objective_value_continuous
+        yield "rounding cost", self.rounding_cost
+        yield "KKT residual (relative)", self.kkt_residual
+        yield "integer step", self.integer_status
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Bars of planned group sizes with the predicted error on a second axis."""
+        ax = get_axes(ax)
+        labels = [str(g) for g in self.n.index]
+        x = np.arange(len(labels))
+        ax.bar(x, self.current_n.to_numpy(float), color="lightgrey", label="already collected")
+        ax.bar(x, self.recruit.to_numpy(float), bottom=self.current_n.to_numpy(float),
+               label="to recruit")
+        ax.set_xticks(x, labels, rotation=45 if len(labels) > 6 else 0)
+        ax.set_xlabel("group")
+        ax.set_ylabel("planned sample size n")
+        ax2 = ax.twinx()
+        ax2.plot(x, self.predicted_error.to_numpy(float), "o-", color="black", label="error")
+        ax2.set_ylabel("predicted error")
+        ax.set_title(f"Allocation plan: {self.objective}, cost {self.cost:.4g}")
+        ax.legend(loc="upper left", fontsize="small")
+        return ax
+
+
+# ----------------------------------------------------------------------------- helpers
+def _curve_arrays(curves: Any) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, Any]:
+    if isinstance(curves, LearningCurves):
+        p = curves.params
+        pooled = (p["d"].to_numpy(float), p["beta"].to_numpy(float)) if curves.pooled else None
+    elif isinstance(curves, pd.DataFrame):
+        p = curves
+        missing = [col for col in ("a", "b", "c") if col not in p.columns]
+        if missing:
+            fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
+        pooled = None
+    else:
+        fail(ValidationError, "curves",
+             "must be LearningCurves or a DataFrame of a, b, c indexed by group",
+             bad=[type(curves).__name__], fix="Fit them with fit_learning_curves(...).")
+    if not p.index.is_unique:
+        fail(ValidationError, "curves", "group labels must be unique",
+             bad=list(p.index[p.index.duplicated()]))
+    a = as_float_array(p["a"].to_numpy(), "curves.a", positive=True)
+    b = as_float_array(p["b"].to_numpy(), "curves.b", positive=True)
+    c = as_float_array(p["c"].to_numpy(), "curves.c", nonnegative=True)
+    return p.index, a, b, c, pooled
+
+
+def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float | None,
+              positive: bool = False, nonnegative: bool = True, finite: bool = True) -> np.ndarray:
+    """Resolve a scalar, mapping or Series to a float array aligned with ``groups``."""
+    if values is None:
+        if default is None:
+            fail(ValidationError, parameter, "is required")
+        return np.full(len(groups), float(default))
+    if np.ndim(values) == 0 and not isinstance(values, Mapping):
+        arr = np.full(len(groups), values, dtype=object)
+    else:
+        series = pd.Series(values) if isinstance(values, Mapping) else values
+        if not isinstance(series, pd.Series):
+            series = pd.Series(np.asarray(values), index=groups) if len(values) == len(groups) \
+                else fail(ValidationError, parameter, f"needs one value per group ({len(groups)})",
+                          bad=[f"length {len(values)}"])
+        unknown = [g for g in series.index if g not in groups]
+        if unknown:
+            fail(ValidationError, parameter, "names groups that have no learning curve",
+                 bad=unknown, fix="Use the group labels of the curves.")
+        missing = [g for g in groups if g not in series.index]
+        if missing and default is None:
+            fail(ValidationError, parameter, "has no value for some groups", bad=missing,
+                 fix="Give a value for every group.")
+        arr = series.reindex(groups).to_numpy(dtype=object)
+        if missing:
+            arr[pd.isna(arr)] = default
+    out = as_float_array(arr.astype(float), parameter, positive=positive, finite=False,
+                         nonnegative=nonnegative and not positive)
+    bad = np.isnan(out) | (np.isinf(out) if finite else np.isneginf(out))
+    if bad.any():
+        fail(ValidationError, parameter, "must be finite" if finite else "must not be NaN or -inf",
+             bad=list(groups[bad]))
+    return out
+
+
+def _errors(a, b, c, n, pooled=None) -> np.ndarray:
+    e = a * n ** (-b) + c
+    if pooled is not None:
+        e = e + pooled[0] * float(np.sum(n)) ** (-pooled[1])
+    return e
+
+
+def _objective_value(kind: str, err: np.ndarray, w: np.ndarray, p: float, alpha: float,
+                     costs: np.ndarray, recruit: np.ndarray, custom: Any = None) -> float:
+    if kind in ("utilitarian", "population"):
+        return float(w @ err)
+    if kind == "maximin":
+        return float(err.max())
+    if kind == "pnorm":
+        return float((w @ err**p) ** (1.0 / p))
+    if kind == "alpha_fair":  # reported as welfare (higher is better)
+        u = 1.0 - err
+        return float(w @ np.log(u)) if alpha == 1.0 else float(w @ (u ** (1 - alpha)) / (1 - alpha))
+    if kind == "target":
+        return float(costs @ recruit)
+    return float("nan") if custom is None else float(custom)
+
+
+# ----------------------------------------------------------------------------- public API
+def allocate(
+    curves: LearningCurves | pd.DataFrame,
+    *,
+    budget: float | None = None,
+    costs: Any = 1.0,
+    objective: Objective | Callable[..., Any] = "utilitarian",
+    population_shares: Any = None,
+    min_n: Any = None,
+    max_n: Any = None,
+    current_n: Any = None,
+    integer: bool = True,
+    p: float = 2.0,
+    alpha: float = 1.0,
+    targets: Any = None,
+    tie_break: Literal["leximin", "utilitarian", "none"] = "leximin",
+    uncertainty: Literal["none", "bootstrap", "robust"] = "none",
+    quantile: float = 0.9,
+    tol: float = 1e-9,
+) -> AllocationPlan:
+    """Choose group sample sizes under a budget from learning curves.
+
+    Parameters
+    ----------
+    curves : LearningCurves or pandas.DataFrame
+        Fitted curves, or a table with columns ``a, b, c`` indexed by group.
+    budget : float
+        Money (or effort) available for NEW samples. Optional for ``objective="target"``.
+    costs : float, mapping or Series
+        Cost per new sample, per group (> 0).
+    objective : str or callable
+        ``"utilitarian"`` (mean group error), ``"population"`` (population-share weighted mean),
+        ``"maximin"`` (worst group error, then ``tie_break``), ``"pnorm"`` (``(sum w err^p)^(1/p)``),
+        ``"alpha_fair"`` (maximise ``sum w U_alpha(1 - err)``), ``"target"`` (cheapest plan with
+        ``err_g <= targets_g``), or a callable ``objective(error, n) -> cvxpy expression`` to
+        minimise (solved by the scaled cvxpy path).
+    population_shares : mapping or Series, optional
+        Weights for ``"population"`` (required) and for ``"pnorm"``/``"alpha_fair"`` (default
+        equal). Normalised to sum to one.
+    min_n, max_n : float, mapping or Series, optional
+        Box bounds on the total group size (default 1 and no cap; ``max_n`` is e.g. pool size).
+    current_n : float, mapping or Series, optional
+        Samples already collected per group: lower bounds that cost nothing.
+    integer : bool
+        Return whole samples. Built-in objectives get a proven integer optimum (``integer_status
+        "optimal"``): greedy plus exchanges for equal costs; for unequal costs, Lagrangian
+        reduced-cost fixing narrows each group to a window that provably holds every integer
+        optimum, then an exact dynamic programme (costs that are integers after scaling by a
+        power of ten) or a 0/1 MILP (HiGHS) over the windows; maximin searches the finite set
+        of candidate levels ``err_g(n)`` and spends what is left on the sum of errors. Callable
+        objectives and pooled curves get a greedy fill plus 1-exchange local search
+        (``"heuristic (local optimum; gap to the continuous bound <= X)"``).
+    p, alpha : float
+        Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0).
+    targets : float, mapping or Series
+        Error targets for ``"target"``.
+    tie_break : {"leximin", "utilitarian", "none"}
+        How ``"maximin"`` spends budget left when a capped group sets the worst error. Integer
+        plans with unequal costs: ``"none"`` keeps the cheapest plan reaching the optimal level;
+        ``"leximin"`` and ``"utilitarian"`` both spend the rest to minimise the sum of errors.
+    uncertainty : {"none", "bootstrap", "robust"}
+        ``"bootstrap"`` re-solves for each bootstrap replicate of the curves and reports quantiles;
+        ``"robust"`` also plans for the ``quantile`` of each group's curve across replicates.
+    quantile : float
+        Upper quantile used by the uncertainty summaries and ``"robust"``.
+    tol : float
+        Relative KKT tolerance below which the status may read ``"optimal"`` (the cvxpy path
+        uses ``max(tol, 1e-4)``: interior-point sizes are accurate to about the square root of
+        the duality gap).
+
+    Returns
+    -------
+    AllocationPlan
+
+    Raises
+    ------
+    InfeasibleError
+        With a certificate: lower bounds cost more than the budget, bounds cross, a target is at
+        or below a group's asymptote ``c_g`` or needs more than ``max_n``.
+
+    Notes
+    -----
+    The separable problems
+    ``min sum_g w_g phi(a_g n_g^(-b_g) + c_g)  s.t.  sum_g k_g (n_g - n0_g) <= B,  l_g <= n_g <= u_g``
+    have the KKT solution ``n_g = clip((w_g a_g b_g phi'/(lambda k_g))^(1/(b_g+1)), l_g, u_g)``;
+    the exact core finds ``lambda`` by a safeguarded root-find on ``log lambda``. Maximin solves
+    ``sum_g k_g clip(((t - c_g)/a_g)^(-1/b_g)) = B`` for the common level ``t``.
+
+    References
+    ----------
+    Cai, W. et al. (2022). Adaptive sampling strategies to construct equitable training datasets.
+    FAccT. Rolf, E. et al. (2021). Representation matters. ICML.
+    Fisher, M. L. (1981). The Lagrangian relaxation method for solving integer programming
+    problems. Management Science 27(1). Hochbaum, D. S. and Shanthikumar, J. G. (1990). Convex
+    separable optimization is not much harder than linear optimization. J. ACM 37(4).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curves = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.5], "c": [0.0, 0.0]},
+    ...                       index=["x", "y"])
+    >>> plan = allocate(curves, budget=100, costs=1.0)
+    >>> plan.n.to_dict(), round(plan.cost, 6), plan.status
+    ({'x': 39, 'y': 61}, 100.0, 'optimal')
+    >>> allocate(curves, budget=100, objective="maximin", integer=False).n_continuous.round(6).to_dict()
+    {'x': 20.0, 'y': 80.0}
+    >>> unequal = allocate(curves, budget=100, costs={"x": 1.0, "y": 2.5})
+    >>> unequal.n.to_dict(), unequal.integer_status, unequal.rounding_cost >= 0
+    ({'x': 30, 'y': 28}, 'optimal', True)
+    """
+    groups, a, b, c, pooled = _curve_arrays(curves)
+    G = len(groups)
+    custom = callable(objective)
+    kind = "custom" if custom else check_option(objective, OBJECTIVES, "objective")
+    tie_break = check_option(tie_break, ("leximin", "utilitarian", "none"), "tie_break")
+    uncertainty = check_option(uncertainty, ("none", "bootstrap", "robust"), "uncertainty")
+    k = per_group(costs, groups, "costs", default=None, positive=True)
+    cur = per_group(current_n, groups, "current_n", default=0.0)
+    mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
+    mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
+        if max_n is not None \
+        else np.full(G, NO_CAP)
+    lo = np.maximum(mn, cur)
+    hi = mx
+    crossing = [g for g, l_, h_ in zip(groups, lo, hi, strict=True) if l_ > h_]
+    if crossing:
+        fail(InfeasibleError, "max_n",
+             "bounds cross: max_n is below max(min_n, current_n) for some groups (certificate: "
+             "no n satisfies both bounds)", bad=crossing,
+             fix="Raise max_n or lower min_n for those groups.")
+    if kind != "target":
+        if budget is None:
+            fail(ValidationError, "budget", "is required for this objective")
+    B = check_positive(budget, "budget", allow_zero=True) if budget is not None else None
+    if pooled is not None and kind not in ("utilitarian", "population", "maximin", "custom"):
+        fail(ValidationError, "objective", "pooled curves support utilitarian, population, "
+             "maximin or a callable objective", bad=[kind])
+    w = np.full(G, 1.0 / G)
+    if kind == "population" or (population_shares is not None and kind in ("pnorm", "alpha_fair")):
+        if population_shares is None:
+            fail(ValidationError, "population_shares", "is required for objective='population'")
+        w = per_group(population_shares, groups, "population_shares", default=None)
+        if w.sum() <= 0:
+            fail(ValidationError, "population_shares", "must not all be zero")
+        w = w / w.sum()
+    if kind == "pnorm" and not p >= 1:
+        fail(ValidationError, "p", "must be >= 1 (the p-norm is convex only then)", bad=[p])
+    if kind == "alpha_fair":
+        check_positive(alpha, "alpha")
+        f_lo = a * lo ** (-b) + c
+        if (f_lo >= 1).any():
+            fail(ValidationError, "objective",
+                 "alpha_fair uses utility 1 - error, so every error must stay below 1; at min_n "
+                 "these groups are at or above 1", bad=list(groups[f_lo >= 1]),
+                 fix="Raise min_n or use errors on a 0-1 scale.")
+
+    B_total = None if B is None else B + float(k @ cur)  # budget in total-n units
+    transform = {"pnorm": core.Transform("power", float(p)),
+                 "alpha_fair": core.Transform("alpha_fair", float(alpha))}.get(kind, core.IDENTITY)
+
+    def solve(a_, b_, c_):
+        if kind == "target":
+            return _solve_target(a_, b_, c_, k, lo, hi, targets, groups, B_total, cur)
+        if custom or pooled is not None:
+            return solve_cvxpy(a_, b_, c_, w, k, B_total, lo, hi,
+                               objective if custom else ("maximin" if kind == "maximin" else "sum"),
+                               pooled=pooled, tol=max(tol, CVXPY_KKT_TOL))
+        if kind == "maximin":
+            return core.solve_maximin(a_, b_, c_, k, B_total, lo, hi, tie_break=tie_break, tol=tol)
+        return core.solve_budget(a_, b_, c_, w, k, B_total, lo, hi, transform, tol=tol)
+
+    reps = None
+    if uncertainty != "none":
+        if not isinstance(curves, LearningCurves) or curves.bootstrap_params is None:
+            fail(ValidationError, "uncertainty", "needs curves fitted with bootstrap > 0",
+                 fix="fit_learning_curves(..., bootstrap=200).")
+        reps = curves.replicate_arrays()
+    a_plan, b_plan, c_plan = a, b, c
+    if uncertainty == "robust":
+        # plan against the upper quantile of each group's error curve across replicates:
+        # refit (a, b, c) to that pointwise quantile curve on the plausible range of n.
+        a_plan, b_plan, c_plan = _robust_curves(reps, lo, hi, B_total, k, quantile)
+    sol = solve(a_plan, b_plan, c_plan)
+    n_cont = sol.n
+    rec_cont = n_cont - cur
+    err_cont = _errors(a_plan, b_plan, c_plan, n_cont, pooled)
+    custom_val = None
+    if custom:
+        custom_val = _custom_value(objective, err_cont, n_cont)
+    obj_cont = _objective_value(kind, err_cont, w, p, alpha, k, rec_cont, custom_val)
+
+    integer_status = "not requested"
+    n_final = n_cont
+    if integer:
+        value_of = None
+        if custom or pooled is not None:
+            def value_of(n_int, a_=a_plan, b_=b_plan, c_=c_plan):
+                e = _errors(a_, b_, c_, n_int.astype(float), pooled)
+                if custom:
+                    return _custom_value(objective, e, n_int.astype(float))
+                value = _objective_value(kind, e, w, p, alpha, k, n_int - cur)
+                return -value if kind == "alpha_fair" else value  # minimised
+
+        n_final, integer_status = _round_plan(kind, a_plan, b_plan, c_plan, w, transform, k,
+                                              B_total, lo, hi, n_cont, tie_break, value_of)
+    err = _errors(a_plan, b_plan, c_plan, n_final, pooled)
+    recruit = n_final - cur
+    if custom:
+        custom_val = _custom_value(objective, err, n_final)
+    obj = _objective_value(kind, err, w, p, alpha, k, recruit, custom_val)
+    sign = -1.0 if kind == "alpha_fair" else 1.0
+    rounding = sign * (obj - obj_cont)
+    status = sol.status
+    if integer and integer_status != "optimal" and status == "optimal":
+        status = f"continuous optimal; integer {integer_status}"
+    active = np.where(sol.at_lower & sol.at_upper, "fixed",
+                      np.where(sol.at_lower, "lower", np.where(sol.at_upper, "upper", "free")))
+    unc = None
+    if reps is not None:
+        unc = _replicate_summary(reps, solve, groups, cur, pooled, quantile)
+    idx = groups
+    n_series = pd.Series(np.asarray(n_final, dtype=np.int64) if integer else n_final, index=idx,
+                         name="n")
+    rec_series = pd.Series(np.asarray(np.round(recruit), dtype=np.int64) if integer else recruit,
+                           index=idx, name="recruit") if not integer or np.all(
+        np.abs(recruit - np.round(recruit)) < 1e-9) else pd.Series(recruit, index=idx,
+                                                                   name="recruit")
+    return AllocationPlan(
+        n=n_series,
+        n_continuous=pd.Series(n_cont, index=idx, name="n_continuous"),
+        recruit=rec_series,
+        cost=float(k @ recruit),
+        budget=B,
+        predicted_error=pd.Series(err, index=idx, name="predicted_error"),
+        objective=kind,
+        objective_value=obj,
+        objective_value_continuous=obj_cont,
+        rounding_cost=float(rounding),
+        kkt_residual=float(sol.kkt_residual),
+        status=status,
+        active_set=pd.Series(active, index=idx, name="active"),
+        multiplier=float(sol.multiplier),
+        solver="cvxpy" if (custom or pooled is not None) else "kkt",
+        integer_status=integer_status,
+        costs=pd.Series(k, index=idx, name="cost_per_sample"),
+        current_n=pd.Series(cur, index=idx, name="current_n"),
+        uncertainty=unc,
+    )
+
+
+def _custom_value(objective, err, n) -> float:
+    import cvxpy as cp
+
+    val = objective(cp.Constant(err), cp.Constant(n))
+    return float(cp.Expression.cast_to_const(val).value)
+
+
+def _solve_target(a, b, c, k, lo, hi, targets, groups, B_total, cur) -> core.CoreSolution:
+    if targets is None:
+        fail(ValidationError, "targets", "is required for objective='target'")
+    e = per_group(targets, groups, "targets", default=None, positive=True)
+    below = [g for g, e_, c_ in zip(groups, e, c, strict=True) if e_ <= c_]
+    if below:
+        fail(InfeasibleError, "targets",
+             "some targets are at or below the group's asymptotic error c_g (certificate: "
+             "a n^-b + c > c >= target for every n)", bad=below,
+             fix="Raise those targets above curves.params['c'].")
+    need = np.exp(-np.log((e - c) / a) / b)
+    over = [g for g, n_, h_ in zip(groups, need, hi, strict=True) if n_ > h_ * (1 + 1e-12)]
+    if over:
+        fail(InfeasibleError, "targets",
+             "reaching these targets needs more than max_n (certificate: err(max_n) > target)",
+             bad=over, fix="Relax the targets or raise max_n.")
+    n = np.maximum(need, lo)
+    spent = float(k @ n)
+    if B_total is not None and spent > B_total * (1 + 1e-12):
+        fail(InfeasibleError, "budget",
+             f"the cheapest plan meeting every target costs {spent - float(k @ cur):.10g}, more "
+             f"than the budget {B_total - float(k @ cur):.10g} (certificate: each group needs at "
+             "least (a/(target - c))^(1/b) samples)", fix="Raise the budget or relax targets.")
+    at_lo = n <= lo
+    return core.CoreSolution(n, 0.0, 0.0, at_lo, np.zeros_like(at_lo), "optimal", 0, False)
+
+
+def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_break, value_of):
+    lo_i = np.ceil(lo - 1e-9).astype(np.int64)
+    big = np.int64(2**62)
+    hi_i = np.where(np.isfinite(hi), np.floor(np.minimum(hi, 2.0**62) + 1e-9), big).astype(np.int64)
+    if kind == "target":
+        return np.maximum(np.ceil(n_cont - 1e-9), lo_i).astype(np.int64), "optimal"
+    if value_of is not None:
+        return _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont)
+    # cap the integer range by what the budget can buy
+    afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
+    hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
+    if kind == "maximin":
+        sol = integer_maximin(power_curve_terms(a, b, c), k, B_total, lo_i, hi_i, n_cont,
+                              tie_break=tie_break)
+        return sol.n, sol.status
+    F = power_curve_terms(a, b, c, w, transform)
+    sol = integer_budget(F, k, B_total, lo_i, hi_i, n_cont)
+    return sol.n, sol.status
+
+
+def _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont):
+    """Heuristic integer step for custom objectives and pooled curves (see _integer_allocation)."""
+    bound = value_of(np.asarray(n_cont, float))
+    n, _evals, local = integer_local_search(value_of, k, B_total, lo_i, hi_i, n_cont)
+    gap = max(value_of(n) - bound, 0.0)
+    what = "local optimum" if local else "evaluation limit reached"
+    return n, f"heuristic ({what}; gap to the continuous bound <= {gap:.3g})"
+
+
+def _robust_curves(reps, lo, hi, B_total, k, quantile):
+    """Per group, fit ``a n^-b + c`` to the pointwise ``quantile`` of the replicate curves."""
+    from scipy.optimize import least_squares
+
+    A = np.stack([r[0] for r in reps])
+    Bm = np.stack([r[1] for r in reps])
+    C = np.stack([r[2] for r in reps])
+    G = A.shape[1]
+    out = np.empty((3, G))
+    for g in range(G):
+        top = hi[g] if np.isfinite(hi[g]) else max(B_total / k[g], 2 * lo[g])
+        grid = np.geomspace(lo[g], max(top, lo[g] * 1.01), 40)
+        curves = A[:, g, None] * grid[None, :] ** (-Bm[:, g, None]) + C[:, g, None]
+        q = np.quantile(curves, quantile, axis=0)
+        x0 = np.array([np.log(np.median(A[:, g])), np.median(Bm[:, g]), np.median(C[:, g])])
+
+        def res(th, grid=grid, q=q):
+            return np.log(np.exp(th[0]) * grid ** (-th[1]) + th[2]) - np.log(q)
+
+        sol = least_squares(res, x0, bounds=([-np.inf, 1e-8, 0], [np.inf, 10, q.max()]))
+        out[:, g] = np.exp(sol.x[0]), sol.x[1], sol.x[2]
+    return out[0], out[1], out[2]
+
+
+def _replicate_summary(reps, solve, groups, cur, pooled, quantile) -> pd.DataFrame:
+    ns, errs = [], []
+    for a_r, b_r, c_r in reps:
+        try:
+            s = solve(a_r, b_r, c_r)
+        except InfeasibleError:
+            continue
+        ns.append(s.n)
+        errs.append(_errors(a_r, b_r, c_r, s.n, pooled))
+    if not ns:
+        fail(InfeasibleError, "uncertainty", "every bootstrap replicate is infeasible")
+    N, E = np.stack(ns), np.stack(errs)
+    lo_q = 1 - quantile
+    return pd.DataFrame({
+        f"n_q{lo_q:.2f}": np.quantile(N, lo_q, axis=0),
+        "n_median": np.median(N, axis=0),
+        f"n_q{quantile:.2f}": np.quantile(N, quantile, axis=0),
+        "error_median": np.median(E, axis=0),
+        f"error_q{quantile:.2f}": np.quantile(E, quantile, axis=0),
+        "replicates": len(ns),
+    }, index=groups)

@@ -1,0 +1,81 @@
+"""``equisample track``: run arrivals through a quota tracker; write the decision log and status."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pandas as pd
+
+from estimators._lib.validation import fail
+from estimators.errors import ColumnError, ValidationError
+from sampling.cli._io import read_table, write_table
+from sampling.quotas._tracker import Decision, QuotaTracker
+
+__all__ = ["register"]
+
+EVENTS = ("offer", "reserve", "confirm", "release")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "track",
+        help="accept or reject arrivals against quotas",
+        description="Offer each row of ARRIVALS to the quotas in order. Optional columns: 'id' "
+        "(person id) and 'event' (offer, reserve, confirm, release; default offer). With --state "
+        "the tracker is restored from and saved to a JSON file after every change.",
+    )
+    parser.add_argument("--quotas", required=True, help="quota table written by `equisample quotas`")
+    parser.add_argument("--arrivals", required=True, help="CSV/Parquet of arriving people")
+    parser.add_argument("--log", required=True, help="decision log output (.csv/.parquet/.json)")
+    parser.add_argument("--status", required=True, help="status table output")
+    parser.add_argument("--state", help="JSON state file (resumed when it exists)")
+    parser.add_argument("--id-column", default=None, help="column holding person ids (default: 'id' when present)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    arrivals = read_table(args.arrivals, "--arrivals", allow_empty=True)
+    if args.state and Path(args.state).is_file():
+        try:
+            tracker = QuotaTracker.load(args.state)
+        except ValidationError as exc:
+            fail(ValidationError, "--state", f"could not be restored ({exc})", bad=[args.state],
+                 fix="Fix or delete the state file (it is rewritten after every change).")
+    else:
+        tracker = QuotaTracker(read_table(args.quotas, "--quotas"), autosave=args.state)
+    if args.id_column is not None and args.id_column not in arrivals.columns:
+        fail(ColumnError, "--id-column", "names a column that is not in the arrivals",
+             bad=[args.id_column], fix=f"Columns: {list(arrivals.columns)}.")
+    id_column = "id" if args.id_column is None else args.id_column
+    has_id = id_column in arrivals.columns
+    absent = [v for v in tracker.variables if v not in arrivals.columns]
+    if absent:
+        fail(ColumnError, "--arrivals", "lacks quota variables, so every arrival would be rejected",
+             bad=absent, fix=f"Columns: {list(arrivals.columns)}.")
+    if "event" in arrivals.columns:
+        events = arrivals["event"].fillna("offer").astype(str).str.strip().str.lower()
+        bad = sorted(set(events) - set(EVENTS))
+        if bad:
+            fail(ValidationError, "--arrivals", f"column 'event' must be one of {', '.join(EVENTS)}", bad=bad)
+    else:
+        events = pd.Series("offer", index=arrivals.index)
+    records = []
+    for row_number, (index, row) in enumerate(arrivals.iterrows(), start=1):
+        pid = row[id_column] if has_id and not pd.isna(row[id_column]) else None
+        pid = None if pid is None else str(pid)
+        event = events[index]
+        if event in ("confirm", "release"):
+            if pid is None:
+                fail(ValidationError, "--arrivals", f"row {row_number}: {event} needs an id", bad=[row_number])
+            try:
+                decision = tracker.confirm(pid) if event == "confirm" else tracker.release(pid)
+            except ValidationError as exc:  # an unknown id is logged, not fatal
+                decision = Decision(False, str(exc), pid, None, "rejected")
+        else:
+            decision = tracker.offer(row, person_id=pid, reserve=event == "reserve")
+        records.append({"row": row_number, "event": event, **decision.to_dict()})
+    columns = ["row", "event", "person_id", "accepted", "status", "reason", "cell"]
+    write_table(pd.DataFrame(records, columns=columns), args.log)
+    write_table(tracker.status(), args.status)
+    return 0

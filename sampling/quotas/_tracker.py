@@ -1,0 +1,650 @@
+"""Live quota tracking: accept or reject arrivals, hold places for people still in progress.
+
+:class:`QuotaTracker` keeps the quota targets and who has filled or reserved each place. It never
+over-fills a cell or margin, and for non-interlocked (margin) quotas it accepts a person only when
+the remaining margin quotas can still be filled together by people from the cells that exist
+(a transportation feasibility problem), so fieldwork never dead-ends.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csr_array
+
+from estimators._lib.results import get_axes
+from estimators._lib.validation import as_int, fail
+from estimators.errors import InfeasibleError, MarginError, ValidationError
+from sampling.cli._io import atomic_write
+from sampling.quotas._apportionment import _priority_key
+from sampling.quotas._design import CELL_SEPARATOR, NON_VARIABLE_COLUMNS, QuotaPlan
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+__all__ = ["Decision", "QuotaTracker"]
+
+STATE_VERSION = 1
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to an arrival: accepted or not, why, and where the person was counted.
+
+    Attributes
+    ----------
+    accepted : bool
+        True when the person took a place (filled, or reserved for later confirmation).
+    reason : str
+        ``"accepted"``, ``"reserved"``, ``"confirmed"``, ``"released"`` or why the person was
+        rejected (missing or unknown attribute, full cell or margin, completability, duplicate id).
+    person_id : str or None
+        The identifier the place is held under (generated when none was given).
+    cell : tuple of str or None
+        The person's categories, one per quota variable (None when they could not be read).
+    status : {"filled", "reserved", "released", "rejected"}
+        Where the person stands after this decision.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tracker = QuotaTracker(pd.DataFrame({"sex": ["Female", "Male"], "quota": [1, 1]}))
+    >>> decision = tracker.offer({"sex": "Female"})
+    >>> decision.accepted, decision.cell, decision.status
+    (True, ('Female',), 'filled')
+    """
+
+    accepted: bool
+    reason: str
+    person_id: str | None
+    cell: tuple[str, ...] | None
+    status: Literal["filled", "reserved", "released", "rejected"]
+
+    def __bool__(self) -> bool:
+        return self.accepted
+
+    def to_dict(self) -> dict[str, Any]:
+        """A flat record, e.g. for a decision log."""
+        return {
+            "person_id": self.person_id,
+            "accepted": self.accepted,
+            "status": self.status,
+            "reason": self.reason,
+            "cell": CELL_SEPARATOR.join(self.cell) if self.cell else "",
+        }
+
+
+def _is_missing(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip() == ""
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _label(value: Any) -> str:
+    """Category labels compare as strings; integral floats read from CSV lose their '.0'."""
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class QuotaTracker:
+    """Track recruitment against quotas as participants arrive.
+
+    Parameters
+    ----------
+    quotas : QuotaPlan or DataFrame
+        A :class:`~sampling.QuotaPlan`, or its ``to_frame()`` (e.g. read back from the CSV that
+        ``equisample quotas`` writes): cells with one column per variable and a ``quota`` (or
+        ``target``) column, or margins with ``variable, category, quota`` columns.
+    allowed_cells : DataFrame or iterable of tuples, optional
+        Non-interlocked quotas: the combinations of categories that people can have (default: the
+        cells with a positive census share in the plan, or every combination for a frame).
+    check_completability : bool
+        Non-interlocked quotas: reject a person whose acceptance would leave margin quotas that no
+        set of future people (from ``allowed_cells``) can fill exactly. On by default.
+    autosave : str or path, optional
+        Write the state as JSON (atomically) after every change, so a crash loses no accepted
+        participant; restore with :meth:`load`.
+
+    Notes
+    -----
+    Interlocked: a person in cell :math:`c` is accepted iff :math:`f_c + r_c < t_c` (filled,
+    reserved, target). Non-interlocked: iff every margin of the person has room and the remaining
+    needs :math:`R_{v,k} = t_{v,k} - f_{v,k} - r_{v,k}` after acceptance admit an integer
+    :math:`y \\ge 0` over the allowed cells with :math:`\\sum_{c: c_v = k} y_c = R_{v,k}` for every
+    variable :math:`v` and category :math:`k` (checked with ``scipy.optimize.milp``; with every
+    combination allowed it always holds, because the margins share one total). Reserved places
+    count as taken until confirmed or released.
+
+    References
+    ----------
+    Causey, B. D., Cox, L. H. and Ernst, L. R. (1985). Applications of transportation theory to
+    statistical problems. *JASA* 80(392), 903-909.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sampling import QuotaTracker
+    >>> quotas = pd.DataFrame({"sex": ["Female", "Male"], "quota": [1, 1]})
+    >>> tracker = QuotaTracker(quotas)
+    >>> tracker.offer({"sex": "Female"}).accepted, tracker.offer({"sex": "Female"}).reason
+    (True, 'cell full: sex=Female (target 1)')
+    >>> tracker.offer({"age": "30"}).reason
+    'missing attribute: sex'
+    """
+
+    def __init__(
+        self,
+        quotas: QuotaPlan | pd.DataFrame,
+        *,
+        allowed_cells: pd.DataFrame | Iterable[tuple[Any, ...]] | None = None,
+        check_completability: bool = True,
+        autosave: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if isinstance(quotas, QuotaPlan):
+            self._from_plan(quotas)
+        elif isinstance(quotas, pd.DataFrame):
+            self._from_frame(quotas)
+        else:
+            fail(
+                ValidationError,
+                "quotas",
+                "must be a QuotaPlan or a quota table (DataFrame)",
+                bad=[type(quotas).__name__],
+            )
+        if allowed_cells is not None:
+            self.allowed = self._read_allowed(allowed_cells)
+        self.check_completability = bool(check_completability)
+        self.autosave = None if autosave is None else Path(autosave)
+        self.participants: dict[str, dict[str, Any]] = {}
+        self.next_number = 1
+        self._recount()
+        if not self.interlocked and self.check_completability and not self._feasible(self._open()):
+            fail(
+                InfeasibleError,
+                "quotas",
+                "the margin quotas cannot be filled together by people from the allowed cells",
+                bad=[f"{len(self.allowed or [])} allowed cells"],
+                fix="Check allowed_cells, or use interlocked quotas.",
+            )
+        self._save()
+
+    # ------------------------------------------------------------------ construction
+    def _from_plan(self, plan: QuotaPlan) -> None:
+        self.variables = list(plan.variables)
+        self.interlocked = plan.interlocked
+        self.method = plan.method
+        self.n = plan.n
+        margins = plan.margins
+        self.categories = {
+            v: [str(c) for c in margins.loc[margins["variable"] == v, "category"]] for v in self.variables
+        }
+        self.allowed: list[Key] | None = None
+        if self.interlocked:
+            cells = plan.cells
+            keys = [tuple(str(x) for x in row) for row in cells[self.variables].itertuples(index=False)]
+            self.targets = dict(zip(keys, (int(q) for q in cells["quota"])))
+            self.shares = dict(zip(keys, (float(s) for s in cells["share"])))
+        else:
+            keys = [(str(v), str(c)) for v, c in zip(margins["variable"], margins["category"])]
+            self.targets = dict(zip(keys, (int(q) for q in margins["quota"])))
+            self.shares = dict(zip(keys, (float(s) for s in margins["share"])))
+            cells = plan.cells[plan.cells["share"] > 0]
+            allowed = [tuple(str(x) for x in row) for row in cells[self.variables].itertuples(index=False)]
+            full = math.prod(len(c) for c in self.categories.values())
+            self.allowed = None if len(allowed) == full else allowed
+
+    def _from_frame(self, frame: pd.DataFrame) -> None:
+        column = next((c for c in ("quota", "target") if c in frame.columns), None)
+        if column is None:
+            fail(
+                MarginError,
+                "quotas",
+                "a quota table needs a 'quota' (or 'target') column",
+                bad=list(frame.columns),
+                fix="Use the table written by design_quotas(...).to_frame() or `equisample quotas`.",
+            )
+        raw = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(raw) | (raw < 0) | (raw != np.round(raw))
+        if bad.any():
+            fail(
+                ValidationError,
+                f"quotas[{column!r}]",
+                "must be non-negative whole numbers",
+                bad=[frame[column].iloc[i] for i in np.flatnonzero(bad)],
+            )
+        targets = raw.astype(np.int64)
+        self.method = "webster"
+        self.allowed = None
+        if {"variable", "category"} <= set(frame.columns):
+            self.interlocked = False
+            keys = [(str(v), _label(c)) for v, c in zip(frame["variable"], frame["category"])]
+            self.variables = list(dict.fromkeys(k[0] for k in keys))
+            self.categories = {v: [k[1] for k in keys if k[0] == v] for v in self.variables}
+            totals = {v: int(sum(t for k, t in zip(keys, targets) if k[0] == v)) for v in self.variables}
+            if len(set(totals.values())) > 1:
+                fail(
+                    MarginError,
+                    "quotas",
+                    "every variable's margin quotas must sum to the same n",
+                    bad=[f"{v}: {t}" for v, t in totals.items()],
+                )
+            self.n = next(iter(totals.values()))
+        else:
+            self.interlocked = True
+            self.variables = [str(c) for c in frame.columns if c not in NON_VARIABLE_COLUMNS]
+            if not self.variables:
+                fail(MarginError, "quotas", "a cell quota table needs variable columns", bad=list(frame.columns))
+            keys = [tuple(_label(x) for x in row) for row in frame[self.variables].itertuples(index=False)]
+            self.categories = {
+                v: list(dict.fromkeys(k[i] for k in keys)) for i, v in enumerate(self.variables)
+            }
+            self.n = int(targets.sum())
+        if len(set(keys)) != len(keys):
+            dup = [k for k in keys if keys.count(k) > 1]
+            fail(MarginError, "quotas", "each cell (category) must appear once", bad=list(dict.fromkeys(dup)))
+        self.targets = dict(zip(keys, (int(t) for t in targets)))
+        if "share" in frame.columns:
+            self.shares = dict(zip(keys, pd.to_numeric(frame["share"]).astype(float)))
+        else:
+            self.shares = {k: t / max(self.n, 1) for k, t in self.targets.items()}
+
+    def _read_allowed(self, allowed: Any) -> list[Key]:
+        if isinstance(allowed, pd.DataFrame):
+            rows = [tuple(_label(x) for x in r) for r in allowed[self.variables].itertuples(index=False)]
+        else:
+            rows = [tuple(_label(x) for x in r) for r in allowed]
+        for row in rows:
+            if len(row) != len(self.variables) or any(
+                c not in self.categories[v] for v, c in zip(self.variables, row)
+            ):
+                fail(
+                    ValidationError,
+                    "allowed_cells",
+                    f"each cell must give a known category of {', '.join(self.variables)} in order",
+                    bad=[row],
+                )
+        return list(dict.fromkeys(rows))
+
+    # ------------------------------------------------------------------ counting
+    def _keys_of(self, cell: Key) -> list[Key]:
+        if self.interlocked:
+            return [cell]
+        return [(v, c) for v, c in zip(self.variables, cell)]
+
+    def _recount(self) -> None:
+        self.filled = dict.fromkeys(self.targets, 0)
+        self.reserved = dict.fromkeys(self.targets, 0)
+        for record in self.participants.values():
+            counter = self.filled if record["status"] == "filled" else self.reserved
+            for key in self._keys_of(tuple(record["cell"])):
+                counter[key] += 1
+
+    def _open(self) -> dict[Key, int]:
+        return {k: t - self.filled[k] - self.reserved[k] for k, t in self.targets.items()}
+
+    def _feasible(self, remaining: Mapping[Key, int], extra: Key | None = None) -> bool:
+        """Can future people from the allowed cells (plus ``extra``) fill ``remaining`` exactly?"""
+        if any(r < 0 for r in remaining.values()):
+            return False
+        totals = {v: sum(remaining[(v, c)] for c in self.categories[v]) for v in self.variables}
+        if len(set(totals.values())) > 1:
+            return False
+        if self.allowed is None or next(iter(totals.values())) == 0:
+            return True
+        pool = self.allowed if extra is None or extra in self.allowed else [*self.allowed, extra]
+        cells = [c for c in pool if all(remaining[(v, x)] > 0 for v, x in zip(self.variables, c))]
+        keys = list(remaining)
+        position = {k: i for i, k in enumerate(keys)}
+        rows, cols = [], []
+        for j, cell in enumerate(cells):
+            for v, x in zip(self.variables, cell):
+                rows.append(position[(v, x)])
+                cols.append(j)
+        if not cells:
+            return False
+        need = np.array([remaining[k] for k in keys], dtype=float)
+        a = csr_array((np.ones(len(rows)), (rows, cols)), shape=(len(keys), len(cells)))
+        result = milp(
+            np.zeros(len(cells)),
+            constraints=[LinearConstraint(a, need, need)],
+            integrality=np.ones(len(cells)),
+            bounds=Bounds(np.zeros(len(cells)), np.full(len(cells), np.inf)),
+        )
+        return bool(result.success)
+
+    # ------------------------------------------------------------------ arrivals
+    def _read_person(self, person: Any) -> tuple[Key | None, str]:
+        if isinstance(person, pd.Series):
+            person = person.to_dict()
+        if not isinstance(person, Mapping):
+            fail(ValidationError, "person", "must be a mapping or Series of attributes", bad=[type(person).__name__])
+        missing = [v for v in self.variables if v not in person or _is_missing(person[v])]
+        if missing:
+            return None, f"missing attribute{'s' if len(missing) > 1 else ''}: {', '.join(missing)}"
+        cell = tuple(_label(person[v]) for v in self.variables)
+        unknown = [f"{v}={c!r}" for v, c in zip(self.variables, cell) if c not in self.categories[v]]
+        if unknown:
+            return None, f"unknown categor{'ies' if len(unknown) > 1 else 'y'}: {', '.join(unknown)}"
+        return cell, ""
+
+    def offer(self, person: Any, *, person_id: str | None = None, reserve: bool = False) -> Decision:
+        """Offer an arriving person; accepted people take a place (or hold one, ``reserve=True``).
+
+        Parameters
+        ----------
+        person : mapping or Series
+            The person's categories, one per quota variable (other keys are ignored).
+        person_id : str, optional
+            Identifier to record the person under (needed later to confirm or release a
+            reservation); generated (``"p1"``, ``"p2"``, ...) when omitted.
+        reserve : bool
+            Hold the place provisionally until :meth:`confirm` or :meth:`release`.
+
+        Returns
+        -------
+        Decision
+            ``accepted`` and the ``reason`` (rejections never raise).
+        """
+        pid = None if person_id is None else str(person_id)
+        if pid is not None and pid in self.participants:
+            return Decision(False, f"duplicate person id: {pid!r} already holds a place", pid, None, "rejected")
+        cell, problem = self._read_person(person)
+        if cell is None:
+            return Decision(False, problem, pid, None, "rejected")
+        keys = self._keys_of(cell)
+        open_ = self._open()
+        for key in keys:
+            if key not in open_:
+                label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
+                return Decision(False, f"no quota for cell: {label}", pid, cell, "rejected")
+            if open_[key] <= 0:
+                if self.interlocked:
+                    label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
+                    reason = f"cell full: {label} (target {self.targets[key]})"
+                else:
+                    reason = f"margin full: {key[0]}={key[1]} (target {self.targets[key]})"
+                return Decision(False, reason, pid, cell, "rejected")
+        if not self.interlocked and self.check_completability:
+            after = dict(open_)
+            for key in keys:
+                after[key] -= 1
+            if not self._feasible(after, extra=cell):
+                return Decision(
+                    False,
+                    "would make the remaining margin quotas impossible to fill together",
+                    pid,
+                    cell,
+                    "rejected",
+                )
+        if pid is None:
+            while f"p{self.next_number}" in self.participants:
+                self.next_number += 1
+            pid = f"p{self.next_number}"
+            self.next_number += 1
+        if self.allowed is not None and cell not in self.allowed:
+            # people with these categories evidently exist: count on the cell from now on, so
+            # releasing this person's reservation later cannot strand the remaining quotas
+            self.allowed.append(cell)
+        status: Literal["filled", "reserved"] = "reserved" if reserve else "filled"
+        self.participants[pid] = {
+            "cell": list(cell),
+            "status": status,
+            "attributes": {v: c for v, c in zip(self.variables, cell)},
+        }
+        counter = self.reserved if reserve else self.filled
+        for key in keys:
+            counter[key] += 1
+        self._save()
+        return Decision(True, "reserved" if reserve else "accepted", pid, cell, status)
+
+    def reserve(self, person: Any, *, person_id: str | None = None) -> Decision:
+        """Hold a place for a person who has started but not finished (``offer(..., reserve=True)``)."""
+        return self.offer(person, person_id=person_id, reserve=True)
+
+    def _reservation(self, person_id: str) -> dict[str, Any]:
+        record = self.participants.get(str(person_id))
+        if record is None or record["status"] != "reserved":
+            state = "holds no place" if record is None else "is already confirmed"
+            fail(
+                ValidationError,
+                "person_id",
+                f"has no open reservation (the id {state})",
+                bad=[person_id],
+                fix="Confirm or release only ids returned by reserve().",
+            )
+        return record
+
+    def confirm(self, person_id: str) -> Decision:
+        """Turn a reservation into a filled place (the person completed)."""
+        record = self._reservation(person_id)
+        record["status"] = "filled"
+        for key in self._keys_of(tuple(record["cell"])):
+            self.reserved[key] -= 1
+            self.filled[key] += 1
+        self._save()
+        return Decision(True, "confirmed", str(person_id), tuple(record["cell"]), "filled")
+
+    def release(self, person_id: str) -> Decision:
+        """Give a reserved place back (the person dropped out)."""
+        record = self._reservation(person_id)
+        del self.participants[str(person_id)]
+        for key in self._keys_of(tuple(record["cell"])):
+            self.reserved[key] -= 1
+        self._save()
+        return Decision(False, "released", str(person_id), tuple(record["cell"]), "released")
+
+    # ------------------------------------------------------------------ reporting
+    @property
+    def complete(self) -> bool:
+        """True when every target is filled (reservations do not count)."""
+        return all(self.filled[k] >= t for k, t in self.targets.items())
+
+    def status(self) -> pd.DataFrame:
+        """Target, filled, reserved, open and percent complete per cell, margin and in total.
+
+        Columns ``level`` (``"cell"``, ``"margin"``, ``"total"``), ``variable``, ``category``
+        (cells: categories joined by ``|``), ``target``, ``filled``, ``reserved``, ``open``,
+        ``percent_complete`` (100 x filled / target; 100 for a target of 0).
+        """
+        rows = []
+        if self.interlocked:
+            name = " x ".join(self.variables)
+            for key, t in self.targets.items():
+                rows.append(("cell", name, CELL_SEPARATOR.join(key), t, self.filled[key], self.reserved[key]))
+            for i, v in enumerate(self.variables):
+                for c in self.categories[v]:
+                    ks = [k for k in self.targets if k[i] == c]
+                    rows.append((
+                        "margin", v, c,
+                        sum(self.targets[k] for k in ks),
+                        sum(self.filled[k] for k in ks),
+                        sum(self.reserved[k] for k in ks),
+                    ))
+        else:
+            for (v, c), t in self.targets.items():
+                rows.append(("margin", v, c, t, self.filled[(v, c)], self.reserved[(v, c)]))
+        held = {"filled": 0, "reserved": 0}
+        for record in self.participants.values():
+            held[record["status"]] += 1
+        rows.append(("total", "", "", self.n, held["filled"], held["reserved"]))
+        frame = pd.DataFrame(rows, columns=["level", "variable", "category", "target", "filled", "reserved"])
+        frame["open"] = frame["target"] - frame["filled"] - frame["reserved"]
+        target = frame["target"].to_numpy(dtype=float)
+        filled = frame["filled"].to_numpy(dtype=float)
+        frame["percent_complete"] = np.where(target > 0, 100.0 * filled / np.where(target > 0, target, 1), 100.0)
+        return frame
+
+    def plot(self, ax: Axes | None = None) -> Axes:
+        """Fill progress: filled and reserved against target, per cell (or margin)."""
+        frame = self.status()
+        frame = frame[frame["level"] == ("cell" if self.interlocked else "margin")]
+        labels = frame["category"] if self.interlocked else frame["variable"] + "=" + frame["category"]
+        ax = get_axes(ax, figsize=(6.0, max(3.0, 0.16 * len(frame))))
+        y = np.arange(len(frame))
+        ax.barh(y, frame["target"], color="#eeeeee", edgecolor="#999999", label="target")
+        ax.barh(y, frame["filled"], color="#3182bd", label="filled")
+        ax.barh(y, frame["reserved"], left=frame["filled"], color="#9ecae1", label="reserved")
+        ax.set_yticks(y)
+        ax.set_yticklabels(labels, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_xlabel("participants")
+        total = self.status().iloc[-1]
+        ax.set_title(f"Quota fill: {int(total['filled'])} of {self.n} ({total['percent_complete']:.0f}%)")
+        ax.legend(loc="lower right")
+        return ax
+
+    # ------------------------------------------------------------------ resizing
+    def resize(self, n: int) -> None:
+        """Change the sample size mid-fieldwork, moving targets monotonically.
+
+        Growing adds places one at a time to the cell (category) with the highest Webster
+        priority :math:`w / (t + 1/2)` (shares :math:`w`, current targets :math:`t`), so no target
+        ever falls; shrinking removes places from the lowest :math:`w / (t - 1/2)` among cells
+        whose target exceeds the places already filled or reserved, so nobody accepted loses a
+        place. Non-interlocked quotas are resized per variable and must stay jointly fillable.
+        """
+        n = as_int(n, "n", minimum=1)
+        held = sum(1 for _ in self.participants)
+        if n < held:
+            fail(
+                InfeasibleError,
+                "n",
+                f"cannot be below the {held} participants already accepted or reserved",
+                bad=[n],
+            )
+        old = dict(self.targets)
+        groups = [list(self.targets)] if self.interlocked else [
+            [(v, c) for c in self.categories[v]] for v in self.variables
+        ]
+        for keys in groups:
+            self._resize_group(keys, n)
+        if not self.interlocked and self.check_completability and not self._feasible(self._open()):
+            self.targets = old
+            fail(
+                InfeasibleError,
+                "n",
+                "the resized margin quotas could not be filled together from the allowed cells",
+                bad=[n],
+                fix="Choose another n, or set targets by hand.",
+            )
+        self.n = n
+        self._save()
+
+    def _resize_group(self, keys: list[Key], n: int) -> None:
+        weights = {k: Fraction(self.shares.get(k, 0.0)) for k in keys}
+        current = sum(self.targets[k] for k in keys)
+        if n > current:
+            heap = [
+                _priority_key("webster", weights[k], self.targets[k], i)
+                for i, k in enumerate(keys)
+                if weights[k] > 0
+            ]
+            if not heap:
+                fail(InfeasibleError, "n", "no cell has a positive share to grow", bad=[n])
+            heapq.heapify(heap)
+            for _ in range(n - current):
+                i = heapq.heappop(heap)[3]
+                self.targets[keys[i]] += 1
+                heapq.heappush(heap, _priority_key("webster", weights[keys[i]], self.targets[keys[i]], i))
+        for _ in range(current - n):
+            candidates = [
+                (weights[k] / Fraction(2 * self.targets[k] - 1, 2), weights[k], -i, k)
+                for i, k in enumerate(keys)
+                if self.targets[k] > self.filled[k] + self.reserved[k]
+            ]
+            *_, k = min(candidates)
+            self.targets[k] -= 1
+
+    # ------------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, Any]:
+        return {
+            "format": "equisample.QuotaTracker",
+            "version": STATE_VERSION,
+            "variables": self.variables,
+            "interlocked": self.interlocked,
+            "method": self.method,
+            "n": self.n,
+            "categories": self.categories,
+            "targets": [[list(k), t, self.shares.get(k, 0.0)] for k, t in self.targets.items()],
+            "allowed": None if self.allowed is None else [list(c) for c in self.allowed],
+            "check_completability": self.check_completability,
+            "next_number": self.next_number,
+            "participants": [
+                {"person_id": pid, **record} for pid, record in self.participants.items()
+            ],
+        }
+
+    def to_json(self) -> str:
+        """The whole state (targets, shares, every accepted or reserved participant) as JSON."""
+        return json.dumps(self._state(), indent=1)
+
+    def _save(self) -> None:
+        if getattr(self, "autosave", None) is not None:
+            text = self.to_json()
+            atomic_write(self.autosave, lambda tmp: tmp.write_text(text, encoding="utf-8"))  # type: ignore[arg-type]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_json` to ``path`` atomically."""
+        text = self.to_json()
+        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+    @classmethod
+    def from_json(cls, text: str, *, autosave: str | os.PathLike[str] | None = None) -> QuotaTracker:
+        """Restore a tracker from :meth:`to_json` output."""
+        try:
+            state = json.loads(text)
+        except json.JSONDecodeError as exc:
+            fail(ValidationError, "text", f"is not valid JSON ({exc.msg})", bad=[text[:40]])
+        if not isinstance(state, dict) or state.get("format") != "equisample.QuotaTracker":
+            fail(ValidationError, "text", "is not a saved QuotaTracker state", bad=[str(text)[:40]])
+        tracker = cls.__new__(cls)
+        tracker.variables = list(state["variables"])
+        tracker.interlocked = bool(state["interlocked"])
+        tracker.method = state["method"]
+        tracker.n = int(state["n"])
+        tracker.categories = {v: list(c) for v, c in state["categories"].items()}
+        tracker.targets = {tuple(k): int(t) for k, t, _ in state["targets"]}
+        tracker.shares = {tuple(k): float(s) for k, _, s in state["targets"]}
+        tracker.allowed = None if state["allowed"] is None else [tuple(c) for c in state["allowed"]]
+        tracker.check_completability = bool(state["check_completability"])
+        tracker.next_number = int(state["next_number"])
+        tracker.participants = {}
+        for record in state["participants"]:
+            pid = record["person_id"]
+            tracker.participants[pid] = {k: v for k, v in record.items() if k != "person_id"}
+        tracker.autosave = None if autosave is None else Path(autosave)
+        tracker._recount()
+        tracker._save()
+        return tracker
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], *, autosave: bool = True) -> QuotaTracker:
+        """Restore a tracker saved at ``path`` (and keep autosaving there unless told not to)."""
+        p = Path(path)
+        if not p.is_file():
+            fail(ValidationError, "path", "state file does not exist", bad=[str(p)])
+        return cls.from_json(p.read_text(encoding="utf-8"), autosave=p if autosave else None)
+
+    def __repr__(self) -> str:
+        held = len(self.participants)
+        kind = "cells" if self.interlocked else "margins"
+        return f"QuotaTracker({len(self.targets)} {kind}, n={self.n}, {held} accepted or reserved)"
+
