@@ -23,6 +23,7 @@ from estimators.survey._linearization import (
     psu_totals,
     residualize,
     stratified_covariance,
+    stratified_variances,
 )
 from estimators.survey._protocol import TaylorDesign
 from estimators.survey._weighting_steps import WeightingStep
@@ -30,6 +31,9 @@ from estimators.survey._weighting_steps import WeightingStep
 __all__ = ["SurveyDesign"]
 
 ColumnSpec = Hashable | Sequence[Hashable] | None
+
+# Largest rows x domains matrix of calibration residuals built for a Taylor variance (2 GB).
+_DENSE_RESIDUAL_MAX = 250_000_000
 
 
 def _as_columns(spec: ColumnSpec) -> list[Hashable]:
@@ -262,31 +266,58 @@ class SurveyDesign(TaylorDesign):
         return self, None
 
     def _linear_covariance(
-        self, core: Any, values: np.ndarray, theta: np.ndarray, lonely_psu: Any, raking_variance: Any
+        self,
+        core: Any,
+        values: np.ndarray,
+        theta: np.ndarray,
+        lonely_psu: Any,
+        raking_variance: Any,
+        *,
+        full: bool = True,
     ) -> tuple[np.ndarray, str]:
         """Taylor covariance of linearised values: PSU totals (after residualising on the weighting
         steps), then the stratified with-replacement formula with the first-stage fpc."""
         steps = self.weighting_steps
         n_psu = self.n_psu
-        if any(s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps):
-            dense = np.zeros((core.n, core.k))
-            dense[core.rows, core.cols] = values
-            dense = residualize(dense, steps, raking_variance)
-            totals = psu_totals(dense, self.psu_codes, n_psu)
-        else:
-            psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
-            key = psu * core.k + core.cols if core.k > 1 else psu
-            flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
-            totals = flat.reshape(n_psu, core.k)
         strata_of_psu = psu_strata(self.strata_codes, self.psu_codes, n_psu)
         population = None
         if self.fpc_population is not None:
             population = np.full(self.n_strata, np.inf)
             population[self.strata_codes] = self.fpc_population
+        residualized = any(
+            s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps
+        )
+        psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
+        if not full and not residualized:
+            variance = stratified_variances(
+                psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
+                lonely_psu, list(self.strata_labels),
+            )
+            return variance, "taylor"
+        if residualized:
+            if core.n * core.k > _DENSE_RESIDUAL_MAX:
+                fail(
+                    DesignError,
+                    "by",
+                    "has too many domains for the linearised variance of a calibrated design: "
+                    f"its residuals would need a {core.n} x {core.k} matrix",
+                    bad=[f"{core.k} domains"],
+                    fix="Use a replicate design (design.with_replicates('jk1') or 'bootstrap'), "
+                    "whose variance needs memory proportional to domains x replicates, or fewer "
+                    "domains.",
+                )
+            dense = np.zeros((core.n, core.k))
+            dense[core.rows, core.cols] = values
+            dense = residualize(dense, steps, raking_variance)
+            totals = psu_totals(dense, self.psu_codes, n_psu)
+        else:
+            key = psu * core.k + core.cols if core.k > 1 else psu
+            flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
+            totals = flat.reshape(n_psu, core.k)
         cov = stratified_covariance(
             totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels)
         )
-        return cov, "taylor"
+        return (cov if full else np.diag(cov).copy()), "taylor"
 
     # -- estimation (thin methods; see estimators.mean and estimators.replicate_design) -----------
     def mean(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:

@@ -47,6 +47,8 @@ ColumnSpec = Hashable | Sequence[Hashable] | None
 _LONELY: tuple[LonelyPsu, ...] = ("raise", "adjust", "certainty", "remove")
 _RAKING: tuple[RakingVariance, ...] = ("greg", "backfit")
 _NAN: tuple[NanPolicy, ...] = ("raise", "omit")
+# Above this many estimates (domains x categories) only variances are computed, not the covariance.
+FULL_COVARIANCE_MAX = 2_000
 _DEFF: tuple[DeffKind, ...] = ("auto", "without_replacement", "with_replacement")
 
 
@@ -80,8 +82,10 @@ class Estimate(Result):
     kish_deff, effective_sample_size, n : ndarray
         Kish's weighting design effect ``n sum w^2 / (sum w)^2``, ``(sum w)^2 / sum w^2`` and the number
         of observations with positive weight, per domain.
-    covariance : ndarray
-        Covariance matrix of the estimates (Taylor or replicate).
+    covariance : ndarray or None
+        Covariance matrix of the estimates (Taylor or replicate). With more than
+        ``FULL_COVARIANCE_MAX`` (2,000) estimates only the variances are computed, in memory that
+        grows with the rows and domains (not with domains squared), and this is None.
     variance_method : str
         ``"taylor"`` or the replicate method (``"jk1"``, ``"bootstrap"``, ...).
     degrees_of_freedom : float
@@ -124,7 +128,7 @@ class Estimate(Result):
     kish_deff: np.ndarray
     effective_sample_size: np.ndarray
     n: np.ndarray
-    covariance: np.ndarray
+    covariance: np.ndarray | None
     variance_method: str
     degrees_of_freedom: np.ndarray
     confidence_level: float = 0.95
@@ -508,8 +512,11 @@ def _estimate_core(
     if core.b is not None:
         values /= pieces.scale_den[core.cols]
     source = prep.design if prep.replicate is None else prep.replicate
-    cov, method = source._linear_covariance(core, values, theta, lonely_psu, raking_variance)
-    variance = np.clip(np.diag(cov), 0.0, None)
+    full = core.k <= FULL_COVARIANCE_MAX
+    cov, method = source._linear_covariance(
+        core, values, theta, lonely_psu, raking_variance, full=full
+    )
+    variance = np.clip(np.diag(cov) if full else cov, 0.0, None)
     v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, pieces, statistic)
     shown, d_wor, d_wr, kind = _design_effects(variance, v_wor, v_wr, deff)
     est = Estimate(
@@ -525,7 +532,7 @@ def _estimate_core(
         kish_deff=kish,
         effective_sample_size=ess,
         n=n_obs.astype(np.int64),
-        covariance=cov,
+        covariance=cov if full else None,
         variance_method=method,
         degrees_of_freedom=np.full(len(theta), np.inf),
         confidence_level=confidence_level,

@@ -27,13 +27,22 @@ class Design(ABC):
 
     @abstractmethod
     def _linear_covariance(
-        self, core: Any, values: np.ndarray, theta: np.ndarray, lonely_psu: str, raking_variance: str
+        self,
+        core: Any,
+        values: np.ndarray,
+        theta: np.ndarray,
+        lonely_psu: str,
+        raking_variance: str,
+        *,
+        full: bool = True,
     ) -> tuple[np.ndarray, str]:
         """Covariance of the statistics of ``core`` and the name of the variance method.
 
         ``core`` describes ratio-of-totals statistics in entry form (rows, columns, numerator
         ``a`` and denominator ``b`` values); ``values`` are their linearised values per entry at
-        the full-sample weights and ``theta`` the estimates.
+        the full-sample weights and ``theta`` the estimates. With ``full=False`` only the
+        variances are returned (a vector), in memory proportional to the entries, not to the
+        square of the number of statistics.
         """
 
 

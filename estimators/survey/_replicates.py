@@ -306,17 +306,32 @@ class ReplicateDesign(Design):
         return self.design, self
 
     def _linear_covariance(
-        self, core: Any, values: np.ndarray, theta: np.ndarray, lonely_psu: Any, raking_variance: Any
+        self,
+        core: Any,
+        values: np.ndarray,
+        theta: np.ndarray,
+        lonely_psu: Any,
+        raking_variance: Any,
+        *,
+        full: bool = True,
     ) -> tuple[np.ndarray, str]:
         """Replicate covariance of the ratio-of-totals statistics of ``core`` (see covariance)."""
         numerator = core.sparse(core.a)
         denominator = None if core.b is None else core.sparse(core.b)
-        return self.covariance(numerator, denominator, theta), self.method
+        return self.covariance(numerator, denominator, theta, full=full), self.method
 
     def covariance(
-        self, numerator: sp.csr_matrix, denominator: sp.csr_matrix | None, theta: np.ndarray
+        self,
+        numerator: sp.csr_matrix,
+        denominator: sp.csr_matrix | None,
+        theta: np.ndarray,
+        *,
+        full: bool = True,
     ) -> np.ndarray:
-        """Replicate covariance ``scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T``."""
+        """Replicate covariance ``scale * sum_r rscales_r (theta_r - c)(theta_r - c)^T``.
+
+        With ``full=False`` only its diagonal (the variances), as a vector.
+        """
         reps = self.replicate_estimates(numerator, denominator)  # (k, R)
         if not np.isfinite(reps).all():
             bad = np.flatnonzero(~np.isfinite(reps).all(axis=0))
@@ -333,6 +348,8 @@ class ReplicateDesign(Design):
             use = self.rscales > 0
             centre = reps[:, use].mean(axis=1, keepdims=True)
         dev = reps - centre
+        if not full:
+            return self.scale * (dev * dev) @ self.rscales
         return self.scale * (dev * self.rscales) @ dev.T
 
     @property
