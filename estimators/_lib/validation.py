@@ -114,6 +114,16 @@ def check_columns(frame: pd.DataFrame, columns: Iterable[Hashable], parameter: s
             bad=missing,
             fix=f"Available columns ({available}).",
         )
+    duplicated = frame.columns[frame.columns.duplicated()]
+    ambiguous = [c for c in dict.fromkeys(cols) if c in set(duplicated)]
+    if ambiguous:
+        fail(
+            ColumnError,
+            parameter,
+            "names columns that appear more than once in the data, so which one to use is ambiguous",
+            bad=ambiguous,
+            fix="Rename or drop the duplicated columns (e.g. df.loc[:, ~df.columns.duplicated()]).",
+        )
     return cols
 
 

@@ -271,6 +271,7 @@ def _prepare(
             values = col.to_numpy(dtype=float, na_value=np.nan)
             bad = ~np.isfinite(values)
             columns[var] = np.where(bad, 0.0, values)
+            _check_magnitude(columns[var], var)
         else:
             values = col.to_numpy()
             bad = pd.isna(col).to_numpy()
@@ -311,6 +312,27 @@ def _prepare(
     prep = _Prepared(base, rep, weights, domain, labels, columns)
     _check_domains(prep)
     return prep
+
+
+# Squares of the values enter every variance: beyond these magnitudes they overflow to inf or
+# underflow to 0 in double precision, so such columns are refused rather than given an SE of inf / 0.
+_LARGEST_VALUE = 1e150
+_SMALLEST_SCALE = 1e-150
+
+
+def _check_magnitude(values: np.ndarray, variable: Hashable) -> None:
+    largest = float(np.max(np.abs(values), initial=0.0))
+    if largest > _LARGEST_VALUE or 0.0 < largest < _SMALLEST_SCALE:
+        fail(
+            ValidationError,
+            "y",
+            f"column {variable!r} has values of magnitude {largest:.3g}, outside "
+            f"[{_SMALLEST_SCALE:g}, {_LARGEST_VALUE:g}] where variances (squares of the values) "
+            "stay within the float range",
+            bad=[variable],
+            fix="Rescale the column (e.g. divide by 1e6, or multiply by 1e200) and scale the "
+            "estimates and standard errors back.",
+        )
 
 
 def _check_domains(prep: _Prepared) -> None:

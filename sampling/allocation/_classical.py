@@ -115,6 +115,10 @@ class StratumAllocation(Result):
         return ax
 
 
+# Largest population size accepted: N^2 S^2 must stay finite in double precision.
+MAX_POPULATION = 1e100
+
+
 def _labelled(values: Any, parameter: str, index: pd.Index | None) -> tuple[pd.Index, np.ndarray]:
     if isinstance(values, pd.Series):
         idx = values.index
@@ -232,8 +236,16 @@ def neyman_allocation(
     estimate = check_option(estimate, ("mean", "total"), "estimate")
     take_all = check_option(take_all, ("reallocate", "raise"), "take_all")
     index, N = _labelled(population_sizes, "population_sizes", None)
+    if N.size == 0:
+        fail(ValidationError, "population_sizes", "is empty: there are no strata to allocate to",
+             fix="Give one population size per stratum.")
     if (N <= 0).any():
         fail(ValidationError, "population_sizes", "must be > 0", bad=list(index[N <= 0]))
+    if (N > MAX_POPULATION).any():
+        fail(ValidationError, "population_sizes",
+             f"must be at most {MAX_POPULATION:g} (squared sizes overflow the float range)",
+             bad=list(index[N > MAX_POPULATION]),
+             fix="Express the sizes in a larger unit (e.g. thousands) and scale n accordingly.")
     if method == "proportional":
         S = np.ones_like(N) if std_devs is None else _labelled(std_devs, "std_devs", index)[1]
     else:
@@ -242,6 +254,12 @@ def neyman_allocation(
         S = _labelled(std_devs, "std_devs", index)[1]
         if (S <= 0).any():
             fail(ValidationError, "std_devs", "must be > 0", bad=list(index[S <= 0]))
+        outside = (S > 1e100) | (S < 1e-100)
+        if outside.any():
+            fail(ValidationError, "std_devs", "must lie within [1e-100, 1e100] (their squares "
+                 "times the population sizes must stay within the float range)",
+                 bad=list(index[outside]),
+                 fix="Only their ratios matter: divide (or multiply) them all by one constant.")
     k = np.ones_like(N) if costs is None else (
         np.full(N.size, check_positive(costs, "costs")) if np.ndim(costs) == 0
         else _labelled(costs, "costs", index)[1])

@@ -1,0 +1,38 @@
+"""Inputs at the edges of what a function can do: a package error naming the problem, not a raw
+exception or a silent inf / 0 / NaN."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+import estimators as est
+import sampling as smp
+
+
+def test_duplicated_columns_are_named():
+    df = pd.DataFrame([[1.0, "f", 2.0], [2.0, "m", 1.0]], columns=["y", "sex", "y"])
+    with pytest.raises(est.ColumnError, match="appear more than once in the data"):
+        est.SurveyDesign(df).mean("y")
+
+
+@pytest.mark.parametrize("value", [1e300, 1e-300])
+def test_values_whose_squares_leave_the_float_range_are_refused(value):
+    df = pd.DataFrame({"y": [value, 2 * value, 3 * value]})
+    with pytest.raises(est.ValidationError, match=r"where variances \(squares of the values\) stay"):
+        est.SurveyDesign(df).mean("y")
+
+
+def test_neyman_without_strata():
+    with pytest.raises(est.ValidationError, match="is empty: there are no strata"):
+        smp.neyman_allocation({}, {}, n=10)
+
+
+def test_neyman_population_beyond_the_float_range():
+    with pytest.raises(est.ValidationError, match="squared sizes overflow the float range"):
+        smp.neyman_allocation({"a": 1e300, "b": 1e300}, {"a": 1.0, "b": 2.0}, n=10)
+
+
+def test_neyman_std_devs_beyond_the_float_range():
+    with pytest.raises(est.ValidationError, match="must lie within"):
+        smp.neyman_allocation({"a": 100, "b": 100}, {"a": 1e-300, "b": 1e-300}, n=10)
