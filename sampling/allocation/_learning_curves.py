@@ -9,6 +9,7 @@ group's error also fall with the total sample size (Rolf et al. 2021). The fitte
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
@@ -73,6 +74,47 @@ class _GroupFit:
 
 
 def _fit_one(
+    n: np.ndarray,
+    y: np.ndarray,
+    total: np.ndarray | None,
+    space: str,
+    starts: list[np.ndarray] | None = None,
+) -> _GroupFit:
+    """Bounded least squares for one group, on errors rescaled to order 1 when they are far from it.
+
+    The model is scale-equivariant (errors times ``s``: ``a`` and ``d`` times ``s``, ``c`` times
+    ``s``), so errors of any magnitude (1e-20, 1e20) are fitted as ``y / s`` with ``s = max(y)``
+    and the parameters mapped back.
+    """
+    ymax = float(y.max())
+    if ymax <= 0 or 1e-8 <= ymax <= 1e8:
+        return _fit_unscaled(n, y, total, space, starts)
+    log_s = math.log(ymax)
+    pooled = total is not None
+    shift = np.zeros(5 if pooled else 3)
+    shift[0] = log_s
+    if pooled:
+        shift[3] = log_s
+    scaled_starts = None
+    if starts is not None:
+        scaled_starts = [s - shift for s in starts]
+        for s in scaled_starts:
+            s[2] = (s[2] + shift[2]) / ymax
+    fit = _fit_unscaled(n, y / ymax, total, space, scaled_starts)
+    theta = fit.theta + shift
+    theta[2] = fit.theta[2] * ymax
+    jacobian = np.ones(theta.size)
+    jacobian[2] = ymax
+    covariance = fit.covariance * np.outer(jacobian, jacobian)
+    linear = space == "linear"
+    return _GroupFit(
+        theta, covariance, fit.residual_scale * (ymax if linear else 1.0), fit.fitted * ymax,
+        fit.residuals * (ymax if linear else 1.0), fit.cost * (ymax**2 if linear else 1.0),
+        fit.converged,
+    )
+
+
+def _fit_unscaled(
     n: np.ndarray,
     y: np.ndarray,
     total: np.ndarray | None,
