@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -78,6 +79,12 @@ class PolicyContext:
     def size(self) -> int:
         """Number of people in the population."""
         return int(self.group_codes.shape[0])
+
+    @cached_property
+    def group_order(self) -> np.ndarray:
+        """Positions of the population sorted by group (stable): group g's members are
+        ``group_order[starts[g]:starts[g + 1]]`` with ``starts`` the cumulative group sizes."""
+        return np.argsort(self.group_codes, kind="stable")
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,6 +152,23 @@ def take_within_budget(order: np.ndarray, unit_costs: np.ndarray, budget: float)
     return order[: int(np.searchsorted(spent, budget * (1 + 1e-12), side="right"))]
 
 
+def earliest_within_budget(keys: np.ndarray, unit_costs: np.ndarray, budget: float) -> np.ndarray:
+    """``take_within_budget(np.argsort(keys, kind="stable"), ...)`` without sorting everyone.
+
+    No more than ``budget / min(cost) + 1`` people can fit, so only the smallest keys up to that
+    rank (and every key tied with the last of them) are sorted, by key and then position: the same
+    order as a stable sort of all keys, restricted to the people who can be reached.
+    """
+    n = keys.size
+    reachable = int(budget * (1 + 1e-12) / float(unit_costs.min())) + 1 if n else 0
+    if reachable >= n:
+        return take_within_budget(np.argsort(keys, kind="stable"), unit_costs, budget)
+    boundary = np.partition(keys, reachable - 1)[reachable - 1]
+    candidates = np.flatnonzero(keys <= boundary)
+    order = candidates[np.lexsort((candidates, keys[candidates]))]
+    return take_within_budget(order, unit_costs, budget)
+
+
 def integer_counts(target: np.ndarray, costs: np.ndarray, caps: np.ndarray, budget: float) -> np.ndarray:
     """Round continuous group counts down, then add people by largest remainder within budget.
 
@@ -167,7 +191,7 @@ def stratified_draw(context: PolicyContext, counts: np.ndarray, rng: np.random.G
     """Simple random samples of ``counts[g]`` people within each group; weights ``N_g / n_g``."""
     chosen: list[np.ndarray] = []
     weights: list[np.ndarray] = []
-    order = np.argsort(context.group_codes, kind="stable")
+    order = context.group_order
     starts = np.concatenate(([0], np.cumsum(context.group_sizes)))
     for g, n_g in enumerate(counts):
         if n_g <= 0:
@@ -294,7 +318,7 @@ class ConveniencePolicy:
         """Recruit the earliest arrivals within ``budget``."""
         p = _propensities(self.propensity, context, self.by, "propensity")
         arrival = rng.exponential(size=context.size) / p
-        taken = np.sort(take_within_budget(np.argsort(arrival, kind="stable"), context.unit_costs, budget))
+        taken = np.sort(earliest_within_budget(arrival, context.unit_costs, budget))
         n = taken.size
         weights = np.full(n, context.size / n) if n else np.zeros(0)
         return Draw(taken, weights, float(context.unit_costs[taken].sum()))
@@ -692,7 +716,7 @@ class AdaptivePolicy:
             max_n=dict(zip(labels, sizes.astype(float))),
             rng=int(rng.integers(2**62)),
         )
-        order = np.argsort(context.group_codes, kind="stable")
+        order = context.group_order
         starts = np.concatenate(([0], np.cumsum(sizes)))
         queues = [rng.permutation(order[starts[g] : starts[g + 1]]) for g in range(len(labels))]
         taken = np.zeros(len(labels), dtype=np.int64)

@@ -32,6 +32,7 @@ from estimators._lib.validation import (
 )
 from estimators.errors import EquisampleError, ValidationError
 from estimators.survey._design import SurveyDesign
+from sampling.simulation._fast_arm import FastWeighting, fast_weighting, weigh_arm
 from sampling.simulation._policies import Draw, Policy, PolicyContext
 
 if TYPE_CHECKING:
@@ -243,6 +244,7 @@ class _Spec:
     on_reweighting_error: str
     entropy: int
     weighting_options: dict[str, Any] = field(default_factory=dict)
+    fast: FastWeighting | None = None  # codes for the numpy path of common arms
 
 
 def _population_margins(frame: pd.DataFrame, variables: Sequence[str]) -> dict[str, dict[Any, float]]:
@@ -275,6 +277,16 @@ def _reweight(method: str, sample: pd.DataFrame, draw: Draw, strata: np.ndarray 
     if spec.trim:
         fit = est.trim(fit, **spec.trim)
     return fit.design
+
+
+def _sample_frame(
+    context: PolicyContext, idx: np.ndarray, variables: tuple[str, ...], y: np.ndarray
+) -> pd.DataFrame:
+    """The drawn people's weighting variables and observed ratings (``_y0``, ``_y1``, ...)."""
+    sample = context.population.iloc[idx][list(variables)].reset_index(drop=True)
+    for j in range(y.shape[1]):
+        sample[f"_y{j}"] = y[:, j]
+    return sample
 
 
 def _preflight(spec: _Spec) -> None:
@@ -326,10 +338,8 @@ def _run_replicate(
             idx = np.asarray(draw.indices, dtype=np.int64)
             u = spec.utilities[idx]
             y = u if spec.outcome_model is None else np.asarray(spec.outcome_model.observe(u, rng), dtype=float)
-            sample = ctx.population.iloc[idx][list(spec.weighting_variables)].reset_index(drop=True)
-            for j in range(k):
-                sample[f"_y{j}"] = y[:, j]
             strata = ctx.group_codes[idx] if draw.stratified else None
+            sample: pd.DataFrame | None = None  # built only for arms the numpy path leaves
             for method in spec.reweightings:
                 base = {
                     "replicate": replicate,
@@ -342,14 +352,23 @@ def _run_replicate(
                 if idx.size < 2:
                     arms.append({**base, "status": "failed: fewer than 2 people recruited"})
                     continue
-                try:
-                    design = _reweight(method, sample, draw, strata, spec)
-                except EquisampleError as exc:
-                    if spec.on_reweighting_error == "raise":
-                        raise
-                    arms.append({**base, "status": f"failed: {type(exc).__name__}: {exc}"})
-                    continue
-                w = np.asarray(design.weight_array, dtype=float)
+                want_design_se = "design" in spec.standard_errors
+                fast = weigh_arm(method, spec.fast, idx, draw.design_weights, strata, y,
+                                 want_design_se)
+                design = None
+                if fast is None:
+                    if sample is None:
+                        sample = _sample_frame(ctx, idx, spec.weighting_variables, y)
+                    try:
+                        design = _reweight(method, sample, draw, strata, spec)
+                    except EquisampleError as exc:
+                        if spec.on_reweighting_error == "raise":
+                            raise
+                        arms.append({**base, "status": f"failed: {type(exc).__name__}: {exc}"})
+                        continue
+                    w = np.asarray(design.weight_array, dtype=float)
+                else:
+                    w = fast.weights
                 estimate = (w @ y) / w.sum()
                 chosen = int(np.argmax(estimate))
                 welfare_groups = spec.group_welfare[:, chosen]
@@ -382,8 +401,9 @@ def _run_replicate(
                     })
                 se_naive = y.std(axis=0, ddof=1) / np.sqrt(idx.size)
                 se_design = None
-                if "design" in spec.standard_errors:
-                    se_design = np.array([_design_se(design, f"_y{j}") for j in range(k)])
+                if want_design_se:
+                    se_design = fast.std_errors if design is None else np.array(
+                        [_design_se(design, f"_y{j}") for j in range(k)])
                 for j, name in enumerate(spec.options):
                     err = float(estimate[j] - spec.truth[j])
                     row = {
@@ -859,6 +879,7 @@ def simulate_policies(
         on_reweighting_error=on_reweighting_error,
         entropy=entropy,
         weighting_options=dict(weighting_options or {}),
+        fast=fast_weighting(frame, variables, target, trim, dict(weighting_options or {})),
     )
     _preflight(spec)
     results = _run_all(spec, n_reps, client, progress)
