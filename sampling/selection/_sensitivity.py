@@ -778,27 +778,13 @@ def _draw_strata(rows: RowBlocks, codes: np.ndarray, labels: list[Any], allocate
             weights_list.append(np.zeros(0))
             continue
         sub_rows = _subset_rows(rows, idx, block_size)
-        q, tau, factor = _group_scores(sub_rows, scoring.method, scoring.p, generator,
-                                       scoring.lewis_tol, scoring.lewis_max_iter)
+        q, pi_h, pdraw, units, times, w, factor = _draw_stratum(
+            sub_rows, int(allocated[h]), labels[h], scoring, design, generator
+        )
         factors.append(factor)
-        q = mixed_scores(q, leverage=tau, leverage_mix=scoring.leverage_mix,
-                         uniform_mix=scoring.uniform_mix) if q.sum() > 0 else q
         q_all[members] = q
-        mh = int(allocated[h])
-        if design == "multinomial":
-            if not (q > 0).any():
-                fail(InfeasibleError, "X", f"stratum {labels[h]!r} has no row with a positive score",
-                     bad=[labels[h]], fix="Use uniform_mix > 0.")
-            pdraw = q / q.sum()
-            units, times = draw(pdraw, mh, "multinomial", generator, q=q)
-            pi_h = 1.0 - (1.0 - pdraw) ** mh
-            assert draw_p_all is not None
+        if draw_p_all is not None:
             draw_p_all[members] = pdraw
-            w = times / (mh * pdraw[units])
-        else:
-            pi_h = inclusion_probabilities(q, float(mh))
-            units, times = draw(pi_h, mh, design, generator)
-            w = 1.0 / pi_h[units]
         pi_all[members] = pi_h
         chosen.append(members[units])
         counts_list.append(times)
@@ -823,6 +809,30 @@ def _draw_strata(rows: RowBlocks, codes: np.ndarray, labels: list[Any], allocate
         draw_p_all=draw_p_all,
         factors=factors,
     )
+
+
+def _draw_stratum(sub_rows: RowBlocks, mh: int, label: Any, scoring: _Scoring, design: str,
+                  generator: np.random.Generator):
+    """Score one stratum's rows and draw ``mh`` of them: scores, inclusion probabilities, draw
+    probabilities (multinomial, else None), drawn units, times drawn, weights, exact factor."""
+    q, tau, factor = _group_scores(sub_rows, scoring.method, scoring.p, generator,
+                                   scoring.lewis_tol, scoring.lewis_max_iter)
+    q = mixed_scores(q, leverage=tau, leverage_mix=scoring.leverage_mix,
+                     uniform_mix=scoring.uniform_mix) if q.sum() > 0 else q
+    pdraw = None
+    if design == "multinomial":
+        if not (q > 0).any():
+            fail(InfeasibleError, "X", f"stratum {label!r} has no row with a positive score",
+                 bad=[label], fix="Use uniform_mix > 0.")
+        pdraw = q / q.sum()
+        units, times = draw(pdraw, mh, "multinomial", generator, q=q)
+        pi_h = 1.0 - (1.0 - pdraw) ** mh
+        w = times / (mh * pdraw[units])
+    else:
+        pi_h = inclusion_probabilities(q, float(mh))
+        units, times = draw(pi_h, mh, design, generator)
+        w = 1.0 / pi_h[units]
+    return q, pi_h, pdraw, units, times, w, factor
 
 
 @dataclass(frozen=True)
