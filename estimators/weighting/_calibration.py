@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -28,7 +29,7 @@ from estimators.weighting._calibration_solver import (
     solve_multipliers,
     weighted_gram,
 )
-from estimators.weighting._input import resolve_input
+from estimators.weighting._input import WeightingInput, resolve_input
 from estimators.weighting._margins import WeightingProblem, build_problem, parse_targets
 from estimators.weighting._result import WeightingResult
 
@@ -375,9 +376,12 @@ def calibrate(
     """
     method = check_option(method, METHODS, "method")
     lower, upper = _parse_bounds(bounds, method)
-    tol = check_positive(tol, "tol")
-    max_iter = as_int(max_iter, "max_iter", minimum=1)
-    on_nonconvergence = check_option(on_nonconvergence, ("raise", "warn"), "on_nonconvergence")
+    solver = _SolverOptions(
+        tol=check_positive(tol, "tol"),
+        max_iter=as_int(max_iter, "max_iter", minimum=1),
+        on_nonconvergence=check_option(on_nonconvergence, ("raise", "warn"),
+                                       "on_nonconvergence"),
+    )
     source = resolve_input(data, weights)
     parsed = parse_targets(totals, parameter="totals", allow_numeric=True)
     problem = build_problem(
@@ -393,26 +397,98 @@ def calibrate(
     )
     distance = CalibrationDistance(method, lower, upper)
     units = _Units(problem)
-    base = problem.base_weights
-    unit_base = units.sum_rows(base)
-    names, groups = _constraint_labels(problem)
-    targets = np.concatenate(
-        [*(m.targets for m in problem.margins), np.array([t for _, t, _ in problem.numeric])]
-    ).astype(np.float64)
-    x = units.x
-    abs_total = np.abs(x).T @ unit_base
-    scale = np.where(np.abs(targets) > 0, np.abs(targets), np.where(abs_total > 0, abs_total, 1.0))
+    system = _CalibrationSystem.build(problem, units, solver.tol)
+    start = _start(system.x_solve, system.unit_base, distance)
+    fit = _solve(system, distance, solver, start)
+    if not fit.converged:
+        _report_nonconvergence(fit, system, distance, solver)
+    weights_out = problem.base_weights * units.gather(fit.unit_g)
+    index = source.frame.index
+    _warn_negative(weights_out, index)
+    return _result(problem, source, system, distance, solver, start, units, fit, weights_out)
 
-    gram = weighted_gram(x, unit_base)
-    keep = independent_columns(gram)
-    _check_consistent(gram, targets, scale, keep, names, tol)
-    column_scale = np.abs(x[:, keep]).max(axis=0, initial=0.0)
-    column_scale = np.where(column_scale > 0, column_scale, 1.0)
-    x_solve = x[:, keep] / column_scale
-    t_solve = targets[keep] / column_scale
-    s_solve = scale[keep] / column_scale
 
-    start = _start(x_solve, unit_base, distance)
+# ---------------------------------------------------------------------------------------------
+# Steps of calibrate: the constraint system, the Newton solve, the checks, the result
+
+
+@dataclass(frozen=True)
+class _SolverOptions:
+    """Newton's stopping rule and what to do when it is not met."""
+
+    tol: float
+    max_iter: int
+    on_nonconvergence: str = "raise"
+
+
+@dataclass(frozen=True)
+class _CalibrationSystem:
+    """The calibration equations on the unit table: auxiliary values, base weight per unit,
+    targets and their misfit scale; the linearly independent columns, rescaled, are solved."""
+
+    x: np.ndarray
+    unit_base: np.ndarray
+    targets: np.ndarray
+    scale: np.ndarray
+    names: list[str]
+    groups: list[str]
+    keep: np.ndarray
+    x_solve: np.ndarray
+    t_solve: np.ndarray
+    s_solve: np.ndarray
+
+    @classmethod
+    def build(cls, problem: WeightingProblem, units: _Units, tol: float) -> _CalibrationSystem:
+        """Targets in constraint order; redundant constraints removed after checking that
+        their totals agree with the others."""
+        unit_base = units.sum_rows(problem.base_weights)
+        names, groups = _constraint_labels(problem)
+        targets = np.concatenate(
+            [*(m.targets for m in problem.margins), np.array([t for _, t, _ in problem.numeric])]
+        ).astype(np.float64)
+        x = units.x
+        abs_total = np.abs(x).T @ unit_base
+        scale = np.where(np.abs(targets) > 0, np.abs(targets),
+                         np.where(abs_total > 0, abs_total, 1.0))
+        gram = weighted_gram(x, unit_base)
+        keep = independent_columns(gram)
+        _check_consistent(gram, targets, scale, keep, names, tol)
+        column_scale = np.abs(x[:, keep]).max(axis=0, initial=0.0)
+        column_scale = np.where(column_scale > 0, column_scale, 1.0)
+        return cls(
+            x=x, unit_base=unit_base, targets=targets, scale=scale, names=names, groups=groups,
+            keep=keep, x_solve=x[:, keep] / column_scale, t_solve=targets[keep] / column_scale,
+            s_solve=scale[keep] / column_scale,
+        )
+
+    def misfit(self, unit_g: np.ndarray) -> np.ndarray:
+        """Relative misfit of every total (dependent ones included) at ``g``."""
+        return np.abs(self.targets - self.x.T @ (self.unit_base * unit_g)) / self.scale
+
+
+@dataclass(frozen=True)
+class _Fit:
+    """Newton's outcome: g per unit, iterations, misfits and the per-iteration trace."""
+
+    unit_g: np.ndarray
+    n_iter: int
+    misfit: np.ndarray
+    max_error: float
+    converged: bool
+    trace: np.ndarray
+
+
+def _solve(
+    system: _CalibrationSystem,
+    distance: CalibrationDistance,
+    solver: _SolverOptions,
+    start: np.ndarray | None,
+) -> _Fit:
+    """Newton on the independent constraints until every total, dependent ones included,
+    meets ``tol``."""
+    tol, max_iter = solver.tol, solver.max_iter
+    x_solve, t_solve, s_solve = system.x_solve, system.t_solve, system.s_solve
+    unit_base = system.unit_base
     outcome = solve_multipliers(
         x_solve, unit_base[:, None], t_solve, distance, scale=s_solve, tol=tol,
         max_iter=max_iter, start=start,
@@ -421,7 +497,7 @@ def calibrate(
     solver_tol = tol
     while True:
         unit_g = outcome.g[:, 0]
-        misfit_all = np.abs(targets - x.T @ (unit_base * unit_g)) / scale
+        misfit_all = system.misfit(unit_g)
         max_error = float(misfit_all.max(initial=0.0))
         if not (outcome.converged[0] and max_error > max(tol, ROUNDOFF)) or n_iter >= max_iter:
             break
@@ -439,33 +515,42 @@ def calibrate(
         n_iter += outcome.n_iter
         traces.append(outcome.trace_by_constraint[1:])
     if not np.isfinite(unit_g).all():  # pragma: no cover - the line search keeps g finite
-        fail(ConvergenceError, "totals", "calibration produced non-finite weights", bad=[method])
-    weights_out = base * units.gather(unit_g)
+        fail(ConvergenceError, "totals", "calibration produced non-finite weights",
+             bad=[distance.method])
     converged = bool(outcome.converged[0]) and max_error <= max(tol, ROUNDOFF)
+    return _Fit(unit_g, n_iter, misfit_all, max_error, converged, np.vstack(traces))
 
-    if not converged:
-        if distance.bounded or method != "linear":
-            # Did Newton fail because no g within the bounds (or no positive g) meets the totals?
-            positive = unit_base > 0
-            report = check_bounds(
-                x[positive], unit_base[positive], targets, scale,
-                lower=lower, upper=upper, nonnegative=method != "linear",
-            )
-            if not report.feasible:
-                _raise_infeasible(report, names, targets, lower, upper, method)
-        worst = np.argsort(-misfit_all)[:5]
-        message = (
-            f"totals: {method} calibration did not converge in {n_iter} Newton "
-            f"iterations (max relative misfit {max_error:.3g} > tol {tol:g}); worst totals: "
-            + ", ".join(f"{names[j]} ({misfit_all[j]:.3g})" for j in worst)
-            + ". Increase max_iter, loosen tol or widen the bounds; or pass "
-            'on_nonconvergence="warn" to get the weights anyway.'
+
+def _report_nonconvergence(
+    fit: _Fit, system: _CalibrationSystem, distance: CalibrationDistance, solver: _SolverOptions
+) -> None:
+    """Infeasible bounds are an :class:`InfeasibleError`; otherwise raise or warn as asked."""
+    method = distance.method
+    if distance.bounded or method != "linear":
+        # Did Newton fail because no g within the bounds (or no positive g) meets the totals?
+        positive = system.unit_base > 0
+        report = check_bounds(
+            system.x[positive], system.unit_base[positive], system.targets, system.scale,
+            lower=distance.lower, upper=distance.upper, nonnegative=method != "linear",
         )
-        if on_nonconvergence == "raise":
-            raise ConvergenceError(message)
-        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+        if not report.feasible:
+            _raise_infeasible(report, system.names, system.targets, distance.lower,
+                              distance.upper, method)
+    worst = np.argsort(-fit.misfit)[:5]
+    message = (
+        f"totals: {method} calibration did not converge in {fit.n_iter} Newton "
+        f"iterations (max relative misfit {fit.max_error:.3g} > tol {solver.tol:g}); worst "
+        "totals: "
+        + ", ".join(f"{system.names[j]} ({fit.misfit[j]:.3g})" for j in worst)
+        + ". Increase max_iter, loosen tol or widen the bounds; or pass "
+        'on_nonconvergence="warn" to get the weights anyway.'
+    )
+    if solver.on_nonconvergence == "raise":
+        raise ConvergenceError(message)
+    warnings.warn(message, ConvergenceWarning, stacklevel=3)
 
-    index = source.frame.index
+
+def _warn_negative(weights_out: np.ndarray, index: pd.Index) -> None:
     negative = np.flatnonzero(weights_out < 0)
     if negative.size:
         warnings.warn(
@@ -474,17 +559,36 @@ def calibrate(
             "fit.design needs non-negative weights. Pass bounds=(0, None) (truncated linear), "
             "or use method='raking' or 'logit', to keep every weight positive.",
             DataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    trace = _trace_frame(np.vstack(traces), [groups[j] for j in keep], groups)
+
+
+def _result(
+    problem: WeightingProblem,
+    source: WeightingInput,
+    system: _CalibrationSystem,
+    distance: CalibrationDistance,
+    solver: _SolverOptions,
+    start: np.ndarray | None,
+    units: _Units,
+    fit: _Fit,
+    weights_out: np.ndarray,
+) -> WeightingResult:
+    """The weighting result, recording a step whose ``reweight`` re-calibrates replicates."""
+    method = distance.method
+    base = problem.base_weights
+    index = source.frame.index
+    groups = system.groups
+    trace = _trace_frame(fit.trace, [groups[j] for j in system.keep], groups)
     options = {
         "method": method,
-        "bounds": (lower, upper),
-        "tol": tol,
-        "max_iter": max_iter,
-        "constraints": names,
+        "bounds": (distance.lower, distance.upper),
+        "tol": solver.tol,
+        "max_iter": solver.max_iter,
+        "constraints": system.names,
     }
-    reweight = _make_reweight(units, x_solve, t_solve, s_solve, distance, tol, max_iter, start)
+    reweight = _make_reweight(units, system.x_solve, system.t_solve, system.s_solve, distance,
+                              solver.tol, solver.max_iter, start)
 
     def step_factory() -> WeightingStep:
         return WeightingStep(
@@ -501,18 +605,17 @@ def calibrate(
         weights=pd.Series(weights_out, index=index, name="weight"),
         base_weights=pd.Series(base, index=index, name="base_weight"),
         method=method,
-        converged=converged,
-        n_iter=n_iter,
-        max_margin_error=max_error,
+        converged=fit.converged,
+        n_iter=fit.n_iter,
+        max_margin_error=fit.max_error,
         trace=trace,
         step_factory=step_factory,
         base_design=source.make_design,
-        tol=tol,
+        tol=solver.tol,
         dropped_rows=problem.dropped_rows,
         dropped_categories=problem.dropped_categories,
         problem=problem,
     )
-
 
 def _start(x: np.ndarray, d: np.ndarray, distance: CalibrationDistance) -> np.ndarray | None:
     """Multipliers to start from: 0 (g = 1) unless the bounds exclude 1, then g near their middle."""

@@ -421,21 +421,103 @@ def build_problem(
     ``T * c_k / sum(c)`` too, which changes nothing beyond ``total_tolerance`` because count
     totals must agree with ``T`` within it (or, with ``normalize``, are read as shares).
     """
-    on_missing = check_option(on_missing, ("raise", "level", "drop"), "on_missing")
-    on_empty_category = check_option(on_empty_category, ("raise", "drop"), "on_empty_category")
-    on_total_mismatch = check_option(on_total_mismatch, ("raise", "normalize"), "on_total_mismatch")
-    total_tolerance = check_positive(total_tolerance, "total_tolerance")
+    rules = _TargetRules(
+        on_missing=check_option(on_missing, ("raise", "level", "drop"), "on_missing"),
+        on_empty_category=check_option(on_empty_category, ("raise", "drop"), "on_empty_category"),
+        on_total_mismatch=check_option(on_total_mismatch, ("raise", "normalize"),
+                                       "on_total_mismatch"),
+        total_tolerance=check_positive(total_tolerance, "total_tolerance"),
+    )
     if population_total is not None:
         population_total = check_positive(population_total, "population_total")
-    n = len(frame)
     columns = parsed.columns
     numeric_cols = [c for c, _ in parsed.numeric]
     check_columns(frame, [*columns, *numeric_cols], parameter)
-    if n == 0:
+    if len(frame) == 0:
         fail(ValidationError, "data", "has no rows to weight", bad=[f"shape {frame.shape}"],
              fix="Check the file or filter that produced the data.")
 
-    # -- missing values ----------------------------------------------------------------------
+    rows = _rows_with_values(frame, columns, numeric_cols, base_weights, parameter,
+                             rules.on_missing)
+    cells = CellTable.from_codes(
+        columns,
+        [rows.codes[c] for c in columns],
+        include=None if rows.included.all() else rows.included,
+        n_rows=len(frame),
+    )
+    cell_base = cells.sum_rows(None if unit_base else rows.base)
+    matched = [_match_margin(m, cells, cell_base, parameter, rules.on_empty_category)
+               for m in parsed.margins]
+    total = _population_total(parsed.margins, population_total, rows.base, parameter, rules)
+    margins = tuple(_resolved_margin(m, match, total, parameter)
+                    for m, match in zip(parsed.margins, matched))
+    numeric = tuple(
+        (c, t, np.where(rows.included, rows.numeric_values[c], 0.0)) for c, t in parsed.numeric
+    )
+    return WeightingProblem(
+        frame=frame,
+        base_weights=rows.base,
+        included=rows.included,
+        cells=cells,
+        cell_base=cell_base,
+        margins=margins,
+        numeric=numeric,
+        population_total=float(total),
+        dropped_rows=rows.dropped_rows,
+        dropped_categories=tuple(d for match in matched for d in match.dropped),
+        options=rules.as_dict(),
+    )
+
+
+@dataclass(frozen=True)
+class _TargetRules:
+    """How strictly targets are checked against the data (see :func:`build_problem`)."""
+
+    on_missing: str
+    on_empty_category: str
+    on_total_mismatch: str
+    total_tolerance: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "on_missing": self.on_missing,
+            "on_empty_category": self.on_empty_category,
+            "on_total_mismatch": self.on_total_mismatch,
+            "total_tolerance": self.total_tolerance,
+        }
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """The weighting columns coded, and which rows take part after missing values."""
+
+    codes: dict[Hashable, ColumnCodes]
+    numeric_values: dict[Hashable, np.ndarray]
+    included: np.ndarray
+    base: np.ndarray
+    dropped_rows: pd.Index
+
+
+@dataclass(frozen=True)
+class _MarginMatch:
+    """A margin's categories matched to the cells: cell -> category, base weight per category,
+    and the target categories dropped for having no sample."""
+
+    cell_category: np.ndarray
+    sample_base: np.ndarray
+    dropped: list[tuple[str, Hashable]]
+
+
+def _rows_with_values(
+    frame: pd.DataFrame,
+    columns: list[Hashable],
+    numeric_cols: list[Hashable],
+    base_weights: np.ndarray,
+    parameter: str,
+    on_missing: str,
+) -> _Rows:
+    """Code the weighting columns and apply ``on_missing`` to rows with missing values."""
+    n = len(frame)
     codes = {c: _codes_for(frame, c, on_missing) for c in columns}
     na_rows = np.zeros(n, dtype=bool)
     na_columns: list[Hashable] = []
@@ -445,14 +527,8 @@ def build_problem(
             na_columns.append(c)
     numeric_values: dict[Hashable, np.ndarray] = {}
     for c in numeric_cols:
-        try:
-            values = pd.to_numeric(frame[c], errors="raise").to_numpy(dtype=np.float64, na_value=np.nan)
-        except (TypeError, ValueError):
-            fail(MarginError, parameter, f"numeric total column {c!r} is not numeric", bad=[c],
-                 fix="Convert it with pd.to_numeric, or give category targets instead.")
+        values = _numeric_column(frame, c, parameter)
         miss = np.isnan(values)
-        if np.isinf(values).any():
-            fail(MarginError, parameter, f"column {c!r} has infinite values", bad=[c])
         if miss.any():
             na_rows |= miss
             na_columns.append(c)
@@ -473,148 +549,150 @@ def build_problem(
     dropped_rows = frame.index[na_rows] if drop else frame.index[:0]
     if drop and not included.any():
         fail(MarginError, parameter, "every row has a missing weighting value", bad=na_columns)
+    return _Rows(codes, numeric_values, included, base, dropped_rows)
 
-    # -- cells --------------------------------------------------------------------------------
-    cells = CellTable.from_codes(
-        columns,
-        [codes[c] for c in columns],
-        include=None if included.all() else included,
-        n_rows=n,
+
+def _numeric_column(frame: pd.DataFrame, column: Hashable, parameter: str) -> np.ndarray:
+    """A numeric total's column as float64 (NaN where missing); infinite values are an error."""
+    try:
+        values = pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=np.float64,
+                                                                       na_value=np.nan)
+    except (TypeError, ValueError):
+        fail(MarginError, parameter, f"numeric total column {column!r} is not numeric",
+             bad=[column], fix="Convert it with pd.to_numeric, or give category targets instead.")
+    if np.isinf(values).any():
+        fail(MarginError, parameter, f"column {column!r} has infinite values", bad=[column])
+    return values
+
+
+def _margin_groups(cells: CellTable, m: MarginTargets) -> tuple[np.ndarray, list[Any], np.ndarray]:
+    """Per cell, the code of its category of ``m`` in the data; the data labels; which are
+    present in the cells."""
+    col_pos = {c: j for j, c in enumerate(cells.columns)}
+    js = [col_pos[c] for c in m.columns]
+    if len(js) == 1:
+        j = js[0]
+        group = cells.cell_codes[j]
+        data_labels = [_plain(x) for x in cells.labels[j]]
+        present = np.zeros(len(data_labels), dtype=bool)
+        present[group] = True
+        return group, data_labels, present
+    group, n_groups = group_codes(
+        [cells.cell_codes[j] for j in js], [len(cells.labels[j]) for j in js]
     )
-    cell_base = cells.sum_rows(None if unit_base else base)
-    col_pos = {c: j for j, c in enumerate(columns)}
+    rep = np.empty(n_groups, dtype=np.intp)
+    rep[group] = np.arange(group.size)
+    data_labels = [
+        tuple(_plain(cells.labels[j][cells.cell_codes[j][r]]) for j in js) for r in rep
+    ]
+    return group, data_labels, np.ones(n_groups, dtype=bool)
 
-    # -- margins against data -------------------------------------------------------------------
-    resolved_raw: list[tuple[MarginTargets, np.ndarray, np.ndarray]] = []
-    dropped_categories: list[tuple[str, Hashable]] = []
-    for m in parsed.margins:
-        js = [col_pos[c] for c in m.columns]
-        if len(js) == 1:
-            j = js[0]
-            group = cells.cell_codes[j]
-            data_labels = [_plain(x) for x in cells.labels[j]]
-            n_groups = len(data_labels)
-            present = np.zeros(n_groups, dtype=bool)
-            present[group] = True
-        else:
-            group, n_groups = group_codes(
-                [cells.cell_codes[j] for j in js], [len(cells.labels[j]) for j in js]
-            )
-            rep = np.empty(n_groups, dtype=np.intp)
-            rep[group] = np.arange(group.size)
-            data_labels = [
-                tuple(_plain(cells.labels[j][cells.cell_codes[j][r]]) for j in js) for r in rep
-            ]
-            present = np.ones(n_groups, dtype=bool)
-        pos = _match_labels(m.labels, data_labels)
-        absent = [data_labels[i] for i in np.flatnonzero((pos < 0) & present)]
-        if absent:
-            what = "joint cells" if len(m.columns) > 1 else "categories"
-            fail(
-                MarginError,
-                parameter,
-                f"the data have {what} of {m.name!r} that have no target",
-                bad=absent,
-                fix="Add targets for them (0 is not allowed for populated categories), recode "
-                "them into a category that has a target, or remove those rows explicitly. Labels "
-                "are compared exactly (1 and '1' differ).",
-            )
-        cell_category = pos[group]
-        sample_base = np.bincount(cell_category, weights=cell_base, minlength=len(m.labels))
-        values = m.values
-        zero_populated = [m.labels[k] for k in np.flatnonzero((values == 0) & (sample_base > 0))]
-        if zero_populated:
-            fail(
-                MarginError,
-                parameter,
-                f"margin {m.name!r} has zero targets for categories that have sample rows",
-                bad=zero_populated,
-                fix="Raking cannot move weight to zero; remove those rows explicitly or give a "
-                "positive target.",
-            )
-        empty = np.flatnonzero((values > 0) & (sample_base <= 0))
-        if empty.size and on_empty_category == "raise":
-            what = "joint cells" if len(m.columns) > 1 else "categories"
-            fail(
-                MarginError,
-                parameter,
-                f"margin {m.name!r} has target {what} with no sample (or only zero base weights)",
-                bad=[m.labels[k] for k in empty],
-                fix='Merge them with a neighbouring category, or pass on_empty_category="drop" '
-                "to drop them and rescale the remaining targets.",
-            )
-        dropped_categories += [(m.name, m.labels[k]) for k in empty]
-        resolved_raw.append((m, cell_category, sample_base))
 
-    # -- totals ---------------------------------------------------------------------------------
-    count_totals = [(m.name, float(m.values.sum())) for m, _, _ in resolved_raw if not m.is_shares]
+def _match_margin(
+    m: MarginTargets, cells: CellTable, cell_base: np.ndarray, parameter: str,
+    on_empty_category: str,
+) -> _MarginMatch:
+    """Match a margin's target categories to the data: every populated category needs a
+    positive target; a target category without sample is an error or dropped."""
+    group, data_labels, present = _margin_groups(cells, m)
+    pos = _match_labels(m.labels, data_labels)
+    absent = [data_labels[i] for i in np.flatnonzero((pos < 0) & present)]
+    if absent:
+        what = "joint cells" if len(m.columns) > 1 else "categories"
+        fail(
+            MarginError,
+            parameter,
+            f"the data have {what} of {m.name!r} that have no target",
+            bad=absent,
+            fix="Add targets for them (0 is not allowed for populated categories), recode "
+            "them into a category that has a target, or remove those rows explicitly. Labels "
+            "are compared exactly (1 and '1' differ).",
+        )
+    cell_category = pos[group]
+    sample_base = np.bincount(cell_category, weights=cell_base, minlength=len(m.labels))
+    values = m.values
+    zero_populated = [m.labels[k] for k in np.flatnonzero((values == 0) & (sample_base > 0))]
+    if zero_populated:
+        fail(
+            MarginError,
+            parameter,
+            f"margin {m.name!r} has zero targets for categories that have sample rows",
+            bad=zero_populated,
+            fix="Raking cannot move weight to zero; remove those rows explicitly or give a "
+            "positive target.",
+        )
+    empty = np.flatnonzero((values > 0) & (sample_base <= 0))
+    if empty.size and on_empty_category == "raise":
+        what = "joint cells" if len(m.columns) > 1 else "categories"
+        fail(
+            MarginError,
+            parameter,
+            f"margin {m.name!r} has target {what} with no sample (or only zero base weights)",
+            bad=[m.labels[k] for k in empty],
+            fix='Merge them with a neighbouring category, or pass on_empty_category="drop" '
+            "to drop them and rescale the remaining targets.",
+        )
+    return _MarginMatch(cell_category, sample_base, [(m.name, m.labels[k]) for k in empty])
+
+
+def _population_total(
+    margins: Sequence[MarginTargets],
+    population_total: float | None,
+    base: np.ndarray,
+    parameter: str,
+    rules: _TargetRules,
+) -> float:
+    """The total every margin is put on; count margins must agree with it (or are normalised)."""
+    count_totals = [(m.name, float(m.values.sum())) for m in margins if not m.is_shares]
     if population_total is not None:
         total = population_total
     elif count_totals:
         total = count_totals[0][1]
     else:
         total = float(base.sum())
+    tolerance = rules.total_tolerance
     mismatched = [
-        f"{name}: {t:.10g}" for name, t in count_totals if abs(t - total) > total_tolerance * total
+        f"{name}: {t:.10g}" for name, t in count_totals if abs(t - total) > tolerance * total
     ]
-    if mismatched and on_total_mismatch == "raise":
+    if mismatched and rules.on_total_mismatch == "raise":
         fail(
             MarginError,
             parameter,
             f"count margins disagree on the population total ({total:.10g}) beyond a relative "
-            f"tolerance of {total_tolerance:g}",
+            f"tolerance of {tolerance:g}",
             bad=mismatched,
             fix='Give shares, fix the counts, or pass on_total_mismatch="normalize" to read every '
             "margin as shares of the population total.",
         )
+    return total
 
-    margins: list[ResolvedMargin] = []
-    for m, cell_category, sample_base in resolved_raw:
-        # shares, and counts that agree within the tolerance, are put on exactly the same total
-        scale = total / float(m.values.sum())
-        targets = m.values * scale
-        keep = (targets > 0) & (sample_base > 0)
-        # categories that are empty on both sides (target 0, no sample) are simply left out
-        if not keep.all():
-            kept_total = float(targets[keep].sum())
-            margin_total = float(targets.sum())
-            if kept_total <= 0:
-                fail(MarginError, parameter, f"margin {m.name!r} has no category left", bad=[m.name])
-            targets = targets[keep] * (margin_total / kept_total)
-            new_pos = np.full(len(m.labels), -1, dtype=np.intp)
-            new_pos[keep] = np.arange(int(keep.sum()))
-            cell_category = new_pos[cell_category]
-            labels = tuple(lab for lab, k in zip(m.labels, keep) if k)
-        else:
-            labels = m.labels
-        margins.append(
-            ResolvedMargin(
-                columns=m.columns,
-                labels=labels,
-                targets=np.asarray(targets, dtype=np.float64),
-                cell_category=np.asarray(cell_category, dtype=np.intp),
-                given_as="shares" if m.is_shares else "counts",
-            )
-        )
 
-    numeric = tuple(
-        (c, t, np.where(included, numeric_values[c], 0.0)) for c, t in parsed.numeric
-    )
-    return WeightingProblem(
-        frame=frame,
-        base_weights=base,
-        included=included,
-        cells=cells,
-        cell_base=cell_base,
-        margins=tuple(margins),
-        numeric=numeric,
-        population_total=float(total),
-        dropped_rows=dropped_rows,
-        dropped_categories=tuple(dropped_categories),
-        options={
-            "on_missing": on_missing,
-            "on_empty_category": on_empty_category,
-            "on_total_mismatch": on_total_mismatch,
-            "total_tolerance": total_tolerance,
-        },
+def _resolved_margin(
+    m: MarginTargets, match: _MarginMatch, total: float, parameter: str
+) -> ResolvedMargin:
+    """Target counts on the population total, without the categories that have no sample."""
+    cell_category = match.cell_category
+    # shares, and counts that agree within the tolerance, are put on exactly the same total
+    scale = total / float(m.values.sum())
+    targets = m.values * scale
+    keep = (targets > 0) & (match.sample_base > 0)
+    # categories that are empty on both sides (target 0, no sample) are simply left out
+    if not keep.all():
+        kept_total = float(targets[keep].sum())
+        margin_total = float(targets.sum())
+        if kept_total <= 0:
+            fail(MarginError, parameter, f"margin {m.name!r} has no category left", bad=[m.name])
+        targets = targets[keep] * (margin_total / kept_total)
+        new_pos = np.full(len(m.labels), -1, dtype=np.intp)
+        new_pos[keep] = np.arange(int(keep.sum()))
+        cell_category = new_pos[cell_category]
+        labels = tuple(lab for lab, k in zip(m.labels, keep) if k)
+    else:
+        labels = m.labels
+    return ResolvedMargin(
+        columns=m.columns,
+        labels=labels,
+        targets=np.asarray(targets, dtype=np.float64),
+        cell_category=np.asarray(cell_category, dtype=np.intp),
+        given_as="shares" if m.is_shares else "counts",
     )

@@ -495,124 +495,33 @@ def who_decides(
     uncertainty = check_option(uncertainty, ("none", "bootstrap"), "uncertainty")
     tie_break = check_option(tie_break, ("random", "order"), "tie_break")
     n_draws = as_int(n_draws, "n_draws", minimum=1)
-    util = as_utilities(u)
-    if options is not None:
-        order = list(options)
-        unknown = [o for o in order if o not in set(util.options)]
-        left_out = [o for o in util.options if o not in set(order)]
-        if unknown or left_out or len(order) != len(util.options):
-            fail(ValidationError, "options", "must list every option of the table exactly once",
-                 bad=unknown + left_out)
-        cols = util.options.get_indexer(order)
-        util = Utilities(util.values[:, cols], pd.Index(order), util.raters, util.covariates)
-    n, m = util.values.shape
-    named_policies = [(name, JuryPolicy(int(p)) if isinstance(p, (int, np.integer)) else p)
-                      for name, p in _named(policy, "policy")]
-    for name, p in named_policies:
-        if not isinstance(p, JuryPolicy):
-            fail(ValidationError, "policy", "must be a JuryPolicy, an int size, a list or a "
-                 "mapping of them", bad=[type(p).__name__])
-        as_int(p.size, f"policy {name!r} size", minimum=1)
-    if isinstance(population, Mapping):
-        named_populations = [(str(k), v) for k, v in population.items()]
-    else:
-        named_populations = [("all" if population is None else "population", population)]
-    pop_rows = [(name, _row_selector(spec, util, "population")) for name, spec in named_populations]
-    for name, rows in pop_rows:
-        if rows.size == 0:
-            fail(ValidationError, "population", "selects no rater", bad=[name])
-    linked = None
-    if design is not None:
-        if weights is not None:
-            fail(ValidationError, "weights", "give either weights= or design= (whose weights are "
-                 "used), not both", bad=["weights", "design"])
-        if mode == "prism":
-            fail(ValidationError, "design", 'mode="prism" is unweighted', bad=["design"])
-        linked = link_design(design, util)
-        w_eval = linked.weights
-    else:
-        w_eval = (np.ones(n) if weights is None
-                  else rater_values(weights, util, "weights", numeric=True))
-
+    util = _ordered_options(as_utilities(u), options)
+    named_policies = _named_policies(policy)
+    pop_rows = _population_rows(population, util)
+    w_eval, linked = _evaluation_weights(util, weights, design, mode)
     veto_table = isinstance(u, UtilityTable) and u.aggregate == "veto_rate"
     if mode == "prism":
         return _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights,
                            evaluation, missing, uncertainty, veto_table)
 
     gen = as_rng(rng)
+    spec = _WelfareSpec(swf, eps, power, by)
+    jury_rule = _JuryRule(rule, tie_break, regularization)
     values = _impute(util.values) if missing == "impute" else util.values
     exposure = ~np.isnan(util.values)
-    positions = np.arange(m)
     contributions = juries.rater_contributions(values, rule, veto_threshold=veto_threshold,
                                                borda=borda, veto_table=veto_table)
-
-    # evaluation splits: (jury-eligible mask, evaluated mask) per fold; draw b uses fold b % K
-    if evaluation == "in_sample":
-        splits = [(np.ones(n, dtype=bool), np.ones(n, dtype=bool))]
-    else:
-        k = 2 if evaluation == "held_out" else as_int(folds, "folds", minimum=2)
-        fold_of = gen.permutation(np.arange(n) % k)
-        if evaluation == "held_out":
-            splits = [(fold_of == 0, fold_of == 1)]
-        else:
-            splits = [(fold_of != f, fold_of == f) for f in range(k)]
-    fold_draws = [len(range(f, n_draws, len(splits))) for f in range(len(splits))]
-
-    # welfare of every option for every (split, population)
-    eval_welfare = np.empty((len(splits), len(pop_rows), m))
-    for f, (_, eval_mask) in enumerate(splits):
-        for q, (name, rows) in enumerate(pop_rows):
-            members = np.zeros(n, dtype=bool)
-            members[rows] = True
-            members &= eval_mask
-            eval_welfare[f, q] = _option_welfare(values, w_eval, members, util, swf, eps, power,
-                                                 by, name)
-
-    policy_names = tuple(name for name, _ in named_policies)
-    winners = np.empty((len(named_policies), n_draws), dtype=np.int64)
-    draws = np.empty((len(named_policies), len(pop_rows), n_draws))
-    tied_share = np.zeros(len(named_policies))
-    no_info_share = np.zeros(len(named_policies))
-    for p, (name, pol) in enumerate(named_policies):
-        pool_rows = _row_selector(pol.pool, util, f"policy {name!r} pool")
-        select_p = None
-        if pol.selection_weights is not None:
-            select_p = rater_values(pol.selection_weights, util, "selection_weights", numeric=True)
-        strata_codes = None
-        if pol.strata is not None or pol.quotas is not None:
-            if pol.strata is None or pol.quotas is None:
-                fail(ValidationError, f"policy {name!r}", "quota sampling needs both strata= "
-                     "and quotas=", bad=[pol.strata, pol.quotas])
-            strata_codes = rater_values(pol.strata, util, "strata", numeric=False)
-            if sum(int(v) for v in pol.quotas.values()) != pol.size:
-                fail(ValidationError, f"policy {name!r} quotas", f"must add up to size "
-                     f"{pol.size}", bad=[dict(pol.quotas)])
-        results = []
-        for f, (jury_mask, _) in enumerate(splits):
-            if fold_draws[f] == 0:
-                continue
-            eligible = pool_rows[jury_mask[pool_rows]]
-            jury = _draw(gen, fold_draws[f], eligible, pol, select_p, strata_codes, name)
-            sums = juries.jury_sums(jury, contributions)
-            scores = juries.scores_from_sums(sums, rule, m, positions,
-                                             regularization=regularization)
-            win, tied, no_info = juries.pick_winners(scores, gen, positions, tie_break)
-            results.append((f, win, tied, no_info))
-        for f, win, tied, no_info in results:
-            idx = np.arange(f, n_draws, len(splits))
-            winners[p, idx] = win
-            draws[p, :, idx] = eval_welfare[f][:, win].T
-            tied_share[p] += tied.sum()
-            no_info_share[p] += no_info.sum()
-        tied_share[p] /= n_draws
-        no_info_share[p] /= n_draws
-
+    splits = _evaluation_splits(evaluation, folds, util.values.shape[0], gen)
+    eval_welfare = _split_welfare(values, w_eval, util, splits, pop_rows, spec)
+    winners, draws, tied_share, no_info_share = _simulate_policies(
+        contributions, util, named_policies, splits, eval_welfare, jury_rule, n_draws, gen
+    )
     option_table, design_se, boot_se = _uncertainty(
-        values, exposure, w_eval, util, pop_rows, swf, eps, power, by, winners, uncertainty,
-        n_bootstrap, gen, linked,
+        values, exposure, w_eval, util, pop_rows, spec, winners, uncertainty, n_bootstrap, gen,
+        linked,
     )
     return WhoDecidesResult(
-        policies=policy_names,
+        policies=tuple(name for name, _ in named_policies),
         populations=tuple(name for name, _ in pop_rows),
         options=util.options,
         winners=winners,
@@ -629,6 +538,175 @@ def who_decides(
         policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
     )
 
+
+# --------------------------------------------------------------------------------------------
+# Inputs: option order, policies, populations, evaluation weights
+
+
+def _ordered_options(util: Utilities, options: Sequence[Hashable] | None) -> Utilities:
+    """The table with its options in the given (tie-break) order."""
+    if options is None:
+        return util
+    order = list(options)
+    unknown = [o for o in order if o not in set(util.options)]
+    left_out = [o for o in util.options if o not in set(order)]
+    if unknown or left_out or len(order) != len(util.options):
+        fail(ValidationError, "options", "must list every option of the table exactly once",
+             bad=unknown + left_out)
+    cols = util.options.get_indexer(order)
+    return Utilities(util.values[:, cols], pd.Index(order), util.raters, util.covariates)
+
+
+def _named_policies(policy: Any) -> list[tuple[str, JuryPolicy]]:
+    """``(name, JuryPolicy)`` pairs; an int is a policy of that size."""
+    named = [(name, JuryPolicy(int(p)) if isinstance(p, (int, np.integer)) else p)
+             for name, p in _named(policy, "policy")]
+    for name, p in named:
+        if not isinstance(p, JuryPolicy):
+            fail(ValidationError, "policy", "must be a JuryPolicy, an int size, a list or a "
+                 "mapping of them", bad=[type(p).__name__])
+        as_int(p.size, f"policy {name!r} size", minimum=1)
+    return named
+
+
+def _population_rows(population: Any, util: Utilities) -> list[tuple[str, np.ndarray]]:
+    """``(name, rater rows)`` per welfare population; each must select someone."""
+    if isinstance(population, Mapping):
+        named_populations = [(str(k), v) for k, v in population.items()]
+    else:
+        named_populations = [("all" if population is None else "population", population)]
+    pop_rows = [(name, _row_selector(spec, util, "population")) for name, spec in named_populations]
+    for name, rows in pop_rows:
+        if rows.size == 0:
+            fail(ValidationError, "population", "selects no rater", bad=[name])
+    return pop_rows
+
+
+def _evaluation_weights(util: Utilities, weights: Any, design: Any, mode: str) -> tuple[Any, Any]:
+    """Rater weights of the welfare evaluation and the linked design (or ``None``)."""
+    if design is None:
+        n = util.values.shape[0]
+        w_eval = np.ones(n) if weights is None else rater_values(weights, util, "weights",
+                                                                  numeric=True)
+        return w_eval, None
+    if weights is not None:
+        fail(ValidationError, "weights", "give either weights= or design= (whose weights are "
+             "used), not both", bad=["weights", "design"])
+    if mode == "prism":
+        fail(ValidationError, "design", 'mode="prism" is unweighted', bad=["design"])
+    linked = link_design(design, util)
+    return linked.weights, linked
+
+
+@dataclass(frozen=True)
+class _WelfareSpec:
+    """The welfare function evaluating a winner, with its settings (see ``welfare``)."""
+
+    swf: str
+    eps: float | None = None
+    power: float | None = None
+    by: Any = None
+
+
+@dataclass(frozen=True)
+class _JuryRule:
+    """How a jury's summed contributions become a winner: the rule, the Bradley–Terry ridge
+    and the tie-break."""
+
+    rule: str
+    tie_break: str
+    regularization: float
+
+
+@dataclass(frozen=True)
+class _Splits:
+    """Evaluation splits: per fold, the jury-eligible and evaluated rater masks; draw ``b``
+    uses fold ``b % K``."""
+
+    masks: list[tuple[np.ndarray, np.ndarray]]
+
+    def draws_of(self, fold: int, n_draws: int) -> np.ndarray:
+        return np.arange(fold, n_draws, len(self.masks))
+
+
+# --------------------------------------------------------------------------------------------
+# Problem: evaluation splits and the welfare of every option
+
+
+def _evaluation_splits(evaluation: str, folds: int, n: int, gen: np.random.Generator) -> _Splits:
+    if evaluation == "in_sample":
+        return _Splits([(np.ones(n, dtype=bool), np.ones(n, dtype=bool))])
+    k = 2 if evaluation == "held_out" else as_int(folds, "folds", minimum=2)
+    fold_of = gen.permutation(np.arange(n) % k)
+    if evaluation == "held_out":
+        return _Splits([(fold_of == 0, fold_of == 1)])
+    return _Splits([(fold_of != f, fold_of == f) for f in range(k)])
+
+
+def _split_welfare(values, w_eval, util, splits, pop_rows, spec) -> np.ndarray:
+    """(folds x populations x options) welfare of every option on each fold's evaluated raters."""
+    n, m = values.shape
+    eval_welfare = np.empty((len(splits.masks), len(pop_rows), m))
+    for f, (_, eval_mask) in enumerate(splits.masks):
+        for q, (name, rows) in enumerate(pop_rows):
+            members = np.zeros(n, dtype=bool)
+            members[rows] = True
+            members &= eval_mask
+            eval_welfare[f, q] = _option_welfare(values, w_eval, members, util, spec, name)
+    return eval_welfare
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation: draw juries per policy and fold, pick their winners
+
+
+def _simulate_policies(contributions, util, named_policies, splits, eval_welfare, jury_rule,
+                       n_draws, gen):
+    """Winners, welfare draws, tied and no-information shares of every policy."""
+    m = util.values.shape[1]
+    positions = np.arange(m)
+    n_policies = len(named_policies)
+    winners = np.empty((n_policies, n_draws), dtype=np.int64)
+    draws = np.empty((n_policies, eval_welfare.shape[1], n_draws))
+    tied_share = np.zeros(n_policies)
+    no_info_share = np.zeros(n_policies)
+    for p, (name, pol) in enumerate(named_policies):
+        pool_rows, select_p, strata_codes = _policy_sampler(pol, name, util)
+        for f, (jury_mask, _) in enumerate(splits.masks):
+            idx = splits.draws_of(f, n_draws)
+            if idx.size == 0:
+                continue
+            eligible = pool_rows[jury_mask[pool_rows]]
+            jury = _draw(gen, idx.size, eligible, pol, select_p, strata_codes, name)
+            sums = juries.jury_sums(jury, contributions)
+            scores = juries.scores_from_sums(sums, jury_rule.rule, m, positions,
+                                             regularization=jury_rule.regularization)
+            win, tied, no_info = juries.pick_winners(scores, gen, positions, jury_rule.tie_break)
+            winners[p, idx] = win
+            draws[p, :, idx] = eval_welfare[f][:, win].T
+            tied_share[p] += tied.sum()
+            no_info_share[p] += no_info.sum()
+        tied_share[p] /= n_draws
+        no_info_share[p] /= n_draws
+    return winners, draws, tied_share, no_info_share
+
+
+def _policy_sampler(pol: JuryPolicy, name: str, util: Utilities):
+    """Pool rows, selection probabilities and quota strata codes of one policy."""
+    pool_rows = _row_selector(pol.pool, util, f"policy {name!r} pool")
+    select_p = None
+    if pol.selection_weights is not None:
+        select_p = rater_values(pol.selection_weights, util, "selection_weights", numeric=True)
+    strata_codes = None
+    if pol.strata is not None or pol.quotas is not None:
+        if pol.strata is None or pol.quotas is None:
+            fail(ValidationError, f"policy {name!r}", "quota sampling needs both strata= "
+                 "and quotas=", bad=[pol.strata, pol.quotas])
+        strata_codes = rater_values(pol.strata, util, "strata", numeric=False)
+        if sum(int(v) for v in pol.quotas.values()) != pol.size:
+            fail(ValidationError, f"policy {name!r} quotas", f"must add up to size "
+                 f"{pol.size}", bad=[dict(pol.quotas)])
+    return pool_rows, select_p, strata_codes
 
 def _draw(gen, n_draws, eligible, pol, select_p, strata_codes, name) -> np.ndarray:
     if strata_codes is None:
@@ -662,7 +740,7 @@ def _draw_simple(gen, n_draws, eligible, size, replace, select_p, name) -> np.nd
     return juries.draw_juries(gen, n_draws, eligible, size, replace=replace, probabilities=probs)
 
 
-def _option_welfare(values, w, members, util, swf, eps, power, by, name) -> np.ndarray:
+def _option_welfare(values, w, members, util, spec: _WelfareSpec, name) -> np.ndarray:
     """Welfare of every option over ``members``; every option must be seen by someone."""
     sub = values[members]
     exposed = ~np.isnan(sub) & (w[members] > 0)[:, None]
@@ -673,10 +751,10 @@ def _option_welfare(values, w, members, util, swf, eps, power, by, name) -> np.n
              "so their welfare is undefined", bad=[util.options[j] for j in unseen],
              fix='Use a larger population, missing="impute", or drop those options.')
     by_values = None
-    if by is not None:
-        by_values = rater_values(by, util, "by", numeric=False)[members]
-    res = welfare(pd.DataFrame(sub, columns=range(sub.shape[1])), swf=swf, eps=eps, power=power,
-                  weights=w[members], by=by_values)
+    if spec.by is not None:
+        by_values = rater_values(spec.by, util, "by", numeric=False)[members]
+    res = welfare(pd.DataFrame(sub, columns=range(sub.shape[1])), swf=spec.swf, eps=spec.eps,
+                  power=spec.power, weights=w[members], by=by_values)
     frame = res.table
     if "group" in frame.columns:
         frame = frame.loc[frame["group"] == "all"]
@@ -685,25 +763,26 @@ def _option_welfare(values, w, members, util, swf, eps, power, by, name) -> np.n
     return out
 
 
-def _uncertainty(values, exposure, w, util, pop_rows, swf, eps, power, by, winners, kind,
-                 n_bootstrap, gen, linked=None):
+def _uncertainty(values, exposure, w, util, pop_rows, spec, winners, kind, n_bootstrap, gen,
+                 linked=None):
     n, m = values.shape
     shares = np.stack([np.bincount(wr, minlength=m) / wr.size for wr in winners])
     rows = []
-    design = np.zeros((winners.shape[0], len(pop_rows))) if swf == "utilitarian" else None
+    utilitarian = spec.swf == "utilitarian"
+    design = np.zeros((winners.shape[0], len(pop_rows))) if utilitarian else None
     boot = None
     full = []
     for q, (name, idx) in enumerate(pop_rows):
         members = np.zeros(n, dtype=bool)
         members[idx] = True
-        point = _option_welfare(values, w, members, util, swf, eps, power, by, name)
+        point = _option_welfare(values, w, members, util, spec, name)
         full.append(point)
         z = np.zeros((n, m))
         for j, option in enumerate(util.options):
             dom = members & ~np.isnan(values[:, j]) & (w > 0)
             row = {"population": name, "option": option, "welfare": float(point[j]),
                    "n_exposed": int((members & exposure[:, j]).sum())}
-            if swf == "utilitarian":
+            if utilitarian:
                 x = np.nan_to_num(values[:, j])
                 total = w[dom].sum()
                 # linearised variable of the domain mean, without the weight factor
@@ -738,8 +817,7 @@ def _uncertainty(values, exposure, w, util, pop_rows, swf, eps, power, by, winne
                 if not sub_ok.all():
                     reps[r, q] = full[q]  # an option unseen in this replicate: keep the estimate
                     continue
-                reps[r, q] = _option_welfare(values, wr, members, util, swf, eps, power, by,
-                                             name)
+                reps[r, q] = _option_welfare(values, wr, members, util, spec, name)
         table["bootstrap_se"] = reps.std(axis=0, ddof=1).reshape(-1)
         expected = np.einsum("rqm,pm->rpq", reps, shares)
         boot = expected.std(axis=0, ddof=1)
@@ -782,8 +860,8 @@ def _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights
     for q, (name, rows) in enumerate(pop_rows):
         members = np.zeros(n, dtype=bool)
         members[rows] = True
-        welfare_rows[q] = _option_welfare(values, np.ones(n), members, util, "utilitarian", None,
-                                          None, None, name)
+        welfare_rows[q] = _option_welfare(values, np.ones(n), members, util,
+                                          _WelfareSpec("utilitarian"), name)
     winners = np.empty((len(named_policies), n_draws), dtype=np.int64)
     for p, (name, pol) in enumerate(named_policies):
         pool = _row_selector(pol.pool, util, f"policy {name!r} pool")
@@ -792,7 +870,7 @@ def _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights
         winners[p] = juries.prism_loop(values, pool.tolist(), pol.size, n_draws, rule, py_rng)
     draws = np.stack([welfare_rows[:, winners[p]] for p in range(len(named_policies))])
     table, design, _ = _uncertainty(values, ~np.isnan(values), np.ones(n), util, pop_rows,
-                                    "utilitarian", None, None, None, winners, "none", 0, None)
+                                    _WelfareSpec("utilitarian"), winners, "none", 0, None)
     return WhoDecidesResult(
         policies=tuple(name for name, _ in named_policies),
         populations=tuple(name for name, _ in pop_rows),

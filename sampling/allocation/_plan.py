@@ -340,11 +340,63 @@ def allocate(
     ({'x': 30, 'y': 28}, 'optimal', True)
     """
     groups, a, b, c, pooled = _curve_arrays(curves)
-    G = len(groups)
-    custom = callable(objective)
-    kind = "custom" if custom else check_option(objective, OBJECTIVES, "objective")
+    custom = objective if callable(objective) else None
+    kind = "custom" if custom is not None else check_option(objective, OBJECTIVES, "objective")
     tie_break = check_option(tie_break, ("leximin", "utilitarian", "none"), "tie_break")
     uncertainty = check_option(uncertainty, ("none", "bootstrap", "robust"), "uncertainty")
+    box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n)
+    goal = _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
+                         tie_break)
+    solve = _Solver(goal, box, pooled, targets, groups, tol)
+    reps = _replicates(curves, uncertainty)
+    plan_curves = (a, b, c)
+    if uncertainty == "robust":
+        # plan against the upper quantile of each group's error curve across replicates:
+        # refit (a, b, c) to that pointwise quantile curve on the plausible range of n.
+        plan_curves = _robust_curves(reps, box.lower, box.upper, box.total, box.costs, quantile)
+    sol = solve(*plan_curves)
+    _, obj_cont = _plan_value(goal, plan_curves, pooled, box, sol.n)
+    n_final, integer_status = sol.n, "not requested"
+    if integer:
+        n_final, integer_status = _integer_plan(goal, plan_curves, pooled, box, sol.n)
+    unc = None if reps is None else _replicate_summary(reps, solve, groups, box.current, pooled,
+                                                       quantile)
+    return _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final,
+                        integer, integer_status, unc)
+
+
+# ----------------------------------------------------------------------------- steps of allocate
+@dataclass(frozen=True)
+class _BudgetBox:
+    """Costs, bounds and budget, per group: ``sum k (n - current) <= budget``, ``lower <= n <=
+    upper``; ``total`` is the budget in total-n units (``None`` without a budget)."""
+
+    costs: np.ndarray
+    current: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    budget: float | None
+    total: float | None
+
+
+@dataclass(frozen=True)
+class _Goal:
+    """The objective and its settings: group weights, p, alpha, the transform of the exact
+    core, the maximin tie-break, and the callable of a custom objective."""
+
+    kind: str
+    custom: Callable[..., Any] | None
+    w: np.ndarray
+    p: float
+    alpha: float
+    transform: core.Transform
+    tie_break: str
+
+
+def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n: Any,
+                min_n: Any, max_n: Any) -> _BudgetBox:
+    """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``."""
+    G = len(groups)
     k = per_group(costs, groups, "costs", default=None, positive=True)
     cur = per_group(current_n, groups, "current_n", default=0.0)
     mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
@@ -363,6 +415,14 @@ def allocate(
         if budget is None:
             fail(ValidationError, "budget", "is required for this objective")
     B = check_positive(budget, "budget", allow_zero=True) if budget is not None else None
+    B_total = None if B is None else B + float(k @ cur)  # budget in total-n units
+    return _BudgetBox(k, cur, lo, hi, B, B_total)
+
+
+def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
+                  tie_break) -> _Goal:
+    """Check the objective's settings against the curves and bounds."""
+    G = len(groups)
     if pooled is not None and kind not in ("utilitarian", "population", "maximin", "custom"):
         fail(ValidationError, "objective", "pooled curves support utilitarian, population, "
              "maximin or a callable objective", bad=[kind])
@@ -378,77 +438,102 @@ def allocate(
         fail(ValidationError, "p", "must be >= 1 (the p-norm is convex only then)", bad=[p])
     if kind == "alpha_fair":
         check_positive(alpha, "alpha")
-        f_lo = a * lo ** (-b) + c
+        f_lo = a * box.lower ** (-b) + c
         if (f_lo >= 1).any():
             fail(ValidationError, "objective",
                  "alpha_fair uses utility 1 - error, so every error must stay below 1; at min_n "
                  "these groups are at or above 1", bad=list(groups[f_lo >= 1]),
                  fix="Raise min_n or use errors on a 0-1 scale.")
-
-    B_total = None if B is None else B + float(k @ cur)  # budget in total-n units
     transform = {"pnorm": core.Transform("power", float(p)),
                  "alpha_fair": core.Transform("alpha_fair", float(alpha))}.get(kind, core.IDENTITY)
+    return _Goal(kind, custom, w, p, alpha, transform, tie_break)
 
-    def solve(a_, b_, c_):
-        if kind == "target":
-            return _solve_target(a_, b_, c_, k, lo, hi, targets, groups, B_total, cur)
-        if custom or pooled is not None:
-            return solve_cvxpy(a_, b_, c_, w, k, B_total, lo, hi,
-                               objective if custom else ("maximin" if kind == "maximin" else "sum"),
-                               pooled=pooled, tol=max(tol, CVXPY_KKT_TOL))
-        if kind == "maximin":
-            return core.solve_maximin(a_, b_, c_, k, B_total, lo, hi, tie_break=tie_break, tol=tol)
-        return core.solve_budget(a_, b_, c_, w, k, B_total, lo, hi, transform, tol=tol)
 
-    reps = None
-    if uncertainty != "none":
-        if not isinstance(curves, LearningCurves) or curves.bootstrap_params is None:
-            fail(ValidationError, "uncertainty", "needs curves fitted with bootstrap > 0",
-                 fix="fit_learning_curves(..., bootstrap=200).")
-        reps = curves.replicate_arrays()
-    a_plan, b_plan, c_plan = a, b, c
-    if uncertainty == "robust":
-        # plan against the upper quantile of each group's error curve across replicates:
-        # refit (a, b, c) to that pointwise quantile curve on the plausible range of n.
-        a_plan, b_plan, c_plan = _robust_curves(reps, lo, hi, B_total, k, quantile)
-    sol = solve(a_plan, b_plan, c_plan)
-    n_cont = sol.n
-    rec_cont = n_cont - cur
-    err_cont = _errors(a_plan, b_plan, c_plan, n_cont, pooled)
+@dataclass(frozen=True)
+class _Solver:
+    """The continuous solve for one set of curves (the plan's, or a bootstrap replicate's)."""
+
+    goal: _Goal
+    box: _BudgetBox
+    pooled: Any
+    targets: Any
+    groups: pd.Index
+    tol: float
+
+    @property
+    def uses_cvxpy(self) -> bool:
+        return self.goal.custom is not None or self.pooled is not None
+
+    def __call__(self, a_, b_, c_) -> core.CoreSolution:
+        goal, box, tol = self.goal, self.box, self.tol
+        if goal.kind == "target":
+            return _solve_target(a_, b_, c_, box.costs, box.lower, box.upper, self.targets,
+                                 self.groups, box.total, box.current)
+        if self.uses_cvxpy:
+            objective = goal.custom if goal.custom is not None else (
+                "maximin" if goal.kind == "maximin" else "sum")
+            return solve_cvxpy(a_, b_, c_, goal.w, box.costs, box.total, box.lower, box.upper,
+                               objective, pooled=self.pooled, tol=max(tol, CVXPY_KKT_TOL))
+        if goal.kind == "maximin":
+            return core.solve_maximin(a_, b_, c_, box.costs, box.total, box.lower, box.upper,
+                                      tie_break=goal.tie_break, tol=tol)
+        return core.solve_budget(a_, b_, c_, goal.w, box.costs, box.total, box.lower, box.upper,
+                                 goal.transform, tol=tol)
+
+
+def _replicates(curves: Any, uncertainty: str) -> Any:
+    """The bootstrap replicates of the curves, when the uncertainty summaries need them."""
+    if uncertainty == "none":
+        return None
+    if not isinstance(curves, LearningCurves) or curves.bootstrap_params is None:
+        fail(ValidationError, "uncertainty", "needs curves fitted with bootstrap > 0",
+             fix="fit_learning_curves(..., bootstrap=200).")
+    return curves.replicate_arrays()
+
+
+def _plan_value(goal: _Goal, plan_curves, pooled, box: _BudgetBox,
+                n: np.ndarray) -> tuple[np.ndarray, float]:
+    """Predicted group errors at ``n`` and the objective value reported for them."""
+    a_, b_, c_ = plan_curves
+    err = _errors(a_, b_, c_, n, pooled)
     custom_val = None
-    if custom:
-        custom_val = _custom_value(objective, err_cont, n_cont)
-    obj_cont = _objective_value(kind, err_cont, w, p, alpha, k, rec_cont, custom_val)
+    if goal.custom is not None:
+        custom_val = _custom_value(goal.custom, err, n)
+    value = _objective_value(goal.kind, err, goal.w, goal.p, goal.alpha, box.costs,
+                             n - box.current, custom_val)
+    return err, value
 
-    integer_status = "not requested"
-    n_final = n_cont
-    if integer:
-        value_of = None
-        if custom or pooled is not None:
-            def value_of(n_int, a_=a_plan, b_=b_plan, c_=c_plan):
-                e = _errors(a_, b_, c_, n_int.astype(float), pooled)
-                if custom:
-                    return _custom_value(objective, e, n_int.astype(float))
-                value = _objective_value(kind, e, w, p, alpha, k, n_int - cur)
-                return -value if kind == "alpha_fair" else value  # minimised
 
-        n_final, integer_status = _round_plan(kind, a_plan, b_plan, c_plan, w, transform, k,
-                                              B_total, lo, hi, n_cont, tie_break, value_of)
-    err = _errors(a_plan, b_plan, c_plan, n_final, pooled)
-    recruit = n_final - cur
-    if custom:
-        custom_val = _custom_value(objective, err, n_final)
-    obj = _objective_value(kind, err, w, p, alpha, k, recruit, custom_val)
-    sign = -1.0 if kind == "alpha_fair" else 1.0
+def _integer_plan(goal: _Goal, plan_curves, pooled, box: _BudgetBox, n_cont: np.ndarray):
+    """Whole group sizes and their status (see :func:`_round_plan`)."""
+    a_plan, b_plan, c_plan = plan_curves
+    value_of = None
+    if goal.custom is not None or pooled is not None:
+        def value_of(n_int, a_=a_plan, b_=b_plan, c_=c_plan):
+            e = _errors(a_, b_, c_, n_int.astype(float), pooled)
+            if goal.custom is not None:
+                return _custom_value(goal.custom, e, n_int.astype(float))
+            value = _objective_value(goal.kind, e, goal.w, goal.p, goal.alpha, box.costs,
+                                     n_int - box.current)
+            return -value if goal.kind == "alpha_fair" else value  # minimised
+
+    return _round_plan(goal.kind, a_plan, b_plan, c_plan, goal.w, goal.transform, box.costs,
+                       box.total, box.lower, box.upper, n_cont, goal.tie_break, value_of)
+
+
+def _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final, integer,
+                 integer_status, unc) -> AllocationPlan:
+    """The plan: sizes, recruits, cost, errors, objective values, status and active set."""
+    n_cont = sol.n
+    err, obj = _plan_value(goal, plan_curves, pooled, box, n_final)
+    recruit = n_final - box.current
+    sign = -1.0 if goal.kind == "alpha_fair" else 1.0
     rounding = sign * (obj - obj_cont)
     status = sol.status
     if integer and integer_status != "optimal" and status == "optimal":
         status = f"continuous optimal; integer {integer_status}"
     active = np.where(sol.at_lower & sol.at_upper, "fixed",
                       np.where(sol.at_lower, "lower", np.where(sol.at_upper, "upper", "free")))
-    unc = None
-    if reps is not None:
-        unc = _replicate_summary(reps, solve, groups, cur, pooled, quantile)
     idx = groups
     n_series = pd.Series(np.asarray(n_final, dtype=np.int64) if integer else n_final, index=idx,
                          name="n")
@@ -460,10 +545,10 @@ def allocate(
         n=n_series,
         n_continuous=pd.Series(n_cont, index=idx, name="n_continuous"),
         recruit=rec_series,
-        cost=float(k @ recruit),
-        budget=B,
+        cost=float(box.costs @ recruit),
+        budget=box.budget,
         predicted_error=pd.Series(err, index=idx, name="predicted_error"),
-        objective=kind,
+        objective=goal.kind,
         objective_value=obj,
         objective_value_continuous=obj_cont,
         rounding_cost=float(rounding),
@@ -471,13 +556,12 @@ def allocate(
         status=status,
         active_set=pd.Series(active, index=idx, name="active"),
         multiplier=float(sol.multiplier),
-        solver="cvxpy" if (custom or pooled is not None) else "kkt",
+        solver="cvxpy" if (goal.custom is not None or pooled is not None) else "kkt",
         integer_status=integer_status,
-        costs=pd.Series(k, index=idx, name="cost_per_sample"),
-        current_n=pd.Series(cur, index=idx, name="current_n"),
+        costs=pd.Series(box.costs, index=idx, name="cost_per_sample"),
+        current_n=pd.Series(box.current, index=idx, name="current_n"),
         uncertainty=unc,
     )
-
 
 def _custom_value(objective, err, n) -> float:
     import cvxpy as cp

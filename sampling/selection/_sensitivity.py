@@ -43,6 +43,7 @@ from sampling.selection._leverage import (
 )
 from sampling.selection._pips_designs import design_variance, draw, inclusion_probabilities
 from sampling.selection._row_blocks import RowBlocks, as_row_blocks
+from sampling.selection._strata import allocate_to_strata, stratum_codes
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -54,7 +55,6 @@ Design = Literal["poisson", "systematic", "pivotal", "multinomial"]
 Allocation = Literal["proportional", "equal", "floor"]
 _METHODS = ("leverage", "root_leverage", "lewis", "sensitivity", "uniform")
 _DESIGNS = ("poisson", "systematic", "pivotal", "multinomial")
-_ALLOCATIONS = ("proportional", "equal", "floor")
 
 
 def inclusion_probabilities_for(scores: Any, m: float) -> np.ndarray:
@@ -467,79 +467,6 @@ class Subset(Result):
         return sm.QuantReg(w * yy, w[:, None] * xx).fit(q=0.5)
 
 
-# ----- allocation --------------------------------------------------------------------------
-
-def _water_fill(base: np.ndarray, lower: np.ndarray, upper: np.ndarray, m: int) -> np.ndarray:
-    """Integers ``m_h`` in ``[lower, upper]`` summing to ``m``, as close to ``lambda * base`` as the
-    bounds allow (bisection on lambda, then largest remainders)."""
-    lo, hi = 0.0, 1.0
-    while np.clip(hi * base, lower, upper).sum() < m:
-        hi *= 2.0
-        if hi > 1e300:
-            break
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if np.clip(mid * base, lower, upper).sum() < m:
-            lo = mid
-        else:
-            hi = mid
-    target = np.clip(hi * base, lower, upper)
-    counts = np.clip(np.floor(target + 1e-9), lower, upper).astype(np.int64)
-    short = m - int(counts.sum())
-    order = np.argsort(-(target - counts), kind="stable")
-    for h in order:
-        if short <= 0:
-            break
-        if counts[h] < upper[h]:
-            counts[h] += 1
-            short -= 1
-    while short < 0:  # only possible through the floor rounding; remove from the largest slack
-        h = int(np.argmax(counts - lower))
-        counts[h] -= 1
-        short += 1
-    return counts
-
-
-def _allocate(sizes: np.ndarray, labels: list[Any], m: int, allocation: Any,
-              floor_constant: float, d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sample sizes per stratum and the floors used (zeros unless allocation='floor')."""
-    h = sizes.size
-    floors = np.zeros(h, dtype=np.int64)
-    if isinstance(getattr(allocation, "n", None), pd.Series):
-        allocation = allocation.n  # an allocation plan (e.g. from sampling.allocate)
-    if isinstance(allocation, (Mapping, pd.Series)):
-        mapping = dict(allocation.items())
-        missing = [lab for lab in labels if lab not in mapping]
-        if missing:
-            fail(ValidationError, "allocation", "has no sample size for some strata", bad=missing,
-                 fix="Give a size for every stratum label.")
-        counts = np.array([as_int(mapping[lab], f"allocation[{lab!r}]", minimum=0) for lab in labels])
-        over = [lab for lab, c, s in zip(labels, counts, sizes) if c > s]
-        if over:
-            fail(InfeasibleError, "allocation", "asks for more rows than a stratum has", bad=over)
-        if int(counts.sum()) != m:
-            fail(ValidationError, "allocation", f"sizes must add up to m={m}",
-                 bad=[int(counts.sum())], fix="Pass m=sum(allocation.values()).")
-        return counts, floors
-    allocation = check_option(allocation, _ALLOCATIONS, "allocation")
-    lower = np.minimum(sizes, 1).astype(float)
-    upper = sizes.astype(float)
-    if allocation == "floor":
-        per = int(np.ceil(floor_constant * d * max(np.log(d), 1.0)))
-        floors = np.minimum(sizes, per).astype(np.int64)
-        lower = floors.astype(float)
-        if floors.sum() > m:
-            fail(InfeasibleError, "m", f"is too small for the stratum floors (each stratum needs "
-                 f"min(N_h, ceil({floor_constant:g} d max(ln d, 1))) = up to {per} rows; together "
-                 f"{int(floors.sum())})", bad=[m],
-                 fix=f"Use m >= {int(floors.sum())} or a smaller floor_constant.")
-    if lower.sum() > m:
-        fail(InfeasibleError, "m", f"is smaller than the number of strata ({h}); every stratum "
-             "gets at least one row", bad=[m])
-    base = np.ones(h) if allocation == "equal" else sizes.astype(float)
-    return _water_fill(base, lower, upper, m), floors
-
-
 # ----- scores --------------------------------------------------------------------------------
 
 def _group_scores(rows: RowBlocks, method: str, p: float, rng: np.random.Generator,
@@ -618,19 +545,6 @@ def _l1_lower_bound(rows: RowBlocks, factor: kernels.Factor, selected: np.ndarra
     sampled = (weights[:, None] * np.abs(sel_block @ x)).sum(axis=0)
     keep = total > 0
     return float(np.max(np.abs(sampled[keep] / total[keep] - 1.0))) if keep.any() else 0.0
-
-
-def _as_strata(strata: Any, n: int) -> tuple[np.ndarray, list[Any]]:
-    values = strata.to_numpy() if isinstance(strata, (pd.Series, pd.Index)) else np.asarray(strata)
-    if values.ndim != 1 or values.shape[0] != n:
-        fail(ValidationError, "strata", f"must have one label per row ({n})",
-             bad=[f"shape {values.shape}"])
-    missing = pd.isna(values)
-    if missing.any():
-        fail(ValidationError, "strata", "has missing labels", bad=[f"row {int(i)}" for i in
-             np.flatnonzero(missing)], fix="Give every row a stratum (e.g. an 'unknown' group).")
-    codes, uniques = pd.factorize(values, sort=True)
-    return codes.astype(np.int64), list(uniques)
 
 
 # ----- public entry point ---------------------------------------------------------------------
@@ -726,6 +640,70 @@ def sensitivity_sample(
     >>> bool(sub.distortion < 0.5)
     True
     """
+    scoring, design, floor_constant = _checked_options(
+        method, design, p, floor_constant, leverage_mix, uniform_mix, lewis_tol, lewis_max_iter
+    )
+    generator = as_rng(rng)
+    rows, strata = _row_data(X, strata, block_size)
+    n, d = int(rows.n or 0), rows.d
+    m = as_int(m, "m", minimum=1, maximum=n)
+    if strata is None:
+        codes = np.zeros(n, dtype=np.int64)
+        labels: list[Any] = ["all"]
+    else:
+        codes, labels = stratum_codes(strata, n)
+    sizes = np.bincount(codes, minlength=len(labels))
+    allocated, floors = allocate_to_strata(sizes, labels, m, allocation, floor_constant, d)
+
+    sample = _draw_strata(rows, codes, labels, allocated, strata is not None, scoring, design,
+                          block_size, generator)
+    guarantee = None
+    if report:
+        guarantee = _achieved_guarantee(rows, sample, len(labels), strata is not None,
+                                        scoring.p, generator)
+    table = _stratum_table(sample, codes, labels, sizes, allocated, floors, guarantee)
+    return Subset(
+        indices=sample.selected,
+        probabilities=sample.probabilities,
+        weights=sample.weights,
+        certainty=sample.certainty,
+        times_drawn=sample.times_drawn,
+        strata=None if strata is None else np.asarray(labels, dtype=object)[sample.codes],
+        stratum_table=table,
+        inclusion_probabilities=sample.pi_all,
+        scores=sample.q_all,
+        n=n,
+        d=d,
+        m=m,
+        method=scoring.method,
+        p=float(scoring.p),
+        design=design,
+        distortion=None if guarantee is None else guarantee.distortion,
+        l1_distortion_lower_bound=None if guarantee is None else guarantee.l1_bound,
+        _codes=sample.codes,
+        _draw_probabilities=(None if sample.draw_p_all is None
+                             else sample.draw_p_all[sample.selected]),
+    )
+
+
+# ----- steps of sensitivity_sample -----------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Scoring:
+    """How rows are scored: the method, the ell_p norm, the mixing shares and the Lewis
+    iteration's settings."""
+
+    method: str
+    p: float
+    leverage_mix: float
+    uniform_mix: float
+    lewis_tol: float
+    lewis_max_iter: int
+
+
+def _checked_options(method, design, p, floor_constant, leverage_mix, uniform_mix, lewis_tol,
+                     lewis_max_iter) -> tuple[_Scoring, str, float]:
+    """The scoring options, the design and the floor constant, checked."""
     method = check_option(method, _METHODS, "method")
     design = check_option(design, _DESIGNS, "design")
     p = check_positive(p, "p")
@@ -742,7 +720,12 @@ def sensitivity_sample(
              bad=[leverage_mix + uniform_mix])
     lewis_tol = check_positive(lewis_tol, "lewis_tol")
     lewis_max_iter = as_int(lewis_max_iter, "lewis_max_iter", minimum=1)
-    generator = as_rng(rng)
+    scoring = _Scoring(method, p, leverage_mix, uniform_mix, lewis_tol, lewis_max_iter)
+    return scoring, design, floor_constant
+
+
+def _row_data(X: Any, strata: Any, block_size: int | None) -> tuple[RowBlocks, Any]:
+    """The rows in blocks, and the strata (a column of a DataFrame ``X`` is taken out of it)."""
     if isinstance(strata, str) and isinstance(X, pd.DataFrame):
         if strata not in X.columns:
             check_columns(X, [strata], "strata")
@@ -752,29 +735,42 @@ def sensitivity_sample(
         fail(ValidationError, "X", "must be in memory (an array, memmap or sparse matrix) for "
              "sampling", bad=["callable"], fix="Compute scores with leverage_scores on the stream, "
              "then sample a memmap of the data.")
-    rows = as_row_blocks(X, block_size=block_size)
-    n, d = int(rows.n or 0), rows.d
-    m = as_int(m, "m", minimum=1, maximum=n)
-    if strata is None:
-        codes = np.zeros(n, dtype=np.int64)
-        labels: list[Any] = ["all"]
-    else:
-        codes, labels = _as_strata(strata, n)
-    sizes = np.bincount(codes, minlength=len(labels))
-    allocated, floors = _allocate(sizes, labels, m, allocation, floor_constant, d)
+    return as_row_blocks(X, block_size=block_size), strata
 
+
+@dataclass(frozen=True)
+class _Sample:
+    """The drawn rows (sorted) with their probabilities, weights and draw counts; per row of the
+    data, the scores and inclusion probabilities; per stratum, the exact factor (None when no
+    row was allocated)."""
+
+    selected: np.ndarray
+    times_drawn: np.ndarray
+    weights: np.ndarray
+    probabilities: np.ndarray
+    certainty: np.ndarray
+    codes: np.ndarray
+    pi_all: np.ndarray
+    q_all: np.ndarray
+    draw_p_all: np.ndarray | None
+    factors: list[kernels.Factor | None]
+
+
+def _draw_strata(rows: RowBlocks, codes: np.ndarray, labels: list[Any], allocated: np.ndarray,
+                 stratified: bool, scoring: _Scoring, design: str, block_size: int | None,
+                 generator: np.random.Generator) -> _Sample:
+    """Score the rows of every stratum and draw its allocated sample."""
+    n = int(rows.n or 0)
     pi_all = np.zeros(n)
     q_all = np.zeros(n)
     draw_p_all = np.zeros(n) if design == "multinomial" else None
     chosen: list[np.ndarray] = []
     counts_list: list[np.ndarray] = []
     weights_list: list[np.ndarray] = []
-    group_rows: list[np.ndarray] = []
     factors: list[kernels.Factor | None] = []
     for h in range(len(labels)):
-        idx = np.flatnonzero(codes == h) if strata is not None else None
+        idx = np.flatnonzero(codes == h) if stratified else None
         members = idx if idx is not None else np.arange(n)
-        group_rows.append(members)
         if allocated[h] == 0:
             factors.append(None)
             chosen.append(members[:0])
@@ -782,26 +778,13 @@ def sensitivity_sample(
             weights_list.append(np.zeros(0))
             continue
         sub_rows = _subset_rows(rows, idx, block_size)
-        q, tau, factor = _group_scores(sub_rows, method, p, generator, lewis_tol, lewis_max_iter)
+        q, pi_h, pdraw, units, times, w, factor = _draw_stratum(
+            sub_rows, int(allocated[h]), labels[h], scoring, design, generator
+        )
         factors.append(factor)
-        q = mixed_scores(q, leverage=tau, leverage_mix=leverage_mix, uniform_mix=uniform_mix) \
-            if q.sum() > 0 else q
         q_all[members] = q
-        mh = int(allocated[h])
-        if design == "multinomial":
-            if not (q > 0).any():
-                fail(InfeasibleError, "X", f"stratum {labels[h]!r} has no row with a positive score",
-                     bad=[labels[h]], fix="Use uniform_mix > 0.")
-            pdraw = q / q.sum()
-            units, times = draw(pdraw, mh, "multinomial", generator, q=q)
-            pi_h = 1.0 - (1.0 - pdraw) ** mh
-            assert draw_p_all is not None
+        if draw_p_all is not None:
             draw_p_all[members] = pdraw
-            w = times / (mh * pdraw[units])
-        else:
-            pi_h = inclusion_probabilities(q, float(mh))
-            units, times = draw(pi_h, mh, design, generator)
-            w = 1.0 / pi_h[units]
         pi_all[members] = pi_h
         chosen.append(members[units])
         counts_list.append(times)
@@ -810,43 +793,99 @@ def sensitivity_sample(
     selected = np.concatenate(chosen)
     order = np.argsort(selected, kind="stable")
     selected = selected[order]
-    times_drawn = np.concatenate(counts_list)[order]
-    weights = np.concatenate(weights_list)[order]
     probabilities = pi_all[selected]
     certainty = probabilities >= 1.0 - 1e-12
     if design == "multinomial":
         certainty = np.zeros(selected.size, dtype=bool)
-    sel_codes = codes[selected]
+    return _Sample(
+        selected=selected,
+        times_drawn=np.concatenate(counts_list)[order],
+        weights=np.concatenate(weights_list)[order],
+        probabilities=probabilities,
+        certainty=certainty,
+        codes=codes[selected],
+        pi_all=pi_all,
+        q_all=q_all,
+        draw_p_all=draw_p_all,
+        factors=factors,
+    )
 
-    # ----- achieved guarantee ----------------------------------------------------------------
-    distortion = None
+
+def _draw_stratum(sub_rows: RowBlocks, mh: int, label: Any, scoring: _Scoring, design: str,
+                  generator: np.random.Generator):
+    """Score one stratum's rows and draw ``mh`` of them: scores, inclusion probabilities, draw
+    probabilities (multinomial, else None), drawn units, times drawn, weights, exact factor."""
+    q, tau, factor = _group_scores(sub_rows, scoring.method, scoring.p, generator,
+                                   scoring.lewis_tol, scoring.lewis_max_iter)
+    q = mixed_scores(q, leverage=tau, leverage_mix=scoring.leverage_mix,
+                     uniform_mix=scoring.uniform_mix) if q.sum() > 0 else q
+    pdraw = None
+    if design == "multinomial":
+        if not (q > 0).any():
+            fail(InfeasibleError, "X", f"stratum {label!r} has no row with a positive score",
+                 bad=[label], fix="Use uniform_mix > 0.")
+        pdraw = q / q.sum()
+        units, times = draw(pdraw, mh, "multinomial", generator, q=q)
+        pi_h = 1.0 - (1.0 - pdraw) ** mh
+        w = times / (mh * pdraw[units])
+    else:
+        pi_h = inclusion_probabilities(q, float(mh))
+        units, times = draw(pi_h, mh, design, generator)
+        w = 1.0 / pi_h[units]
+    return q, pi_h, pdraw, units, times, w, factor
+
+
+@dataclass(frozen=True)
+class _Guarantee:
+    """Achieved ell_2 distortion overall and per stratum; certified ell_1 lower bound (p = 1)."""
+
+    distortion: float
+    l1_bound: float | None
+    group_distortion: np.ndarray
+
+
+def _achieved_guarantee(rows: RowBlocks, sample: _Sample, n_strata: int, stratified: bool,
+                        p: float, generator: np.random.Generator) -> _Guarantee:
+    """Exact ell_2 distortion of the weighted subset, per stratum and overall (for strata
+    against a fresh factor of all rows), and for p = 1 a lower bound on the ell_1 distortion."""
+    group_distortion = np.full(n_strata, np.nan)
+    selected, weights = sample.selected, sample.weights
+    scale2 = np.sqrt(weights)
+    for h in range(n_strata):
+        factor_h = sample.factors[h]
+        if factor_h is None:
+            continue
+        mask = sample.codes == h
+        sel_h = selected[mask]
+        group_distortion[h], _ = _l2_distortion(rows.source[sel_h], scale2[mask], factor_h)
+    if not stratified:
+        full_factor = sample.factors[0]
+    else:
+        full_factor = kernels.factor_for(rows, ridge=0.0, kind="sparse_sign", size=None,
+                                         rng=generator)
+    assert full_factor is not None
+    distortion, z_sel = _l2_distortion(rows.source[selected], scale2, full_factor)
     l1_bound = None
-    group_distortion = np.full(len(labels), np.nan)
-    if report:
-        scale2 = np.sqrt(weights)
-        for h in range(len(labels)):
-            factor_h = factors[h]
-            if factor_h is None:
-                continue
-            mask = sel_codes == h
-            sel_h = selected[mask]
-            group_distortion[h], _ = _l2_distortion(rows.source[sel_h], scale2[mask], factor_h)
-        if strata is None:
-            full_factor = factors[0]
-        else:
-            full_factor = kernels.factor_for(rows, ridge=0.0, kind="sparse_sign", size=None,
-                                             rng=generator)
-        assert full_factor is not None
-        distortion, z_sel = _l2_distortion(rows.source[selected], scale2, full_factor)
-        if p == 1.0:
-            l1_bound = _l1_lower_bound(rows, full_factor, selected, weights, q_all, z_sel, generator)
+    if p == 1.0:
+        l1_bound = _l1_lower_bound(rows, full_factor, selected, weights, sample.q_all, z_sel,
+                                   generator)
+    return _Guarantee(distortion, l1_bound, group_distortion)
 
+
+def _stratum_table(sample: _Sample, codes: np.ndarray, labels: list[Any], sizes: np.ndarray,
+                   allocated: np.ndarray, floors: np.ndarray,
+                   guarantee: _Guarantee | None) -> pd.DataFrame:
+    """Per stratum: population, allocation, floor, selected and certainty rows, sum of pi,
+    Kish design effect and (when reported) the ell_2 distortion."""
+    sel_codes = sample.codes
     sel_counts = np.bincount(sel_codes, minlength=len(labels))
-    cert_counts = np.bincount(sel_codes[certainty], minlength=len(labels))
+    cert_counts = np.bincount(sel_codes[sample.certainty], minlength=len(labels))
     deff = []
     for h in range(len(labels)):
-        w_h = weights[sel_codes == h]
+        w_h = sample.weights[sel_codes == h]
         deff.append(float(w_h.size * np.sum(w_h**2) / np.sum(w_h) ** 2) if w_h.size else np.nan)
+    group_distortion = (np.full(len(labels), np.nan) if guarantee is None
+                        else guarantee.group_distortion)
     table = pd.DataFrame({
         "stratum": labels,
         "population": sizes,
@@ -854,30 +893,10 @@ def sensitivity_sample(
         "floor": floors,
         "selected": sel_counts,
         "certainty": cert_counts,
-        "sum_pi": np.bincount(codes, weights=pi_all, minlength=len(labels)),
+        "sum_pi": np.bincount(codes, weights=sample.pi_all, minlength=len(labels)),
         "kish_deff": deff,
         "distortion_l2": group_distortion,
     })
-    if not report:
+    if guarantee is None:
         table = table.drop(columns=["distortion_l2"])
-    return Subset(
-        indices=selected,
-        probabilities=probabilities,
-        weights=weights,
-        certainty=certainty,
-        times_drawn=times_drawn,
-        strata=None if strata is None else np.asarray(labels, dtype=object)[sel_codes],
-        stratum_table=table,
-        inclusion_probabilities=pi_all,
-        scores=q_all,
-        n=n,
-        d=d,
-        m=m,
-        method=method,
-        p=float(p),
-        design=design,
-        distortion=distortion,
-        l1_distortion_lower_bound=l1_bound,
-        _codes=sel_codes,
-        _draw_probabilities=None if draw_p_all is None else draw_p_all[selected],
-    )
+    return table
