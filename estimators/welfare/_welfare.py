@@ -60,12 +60,16 @@ class WelfareResult(Result):
         threshold (veto share).
     table : DataFrame
         Columns ``option`` (+ ``group``), ``welfare``, ``n`` (raters contributing), ``weight``
-        (their total weight), and where defined ``std_error`` (utilitarian, linearised),
-        ``inequality`` (Atkinson index, Gini), ``worst_group`` (group maximin).
+        (their total weight), ``std_error`` (every measure but the sample minimum),
+        ``inequality`` (Atkinson index, Gini) with ``inequality_std_error``, ``worst_group``
+        (group maximin).
     higher_is_better : bool
         False for Gini, veto share, group gap and regret.
     utilities, weights, groups : ndarray
         The inputs (for the Lorenz plot).
+    variance_method : str or None
+        How the standard errors were obtained: ``"taylor"`` (linearisation) or the replicate
+        method (``"jk1"``, ``"bootstrap"``, ...); None when the table has none.
 
     Examples
     --------
@@ -194,11 +198,13 @@ def welfare(
     gini_correction : bool
         Multiply the Gini index by ``n / (n - 1)`` (``n`` = raters), the small-sample correction.
         Default ``False``: the population formula.
-    design : SurveyDesign, optional
+    design : SurveyDesign or ReplicateDesign, optional
         A rater-level design (one row per rater of ``u``, matched by the rater-id column or the
-        index) with strata, PSUs, fpc and weighting steps. Its weights are used, and utilitarian
-        standard errors come from ``SurveyDesign.mean`` (domain estimation, unexposed raters
-        outside the domain) instead of the with-replacement single-stage formula.
+        index) with strata, PSUs, fpc and weighting steps. Its weights are used, and the standard
+        errors are design-based: linearised (``SurveyDesign``: the influence values go through
+        the design's variance, residualised on its weighting steps) or from replicates
+        (``ReplicateDesign``: the measure is recomputed with each replicate's weights). Without
+        a design, raters are with-replacement draws with the given weights.
 
     Returns
     -------
@@ -225,6 +231,15 @@ def welfare(
     * veto share :math:`\\sum_i w_i 1[x_i \\le t] / W`;
     * regret of group :math:`g` for option :math:`o`: :math:`\\max_{o'} \\bar x_g(o') - \\bar x_g(o)`.
 
+    Standard errors of every other measure linearise it by its derivative in each rater's weight,
+    :math:`z_k = \\partial \\hat\\theta / \\partial w_k` (Deville 1999), e.g. for the Gini
+    :math:`z_k = (2 a_k - (G + 1)(T + W x_k)) / (W T)` with :math:`T = \\sum_i w_i x_i`,
+    :math:`a_k = \\sum_j w_j \\max(x_k, x_j)` (Langel and Tillé 2013), and treat
+    :math:`w_k z_k` as the mean's linearised variable above (the design's PSUs, strata, fpc and
+    calibration residuals). Maxima and minima over groups or options (group maximin, group gap,
+    regret) use the group that attains them. The sample minimum (``"maximin"``, power means of
+    order :math:`\\pm\\infty`) has no standard error. See docs/methods/welfare.md.
+
     Raters with zero weight are ignored; options no rater (of a group) saw have no row.
 
     References
@@ -233,6 +248,9 @@ def welfare(
     Sen, A. (1976). Real national income. *Review of Economic Studies* 43.
     Kaneko, M. and Nakamura, K. (1979). The Nash social welfare function. *Econometrica* 47.
     Lumley, T. (2010). *Complex Surveys*. Wiley (linearised variance of domain means).
+    Deville, J.-C. (1999). Variance estimation for complex statistics and estimators.
+    *Survey Methodology* 25. Langel, M. and Tillé, Y. (2013). Variance estimation of the Gini
+    index. *JRSS A* 176.
 
     Examples
     --------
@@ -243,6 +261,8 @@ def welfare(
     [50.0, 55.0]
     >>> round(float(welfare(u, swf="atkinson", eps=1).to_frame()["welfare"].iloc[0]), 6)
     30.0
+    >>> list(welfare(u, swf="gini").to_frame().columns)
+    ['option', 'welfare', 'inequality', 'n', 'weight', 'std_error', 'inequality_std_error']
     """
     swf = check_option(swf, SWF_NAMES, "swf")
     util = as_utilities(u)
