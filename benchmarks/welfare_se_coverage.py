@@ -2,7 +2,7 @@
 
 The study itself is ``coverage_study`` in tests/estimators/welfare/test_welfare_variance.py: a
 population of 20,000 raters in clusters of 4 with cluster (rater) effects, clusters drawn with
-replacement with probability depending on age (young clusters twice as likely), 120 clusters per
+replacement with probability depending on age (young clusters twice as likely), 200 clusters per
 sample, weights raked to the population's sex and age margins. For each sample and measure: the
 design-based 95 % interval (clusters as PSUs, raking residualised) and the naive one (raters
 independent, raked weights fixed).

@@ -50,7 +50,17 @@ class Statistic:
 
     smooth = True
 
-    def value(self, W: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+    def value(self, W: np.ndarray) -> np.ndarray:
+        """The measure for each column of ``W`` (remembered for the last ``W``: a group mean is
+        shared by the regret or gap of several rows)."""
+        last = self.__dict__.get("_last")
+        if last is not None and last[0] is W:
+            return last[1]
+        out = self._compute(W)
+        object.__setattr__(self, "_last", (W, out))
+        return out
+
+    def _compute(self, W: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
     def influence(self, w: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
@@ -69,7 +79,7 @@ class Mean(Statistic):
     x: np.ndarray
     mask: np.ndarray
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         with np.errstate(divide="ignore", invalid="ignore"):
             return _column_sums(W, self.mask, self.x) / _column_sums(W, self.mask)
 
@@ -103,7 +113,7 @@ class PowerMean(Statistic):
             return np.zeros_like(x), 0.0
         return (x / scale) ** self.power, scale
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         t, scale = self._parts()
         block = W[self.mask]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -135,7 +145,7 @@ class SampleExtreme(Statistic):
     largest: bool = False
     smooth = False
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         block = np.where(W[self.mask] > 0, self.x[self.mask][:, None], np.nan)
         return np.nanmax(block, axis=0) if self.largest else np.nanmin(block, axis=0)
 
@@ -156,7 +166,7 @@ class Gini(Statistic):
     mask: np.ndarray
     factor: float = 1.0
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         x = self.x[self.mask]
         order = np.argsort(x, kind="stable")
         xs = x[order]
@@ -198,7 +208,7 @@ class AtkinsonIndex(Statistic):
     ede: Statistic
     mean: Statistic
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         e, m = self.ede.value(W), self.mean.value(W)
         with np.errstate(divide="ignore", invalid="ignore"):
             return np.where(m == 0, 0.0, 1.0 - e / m)
@@ -218,7 +228,7 @@ class Sen(Statistic):
     mean: Statistic
     gini: Statistic
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         return self.mean.value(W) * (1.0 - self.gini.value(W))
 
     def influence(self, w: np.ndarray) -> np.ndarray:
@@ -234,7 +244,7 @@ class Extreme(Statistic):
     parts: tuple[Statistic, ...]
     largest: bool = True
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         stack = np.vstack([p.value(W) for p in self.parts])
         return stack.max(axis=0) if self.largest else stack.min(axis=0)
 
@@ -251,7 +261,7 @@ class Difference(Statistic):
     first: Statistic
     second: Statistic
 
-    def value(self, W: np.ndarray) -> np.ndarray:
+    def _compute(self, W: np.ndarray) -> np.ndarray:
         return self.first.value(W) - self.second.value(W)
 
     def influence(self, w: np.ndarray) -> np.ndarray:
