@@ -3,8 +3,10 @@
 The design describes how the raters were sampled and weighted (strata, PSUs, fpc, calibration
 steps); :func:`link_design` matches its rows to the utility table's raters. Utilities are
 attached to a copy of it (same rows, same structure, same weighting steps), and the variance
-estimators of :mod:`estimators.survey` (``SurveyDesign.mean`` / ``SurveyDesign.total`` with ``nan_policy="omit"``: unexposed raters are outside the domain, the
-design is never subset) give the standard errors.
+estimators of :mod:`estimators.survey` (``SurveyDesign.mean`` / ``SurveyDesign.total`` with
+``nan_policy="omit"``: unexposed raters are outside the domain, the design is never subset) give
+the standard errors used by ``who_decides``; ``welfare`` hands its influence values to the
+design's variance directly.
 """
 
 from __future__ import annotations
