@@ -1,10 +1,12 @@
 """Design-based standard errors for welfare through a rater-level :class:`SurveyDesign`.
 
 The design describes how the raters were sampled and weighted (strata, PSUs, fpc, calibration
-steps). Utilities are attached to a copy of it (same rows, same structure, same weighting steps),
-and the variance estimators of :mod:`estimators.estimation` (``SurveyDesign.mean`` /
-``SurveyDesign.total`` with ``nan_policy="omit"``: unexposed raters are outside the domain, the
-design is never subset) give the standard errors.
+steps); :func:`link_design` matches its rows to the utility table's raters. Utilities are
+attached to a copy of it (same rows, same structure, same weighting steps), and the variance
+estimators of :mod:`estimators.survey` (``SurveyDesign.mean`` / ``SurveyDesign.total`` with
+``nan_policy="omit"``: unexposed raters are outside the domain, the design is never subset) give
+the standard errors used by ``who_decides``; ``welfare`` hands its influence values to the
+design's variance directly.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import pandas as pd
 from estimators._lib.validation import fail
 from estimators.errors import ValidationError
 from estimators.survey._design import SurveyDesign
+from estimators.survey._replicates import ReplicateDesign
 from estimators.welfare._utility_input import Utilities
 
 __all__ = ["LinkedDesign", "link_design"]
@@ -25,9 +28,17 @@ __all__ = ["LinkedDesign", "link_design"]
 class LinkedDesign:
     """A rater-level design aligned to a utility table's rows."""
 
-    def __init__(self, design: SurveyDesign, rows: np.ndarray) -> None:
+    def __init__(
+        self, design: SurveyDesign, rows: np.ndarray, replicate: ReplicateDesign | None = None
+    ) -> None:
         self.design = design
         self.rows = rows  # design row of each utility-table row
+        self.replicate = replicate  # the replicate design, when one was given
+
+    @property
+    def variance_source(self) -> SurveyDesign | ReplicateDesign:
+        """The design whose variance method is used (the replicate design when given)."""
+        return self.design if self.replicate is None else self.replicate
 
     @property
     def weights(self) -> np.ndarray:
@@ -82,10 +93,20 @@ class LinkedDesign:
         return float(design.total("__v__").to_frame()["std_error"].iloc[0])
 
 
-def link_design(design: Any, util: Utilities, parameter: str = "design") -> LinkedDesign:
-    """Match a rater-level design's rows to the utility table's raters (one to one)."""
+def link_design(
+    design: Any, util: Utilities, parameter: str = "design", *, allow_replicates: bool = False
+) -> LinkedDesign:
+    """Match a rater-level design's rows to the utility table's raters (one to one).
+
+    With ``allow_replicates``, a ``ReplicateDesign`` is accepted too (its full-sample design is
+    matched; the replicate design is kept for the variance).
+    """
+    replicate = None
+    if allow_replicates and isinstance(design, ReplicateDesign):
+        replicate, design = design, design.design
     if not isinstance(design, SurveyDesign):
-        fail(ValidationError, parameter, "must be a SurveyDesign with one row per rater",
+        what = "a SurveyDesign or ReplicateDesign" if allow_replicates else "a SurveyDesign"
+        fail(ValidationError, parameter, f"must be {what} with one row per rater",
              bad=[type(design).__name__])
     data = design.data
     key = util.raters.name
@@ -100,4 +121,4 @@ def link_design(design: Any, util: Utilities, parameter: str = "design") -> Link
              bad=list(missing) if len(missing) else [f"{extra} extra rows"],
              fix="Build both from the same rater list, e.g. utility_table(..., raters=survey) "
              "and SurveyDesign(survey, ...).")
-    return LinkedDesign(design, rows.astype(np.int64))
+    return LinkedDesign(design, rows.astype(np.int64), replicate)

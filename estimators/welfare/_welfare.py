@@ -19,6 +19,7 @@ from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import check_option, fail
 from estimators.errors import ValidationError
 from estimators.welfare import _welfare_kernels as kernels
+from estimators.welfare import _welfare_variance as variance
 from estimators.welfare._design_link import link_design
 from estimators.welfare._utility_input import as_utilities, rater_labels, rater_values
 
@@ -59,12 +60,16 @@ class WelfareResult(Result):
         threshold (veto share).
     table : DataFrame
         Columns ``option`` (+ ``group``), ``welfare``, ``n`` (raters contributing), ``weight``
-        (their total weight), and where defined ``std_error`` (utilitarian, linearised),
-        ``inequality`` (Atkinson index, Gini), ``worst_group`` (group maximin).
+        (their total weight), ``std_error`` (every measure but the sample minimum),
+        ``inequality`` (Atkinson index, Gini) with ``inequality_std_error``, ``worst_group``
+        (group maximin).
     higher_is_better : bool
         False for Gini, veto share, group gap and regret.
     utilities, weights, groups : ndarray
         The inputs (for the Lorenz plot).
+    variance_method : str or None
+        How the standard errors were obtained: ``"taylor"`` (linearisation) or the replicate
+        method (``"jk1"``, ``"bootstrap"``, ...); None when the table has none.
 
     Examples
     --------
@@ -84,6 +89,7 @@ class WelfareResult(Result):
     utilities: np.ndarray = field(repr=False)
     weights: np.ndarray = field(repr=False)
     options: pd.Index = field(repr=False)
+    variance_method: str | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -106,6 +112,8 @@ class WelfareResult(Result):
         if self.parameter is not None:
             yield "parameter", self.parameter
         yield "higher is better", self.higher_is_better
+        if self.variance_method is not None:
+            yield "standard errors", self.variance_method
         yield "best option", self.best_option
 
     def plot(self, ax: Axes | None = None, *, kind: Literal["bar", "lorenz"] = "bar") -> Axes:
@@ -190,11 +198,13 @@ def welfare(
     gini_correction : bool
         Multiply the Gini index by ``n / (n - 1)`` (``n`` = raters), the small-sample correction.
         Default ``False``: the population formula.
-    design : SurveyDesign, optional
+    design : SurveyDesign or ReplicateDesign, optional
         A rater-level design (one row per rater of ``u``, matched by the rater-id column or the
-        index) with strata, PSUs, fpc and weighting steps. Its weights are used, and utilitarian
-        standard errors come from ``SurveyDesign.mean`` (domain estimation, unexposed raters
-        outside the domain) instead of the with-replacement single-stage formula.
+        index) with strata, PSUs, fpc and weighting steps. Its weights are used, and the standard
+        errors are design-based: linearised (``SurveyDesign``: the influence values go through
+        the design's variance, residualised on its weighting steps) or from replicates
+        (``ReplicateDesign``: the measure is recomputed with each replicate's weights). Without
+        a design, raters are with-replacement draws with the given weights.
 
     Returns
     -------
@@ -221,6 +231,15 @@ def welfare(
     * veto share :math:`\\sum_i w_i 1[x_i \\le t] / W`;
     * regret of group :math:`g` for option :math:`o`: :math:`\\max_{o'} \\bar x_g(o') - \\bar x_g(o)`.
 
+    Standard errors of every other measure linearise it by its derivative in each rater's weight,
+    :math:`z_k = \\partial \\hat\\theta / \\partial w_k` (Deville 1999), e.g. for the Gini
+    :math:`z_k = (2 a_k - (G + 1)(T + W x_k)) / (W T)` with :math:`T = \\sum_i w_i x_i`,
+    :math:`a_k = \\sum_j w_j \\max(x_k, x_j)` (Langel and Tillé 2013), and treat
+    :math:`w_k z_k` as the mean's linearised variable above (the design's PSUs, strata, fpc and
+    calibration residuals). Maxima and minima over groups or options (group maximin, group gap,
+    regret) use the group that attains them. The sample minimum (``"maximin"``, power means of
+    order :math:`\\pm\\infty`) has no standard error. See docs/methods/welfare.md.
+
     Raters with zero weight are ignored; options no rater (of a group) saw have no row.
 
     References
@@ -229,6 +248,9 @@ def welfare(
     Sen, A. (1976). Real national income. *Review of Economic Studies* 43.
     Kaneko, M. and Nakamura, K. (1979). The Nash social welfare function. *Econometrica* 47.
     Lumley, T. (2010). *Complex Surveys*. Wiley (linearised variance of domain means).
+    Deville, J.-C. (1999). Variance estimation for complex statistics and estimators.
+    *Survey Methodology* 25. Langel, M. and Tillé, Y. (2013). Variance estimation of the Gini
+    index. *JRSS A* 176.
 
     Examples
     --------
@@ -239,6 +261,8 @@ def welfare(
     [50.0, 55.0]
     >>> round(float(welfare(u, swf="atkinson", eps=1).to_frame()["welfare"].iloc[0]), 6)
     30.0
+    >>> list(welfare(u, swf="gini").to_frame().columns)
+    ['option', 'welfare', 'inequality', 'n', 'weight', 'std_error', 'inequality_std_error']
     """
     swf = check_option(swf, SWF_NAMES, "swf")
     util = as_utilities(u)
@@ -248,7 +272,7 @@ def welfare(
         if weights is not None:
             fail(ValidationError, "weights", "give either weights= or design= (whose weights are "
                  "used), not both", bad=["weights", "design"])
-        linked = link_design(design, util)
+        linked = link_design(design, util, allow_replicates=True)
         w_all = linked.weights
     else:
         w_all = (np.ones(n) if weights is None
@@ -274,20 +298,17 @@ def welfare(
     else:
         group_ids = [(None, np.ones(n, dtype=bool))]
 
-    design_se: dict[tuple[Any, int], float] = {}
-    if linked is not None and swf == "utilitarian":
-        for j in range(m):
-            column = np.where(exposed[:, j], values[:, j], np.nan)
-            if not exposed[:, j].any():
-                continue
-            _, se, _ = linked.domain_mean(column)
-            design_se[(None if by is None else "all", j)] = float(se[0])
-            if by is not None:
-                _, se_g, keys = linked.domain_mean(column, labels[codes].to_numpy())
-                for key, value in zip(keys, se_g):
-                    design_se[(key, j)] = float(value)
-
     rows: list[dict[str, Any]] = []
+    stats: list[Any] = []  # one statistic per row (welfare value)
+    index_stats: list[Any] = []  # the inequality index of each row, where there is one
+    mean_of: dict[tuple[int, int], variance.Mean] = {}
+
+    def group_mean(j: int, g: int) -> variance.Mean:
+        """The mean of option j over group g's exposed raters (one object per pair)."""
+        if (j, g) not in mean_of:
+            mean_of[(j, g)] = variance.Mean(values[:, j], exposed[:, j] & (codes == g))
+        return mean_of[(j, g)]
+
     if swf in _NEEDS_GROUPS:
         for j, option in enumerate(util.options):
             means, counts, weights_sum = [], [], []
@@ -305,13 +326,17 @@ def welfare(
             ok = ~np.isnan(arr)
             if not ok.any():
                 continue
+            parts = tuple(group_mean(j, g) for g in np.flatnonzero(ok))
             row: dict[str, Any] = {"option": option}
             if swf == "group_maximin":
                 worst = int(np.nanargmin(arr))
                 row["welfare"] = float(arr[worst])
                 row["worst_group"] = labels[worst]
+                stats.append(variance.Extreme(parts, largest=False))
             else:
                 row["welfare"] = float(np.nanmax(arr) - np.nanmin(arr))
+                stats.append(variance.Difference(variance.Extreme(parts, largest=True),
+                                                 variance.Extreme(parts, largest=False)))
             row["n"] = int(sum(counts))
             row["weight"] = float(sum(weights_sum))
             row["groups_exposed"] = int(ok.sum())
@@ -321,21 +346,27 @@ def welfare(
             means = np.full(m, np.nan)
             counts = np.zeros(m, dtype=np.int64)
             wsum = np.zeros(m)
+            option_means: list[variance.Mean] = []
             for j in range(m):
                 mask = exposed[:, j] & member
                 if mask.any():
                     means[j] = kernels.weighted_mean(values[mask, j], w_all[mask])
                     counts[j] = int(mask.sum())
                     wsum[j] = float(w_all[mask].sum())
+                    option_means.append(variance.Mean(values[:, j], mask))
             if np.isnan(means).all():
                 continue
             best = np.nanmax(means)
+            best_stat = variance.Extreme(tuple(option_means), largest=True)
+            seen = 0
             for j, option in enumerate(util.options):
                 if counts[j] == 0:
                     continue
                 row = {"option": option} if group is None else {"option": option, "group": group}
                 row.update(welfare=float(best - means[j]), n=int(counts[j]), weight=float(wsum[j]))
                 rows.append(row)
+                stats.append(variance.Difference(best_stat, option_means[seen]))
+                seen += 1
     else:
         for group, member in group_ids:
             for j, option in enumerate(util.options):
@@ -347,17 +378,28 @@ def welfare(
                 row.update(_measure(swf, x, w, parameter, gini_correction))
                 row["n"] = int(mask.sum())
                 row["weight"] = float(w.sum())
-                if swf == "utilitarian" and linked is None:
-                    row["std_error"] = kernels.linearised_mean_se(
-                        np.nan_to_num(values[:, j]), w_all, mask
-                    )
-                elif swf == "utilitarian":
-                    row["std_error"] = design_se[(group, j)]
+                stat, index = _statistics(swf, values[:, j], mask, parameter, gini_correction)
+                stats.append(stat)
+                index_stats.append(index)
                 rows.append(row)
     table = pd.DataFrame(rows)
     if table.empty:
         fail(ValidationError, "u", "no option has an exposed rater with positive weight",
              bad=list(util.options))
+    names = [
+        str(r["option"]) if "group" not in r else f"{r['option']} ({r['group']})" for r in rows
+    ]
+    source = None if linked is None else linked.variance_source
+    design_rows = None if linked is None else linked.rows
+    method = "taylor" if linked is None or linked.replicate is None else linked.replicate.method
+    if all(s.smooth for s in stats):
+        table["std_error"], method = variance.standard_errors(
+            stats, w_all, design=source, rows=design_rows, names=names
+        )
+    if index_stats and all(s is not None and s.smooth for s in index_stats):
+        table["inequality_std_error"], _ = variance.standard_errors(
+            index_stats, w_all, design=source, rows=design_rows, names=names
+        )
     lead = ["option", "group"] if "group" in table.columns else ["option"]
     rest = [c for c in table.columns if c not in lead]
     table = table[lead + rest].reset_index(drop=True)
@@ -369,6 +411,7 @@ def welfare(
         utilities=values,
         weights=w_all,
         options=util.options,
+        variance_method=method if "std_error" in table.columns else None,
     )
 
 
@@ -433,6 +476,33 @@ def _check_domain(
     if swf in ("gini", "sen") and (exposed & (values < 0)).any():
         cols = [options[j] for j in np.flatnonzero((exposed & (values < 0)).any(axis=0))]
         fail(ValidationError, "u", "Gini and Sen welfare need non-negative utilities", bad=cols)
+
+
+def _statistics(
+    swf: str, x: np.ndarray, mask: np.ndarray, parameter: float | None, gini_correction: bool
+) -> tuple[variance.Statistic, variance.Statistic | None]:
+    """The welfare value of one option over ``mask`` as a function of the weights (and the
+    inequality index, for Atkinson, Gini and Sen)."""
+    mean = variance.Mean(x, mask)
+    if swf == "utilitarian":
+        return mean, None
+    if swf == "maximin":
+        return variance.SampleExtreme(x, mask), None
+    if swf in ("power_mean", "atkinson"):
+        p = float(parameter) if swf == "power_mean" else 1.0 - float(parameter)  # type: ignore[arg-type]
+        if np.isinf(p):
+            return variance.SampleExtreme(x, mask, largest=p > 0), None
+        ede = variance.PowerMean(x, mask, p)
+        return (ede, None) if swf == "power_mean" else (ede, variance.AtkinsonIndex(ede, mean))
+    if swf == "nash":
+        return variance.PowerMean(x, mask, 0.0, shift=float(parameter)), None  # type: ignore[arg-type]
+    if swf in ("gini", "sen"):
+        k = int(mask.sum())
+        factor = (k / (k - 1) if k > 1 else 0.0) if gini_correction else 1.0
+        gini = variance.Gini(x, mask, factor)
+        return (gini, gini) if swf == "gini" else (variance.Sen(mean, gini), gini)
+    # veto share: the mean of the veto indicator
+    return variance.Mean((x <= float(parameter)).astype(np.float64), mask), None  # type: ignore[arg-type]
 
 
 def _measure(
