@@ -31,6 +31,7 @@ _TOL = 1e-10
 _MAX_ITER = 1000
 _SHARE_TOLERANCE = 1e-9
 _HANDLED_OPTIONS = frozenset({"on_empty_category"})
+_EMPTY_CATEGORY_CHOICES = frozenset({"raise", "drop"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +41,7 @@ class FastWeighting:
     codes: np.ndarray  # (N, V) category code of every person for every variable
     sizes: tuple[int, ...]  # categories per variable
     shares: tuple[np.ndarray, ...]  # target share per category, per variable
+    drop_empty: bool = False  # on_empty_category="drop": a category nobody drew is left out
 
 
 @dataclass(frozen=True, eq=False)
@@ -62,6 +64,9 @@ def fast_weighting(
     counts or not covering every category of the population)."""
     if trim or set(weighting_options) - _HANDLED_OPTIONS or set(margins) != set(variables):
         return None
+    empty_rule = weighting_options.get("on_empty_category", "raise")
+    if empty_rule not in _EMPTY_CATEGORY_CHOICES:
+        return None
     codes = np.empty((len(population), len(variables)), dtype=np.int64)
     sizes, shares = [], []
     for v, var in enumerate(variables):
@@ -75,7 +80,7 @@ def fast_weighting(
         codes[:, v] = categorical.codes
         sizes.append(len(targets))
         shares.append(share)
-    return FastWeighting(codes, tuple(sizes), tuple(shares))
+    return FastWeighting(codes, tuple(sizes), tuple(shares), drop_empty=empty_rule == "drop")
 
 
 def weigh_arm(
@@ -119,25 +124,32 @@ def _rake(
     if not (cell_base > 0).all():
         return None
     total = float(d.sum())
-    targets = []
+    targets, categories, kept = [], [], []
     for v, share in enumerate(prepared.shares):
-        present = np.bincount(cell_codes[:, v], weights=cell_base, minlength=share.size)
-        if (present <= 0).any():
-            return None  # a category nobody (with weight) belongs to: the full path decides
-        targets.append(share * total)
-    g = _ipf_cells(cell_base, [cell_codes[:, v] for v in range(cell_codes.shape[1])], targets)
+        present = np.bincount(cell_codes[:, v], weights=cell_base, minlength=share.size) > 0
+        if not present.all():
+            if not prepared.drop_empty or not present.any():
+                return None  # the full path raises (or records) the empty category
+            # on_empty_category="drop": leave the category out, rescale the others' shares
+            share = np.where(present, share, 0.0) / share[present].sum()
+        compact = np.cumsum(present) - 1  # codes of the categories kept
+        targets.append((share * total)[present])
+        categories.append(compact[cell_codes[:, v]])
+        kept.append(compact[sample[:, v]])
+    g = _ipf_cells(cell_base, categories, targets)
     if g is None:
         return None
     w = d * g[row_cell]
-    # the margin indicators as a small dense matrix (one column per category of each variable)
-    offsets = np.concatenate([[0], np.cumsum(prepared.sizes)[:-1]])
-    indicators = np.zeros((len(d), int(sum(prepared.sizes))))
+    # the margin indicators as a small dense matrix (one column per category kept)
+    sizes = [target.size for target in targets]
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    indicators = np.zeros((len(d), int(sum(sizes))))
     rows = np.arange(len(d))
-    for v in range(sample.shape[1]):
-        indicators[rows, offsets[v] + sample[:, v]] = 1.0
+    for v, codes in enumerate(kept):
+        indicators[rows, offsets[v] + codes] = 1.0
     step = WeightingStep(
         method="rake", base_weights=d, weights=w, model_matrix=indicators,
-        margin_codes=tuple(sample[:, v].copy() for v in range(sample.shape[1])),
+        margin_codes=tuple(kept),
     )
     return w, step
 
@@ -151,15 +163,15 @@ def _ipf_cells(
     categories all have positive base totals. None when it does not converge."""
     x = cell_base.copy()
     sizes = [t.size for t in targets]
+    margins = list(zip(categories, targets, sizes))
     for _ in range(_MAX_ITER):
-        for category, target, size in zip(categories, targets, sizes):
-            current = np.bincount(category, weights=x, minlength=size)
-            x *= (target / current)[category]
-        worst = max(
-            float(np.max(np.abs(np.bincount(c, weights=x, minlength=s) - t) / t))
-            for c, t, s in zip(categories, targets, sizes)
-        )
-        if worst <= _TOL:
+        for category, target, size in margins:
+            x *= (target / np.bincount(category, weights=x, minlength=size))[category]
+        # the last margin is met exactly after its own step: check the others
+        if all(
+            (np.abs(np.bincount(c, weights=x, minlength=s) - t) <= _TOL * t).all()
+            for c, t, s in margins[:-1]
+        ):
             return x / cell_base
     return None
 

@@ -52,3 +52,24 @@ def test_settings_the_numpy_path_leaves_to_the_full_path(population):
     y = np.ones((idx.size, 1))
     assert _fast_arm.weigh_arm("rake", prepared, idx, np.ones(idx.size), None, y, True) is None
     assert _fast_arm.weigh_arm("calibrate", prepared, idx, np.ones(idx.size), None, y, True) is None
+
+
+def test_empty_category_dropped_as_rake_drops_it(population):
+    variables = ("age", "ethnicity")
+    margins = {v: population[v].value_counts(normalize=True).sort_index().to_dict() for v in variables}
+    prepared = _fast_arm.fast_weighting(population, variables, margins, None,
+                                        {"on_empty_category": "drop"})
+    rare = population["ethnicity"].value_counts().index[-1]
+    pool = np.flatnonzero(population["ethnicity"].to_numpy() != rare)
+    idx = np.sort(np.random.default_rng(1).choice(pool, 300, replace=False))
+    d = np.ones(idx.size)
+    y = population.iloc[idx][list(smp.SYNTHETIC_OPTIONS)].to_numpy(float)
+    fast = _fast_arm.weigh_arm("rake", prepared, idx, d, None, y, True)
+    assert fast is not None
+    sample = population.iloc[idx][list(variables)].reset_index(drop=True)
+    for j in range(y.shape[1]):
+        sample[f"_y{j}"] = y[:, j]
+    fit = est.rake(est.SurveyDesign(sample, weights=d), margins, on_empty_category="drop")
+    np.testing.assert_allclose(fast.weights, fit.weights.to_numpy(), rtol=1e-12)
+    se = [float(fit.design.mean(f"_y{j}").std_error[0]) for j in range(y.shape[1])]
+    np.testing.assert_allclose(fast.std_errors, se, rtol=1e-10)
