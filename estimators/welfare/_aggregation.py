@@ -970,6 +970,8 @@ def aggregate(
     veto_threshold: float = 10.0,
     tie_break: Sequence[Hashable] | None = None,
     regularization: float | Literal["auto"] = "auto",
+    design: Any = None,
+    rater: str | None = None,
 ) -> AggregationResult:
     """Aggregate individual preferences into scores, a ranking and a winner.
 
@@ -998,6 +1000,11 @@ def aggregate(
         Default: the table's column order.
     regularization : float or "auto"
         Passed to :func:`bradley_terry`.
+    design, rater : optional
+        For the model-based rules on battles (``"bradley_terry"``) or choice data
+        (``"plackett_luce"``): a rater-level design and the rater id column, passed to
+        :func:`bradley_terry` / :func:`plackett_luce` (weights from the design, design-based
+        covariance in ``.model``).
 
     Returns
     -------
@@ -1040,14 +1047,21 @@ def aggregate(
     rule = check_option(rule, (*RULES, "plackett_luce"), "rule")
     borda = check_option(borda, ("standard", "truncated", "symmetric"), "borda")
     is_choices = isinstance(data, pd.DataFrame) and {"shown", "chosen"} <= set(data.columns)
+    is_battles = isinstance(data, pd.DataFrame) and {"winner", "loser"} <= set(data.columns)
+    if (design is not None or rater is not None) and not (
+        (rule == "plackett_luce" and is_choices) or (rule == "bradley_terry" and is_battles)
+    ):
+        fail(ValidationError, "design", "is used only by the model-based rules: "
+             '"bradley_terry" on battles and "plackett_luce" on choice data', bad=[rule],
+             fix="Drop design= and rater=, or pass the design's weights with weights=.")
     if rule == "plackett_luce" or is_choices:
         if not (rule == "plackett_luce" and is_choices):
             fail(ValidationError, "rule", '"plackett_luce" goes with top-1 choice data (columns '
                  "shown and chosen), and choice data only with it", bad=[rule],
                  fix="Build choice data with estimators.choice_sets(utterances).")
-        fit = plackett_luce(data, weights=weights, regularization=regularization)
+        fit = plackett_luce(data, weights=weights, design=design, rater=rater,
+                            regularization=regularization)
         return _result(rule, fit.params.to_numpy(), fit.params.index, tie_break, None, fit)
-    is_battles = isinstance(data, pd.DataFrame) and {"winner", "loser"} <= set(data.columns)
     margins = None
     model = None
     if is_battles:
@@ -1056,7 +1070,12 @@ def aggregate(
                  "pairwise rules", bad=[rule],
                  fix="Use bradley_terry, copeland, condorcet, minimax, schulze or ranked_pairs.")
         frame = as_frame(data, "data")
-        wins, options = _pairwise_from_battles(frame, weights)
+        if design is not None:
+            model = bradley_terry(frame, ties="tie" if "tie" in frame.columns else None,
+                                  design=design, rater=rater, regularization=regularization)
+            wins, options = model.wins.to_numpy(), model.params.index
+        else:
+            wins, options = _pairwise_from_battles(frame, weights)
     else:
         util = as_utilities(data, "data")
         options = util.options
@@ -1091,7 +1110,8 @@ def aggregate(
     margins = pd.DataFrame(margin, index=options, columns=options)
     positions = _tie_positions(options, tie_break)
     if rule == "bradley_terry":
-        model = _fit_wins(wins, options, regularization, 1e-10, 100, "raise")
+        if model is None:
+            model = _fit_wins(wins, options, regularization, 1e-10, 100, "raise")
         raw = model.params.to_numpy()
     elif rule == "copeland":
         raw = voting.copeland_scores(margin)

@@ -246,3 +246,57 @@ def test_replicate_that_empties_a_group_is_refused():
     rd = est.replicate_design(est.SurveyDesign(people), method="bootstrap", replicates=20, rng=0)
     with pytest.raises(DesignError, match="design: some replicates give no estimate"):
         est.bradley_terry(b, design=rd, rater="rater", by="team")
+
+
+def test_aggregate_passes_the_design_to_the_model(battles, raters):
+    design = est.SurveyDesign(raters, weights="weight")
+    res = est.aggregate(battles, rule="bradley_terry", design=design, rater="rater")
+    _check(res.model, "weighted_psu")
+    assert res.winner == res.model.params.idxmax()
+    with pytest.raises(ValidationError, match="design: is used only by the model-based rules"):
+        est.aggregate(battles, rule="copeland", design=design, rater="rater")
+
+
+def test_plackett_luce_rankings_sandwich_by_numerical_differentiation():
+    """Rankings with several raters each: the Taylor covariance equals the sandwich built from
+    finite-difference scores and Hessian of a plain-Python log-likelihood (raters as PSUs)."""
+    rng = np.random.default_rng(5)
+    opts = ["a", "b", "c", "d"]
+    rows = []
+    for r in range(30):
+        for _ in range(rng.integers(1, 4)):
+            k = rng.integers(2, 5)
+            rows.append((f"p{r}", tuple(rng.permutation(opts)[:k])))
+    data = pd.DataFrame(rows, columns=["rater", "ranking"])
+    people = pd.DataFrame({"rater": [f"p{r}" for r in range(30)],
+                           "w": rng.uniform(0.5, 3.0, 30)})
+    fit = est.plackett_luce(data, ranking="ranking",
+                            design=est.SurveyDesign(people, weights="w"), rater="rater")
+    w = people.set_index("rater")["w"]
+
+    def loglik(theta, rater=None):
+        t = dict(zip(opts, theta))
+        total = 0.0
+        for who, ranking in rows:
+            if rater is not None and who != rater:
+                continue
+            for k in range(len(ranking) - 1):
+                rest = ranking[k:]
+                total += w[who] * (t[ranking[k]] - np.log(sum(np.exp(t[o]) for o in rest)))
+        return total
+
+    theta = fit.params[opts].to_numpy()
+    h = 1e-5
+    eye = np.eye(4)
+    scores = np.array([[(loglik(theta + h * eye[j], p) - loglik(theta - h * eye[j], p)) / (2 * h)
+                        for j in range(4)] for p in people["rater"]])
+    hess = np.array([[(loglik(theta + h * (eye[i] + eye[j])) - loglik(theta + h * (eye[i] - eye[j]))
+                       - loglik(theta - h * (eye[i] - eye[j])) + loglik(theta - h * (eye[i] + eye[j])))
+                      / (4 * h * h) for j in range(4)] for i in range(4)])
+    n = len(scores)
+    dev = scores - scores.mean(axis=0)
+    middle = n / (n - 1) * dev.T @ dev
+    c = np.eye(4) - 0.25
+    hinv = c @ np.linalg.inv(-hess + 0.25) @ c
+    expected = hinv @ middle @ hinv
+    np.testing.assert_allclose(fit.cov.loc[opts, opts].to_numpy(), expected, rtol=1e-4, atol=1e-8)
