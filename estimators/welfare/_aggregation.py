@@ -365,7 +365,9 @@ class StrengthModelResult(Result):
         return ax
 
 
-def _resolve_regularization(value: Any, connected: bool, where: str = "") -> float:
+def _resolve_regularization(
+    value: Any, connected: bool, where: str = "", stacklevel: int = 3
+) -> float:
     if isinstance(value, str):
         check_option(value, ("auto",), "regularization")
         if connected:
@@ -377,7 +379,7 @@ def _resolve_regularization(value: Any, connected: bool, where: str = "") -> flo
             f"estimate does not exist; using a ridge penalty alpha={AUTO_REGULARIZATION} "
             "(pass regularization= to choose it).",
             DataWarning,
-            stacklevel=4,
+            stacklevel=stacklevel,
         )
         return AUTO_REGULARIZATION
     alpha = check_positive(value, "regularization", allow_zero=True)
@@ -393,7 +395,9 @@ def _resolve_regularization(value: Any, connected: bool, where: str = "") -> flo
     return alpha
 
 
-def _check_convergence(model: str, fit: Fit, on_nonconvergence: str, where: str = "") -> None:
+def _check_convergence(
+    model: str, fit: Fit, on_nonconvergence: str, where: str = "", stacklevel: int = 4
+) -> None:
     if fit.converged:
         return
     message = (
@@ -404,7 +408,7 @@ def _check_convergence(model: str, fit: Fit, on_nonconvergence: str, where: str 
         raise ConvergenceError(message)
     import warnings
 
-    warnings.warn(message, ConvergenceWarning, stacklevel=4)
+    warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
 
 
 def _centred(cov: np.ndarray) -> np.ndarray:
@@ -427,8 +431,10 @@ def _finish(
     variance_method: str = MODEL_VARIANCE,
     confidence_level: float = 0.95,
     draws: np.ndarray | None = None,
+    check: bool = True,
 ) -> StrengthModelResult:
-    _check_convergence(model, fit, on_nonconvergence)
+    if check:
+        _check_convergence(model, fit, on_nonconvergence)
     theta = fit.theta - fit.theta.mean()
     cov = _centred(fit.covariance if cov is None else cov)
     se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
@@ -541,9 +547,10 @@ def _fit_domain(setup: _Setup, domain: np.ndarray, W: np.ndarray | None,
     weight = setup.unit_weight * domain
     beats = model.beats(weight)
     connected = strongly_connected(beats)
-    alpha = _resolve_regularization(setup.regularization, connected, where)
+    # warnings point at the caller of bradley_terry / plackett_luce (via _fit_all)
+    alpha = _resolve_regularization(setup.regularization, connected, where, stacklevel=5)
     fit = model.fit(weight, alpha, setup.tol, setup.max_iter)
-    _check_convergence(setup.name, fit, setup.on_nonconvergence, where)
+    _check_convergence(setup.name, fit, setup.on_nonconvergence, where, stacklevel=5)
     wins = model.wins(weight) if setup.name == "bradley_terry" else None
     cov, method, draws = None, MODEL_VARIANCE, None
     if link is not None:
@@ -562,7 +569,8 @@ def _fit_domain(setup: _Setup, domain: np.ndarray, W: np.ndarray | None,
             method = (f"design (replicates: {rd.method}, {rd.n_replicates} replicates, "
                       f"scale {rd.scale:.6g}, mse={rd.mse})")
     return _finish(setup.name, fit, setup.labels, wins, alpha, connected, float(weight.sum()),
-                   setup.on_nonconvergence, cov, method, setup.confidence_level, draws)
+                   setup.on_nonconvergence, cov, method, setup.confidence_level, draws,
+                   check=False)
 
 
 def _fit_all(setup: _Setup) -> StrengthModelResult:
@@ -573,10 +581,10 @@ def _fit_all(setup: _Setup) -> StrengthModelResult:
         return main
     codes, labels = setup.groups
     unit_codes = codes[setup.unit_row]
-    subs = {
-        label: _fit_domain(setup, (unit_codes == g).astype(np.float64), W, f"group {label!r}: ")
-        for g, label in enumerate(labels)
-    }
+    subs: dict[Hashable, StrengthModelResult] = {}
+    for g, label in enumerate(labels):
+        subs[label] = _fit_domain(setup, (unit_codes == g).astype(np.float64), W,
+                                  f"group {label!r}: ")
     return replace(main, groups=subs)
 
 

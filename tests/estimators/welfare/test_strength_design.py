@@ -216,8 +216,9 @@ def test_disconnected_group_is_regularised_alone(battles, raters):
     data = data[keep]
     design = est.SurveyDesign(raters, weights="weight")
     with pytest.warns(DataWarning, match="group 'C': the comparison graph is not strongly "
-                      "connected"):
-        fit = _fit(data, design, by="group")
+                      "connected") as record:
+        fit = est.bradley_terry(data, design=design, rater="rater", by="group")
+    assert len(record) == 1 and record[0].filename == __file__
     assert fit.groups["C"].regularization > 0 and not fit.groups["C"].strongly_connected
     assert fit.regularization == 0 and fit.groups["A"].regularization == 0
     assert np.isfinite(fit.groups["C"].std_errors).all()
@@ -300,3 +301,23 @@ def test_plackett_luce_rankings_sandwich_by_numerical_differentiation():
     hinv = c @ np.linalg.inv(-hess + 0.25) @ c
     expected = hinv @ middle @ hinv
     np.testing.assert_allclose(fit.cov.loc[opts, opts].to_numpy(), expected, rtol=1e-4, atol=1e-8)
+
+
+def test_design_options_reach_the_variance(battles, raters):
+    lonely = raters.assign(stratum=np.where(raters["rater"] == "r001", "S0", raters["stratum"]))
+    design = est.SurveyDesign(lonely, weights="weight", strata="stratum")
+    with pytest.raises(DesignError, match="lonely_psu: some strata have only one PSU"):
+        _fit(battles, design)
+    adjusted = _fit(battles, design, lonely_psu="adjust")
+    assert np.isfinite(adjusted.std_errors).all()
+    raked = _raked(raters)
+    greg = _fit(battles, raked)
+    backfit = _fit(battles, raked, raking_variance="backfit")
+    np.testing.assert_allclose(backfit.params, greg.params)
+    np.testing.assert_allclose(backfit.std_errors, greg.std_errors, rtol=0.05)
+
+
+def test_warnings_point_at_the_caller(battles):
+    with pytest.warns(DataWarning) as record:
+        est.bradley_terry(battles.iloc[:3])
+    assert record[0].filename == __file__
