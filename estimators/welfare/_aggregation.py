@@ -1,7 +1,9 @@
 """Preference aggregation: Bradley–Terry, Plackett–Luce / top-1 choice, and voting rules.
 
 :func:`bradley_terry` and :func:`plackett_luce` fit strength models by weighted maximum
-likelihood (Newton's method on the option x option win matrix or the choice sets);
+likelihood (Newton's method on the option x option win matrix or the choice sets), with a
+model-based covariance, or a design-based one when a rater-level design is given (the sandwich
+with the design's own linearisation, or refits on replicate weights; see ``_strength_design``);
 :func:`aggregate` puts every rule — mean rating, choice rate, veto, Bradley–Terry, Borda
 (standard, truncated, symmetric), Copeland, Condorcet, minimax, Schulze and ranked pairs — behind
 one interface that returns scores, a ranking and a winner with a deterministic tie-breaker.
