@@ -1,7 +1,9 @@
 """Preference aggregation: Bradley–Terry, Plackett–Luce / top-1 choice, and voting rules.
 
 :func:`bradley_terry` and :func:`plackett_luce` fit strength models by weighted maximum
-likelihood (Newton's method on the option x option win matrix or the choice sets);
+likelihood (Newton's method on the option x option win matrix or the choice sets), with a
+model-based covariance, or a design-based one when a rater-level design is given (the sandwich
+with the design's own linearisation, or refits on replicate weights; see ``_strength_design``);
 :func:`aggregate` puts every rule — mean rating, choice rate, veto, Bradley–Terry, Borda
 (standard, truncated, symmetric), Copeland, Condorcet, minimax, Schulze and ranked pairs — behind
 one interface that returns scores, a ranking and a winner with a deterministic tie-breaker.
@@ -10,25 +12,37 @@ one interface that returns scores, a ranking and a winner with a deterministic t
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import (
     as_frame,
     as_int,
+    as_rng,
     as_weights,
     check_columns,
     check_option,
     check_positive,
+    check_probability,
     fail,
 )
 from estimators.errors import ConvergenceError, ConvergenceWarning, DataWarning, ValidationError
 from estimators.welfare import _voting as voting
-from estimators.welfare._bradley_terry import Fit, fit_choices, fit_pairwise, strongly_connected
+from estimators.welfare._bradley_terry import Fit, fit_pairwise, strongly_connected
+from estimators.welfare._strength_design import (
+    ChoiceModel,
+    PairwiseModel,
+    RaterLink,
+    link_raters,
+    replicate_covariance,
+    replicate_draws,
+    taylor_covariance,
+)
 from estimators.welfare._utility import UtilityTable
 from estimators.welfare._utility_input import as_utilities, rater_values
 
@@ -77,9 +91,13 @@ PAIRWISE_RULES = frozenset({"bradley_terry", "copeland", "condorcet", "minimax",
 # --------------------------------------------------------------------------------------------
 # strength models
 # --------------------------------------------------------------------------------------------
+MODEL_VARIANCE = "model (independent comparisons, frequency weights)"
+TAYLOR_VARIANCE = "design (Taylor linearisation, raters as sampling units)"
+
+
 @dataclass(frozen=True)
 class StrengthModelResult(Result):
-    """A fitted Bradley–Terry or Plackett–Luce model.
+    """A fitted Bradley–Terry or Plackett–Luce model, with its covariance.
 
     Attributes
     ----------
@@ -89,7 +107,7 @@ class StrengthModelResult(Result):
         Log-strengths by option, centred to mean 0 (``P(i beats j) = 1 / (1 + exp(theta_j -
         theta_i))``).
     std_errors : Series
-        Standard errors of the centred log-strengths from the inverse observed information.
+        Standard errors of the centred log-strengths (square roots of the diagonal of ``cov``).
     wins : DataFrame or None
         Bradley–Terry: weighted wins of row over column (ties as half wins).
     log_likelihood : float
@@ -101,6 +119,24 @@ class StrengthModelResult(Result):
         unpenalised maximum likelihood estimate does not exist).
     converged : bool
     n_iter : int
+    n_observations : float
+        Total weight of the comparisons (choices) in the fit.
+    cov : DataFrame
+        Covariance matrix of the centred log-strengths (options x options; it has rank
+        ``m - 1``: the log-strengths sum to 0). Contrasts ``theta_i - theta_j`` have variance
+        ``c' cov c``.
+    variance_method : str
+        What the covariance assumes: ``"model (independent comparisons, frequency weights)"``
+        without a design (the inverse observed information: every comparison independent, the
+        weights taken as counts), ``"design (Taylor linearisation, raters as sampling units)"``
+        or ``"design (replicates: <method>, ...)"`` with ``design=``.
+    confidence_level : float
+        Level of ``ci_lower`` / ``ci_upper`` in :meth:`to_frame`.
+    replicate_draws : ndarray or None
+        With a replicate design: the replicate estimates rescaled to draws (R x m) used by
+        :meth:`rank_uncertainty` (see there).
+    groups : dict or None
+        With ``by=``: one result per group (a domain of the whole design), keyed by group label.
 
     Examples
     --------
@@ -111,6 +147,8 @@ class StrengthModelResult(Result):
     ('bradley_terry', True, True)
     >>> fit.to_frame()[["option", "rank"]].values.tolist()
     [['a', 1], ['b', 2], ['c', 3]]
+    >>> fit.variance_method
+    'model (independent comparisons, frequency weights)'
     """
 
     model: str
@@ -123,26 +161,184 @@ class StrengthModelResult(Result):
     converged: bool
     n_iter: int
     n_observations: float
+    cov: pd.DataFrame | None = field(default=None, repr=False)
+    variance_method: str = MODEL_VARIANCE
+    confidence_level: float = 0.95
+    replicate_draws: np.ndarray | None = field(default=None, repr=False)
+    groups: dict[Hashable, StrengthModelResult] | None = field(default=None, repr=False)
 
     def probability(self, a: Hashable, b: Hashable) -> float:
         """Model probability that ``a`` is preferred to ``b``."""
-        for label in (a, b):
-            if label not in self.params.index:
-                fail(ValidationError, "option", "is not one of the fitted options", bad=[label])
+        self._check_labels(a, b)
         return float(1.0 / (1.0 + np.exp(self.params[b] - self.params[a])))
 
-    def to_frame(self) -> pd.DataFrame:
+    def _check_labels(self, *labels: Hashable) -> None:
+        for label in labels:
+            if label not in self.params.index:
+                fail(ValidationError, "option", "is not one of the fitted options", bad=[label])
+
+    def _fits(self) -> list[tuple[Hashable, StrengthModelResult]]:
+        """("all", self) then each group's fit."""
+        return [("all", self), *(self.groups or {}).items()]
+
+    def _own_frame(self, level: float) -> pd.DataFrame:
         order = np.argsort(-self.params.to_numpy(), kind="stable")
+        q = float(stats.norm.ppf(0.5 + level / 2))
+        se = self.std_errors.to_numpy()
         frame = pd.DataFrame(
             {
                 "option": self.params.index,
                 "strength": self.params.to_numpy(),
-                "std_error": self.std_errors.to_numpy(),
+                "std_error": se,
+                "ci_lower": self.params.to_numpy() - q * se,
+                "ci_upper": self.params.to_numpy() + q * se,
             }
         )
         frame["rank"] = 0
         frame.loc[order, "rank"] = np.arange(1, len(order) + 1)
         return frame.iloc[order].reset_index(drop=True)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per option, strongest first: ``option, strength, std_error, ci_lower,
+        ci_upper, rank`` (normal intervals at ``confidence_level``); with ``by=``, a leading
+        ``group`` column with the overall fit (``"all"``) then each group."""
+        if self.groups is None:
+            return self._own_frame(self.confidence_level)
+        frames = []
+        for label, fit in self._fits():
+            frame = fit._own_frame(self.confidence_level)
+            frame.insert(0, "group", [label] * len(frame))
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
+
+    def win_probability(
+        self, a: Hashable, b: Hashable, *, confidence_level: float | None = None
+    ) -> pd.DataFrame:
+        """Probability that ``a`` beats ``b``, with a delta-method SE and interval.
+
+        Returns a DataFrame with one row (one per fit, ``group`` first, with ``by=``): ``option``,
+        ``opponent``, ``probability``, ``std_error``, ``ci_lower``, ``ci_upper``.
+
+        Notes
+        -----
+        :math:`p = \\sigma(d)`, :math:`d = \\theta_a - \\theta_b`; :math:`\\mathrm{SE}(p) =
+        p(1-p)\\sqrt{c^\\top \\Sigma c}` with :math:`c = e_a - e_b` (the delta method, as R
+        ``svycontrast``). The interval is :math:`\\sigma(d \\pm z\\,\\mathrm{SE}(d))`, the
+        normal interval of the log-odds mapped back, so it stays inside (0, 1).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> b = pd.DataFrame({"winner": ["a", "a", "b", "c", "a"],
+        ...                   "loser": ["b", "c", "c", "a", "b"]})
+        >>> wp = bradley_terry(b).win_probability("a", "b")
+        >>> round(float(wp["probability"].iloc[0]), 4)
+        0.75
+        """
+        self._check_labels(a, b)
+        level = self.confidence_level if confidence_level is None else check_probability(
+            confidence_level, "confidence_level")
+        q = float(stats.norm.ppf(0.5 + level / 2))
+        rows = []
+        for label, fit in self._fits():
+            d = float(fit.params[a] - fit.params[b])
+            cov = fit.cov
+            var_d = float(cov.loc[a, a] + cov.loc[b, b] - 2 * cov.loc[a, b])
+            se_d = np.sqrt(max(var_d, 0.0))
+            p = 1.0 / (1.0 + np.exp(-d))
+            rows.append({"group": label, "option": a, "opponent": b, "probability": p,
+                         "std_error": p * (1 - p) * se_d,
+                         "ci_lower": 1.0 / (1.0 + np.exp(-(d - q * se_d))),
+                         "ci_upper": 1.0 / (1.0 + np.exp(-(d + q * se_d)))})
+        frame = pd.DataFrame(rows)
+        return frame if self.groups is not None else frame.drop(columns="group")
+
+    def rank_uncertainty(
+        self,
+        *,
+        method: Literal["auto", "replicates", "normal"] = "auto",
+        draws: int = 4000,
+        confidence_level: float | None = None,
+        rng: Any = None,
+    ) -> pd.DataFrame:
+        """Probability that each option is best and an interval for its rank.
+
+        Parameters
+        ----------
+        method : {"auto", "replicates", "normal"}
+            ``"replicates"``: the replicate estimates of a replicate design, rescaled to draws
+            (``replicate_draws``); ``"normal"``: ``draws`` draws from the normal distribution
+            with mean ``params`` and covariance ``cov``. ``"auto"``: replicates when the fit
+            has them, else normal draws.
+        draws : int
+            Number of normal draws.
+        confidence_level : float, optional
+            Level of the rank interval (default: the result's ``confidence_level``).
+        rng : None, int or Generator
+            Randomness of the normal draws.
+
+        Returns
+        -------
+        DataFrame
+            ``option, rank, p_best, rank_lower, rank_upper`` (plus a leading ``group`` column with
+            ``by=``), strongest first; ``rank`` is the rank of the estimate, ``p_best`` the share of
+            draws in which the option has the largest strength, and ``[rank_lower, rank_upper]`` the
+            equal-tailed interval of its rank over the draws.
+
+        Notes
+        -----
+        Replicates are rescaled as :math:`\\hat\\theta + \\sqrt{R\\,s\\,r_r}(\\theta_r - c)` (scale
+        :math:`s`, ``rscales`` :math:`r_r`, centre :math:`c`), whose covariance about
+        :math:`\\hat\\theta` is the replicate covariance; for the bootstrap the factor is
+        :math:`\\sqrt{R/(R-1)}`, the replicates themselves. Jackknife and BRR replicates rescaled
+        this way have the right covariance but only approximately the right shape; use
+        ``method="normal"`` to rely on the normal approximation instead.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> b = pd.DataFrame({"winner": ["a", "a", "b", "c", "a", "a"],
+        ...                   "loser": ["b", "c", "c", "a", "b", "c"]})
+        >>> ru = bradley_terry(b).rank_uncertainty(rng=1)
+        >>> ru[["option", "rank"]].values.tolist()
+        [['a', 1], ['b', 2], ['c', 3]]
+        >>> bool(ru["p_best"].iloc[0] > 0.5)
+        True
+        """
+        method = check_option(method, ("auto", "replicates", "normal"), "method")
+        level = self.confidence_level if confidence_level is None else check_probability(
+            confidence_level, "confidence_level")
+        n_draws = as_int(draws, "draws", minimum=1)
+        generator = as_rng(rng)
+        frames = []
+        for label, fit in self._fits():
+            use_reps = method == "replicates" or (method == "auto"
+                                                 and fit.replicate_draws is not None)
+            if use_reps:
+                if fit.replicate_draws is None:
+                    fail(ValidationError, "method", '"replicates" needs a fit with a '
+                         "ReplicateDesign", bad=[method], fix='Use method="normal".')
+                sample = fit.replicate_draws
+            else:
+                cov = fit.cov.to_numpy()
+                vals, vecs = np.linalg.eigh((cov + cov.T) / 2)
+                root = vecs * np.sqrt(np.clip(vals, 0.0, None))
+                sample = fit.params.to_numpy() + generator.standard_normal(
+                    (n_draws, len(vals))) @ root.T
+            # rank 1 = largest strength
+            ranks = np.argsort(np.argsort(-sample, axis=1, kind="stable"), axis=1) + 1
+            alpha = 1.0 - level
+            frame = fit._own_frame(level)[["option", "rank"]]
+            pos = [fit.params.index.get_loc(o) for o in frame["option"]]
+            frame["p_best"] = (ranks[:, pos] == 1).mean(axis=0)
+            frame["rank_lower"] = np.quantile(ranks[:, pos], alpha / 2, axis=0,
+                                              method="inverted_cdf").astype(np.int64)
+            frame["rank_upper"] = np.quantile(ranks[:, pos], 1 - alpha / 2, axis=0,
+                                              method="inverted_cdf").astype(np.int64)
+            if self.groups is not None:
+                frame.insert(0, "group", [label] * len(frame))
+            frames.append(frame)
+        return pd.concat(frames, ignore_index=True)
 
     def _summary_title(self) -> str:
         return "Bradley–Terry model" if self.model == "bradley_terry" else "Plackett–Luce model"
@@ -154,20 +350,26 @@ class StrengthModelResult(Result):
         yield "strongly connected", self.strongly_connected
         yield "converged", self.converged
         yield "iterations", self.n_iter
+        yield "variance", self.variance_method
+        if self.groups is not None:
+            yield "groups", len(self.groups)
 
     def plot(self, ax: Axes | None = None) -> Axes:
-        """Log-strengths with +-1.96 SE bars, strongest first."""
+        """Log-strengths with their confidence intervals, strongest first (overall fit)."""
         ax = get_axes(ax)
-        frame = self.to_frame()
-        ax.errorbar(frame["strength"], range(len(frame)), xerr=1.96 * frame["std_error"],
-                    fmt="o")
+        frame = self._own_frame(self.confidence_level)
+        s = frame["strength"].to_numpy()
+        ax.errorbar(s, range(len(frame)), fmt="o",
+                    xerr=np.vstack([s - frame["ci_lower"], frame["ci_upper"] - s]))
         ax.set_yticks(range(len(frame)), [str(o) for o in frame["option"]])
         ax.invert_yaxis()
-        ax.set_xlabel("log-strength (centred)")
+        ax.set_xlabel(f"log-strength (centred), {self.confidence_level:.0%} CI")
         return ax
 
 
-def _resolve_regularization(value: Any, connected: bool) -> float:
+def _resolve_regularization(
+    value: Any, connected: bool, where: str = "", stacklevel: int = 3
+) -> float:
     if isinstance(value, str):
         check_option(value, ("auto",), "regularization")
         if connected:
@@ -175,11 +377,11 @@ def _resolve_regularization(value: Any, connected: bool) -> float:
         import warnings
 
         warnings.warn(
-            "the comparison graph is not strongly connected, so the maximum likelihood estimate "
-            f"does not exist; using a ridge penalty alpha={AUTO_REGULARIZATION} "
+            f"{where}the comparison graph is not strongly connected, so the maximum likelihood "
+            f"estimate does not exist; using a ridge penalty alpha={AUTO_REGULARIZATION} "
             "(pass regularization= to choose it).",
             DataWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
         return AUTO_REGULARIZATION
     alpha = check_positive(value, "regularization", allow_zero=True)
@@ -187,12 +389,35 @@ def _resolve_regularization(value: Any, connected: bool) -> float:
         fail(
             ValidationError,
             "regularization",
-            "0 needs a strongly connected comparison graph (every option must both win and lose "
-            "through some chain of comparisons)",
+            f"{where}0 needs a strongly connected comparison graph (every option must both win "
+            "and lose through some chain of comparisons)",
             bad=[value],
             fix='Use regularization="auto" or a small positive value such as 0.01.',
         )
     return alpha
+
+
+def _check_convergence(
+    model: str, fit: Fit, on_nonconvergence: str, where: str = "", stacklevel: int = 4
+) -> None:
+    if fit.converged:
+        return
+    message = (
+        f"{model}: {where}Newton's method did not converge in {fit.n_iter} iterations (largest "
+        f"gradient {fit.gradient_norm:.3g}); raise max_iter or tol."
+    )
+    if on_nonconvergence == "raise":
+        raise ConvergenceError(message)
+    import warnings
+
+    warnings.warn(message, ConvergenceWarning, stacklevel=stacklevel)
+
+
+def _centred(cov: np.ndarray) -> np.ndarray:
+    m = cov.shape[0]
+    c = np.eye(m) - np.full((m, m), 1.0 / m)
+    out = c @ cov @ c
+    return (out + out.T) / 2
 
 
 def _finish(
@@ -204,19 +429,17 @@ def _finish(
     connected: bool,
     n_obs: float,
     on_nonconvergence: str,
+    cov: np.ndarray | None = None,
+    variance_method: str = MODEL_VARIANCE,
+    confidence_level: float = 0.95,
+    draws: np.ndarray | None = None,
+    check: bool = True,
 ) -> StrengthModelResult:
-    if not fit.converged:
-        message = (
-            f"{model}: Newton's method did not converge in {fit.n_iter} iterations (largest "
-            f"gradient {fit.gradient_norm:.3g}); raise max_iter or tol."
-        )
-        if on_nonconvergence == "raise":
-            raise ConvergenceError(message)
-        import warnings
-
-        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    if check:
+        _check_convergence(model, fit, on_nonconvergence)
     theta = fit.theta - fit.theta.mean()
-    se = np.sqrt(np.clip(np.diag(fit.covariance), 0.0, None))
+    cov = _centred(fit.covariance if cov is None else cov)
+    se = np.sqrt(np.clip(np.diag(cov), 0.0, None))
     return StrengthModelResult(
         model=model,
         params=pd.Series(theta, index=labels, name="strength"),
@@ -228,6 +451,10 @@ def _finish(
         converged=fit.converged,
         n_iter=fit.n_iter,
         n_observations=n_obs,
+        cov=pd.DataFrame(cov, index=labels, columns=labels),
+        variance_method=variance_method,
+        confidence_level=confidence_level,
+        replicate_draws=draws,
     )
 
 
@@ -245,6 +472,139 @@ def _option_index(options: Sequence[Hashable] | None, observed: Iterable[Hashabl
     return index
 
 
+@dataclass(frozen=True)
+class _Setup:
+    """What every domain fit shares: the model, the weights and the design link."""
+
+    name: str
+    model: Any  # PairwiseModel or ChoiceModel
+    labels: pd.Index
+    unit_row: np.ndarray  # data row of each unit (comparison or choice event)
+    unit_weight: np.ndarray  # full-sample weight of each unit
+    link: RaterLink | None
+    groups: tuple[np.ndarray, pd.Index] | None  # group code per data row, labels
+    regularization: Any
+    tol: float
+    max_iter: int
+    on_nonconvergence: str
+    confidence_level: float
+
+
+def _row_weights(
+    frame: pd.DataFrame, weights: Any, design: Any, rater: Any, lonely_psu: Any,
+    raking_variance: Any,
+) -> tuple[np.ndarray, RaterLink | None]:
+    """Per-row weights (the rater's design weight with ``design``) and the design link."""
+    lonely_psu = check_option(lonely_psu, ("raise", "adjust", "certainty", "remove"),
+                              "lonely_psu")
+    raking_variance = check_option(raking_variance, ("greg", "backfit"), "raking_variance")
+    if design is None:
+        if rater is not None:
+            fail(ValidationError, "rater", "is used only with design= (to match comparisons to "
+                 "the design's raters)", bad=[rater],
+                 fix="Pass design=SurveyDesign(raters, weights=..., ...) with one row per rater.")
+        if weights is not None:
+            import warnings
+
+            warnings.warn(
+                "weights without design=: the standard errors treat the weights as frequency "
+                "weights and every comparison as independent, which understates them when raters "
+                "give several comparisons or the weights come from reweighting; pass design= "
+                "(one row per rater) and rater= for design-based standard errors.",
+                DataWarning,
+                stacklevel=3,
+            )
+        return as_weights(weights, frame, "weights"), None
+    if weights is not None:
+        fail(ValidationError, "weights", "cannot be combined with design= (each comparison takes "
+             "its rater's weight from the design)", bad=["weights given"],
+             fix="Drop weights=, or build the design with those weights.")
+    link = link_raters(design, frame, rater, lonely_psu, raking_variance)
+    return link.weights[link.rows], link
+
+
+def _domain_codes(
+    frame: pd.DataFrame, by: Hashable | None, link: RaterLink | None
+) -> tuple[np.ndarray, pd.Index] | None:
+    if by is None:
+        return None
+    if by in frame.columns:
+        values = frame[by]
+    elif link is not None and by in link.design.data.columns:
+        values = pd.Series(link.design.data[by].to_numpy()[link.rows], index=frame.index)
+    else:
+        fail(ValidationError, "by", "must be a column of the data or of the design's data",
+             bad=[by])
+    missing = values.isna().to_numpy()
+    if missing.any():
+        fail(ValidationError, "by", "group labels must not be missing", bad=list(frame.index[missing]),
+             fix="Fill the missing labels (e.g. with 'unknown') before fitting.")
+    codes, labels = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), pd.Index(labels)
+
+
+def _fit_domain(setup: _Setup, domain: np.ndarray, W: np.ndarray | None,
+                where: str) -> StrengthModelResult:
+    model, link = setup.model, setup.link
+    weight = setup.unit_weight * domain
+    beats = model.beats(weight)
+    connected = strongly_connected(beats)
+    # warnings point at the caller of bradley_terry / plackett_luce (via _fit_all)
+    alpha = _resolve_regularization(setup.regularization, connected, where, stacklevel=5)
+    fit = model.fit(weight, alpha, setup.tol, setup.max_iter)
+    _check_convergence(setup.name, fit, setup.on_nonconvergence, where, stacklevel=5)
+    wins = model.wins(weight) if setup.name == "bradley_terry" else None
+    cov, method, draws = None, MODEL_VARIANCE, None
+    if link is not None:
+        rows = link.rows[setup.unit_row]
+        if link.replicate is None:
+            totals = model.scores(fit.theta, weight, rows, link.n)
+            cov = fit.covariance @ taylor_covariance(link, totals) @ fit.covariance
+            method = TAYLOR_VARIANCE
+        else:
+            assert W is not None
+            reps = model.replicates(fit.theta, domain, rows, W, alpha, setup.tol, setup.max_iter)
+            theta = fit.theta - fit.theta.mean()
+            cov = replicate_covariance(link.replicate, reps, theta)
+            draws = replicate_draws(link.replicate, reps, theta)
+            rd = link.replicate
+            method = (f"design (replicates: {rd.method}, {rd.n_replicates} replicates, "
+                      f"scale {rd.scale:.6g}, mse={rd.mse})")
+    return _finish(setup.name, fit, setup.labels, wins, alpha, connected, float(weight.sum()),
+                   setup.on_nonconvergence, cov, method, setup.confidence_level, draws,
+                   check=False)
+
+
+def _fit_all(setup: _Setup) -> StrengthModelResult:
+    link = setup.link
+    W = link.replicate_weights() if link is not None and link.replicate is not None else None
+    main = _fit_domain(setup, np.ones(len(setup.unit_row)), W, "")
+    if setup.groups is None:
+        return main
+    codes, labels = setup.groups
+    unit_codes = codes[setup.unit_row]
+    subs: dict[Hashable, StrengthModelResult] = {}
+    for g, label in enumerate(labels):
+        subs[label] = _fit_domain(setup, (unit_codes == g).astype(np.float64), W,
+                                  f"group {label!r}: ")
+    return replace(main, groups=subs)
+
+
+_DESIGN_PARAMETERS = """weights : str, Series or array, optional
+        Weight of each comparison, treated as a frequency weight (without ``design``; a
+        :class:`~estimators.DataWarning` says so). Default 1. Not allowed with ``design``.
+    design : SurveyDesign or ReplicateDesign, optional
+        A rater-level design (one row per rater: weights, strata, PSUs, fpc and the weighting
+        steps that made the weights). Each comparison is weighted by its rater's final weight and
+        the covariance is design-based (see Notes).
+    rater : str, optional
+        With ``design``: the column holding each comparison's rater id, matched to the design's
+        column of the same name (or to the design data's index when it has no such column).
+    by : str, optional
+        Column (of the data, or of the design's data) defining groups; each group is fitted as a
+        domain of the whole design (the design is never subset) and returned in ``.groups``."""
+
+
 def bradley_terry(
     battles: pd.DataFrame,
     *,
@@ -252,13 +612,19 @@ def bradley_terry(
     loser: str = "loser",
     ties: str | None = None,
     weights: Any = None,
+    design: Any = None,
+    rater: str | None = None,
+    by: str | None = None,
     options: Sequence[Hashable] | None = None,
     regularization: float | Literal["auto"] = "auto",
+    confidence_level: float = 0.95,
+    lonely_psu: Literal["raise", "adjust", "certainty", "remove"] = "raise",
+    raking_variance: Literal["greg", "backfit"] = "greg",
     tol: float = 1e-10,
     max_iter: int = 100,
     on_nonconvergence: Literal["raise", "warn"] = "raise",
 ) -> StrengthModelResult:
-    """Fit a Bradley–Terry model to pairwise battles by weighted maximum likelihood.
+    """Fit a Bradley–Terry model to pairwise battles by weighted (pseudo-)maximum likelihood.
 
     Parameters
     ----------
@@ -268,57 +634,86 @@ def bradley_terry(
         Columns with the winning and losing option.
     ties : str, optional
         Boolean column marking ties; a tie counts as half a win for each side.
-    weights : str, Series or array, optional
-        Weight of each comparison (e.g. the rater's survey weight). Default 1.
+    {design_parameters}
     options : sequence, optional
         All options, in the order used for output (default: sorted labels seen).
     regularization : float or "auto"
         Ridge penalty ``alpha`` on the log-strengths (objective ``loglik - alpha ||theta||^2``,
         as ``choix.opt_pairwise``). ``"auto"``: 0 when the comparison graph is strongly
-        connected, else 0.01 with a :class:`~estimators.DataWarning`.
+        connected, else 0.01 with a :class:`~estimators.DataWarning` (decided per group with
+        ``by``).
+    confidence_level : float
+        Level of the intervals in ``to_frame()``.
+    lonely_psu, raking_variance
+        With a Taylor ``design``: as in :func:`~estimators.mean` (single-PSU strata; the raking
+        variance convention).
     tol : float
         Convergence when the largest gradient entry is below ``tol`` x total weight.
     max_iter : int
         Newton iterations allowed.
-    on_nonconvergence : {"raise", "warn"}
+    on_nonconvergence : {{"raise", "warn"}}
         What to do when ``max_iter`` is reached first.
 
     Returns
     -------
     StrengthModelResult
-        ``.params`` (log-strengths centred to mean 0), ``.std_errors``, ``.wins``.
+        ``.params`` (log-strengths centred to mean 0), ``.cov``, ``.std_errors``, ``.wins``,
+        ``.variance_method``; ``win_probability``, ``rank_uncertainty``; ``.groups`` with ``by``.
 
     Notes
     -----
-    With :math:`W_{ij}` the weighted number of wins of :math:`i` over :math:`j` (ties adding half
+    With :math:`W_{{ij}}` the weighted number of wins of :math:`i` over :math:`j` (ties adding half
     to both), the estimate maximises
-    :math:`\\ell(\\theta) = \\sum_{i \\ne j} W_{ij} \\log \\sigma(\\theta_i - \\theta_j) - \\alpha
-    \\lVert \\theta \\rVert^2`, :math:`\\sigma(x) = 1/(1+e^{-x})`. Newton's method runs on the
+    :math:`\\ell(\\theta) = \\sum_{{i \\ne j}} W_{{ij}} \\log \\sigma(\\theta_i - \\theta_j) - \\alpha
+    \\lVert \\theta \\rVert^2`, :math:`\\sigma(x) = 1/(1+e^{{-x}})`. Newton's method runs on the
     aggregated :math:`m \\times m` matrix, so the cost after one pass over the data is
     :math:`O(m^3)` per iteration whatever the number of comparisons. Integer weights give the
     same fit as replicated rows.
+
+    Without ``design`` the covariance is the inverse observed information
+    :math:`H^+` (every comparison independent, weights as counts). With a rater-level
+    ``design`` it is the sandwich :math:`H^+ \\hat V H^+`, where :math:`\\hat V` is the design
+    covariance of the total :math:`\\sum_i w_i z_i` of the raters' score vectors
+    :math:`z_i = \\sum_{{c \\in i}} (y_c - p_c)(e_{{a_c}} - e_{{b_c}})`, computed by the design
+    exactly as for a total (calibration residuals for raked / calibrated / post-stratified
+    weights, PSU totals, strata, fpc). With a ``ReplicateDesign`` the model is refitted on every
+    replicate's weights (warm-started) and
+    :math:`V = s \\sum_r r_r (\\theta_r - c)(\\theta_r - c)^\\top`. See the methods page
+    "Uncertainty for preference models".
 
     References
     ----------
     Bradley, R. A. and Terry, M. E. (1952). Rank analysis of incomplete block designs.
     *Biometrika* 39. Hunter, D. R. (2004). MM algorithms for generalized Bradley–Terry models.
     *Annals of Statistics* 32. Ford, L. R. (1957). Solution of a ranking problem from binary
-    comparisons. *American Mathematical Monthly* 64 (existence of the MLE).
+    comparisons. *American Mathematical Monthly* 64 (existence of the MLE). Binder, D. A.
+    (1983). On the variances of asymptotically normal estimators from complex surveys.
+    *International Statistical Review* 51. Lumley, T. (2010). *Complex Surveys*. Wiley.
 
     Examples
     --------
     >>> import pandas as pd
-    >>> b = pd.DataFrame({"winner": ["a", "a", "b", "c", "a"], "loser": ["b", "c", "c", "a", "b"]})
+    >>> from estimators import SurveyDesign
+    >>> b = pd.DataFrame({{"winner": ["a", "a", "b", "c", "a", "b"],
+    ...                   "loser": ["b", "c", "c", "a", "b", "a"],
+    ...                   "rater": [1, 1, 2, 2, 3, 3]}})
     >>> fit = bradley_terry(b)
     >>> [round(float(x), 4) for x in fit.params]
-    [0.7324, -0.3662, -0.3662]
+    [0.314, 0.1283, -0.4423]
+    >>> raters = pd.DataFrame({{"rater": [1, 2, 3], "w": [1.0, 2.0, 1.0]}})
+    >>> dfit = bradley_terry(b, design=SurveyDesign(raters, weights="w"), rater="rater")
+    >>> dfit.variance_method
+    'design (Taylor linearisation, raters as sampling units)'
+    >>> dfit.to_frame()[["option", "std_error"]].round(4).values.tolist()
+    [['b', 0.5472], ['a', 0.8488], ['c', 0.3084]]
     """
     frame = as_frame(battles, "battles")
     check_columns(frame, [winner, loser] + ([ties] if ties else []), "columns")
     on_nonconvergence = check_option(on_nonconvergence, ("raise", "warn"), "on_nonconvergence")
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
-    w = as_weights(weights, frame, "weights")
+    level = check_probability(confidence_level, "confidence_level")
+    w, link = _row_weights(frame, weights, design, rater, lonely_psu, raking_variance)
     win_col, lose_col = frame[winner], frame[loser]
     if win_col.isna().any() or lose_col.isna().any():
         bad = frame.index[(win_col.isna() | lose_col.isna()).to_numpy()]
@@ -330,17 +725,21 @@ def bradley_terry(
     labels = _option_index(options, list(win_col.unique()) + list(lose_col.unique()))
     if len(labels) < 2:
         fail(ValidationError, "battles", "needs at least two options", bad=list(labels))
-    wi = labels.get_indexer(win_col)
-    li = labels.get_indexer(lose_col)
+    wi = labels.get_indexer(win_col).astype(np.int64)
+    li = labels.get_indexer(lose_col).astype(np.int64)
     tie = np.zeros(len(frame), dtype=bool)
     if ties:
         tie = frame[ties].astype(bool).to_numpy()
-    m = len(labels)
-    full = np.where(tie, 0.5, 1.0) * w
-    wins = np.bincount(wi * m + li, weights=full, minlength=m * m).reshape(m, m)
-    half = np.where(tie, 0.5 * w, 0.0)
-    wins += np.bincount(li * m + wi, weights=half, minlength=m * m).reshape(m, m)
-    return _fit_wins(wins, labels, regularization, tol, max_iter, on_nonconvergence)
+    setup = _Setup(
+        "bradley_terry", PairwiseModel(wi, li, tie, len(labels)), labels,
+        np.arange(len(frame), dtype=np.int64), w, link, _domain_codes(frame, by, link),
+        regularization, tol, max_iter, on_nonconvergence, level,
+    )
+    return _fit_all(setup)
+
+
+if bradley_terry.__doc__:  # None under python -OO
+    bradley_terry.__doc__ = bradley_terry.__doc__.format(design_parameters=_DESIGN_PARAMETERS)
 
 
 def _fit_wins(wins, labels, regularization, tol, max_iter, on_nonconvergence):
@@ -358,8 +757,14 @@ def plackett_luce(
     shown: str = "shown",
     chosen: str = "chosen",
     weights: Any = None,
+    design: Any = None,
+    rater: str | None = None,
+    by: str | None = None,
     options: Sequence[Hashable] | None = None,
     regularization: float | Literal["auto"] = "auto",
+    confidence_level: float = 0.95,
+    lonely_psu: Literal["raise", "adjust", "certainty", "remove"] = "raise",
+    raking_variance: Literal["greg", "backfit"] = "greg",
     tol: float = 1e-10,
     max_iter: int = 100,
     on_nonconvergence: Literal["raise", "warn"] = "raise",
@@ -376,21 +781,28 @@ def plackett_luce(
         Column with rankings; when given, ``shown``/``chosen`` are ignored.
     shown, chosen : str
         Columns of top-1 choice data (PRISM's ``if_chosen`` among the shown responses).
-    weights, options, regularization, tol, max_iter, on_nonconvergence
+    {design_parameters}
+    options, regularization, confidence_level, lonely_psu, raking_variance, tol, max_iter
         As in :func:`bradley_terry` (``regularization`` matches ``choix.opt_rankings``'s alpha).
+    on_nonconvergence : {{"raise", "warn"}}
+        As in :func:`bradley_terry`.
 
     Returns
     -------
     StrengthModelResult
-        ``.params``: log-strengths centred to mean 0.
+        ``.params``: log-strengths centred to mean 0; ``.cov`` and the rest as for
+        :func:`bradley_terry`.
 
     Notes
     -----
     A ranking :math:`o_1 \\succ o_2 \\succ \\dots \\succ o_k` has probability
-    :math:`\\prod_{r=1}^{k-1} e^{\\theta_{o_r}} / \\sum_{s \\ge r} e^{\\theta_{o_s}}`, a product of
-    top-1 choices from shrinking sets; a top-1 choice of :math:`c` from :math:`S` has probability
-    :math:`e^{\\theta_c} / \\sum_{s \\in S} e^{\\theta_s}` (Luce's choice axiom). The weighted
-    log-likelihood is concave and maximised by Newton's method.
+    :math:`\\prod_{{r=1}}^{{k-1}} e^{{\\theta_{{o_r}}}} / \\sum_{{s \\ge r}} e^{{\\theta_{{o_s}}}}`, a
+    product of top-1 choices from shrinking sets; a top-1 choice of :math:`c` from :math:`S` has
+    probability :math:`e^{{\\theta_c}} / \\sum_{{s \\in S}} e^{{\\theta_s}}` (Luce's choice axiom).
+    The weighted log-likelihood is concave and maximised by Newton's method. With ``design`` the
+    covariance is the sandwich of :func:`bradley_terry` with the choice scores
+    :math:`z_i = \\sum_{{e \\in i}} (e_{{c_e}} - p_{{S_e}})` (a ranking row contributes all its
+    choices to its rater), or the replicate covariance of refits.
 
     References
     ----------
@@ -400,8 +812,8 @@ def plackett_luce(
     Examples
     --------
     >>> import pandas as pd
-    >>> d = pd.DataFrame({"shown": [("a", "b", "c"), ("a", "b"), ("b", "c"), ("a", "c")],
-    ...                   "chosen": ["a", "b", "b", "c"]})
+    >>> d = pd.DataFrame({{"shown": [("a", "b", "c"), ("a", "b"), ("b", "c"), ("a", "c")],
+    ...                   "chosen": ["a", "b", "b", "c"]}})
     >>> fit = plackett_luce(d)
     >>> fit.to_frame()["option"].tolist()
     ['b', 'a', 'c']
@@ -410,13 +822,14 @@ def plackett_luce(
     on_nonconvergence = check_option(on_nonconvergence, ("raise", "warn"), "on_nonconvergence")
     max_iter = as_int(max_iter, "max_iter", minimum=1)
     tol = check_positive(tol, "tol")
-    w_rows = as_weights(weights, frame, "weights")
+    level = check_probability(confidence_level, "confidence_level")
+    w_rows, link = _row_weights(frame, weights, design, rater, lonely_psu, raking_variance)
     events_sets: list[tuple[Hashable, ...]] = []
     events_chosen: list[Hashable] = []
-    events_weight: list[float] = []
+    events_row: list[int] = []
     if ranking is not None:
         check_columns(frame, [ranking], "ranking")
-        for pos, (r, w) in enumerate(zip(frame[ranking], w_rows)):
+        for pos, r in enumerate(frame[ranking]):
             seq = tuple(r) if isinstance(r, (list, tuple, np.ndarray)) else None
             if seq is None or len(set(seq)) != len(seq) or len(seq) < 2:
                 fail(ValidationError, "ranking",
@@ -425,10 +838,10 @@ def plackett_luce(
             for k in range(len(seq) - 1):
                 events_sets.append(seq[k:])
                 events_chosen.append(seq[k])
-                events_weight.append(w)
+                events_row.append(pos)
     else:
         check_columns(frame, [shown, chosen], "columns")
-        for pos, (s, c, w) in enumerate(zip(frame[shown], frame[chosen], w_rows)):
+        for pos, (s, c) in enumerate(zip(frame[shown], frame[chosen])):
             seq = tuple(s) if isinstance(s, (list, tuple, np.ndarray)) else None
             if seq is None or len(set(seq)) != len(seq) or len(seq) < 2 or c not in seq:
                 fail(ValidationError, "data",
@@ -436,7 +849,7 @@ def plackett_luce(
                      bad=[frame.index[pos]])
             events_sets.append(seq)
             events_chosen.append(c)
-            events_weight.append(w)
+            events_row.append(pos)
     if not events_sets:
         fail(ValidationError, "data", "holds no choices", bad=[len(frame)])
     labels = _option_index(options, [o for s in events_sets for o in s])
@@ -447,29 +860,19 @@ def plackett_luce(
     for e, s in enumerate(events_sets):
         sets[e, : len(s)] = [codes_of[o] for o in s]
     mask = sets >= 0
+    sets = np.where(mask, sets, 0)
     chosen_codes = np.array([codes_of[c] for c in events_chosen], dtype=np.int64)
-    weights_arr = np.asarray(events_weight, dtype=np.float64)
-    # aggregate identical (set, chosen) events
-    key = np.concatenate([np.sort(np.where(mask, sets, m), axis=1), chosen_codes[:, None]], axis=1)
-    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
-    agg_w = np.bincount(inverse.ravel(), weights=weights_arr, minlength=len(uniq))
-    keep = agg_w > 0
-    uniq, agg_w = uniq[keep], agg_w[keep]
-    u_sets = uniq[:, :-1]
-    u_mask = u_sets < m
-    u_sets = np.where(u_mask, u_sets, 0)
-    u_chosen = uniq[:, -1]
-    # beats graph: the chosen option beats every other option of its set
-    beats = np.zeros((m, m))
-    for k in range(u_sets.shape[1]):
-        on = u_mask[:, k] & (u_sets[:, k] != u_chosen)
-        np.add.at(beats, (u_chosen[on], u_sets[on, k]), agg_w[on])
-    connected = strongly_connected(beats)
-    alpha = _resolve_regularization(regularization, connected)
-    fit = fit_choices(u_sets, u_mask, u_chosen, agg_w, m, alpha=alpha, tol=tol,
-                      max_iter=max_iter)
-    return _finish("plackett_luce", fit, labels, None, alpha, connected, float(agg_w.sum()),
-                   on_nonconvergence)
+    unit_row = np.asarray(events_row, dtype=np.int64)
+    setup = _Setup(
+        "plackett_luce", ChoiceModel(sets, mask, chosen_codes, m), labels, unit_row,
+        np.asarray(w_rows, dtype=np.float64)[unit_row], link, _domain_codes(frame, by, link),
+        regularization, tol, max_iter, on_nonconvergence, level,
+    )
+    return _fit_all(setup)
+
+
+if plackett_luce.__doc__:
+    plackett_luce.__doc__ = plackett_luce.__doc__.format(design_parameters=_DESIGN_PARAMETERS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,6 +980,8 @@ def aggregate(
     veto_threshold: float = 10.0,
     tie_break: Sequence[Hashable] | None = None,
     regularization: float | Literal["auto"] = "auto",
+    design: Any = None,
+    rater: str | None = None,
 ) -> AggregationResult:
     """Aggregate individual preferences into scores, a ranking and a winner.
 
@@ -605,6 +1010,11 @@ def aggregate(
         Default: the table's column order.
     regularization : float or "auto"
         Passed to :func:`bradley_terry`.
+    design, rater : optional
+        For the model-based rules on battles (``"bradley_terry"``) or choice data
+        (``"plackett_luce"``): a rater-level design and the rater id column, passed to
+        :func:`bradley_terry` / :func:`plackett_luce` (weights from the design, design-based
+        covariance in ``.model``).
 
     Returns
     -------
@@ -647,14 +1057,21 @@ def aggregate(
     rule = check_option(rule, (*RULES, "plackett_luce"), "rule")
     borda = check_option(borda, ("standard", "truncated", "symmetric"), "borda")
     is_choices = isinstance(data, pd.DataFrame) and {"shown", "chosen"} <= set(data.columns)
+    is_battles = isinstance(data, pd.DataFrame) and {"winner", "loser"} <= set(data.columns)
+    if (design is not None or rater is not None) and not (
+        (rule == "plackett_luce" and is_choices) or (rule == "bradley_terry" and is_battles)
+    ):
+        fail(ValidationError, "design", "is used only by the model-based rules: "
+             '"bradley_terry" on battles and "plackett_luce" on choice data', bad=[rule],
+             fix="Drop design= and rater=, or pass the design's weights with weights=.")
     if rule == "plackett_luce" or is_choices:
         if not (rule == "plackett_luce" and is_choices):
             fail(ValidationError, "rule", '"plackett_luce" goes with top-1 choice data (columns '
                  "shown and chosen), and choice data only with it", bad=[rule],
                  fix="Build choice data with estimators.choice_sets(utterances).")
-        fit = plackett_luce(data, weights=weights, regularization=regularization)
+        fit = plackett_luce(data, weights=weights, design=design, rater=rater,
+                            regularization=regularization)
         return _result(rule, fit.params.to_numpy(), fit.params.index, tie_break, None, fit)
-    is_battles = isinstance(data, pd.DataFrame) and {"winner", "loser"} <= set(data.columns)
     margins = None
     model = None
     if is_battles:
@@ -663,7 +1080,12 @@ def aggregate(
                  "pairwise rules", bad=[rule],
                  fix="Use bradley_terry, copeland, condorcet, minimax, schulze or ranked_pairs.")
         frame = as_frame(data, "data")
-        wins, options = _pairwise_from_battles(frame, weights)
+        if design is not None:
+            model = bradley_terry(frame, ties="tie" if "tie" in frame.columns else None,
+                                  design=design, rater=rater, regularization=regularization)
+            wins, options = model.wins.to_numpy(), model.params.index
+        else:
+            wins, options = _pairwise_from_battles(frame, weights)
     else:
         util = as_utilities(data, "data")
         options = util.options
@@ -698,7 +1120,8 @@ def aggregate(
     margins = pd.DataFrame(margin, index=options, columns=options)
     positions = _tie_positions(options, tie_break)
     if rule == "bradley_terry":
-        model = _fit_wins(wins, options, regularization, 1e-10, 100, "raise")
+        if model is None:
+            model = _fit_wins(wins, options, regularization, 1e-10, 100, "raise")
         raw = model.params.to_numpy()
     elif rule == "copeland":
         raw = voting.copeland_scores(margin)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["Fit", "fit_choices", "fit_pairwise", "strongly_connected"]
+__all__ = ["Fit", "fit_choices", "fit_pairwise", "fit_pairwise_batch", "strongly_connected"]
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ def strongly_connected(beats: np.ndarray) -> bool:
     return bool(n_comp == 1)
 
 
-def _newton(m, value_grad_hess, alpha, tol, max_iter, scale) -> Fit:
-    theta = np.zeros(m)
+def _newton(m, value_grad_hess, alpha, tol, max_iter, scale, theta0=None) -> Fit:
+    theta = np.zeros(m) if theta0 is None else np.array(theta0, dtype=np.float64)
     ones = np.full((m, m), 1.0 / m)
     f, g, h = value_grad_hess(theta)
     converged = False
@@ -76,7 +76,9 @@ def _newton(m, value_grad_hess, alpha, tol, max_iter, scale) -> Fit:
     return Fit(theta, cov, float(f), n_iter, converged, float(np.max(np.abs(grad))))
 
 
-def fit_pairwise(wins: np.ndarray, *, alpha: float, tol: float, max_iter: int) -> Fit:
+def fit_pairwise(
+    wins: np.ndarray, *, alpha: float, tol: float, max_iter: int, theta0: np.ndarray | None = None
+) -> Fit:
     """Maximise ``sum_ij wins[i, j] * log sigmoid(theta_i - theta_j)`` (minus the penalty)."""
     m = wins.shape[0]
     totals = wins + wins.T
@@ -94,7 +96,7 @@ def fit_pairwise(wins: np.ndarray, *, alpha: float, tol: float, max_iter: int) -
         return f, g, h
 
     scale = max(float(wins.sum()), 1.0)
-    return _newton(m, value_grad_hess, alpha, tol, max_iter, scale)
+    return _newton(m, value_grad_hess, alpha, tol, max_iter, scale, theta0)
 
 
 def fit_choices(
@@ -107,6 +109,7 @@ def fit_choices(
     alpha: float,
     tol: float,
     max_iter: int,
+    theta0: np.ndarray | None = None,
 ) -> Fit:
     """Luce choice model: ``sum_e w_e (theta_{c_e} - log sum_{s in S_e} exp theta_s)``.
 
@@ -135,4 +138,60 @@ def fit_choices(
         return f, g, h
 
     scale = max(float(weights.sum()), 1.0)
-    return _newton(m, value_grad_hess, alpha, tol, max_iter, scale)
+    return _newton(m, value_grad_hess, alpha, tol, max_iter, scale, theta0)
+
+
+def fit_pairwise_batch(
+    wins: np.ndarray, theta0: np.ndarray, *, alpha: float, tol: float, max_iter: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Newton's method on many win matrices at once (replicates), warm-started at ``theta0``.
+
+    ``wins`` has shape (R, m, m); returns the (R, m) estimates and a boolean (R,) array telling
+    which fits met the gradient tolerance. Each fit takes the same damped Newton steps as
+    :func:`fit_pairwise` (step halving until the penalised log-likelihood does not decrease).
+    """
+    R, m, _ = wins.shape
+    totals = wins + np.swapaxes(wins, 1, 2)
+    won = wins.sum(axis=2)
+    scale = np.maximum(wins.sum(axis=(1, 2)), 1.0)
+    ones = np.full((m, m), 1.0 / m)
+
+    def parts(theta, rows):
+        diff = theta[:, :, None] - theta[:, None, :]
+        log_p = -np.logaddexp(0.0, -diff)
+        f = np.einsum("rij,rij->r", wins[rows], log_p) - alpha * np.einsum("ri,ri->r", theta, theta)
+        p = np.exp(log_p)
+        g = won[rows] - np.einsum("rij,rij->ri", totals[rows], p) - 2.0 * alpha * theta
+        return f, g, p
+
+    theta = np.broadcast_to(np.asarray(theta0, dtype=np.float64), (R, m)).copy()
+    every = np.arange(R)
+    f, g, p = parts(theta, every)
+    done = np.max(np.abs(g), axis=1) <= tol * scale
+    for _ in range(max_iter):
+        active = np.flatnonzero(~done)
+        if active.size == 0:
+            break
+        q = totals[active] * p[active] * (1.0 - p[active])
+        q[:, np.arange(m), np.arange(m)] = 0.0
+        hess = -q
+        hess[:, np.arange(m), np.arange(m)] += q.sum(axis=2) + 2.0 * alpha
+        if alpha == 0:
+            hess += ones
+        step = np.linalg.solve(hess, g[active][:, :, None])[:, :, 0]
+        t = np.ones(active.size)
+        pending = np.arange(active.size)
+        while pending.size:
+            rows = active[pending]
+            cand = theta[rows] + t[pending, None] * step[pending]
+            if alpha == 0:
+                cand -= cand.mean(axis=1, keepdims=True)
+            f_new, g_new, p_new = parts(cand, rows)
+            ok = (f_new >= f[rows] - 1e-12 * np.abs(f[rows])) | (t[pending] < 1e-10)
+            accepted = rows[ok]
+            theta[accepted], f[accepted], g[accepted] = cand[ok], f_new[ok], g_new[ok]
+            p[accepted] = p_new[ok]
+            t[pending[~ok]] *= 0.5
+            pending = pending[~ok]
+        done = np.max(np.abs(g), axis=1) <= tol * scale
+    return theta, done

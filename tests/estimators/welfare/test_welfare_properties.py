@@ -105,7 +105,8 @@ def test_bradley_terry_integer_weights_equal_replicated_battles(wins, counts):
         set(battles["winner"]) | set(battles["loser"])
     ) < 2:
         return
-    weighted = est.bradley_terry(battles, weights=c.astype(float), regularization=0.1)
+    with pytest.warns(est.DataWarning, match="frequency weights"):
+        weighted = est.bradley_terry(battles, weights=c.astype(float), regularization=0.1)
     plain = est.bradley_terry(replicated, regularization=0.1)
     np.testing.assert_allclose(weighted.params.to_numpy(), plain.params.to_numpy(), atol=1e-8)
 
