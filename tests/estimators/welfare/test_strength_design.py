@@ -1,8 +1,8 @@
 """Design-based Bradley–Terry against R ``survey::svyglm`` (quasibinomial, no intercept).
 
-Reference values: tests/estimators/welfare/reference/preference_bt_design.json, produced by
-tests/estimators/welfare/reference/preference_bt_design.R (R 4.2.2, survey 4.1.1) from the CSVs
-written by preference_generate_data.py. R's coefficients are log-strength differences against m1;
+Reference values: tests/estimators/welfare/reference/rater_design.json, produced by
+tests/estimators/welfare/reference/rater_design.R (R 4.2.2, survey 4.1.1) from the CSVs
+written by rater_design_generate_data.py. R's coefficients are log-strength differences against m1;
 they equal differences of our centred log-strengths, so contrasts ``mi - mj`` and their SEs
 (``c' V c``) are compared. Tolerance: 1e-6 relative (SEs), 1e-8 absolute (estimates).
 """
@@ -22,7 +22,7 @@ from estimators.errors import DataWarning, DesignError, ValidationError
 pytestmark = pytest.mark.reference
 
 HERE = Path(__file__).parent / "reference"
-REF = json.loads((HERE / "preference_bt_design.json").read_text())
+REF = json.loads((HERE / "rater_design.json").read_text())
 CASES = REF["bt_cases"]
 RTOL = 1e-6
 OPTIONS = ["m1", "m2", "m3", "m4", "m5"]
@@ -30,12 +30,12 @@ OPTIONS = ["m1", "m2", "m3", "m4", "m5"]
 
 @pytest.fixture(scope="module")
 def raters():
-    return pd.read_csv(HERE / "preference_bt_design_raters.csv")
+    return pd.read_csv(HERE / "rater_design_raters.csv")
 
 
 @pytest.fixture(scope="module")
 def battles():
-    return pd.read_csv(HERE / "preference_bt_design_battles.csv")
+    return pd.read_csv(HERE / "rater_design_battles.csv")
 
 
 def _contrasts(fit) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -1,8 +1,8 @@
 """Design-based standard errors of every welfare measure.
 
-Outside truth: reference/welfare_design_bt_design.json (R 4.2.2, survey 4.1.1, convey 1.0.1;
-script welfare_design_bt_design.R on welfare_design_utilities.csv, made by
-welfare_design_generate_data.py). Independent checks: the linearised SEs agree with jackknife and
+Outside truth: reference/rater_design.json (R 4.2.2, survey 4.1.1, convey 1.0.1;
+script rater_design.R on rater_design_utilities.csv, made by
+rater_design_generate_data.py). Independent checks: the linearised SEs agree with jackknife and
 bootstrap replicate SEs on simulated designs, and a coverage study (marked slow).
 """
 
@@ -19,13 +19,13 @@ import estimators as est
 from estimators.welfare import _welfare_variance as variance
 
 REFERENCE = Path(__file__).parent / "reference"
-R_CASES = json.loads((REFERENCE / "welfare_design_bt_design.json").read_text())["welfare_cases"]
+R_CASES = json.loads((REFERENCE / "rater_design.json").read_text())["welfare_cases"]
 EST_REL = 1e-8
 SE_REL = 1e-7
 
 
 def _utilities() -> tuple[pd.DataFrame, pd.DataFrame]:
-    data = pd.read_csv(REFERENCE / "welfare_design_utilities.csv")
+    data = pd.read_csv(REFERENCE / "rater_design_utilities.csv")
     return data, data.set_index("rater")[["u1", "u2"]]
 
 

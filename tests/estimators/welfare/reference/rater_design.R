@@ -1,8 +1,8 @@
 ## Reference values from R `survey` (and `convey`) for equisample.
-## Run from this directory:  Rscript welfare_design_bt_design.R   (writes welfare_design_bt_design.json)
-## Inputs: welfare_design_bt_raters.csv, welfare_design_bt_battles.csv, welfare_design_utilities.csv
-## (produced by welfare_design_generate_data.py; only the utilities file is kept in the repository,
-## the welfare tests use welfare_cases of the json).
+## Run from this directory:  Rscript rater_design.R   (writes rater_design.json)
+## Inputs: rater_design_raters.csv, rater_design_battles.csv,
+##         rater_design_utilities.csv, rater_design_notes.txt
+## (produced by generate_data.py).
 suppressPackageStartupMessages({
   library(survey)
   library(jsonlite)
@@ -18,8 +18,8 @@ options_recorded <- list(
   survey.adjust.domain.lonely = getOption("survey.adjust.domain.lonely")
 )
 
-raters  <- read.csv("welfare_design_bt_raters.csv", stringsAsFactors = FALSE)
-battles <- read.csv("welfare_design_bt_battles.csv", stringsAsFactors = FALSE)
+raters  <- read.csv("rater_design_raters.csv", stringsAsFactors = FALSE)
+battles <- read.csv("rater_design_battles.csv", stringsAsFactors = FALSE)
 stopifnot(all(battles$winner == battles$first | battles$winner == battles$second))
 
 opts <- paste0("m", 1:5)
@@ -211,7 +211,7 @@ cases$raked_jk1 <- c(case_out(fit_f2,
   raking_common)
 
 ## ---- welfare -------------------------------------------------------------
-util <- read.csv("welfare_design_utilities.csv", stringsAsFactors = FALSE)
+util <- read.csv("rater_design_utilities.csv", stringsAsFactors = FALSE)
 util$one <- 1
 des_w <- svydesign(id = ~psu, strata = ~stratum, weights = ~weight, nest = TRUE, data = util)
 des_w1 <- svydesign(id = ~psu, strata = ~stratum, weights = ~one, nest = TRUE, data = util)
@@ -291,12 +291,12 @@ versions <- list(R = R.version.string,
                  survey = as.character(packageVersion("survey")),
                  convey = if (have_convey) as.character(packageVersion("convey")) else NA,
                  jsonlite = as.character(packageVersion("jsonlite")))
-notes <- paste(readLines("welfare_design_notes.txt"), collapse = "\n")
+notes <- paste(readLines("rater_design_notes.txt"), collapse = "\n")
 out <- list(generated = "2026-12-07", versions = versions, options = options_recorded,
-            data = list(raters = "welfare_design_bt_raters.csv", battles = "welfare_design_bt_battles.csv",
-                        utilities = "welfare_design_utilities.csv",
+            data = list(raters = "rater_design_raters.csv", battles = "rater_design_battles.csv",
+                        utilities = "rater_design_utilities.csv",
                         n_raters = nrow(raters), n_battles = nrow(battles), n_utilities = nrow(util)),
             model = "Bradley-Terry as logistic regression without intercept: y = 1 if `first` won; x_k = +1 if option k is first, -1 if second, else 0, k = m2..m5; m1 is the reference (log-strength 0). Comparison-level rows carry their rater's weight.",
             bt_cases = cases, welfare_cases = welfare, notes = notes)
-writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null"), "welfare_design_bt_design.json")
-cat("wrote welfare_design_bt_design.json\n")
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE, na = "null"), "rater_design.json")
+cat("wrote rater_design.json\n")

@@ -1,9 +1,9 @@
 """Deterministic synthetic data for the BT / welfare R reference values.
 
 Uses only the Python standard library (random.Random with a fixed seed), so
-the output does not depend on numpy versions. Run:  python3 preference_generate_data.py
-Writes preference_bt_design_raters.csv, preference_bt_design_battles.csv,
-preference_welfare_design_utilities.csv
+the output does not depend on numpy versions. Run:  python3 rater_design_generate_data.py
+Writes rater_design_raters.csv, rater_design_battles.csv,
+rater_design_utilities.csv
 """
 import csv
 import math
@@ -84,7 +84,7 @@ def write(path, rows):
 if __name__ == "__main__":
     rng = random.Random(20261207)
     raters, battles = bt_data(rng)
-    write(HERE / "preference_bt_design_raters.csv", raters)
-    write(HERE / "preference_bt_design_battles.csv", battles)
-    write(HERE / "preference_welfare_design_utilities.csv", welfare_data(random.Random(777)))
+    write(HERE / "rater_design_raters.csv", raters)
+    write(HERE / "rater_design_battles.csv", battles)
+    write(HERE / "rater_design_utilities.csv", welfare_data(random.Random(777)))
     print(len(raters), "raters,", len(battles), "battles")
