@@ -4,8 +4,9 @@
 const mathjaxBase = document.currentScript.src.replace(/mathjax\.js(\?.*)?$/, "mathjax/");
 window.MathJax = {
   tex: {
-    inlineMath: [["\\(", "\\)"]],
-    displayMath: [["\\[", "\\]"]],
+    // pages: \( \) and \[ \] from pymdownx.arithmatex; notebooks: $ $ and $$ $$ as in Jupyter
+    inlineMath: [["\\(", "\\)"], ["$", "$"]],
+    displayMath: [["\\[", "\\]"], ["$$", "$$"]],
     processEscapes: true,
     processEnvironments: true
   },
@@ -13,8 +14,15 @@ window.MathJax = {
     fontURL: mathjaxBase + "output/chtml/fonts/woff-v2"
   },
   options: {
+    // only formulas are typeset: arithmatex output, and the text of notebook markdown cells
     ignoreHtmlClass: ".*|",
-    processHtmlClass: "arithmatex"
+    processHtmlClass: "arithmatex|notebook-math"
   }
 };
-document$.subscribe(() => { MathJax.typesetPromise && MathJax.typesetPromise(); });
+document$.subscribe(() => {
+  // Notebook pages: mark the text of markdown cells (never code) for typesetting.
+  document
+    .querySelectorAll(".jp-MarkdownOutput, .jp-MarkdownOutput *:not(code):not(pre)")
+    .forEach((element) => element.classList.add("notebook-math"));
+  MathJax.typesetPromise && MathJax.typesetPromise();
+});
