@@ -1,4 +1,4 @@
-"""Exact breakpoint search vs the safeguarded Newton of the allocation core (issue 4).
+"""Exact breakpoint search vs the safeguarded Newton of the allocation core (``solve_budget``).
 
 Run from the repository root:
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/allocation_breakpoints.py

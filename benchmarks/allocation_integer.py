@@ -1,4 +1,4 @@
-"""Integer allocation benchmark (issue 4, item 5): proven integer plans for unequal costs.
+"""Integer allocation benchmark: proven integer plans for unequal costs.
 
 Run from the repository root:
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/allocation_integer.py
@@ -11,9 +11,9 @@ is the difference. Reports the integer status, the relative rounding cost
 objective, how many unit increments the Lagrangian reduced-cost fixing leaves to the MILP.
 Peers: an exact dynamic program over the integer budget (independent check of optimality, run
 where G * budget * max n is small) and the 0/1 MILP over the WHOLE box of unit increments
-(the previous exact path, only possible for small boxes; time limit 60 s).
+(an exact alternative, only possible for small boxes; time limit 60 s).
 Last table: callable (cvxpy) objectives, whose integer step is a heuristic local search; compared
-with the old floor of the continuous optimum and with the proven plan of the equivalent built-in
+with flooring the continuous optimum and with the proven plan of the equivalent built-in
 objective (relative excess over the continuous optimum).
 """
 

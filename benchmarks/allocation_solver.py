@@ -1,10 +1,10 @@
-"""Allocation solver benchmark (issue 4): exact KKT core vs the best well-scaled cvxpy solve.
+"""Allocation solver benchmark: exact KKT core vs the best well-scaled cvxpy solve.
 
 Run from the repository root:
     OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/allocation_solver.py
 
 For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, costs, box bounds with ~40% of
-groups capped), times ``sampling._allocation_core.solve_budget`` (best of many repeats, wall and
+groups capped), times ``solve_budget`` (``sampling/allocation/_core.py``) (best of many repeats, wall and
 CPU) and the scaled cvxpy model that agrees best with it in
 tests/sampling/allocation/reference/allocation_cvxpy_agreement.py (n = s exp(v), budget row / B, objective normalised;
 CLARABEL at tolerance 1e-13), DPP-parametrised so three cvxpy times are reported: the first solve
@@ -13,7 +13,7 @@ CLARABEL at tolerance 1e-13), DPP-parametrised so three cvxpy times are reported
 the same way for both (stationarity, sign conditions, budget) and the distance of the cvxpy point
 from the core's.
 
-``solve_budget`` runs the compiled kernel (sampling/_budget_kernel.c) for G <= KERNEL_MAX_GROUPS
+``solve_budget`` runs the compiled kernel (sampling/allocation/_budget_kernel.c) for G <= KERNEL_MAX_GROUPS
 and the numpy implementation above that; the numpy implementation is also timed on its own at
 every G, and a second table measures the crossover that sets KERNEL_MAX_GROUPS.
 """

@@ -1,6 +1,6 @@
 """Benchmark: bootstrap replicate SEs with re-raking, and Taylor SEs, vs svy and R survey.
 
-Task (issue 3): N rows (default 1M) from P participants (default 100k, 10 ratings each; the
+Task: N rows (default 1M) from P participants (default 100k, 10 ratings each; the
 participant is the PSU), 4 person-level raking margins (8 x 2 x 16 x 6 levels, biased sample),
 200 Rao–Wu bootstrap replicates, every replicate re-raked, then the mean rating and its SE in each
 of 5 domains (a row-level column). Peers run the same task in the same run: svy (own venv,

@@ -1,6 +1,6 @@
 """Benchmark: weighted Bradley–Terry fit and who-decides jury draws, side by side with peers.
 
-Workload (issue 7): 21 options x 10,000 raters x 100,000 pairwise comparisons.
+Workload: 21 options x 10,000 raters x 100,000 pairwise comparisons.
 
 * Bradley–Terry: ``estimators.bradley_terry`` (weighted, ties as half wins) vs ``choix``
   (``ilsr_pairwise``, ``mm_pairwise``, ``opt_pairwise``; unweighted, no ties — choix has neither).

@@ -1,4 +1,7 @@
-"""Regression tests for bugs found in the QA pass (one test per bug; each names its input)."""
+"""Regression tests, one per defect found by exercising the command line and the public API.
+
+Each names its input and, in a comment, the wrong behaviour it guards against.
+"""
 
 from __future__ import annotations
 
@@ -20,7 +23,7 @@ def small(tmp_path):
 
 
 def test_cli_margins_json_list_of_non_records_is_one_line(tmp_path, small, capsys):
-    # was: TypeError traceback from pd.DataFrame.from_records
+    # guards against: a TypeError traceback from pd.DataFrame.from_records
     bad = tmp_path / "m.json"
     bad.write_text("[1, 2]")
     assert main(["rake", str(small), "--margins", str(bad), "--out", str(tmp_path / "w.csv")]) == 2
@@ -30,7 +33,7 @@ def test_cli_margins_json_list_of_non_records_is_one_line(tmp_path, small, capsy
 
 
 def test_cli_margins_yaml_parse_error_is_one_line(tmp_path, small, capsys):
-    # was: the YAML parser's multi-line message was printed as is
+    # guards against: the YAML parser's multi-line message printed as is
     bad = tmp_path / "m.yaml"
     bad.write_text("sex: [1,2\n")
     assert main(["rake", str(small), "--margins", str(bad), "--out", str(tmp_path / "w.csv")]) == 2
@@ -47,7 +50,7 @@ def test_cli_margins_wrong_suffix_lists_yaml_and_json(tmp_path, small, capsys):
 
 
 def test_atomic_outputs_are_not_owner_only(tmp_path):
-    # was: mkstemp's 0600 mode leaked into every output file
+    # guards against: mkstemp's 0600 mode leaking into every output file
     old = os.umask(0o022)
     try:
         path = write_table(pd.DataFrame({"a": [1]}), tmp_path / "out.csv")
@@ -57,8 +60,8 @@ def test_atomic_outputs_are_not_owner_only(tmp_path):
 
 
 def test_cli_quotas_own_table_defaults_to_its_variables(tmp_path):
-    # was: --variables defaulted to age,sex,ethnicity even for --table, so a table without an
-    # 'ethnicity' column always failed unless --variables was given
+    # guards against: --variables defaulting to age,sex,ethnicity even for --table, so that a
+    # table without an 'ethnicity' column fails unless --variables is given
     table = tmp_path / "t.csv"
     pd.DataFrame(
         {"sex": ["f", "m", "f", "m"], "age": ["y", "y", "o", "o"], "count": [10, 4, 5, 3]}
@@ -71,7 +74,7 @@ def test_cli_quotas_own_table_defaults_to_its_variables(tmp_path):
 
 
 def test_cli_select_unknown_strata_column_is_named(tmp_path, capsys):
-    # was: a misspelt --strata column was reported as "non-numeric feature columns: 'g'"
+    # guards against: a misspelt --strata column reported as "non-numeric feature columns: 'g'"
     table = tmp_path / "x.csv"
     pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "b": [0.0, 1.0, 0.5, 2.0], "g": list("uvuv")}).to_csv(
         table, index=False
@@ -91,7 +94,7 @@ def quota_file(tmp_path):
 
 
 def test_cli_track_unknown_id_column_fails(tmp_path, quota_file, capsys):
-    # was: a misspelt --id-column was ignored (exit 0, every person anonymous)
+    # guards against: a misspelt --id-column being ignored (exit 0, every person anonymous)
     arrivals = tmp_path / "a.csv"
     pd.DataFrame({"pid": [1, 2], "sex": ["f", "m"]}).to_csv(arrivals, index=False)
     args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
@@ -102,7 +105,7 @@ def test_cli_track_unknown_id_column_fails(tmp_path, quota_file, capsys):
 
 
 def test_cli_track_arrivals_without_quota_variable_fails(tmp_path, quota_file, capsys):
-    # was: exit 0 with every arrival rejected as "missing attribute"
+    # guards against: exit 0 with every arrival rejected as "missing attribute"
     arrivals = tmp_path / "a.csv"
     pd.DataFrame({"id": [1, 2], "gender": ["f", "m"]}).to_csv(arrivals, index=False)
     args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
@@ -123,7 +126,7 @@ def test_cli_track_corrupt_state_file_names_the_flag(tmp_path, quota_file, capsy
 
 
 def test_cli_welfare_on_missing_drop_is_reachable(tmp_path, capsys):
-    # was: the error told CLI users to pass on_missing="drop", which the CLI could not do
+    # guards against: an error telling CLI users to pass on_missing="drop", which the CLI cannot do
     ratings = tmp_path / "r.csv"
     pd.DataFrame(
         {"user_id": ["u1", "u1", "u2", "u2"], "model_name": list("abab"), "score": [5, 3, 2, None]}
@@ -138,7 +141,7 @@ def test_cli_welfare_on_missing_drop_is_reachable(tmp_path, capsys):
 
 @pytest.mark.parametrize("scale", [1e300, 1e-300])
 def test_kish_effective_sample_size_with_extreme_weights(scale):
-    # was: (sum w)^2 overflowed (1e300) or underflowed (1e-300) -> NaN effective sample size / deff
+    # guards against: (sum w)^2 overflowing (1e300) or underflowing (1e-300) -> NaN ESS / deff
     import estimators as est
 
     frame = pd.DataFrame({"sex": ["f", "m"] * 3, "y": [1.0, 2, 3, 4, 5, 6], "w": scale})
@@ -151,7 +154,8 @@ def test_kish_effective_sample_size_with_extreme_weights(scale):
 
 
 def test_rake_base_weights_beyond_float_range_is_a_clear_error():
-    # was: ConvergenceError "max relative margin error nan" after 1000 sweeps (t / cur overflowed)
+    # guards against: ConvergenceError "max relative margin error nan" after 1000 sweeps (t / cur
+    # overflowing)
     import estimators as est
     from estimators.errors import ValidationError
 
@@ -161,7 +165,7 @@ def test_rake_base_weights_beyond_float_range_is_a_clear_error():
 
 
 def test_weighting_an_empty_frame_says_so():
-    # was: "margins: every row has a missing weighting value; got 0 values: ."
+    # guards against: "margins: every row has a missing weighting value; got 0 values: ."
     import estimators as est
     from estimators.errors import ValidationError
 
@@ -173,8 +177,8 @@ def test_weighting_an_empty_frame_says_so():
 
 
 def test_utility_table_without_turn_column_says_how_to_fix():
-    # was: "turn_column: names columns that are not in the data" with no hint that the default
-    # turn=0 (PRISM) is the cause and turn=None the fix
+    # guards against: "turn_column: names columns that are not in the data" with no hint that the
+    # default turn=0 (PRISM) is the cause and turn=None the fix
     import estimators as est
     from estimators.errors import ColumnError
 
@@ -186,7 +190,7 @@ def test_utility_table_without_turn_column_says_how_to_fix():
 
 @pytest.mark.parametrize("dtype", ["Int64", "Float64", "double[pyarrow]"])
 def test_leverage_accepts_nullable_and_arrow_numeric_frames(dtype):
-    # was: "X: must be numeric; got 'object'" for a DataFrame of nullable/pyarrow numbers
+    # guards against: "X: must be numeric; got 'object'" for a DataFrame of nullable/pyarrow numbers
     import numpy as np
 
     import sampling as smp

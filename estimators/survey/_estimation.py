@@ -1,7 +1,7 @@
 """Design-based estimates with honest standard errors: means, totals, proportions, ratios, quantiles.
 
-Every estimator takes a :class:`~estimators.design.SurveyDesign` (Taylor linearisation) or a
-:class:`~estimators.replicates.ReplicateDesign` (replicate weights), optional ``by=`` domains, and
+Every estimator takes a :class:`~estimators.SurveyDesign` (Taylor linearisation) or a
+:class:`~estimators.ReplicateDesign` (replicate weights), optional ``by=`` domains, and
 returns an :class:`Estimate`. Domains are estimated the correct way: observations outside the domain
 have their contribution set to zero, the design is never subset, so strata and PSUs that happen to
 have no domain members still count (as R ``survey``'s ``svyby``).

@@ -1,7 +1,7 @@
 """Taylor-linearisation kernels: PSU totals, stratified with-replacement variance, calibration residuals.
 
 Everything here works on numpy arrays (and scipy sparse matrices) that the public functions in
-:mod:`estimators.estimation` have already validated. The conventions follow R ``survey``
+:mod:`estimators.survey` have already validated. The conventions follow R ``survey``
 (``svyrecvar``/``onestage``/``onestrat``): PSUs are treated as drawn with replacement within strata,
 with the first-stage finite-population correction ``f_h = (N_h - n_h) / N_h``; after calibration the
 linearised variable is replaced by its residuals from the calibration model.

@@ -2,7 +2,7 @@
 
 A :class:`ReplicateDesign` pairs a :class:`~estimators.SurveyDesign` with R sets of replicate
 *base* weights. Every estimate re-runs the design's whole weighting chain (rake, calibrate,
-post-stratify, trim: each recorded :class:`~estimators._weighting_history.WeightingStep`'s vectorised
+post-stratify, trim: each recorded :class:`~estimators.survey._weighting_steps.WeightingStep`'s vectorised
 ``reweight``) on all replicates at once, so the replicate variance includes the weighting.
 Replicate weights are stored compressed (one row per PSU) when they are generated here.
 """
@@ -50,7 +50,7 @@ class ReplicateDesign(Design):
 
     Build one with :func:`replicate_design` (or ``SurveyDesign.with_replicates``) from a design's strata
     and PSUs, or with :meth:`from_weights` from replicate weights you already have. Pass it to
-    :func:`~estimators.estimation.mean` and friends (or call ``.mean(...)`` etc. on it).
+    :func:`~estimators.mean` and friends (or call ``.mean(...)`` etc. on it).
 
     Attributes
     ----------
@@ -365,23 +365,23 @@ class ReplicateDesign(Design):
 
     # -- thin estimator methods ---------------------------------------------------------------------
     def mean(self, y: Hashable, **options: Any) -> Any:
-        """:func:`estimators.estimation.mean` on this replicate design."""
+        """:func:`estimators.mean` on this replicate design."""
         return _estimation.mean(self, y, **options)
 
     def total(self, y: Hashable, **options: Any) -> Any:
-        """:func:`estimators.estimation.total` on this replicate design."""
+        """:func:`estimators.total` on this replicate design."""
         return _estimation.total(self, y, **options)
 
     def proportion(self, y: Hashable, **options: Any) -> Any:
-        """:func:`estimators.estimation.proportion` on this replicate design."""
+        """:func:`estimators.proportion` on this replicate design."""
         return _estimation.proportion(self, y, **options)
 
     def ratio(self, numerator: Hashable, denominator: Hashable, **options: Any) -> Any:
-        """:func:`estimators.estimation.ratio` on this replicate design."""
+        """:func:`estimators.ratio` on this replicate design."""
         return _estimation.ratio(self, numerator, denominator, **options)
 
     def quantile(self, y: Hashable, quantiles: Any = 0.5, **options: Any) -> Any:
-        """:func:`estimators.estimation.quantile` on this replicate design."""
+        """:func:`estimators.quantile` on this replicate design."""
         return _estimation.quantile(self, y, quantiles, **options)
 
     def __repr__(self) -> str:

@@ -4,10 +4,10 @@
  *   minimise   sum_g w_g (a_g n_g^(-b_g) + c_g)
  *   subject to sum_g k_g n_g <= B,  lo_g <= n_g <= hi_g.
  *
- * This is a line-for-line C version of the binding case of sampling/_allocation_core.py:
+ * This is a line-for-line C version of the binding case of sampling/allocation/_core.py:
  * _solve_budget_identity -> _safeguarded_newton -> _trim_to_budget -> _kkt_identity
  * (read the docstrings there for the mathematics). The Python version stays the reference and
- * the fallback; tests/test_budget_kernel.py checks that both agree to rounding on random and
+ * the fallback; tests/sampling/allocation/test_budget_kernel.py checks that both agree to rounding on random and
  * edge-case instances. Arrays are passed through the buffer protocol (no numpy headers): six
  * read-only float64 vectors, one float64 output vector (n) and two bool output vectors
  * (at_lower, at_upper). Returns (t, iterations, kkt_residual) with lambda = e^t. The caller has
@@ -263,14 +263,14 @@ static PyMethodDef methods[] = {
     {"budget_identity", (PyCFunction)(void (*)(void))budget_identity, METH_FASTCALL,
      "budget_identity(a, b, w, costs, lo, hi, n, at_lower, at_upper, budget) -> "
      "(t, iterations, kkt_residual)\n\n"
-     "The budget problem with identity phi (see sampling._allocation_core)."},
+     "The budget problem with identity phi (see sampling.allocation._core)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     .m_base = PyModuleDef_HEAD_INIT,
     .m_name = "_budget_kernel",
-    .m_doc = "Compiled kernel of sampling._allocation_core (budget problem, identity phi).",
+    .m_doc = "Compiled kernel of sampling.allocation._core (budget problem, identity phi).",
     .m_size = -1,
     .m_methods = methods,
 };

@@ -214,7 +214,7 @@ def neyman_allocation(
     ``V = sum_h A_h^2 / n_h - sum_h N_h S_h^2``. Minimising ``V`` subject to
     ``sum_h c_h n_h = C`` and ``m_h <= n_h <= M_h`` gives
     ``n_h = clip(A_h / sqrt(lambda c_h), m_h, M_h)`` (Cochran 1977, eq. 5.24 and Thm 5.6 without
-    bounds), solved exactly by the dual root-find of :mod:`sampling._allocation_core`; the fixed
+    bounds), solved exactly by the dual root-find of :mod:`sampling.allocation._core`; the fixed
     variance design (Cochran eq. 5.25) solves ``sum A_h^2/n_h = V + sum N_h S_h^2`` for the
     multiplier. Upper bounds ``N_h`` reproduce the take-all iteration.
 

@@ -1,7 +1,7 @@
 """``equisample calibrate``: calibrate weights to categorical margins and numeric totals.
 
 Reads targets and writes weights and the report with the same plumbing as ``equisample rake``
-(:mod:`sampling._cli_rake`), so both commands accept the same files and options.
+(:mod:`sampling.cli._rake`), so both commands accept the same files and options.
 """
 
 from __future__ import annotations

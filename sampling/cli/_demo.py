@@ -1,9 +1,9 @@
 """``equisample demo``: the whole loop on embedded data, written as a report folder.
 
-``biased_sample`` / ``run_demo`` (demo v1: rake a seeded, biased synthetic feedback sample to the
-embedded census margins) remain available; the command now runs the compact whole loop of
-:mod:`sampling._demo_report` (plan, recruit, reweight, evaluate, simulate) and prints where the
-report is.
+The command runs the compact whole loop of :mod:`sampling.cli._demo_report` (plan, recruit,
+reweight, evaluate, simulate) and prints where the report is. ``biased_sample`` / ``run_demo`` rake
+a seeded, biased synthetic feedback sample to the embedded census margins: the reweighting step
+on its own.
 """
 
 from __future__ import annotations

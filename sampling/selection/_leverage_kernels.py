@@ -1,6 +1,6 @@
-"""Kernels behind :mod:`sampling.leverage`: Gram passes, sketches, factors and row-norm passes.
+"""Kernels behind :mod:`sampling.selection`: Gram passes, sketches, factors and row-norm passes.
 
-Everything here works on :class:`~sampling._row_blocks.RowBlocks` and float64 arrays that are
+Everything here works on :class:`~sampling.selection._row_blocks.RowBlocks` and float64 arrays that are
 already validated. A *factor* is a column selection plus a short chain of upper-triangular
 matrices ``T_1, T_2, ...`` such that ``X[:, cols] T_1^{-1} T_2^{-1} ...`` has (nearly) orthonormal
 columns spanning the column space of ``X``; leverage scores are its squared row norms.

@@ -1,7 +1,7 @@
 """Sampling-policy simulation: run plan -> recruit -> reweight -> evaluate many times on a known population.
 
 :func:`simulate_policies` takes a population (one row per person, group attributes and a true
-utility per option), a set of sampling policies (:mod:`sampling.policies`), budgets and reweighting
+utility per option), a set of sampling policies (:mod:`sampling.simulation`), budgets and reweighting
 methods; every replicate draws a sample per policy and budget, observes ratings, reweights, picks the
 option with the highest weighted mean rating and records the welfare that choice gives each group,
 the error of each option's estimated population mean, and whether its confidence interval covers
@@ -166,7 +166,7 @@ def design_se_available() -> bool:
 def policy_context(
     population: pd.DataFrame, *, groups: str, costs: Mapping[Hashable, float] | None = None
 ) -> PolicyContext:
-    """Build the :class:`~sampling.policies.PolicyContext` a policy draws from.
+    """Build the :class:`~sampling.PolicyContext` a policy draws from.
 
     Parameters
     ----------
@@ -717,7 +717,7 @@ def simulate_policies(
         One row per person: group attributes and a true utility per option (e.g. a PRISM-style
         user x model table of mean scores joined with survey attributes).
     policies : sequence of Policy
-        Objects with ``name`` and ``draw(context, budget, rng)`` (see :mod:`sampling.policies`).
+        Objects with ``name`` and ``draw(context, budget, rng)`` (see :mod:`sampling.simulation`).
         Names must be unique.
     options : sequence of str
         Columns of ``population`` holding each option's utility.

@@ -1,4 +1,4 @@
-"""The issue-4 notebook executes end to end (seeded, small)."""
+"""The adaptive-allocation notebook (04) executes end to end (seeded, small)."""
 
 import os
 from pathlib import Path

@@ -271,7 +271,7 @@ def test_reweight_replicate_that_drops_a_whole_category() -> None:
 
 
 def test_rake_working_memory_beyond_output_is_below_input_size():
-    """Regression guard (issue 2): no n-sized temporaries beyond the returned weights.
+    """Memory guard: no n-sized temporaries beyond the returned weights.
 
     tracemalloc counts numpy's allocations exactly, so this is deterministic: from four int8
     Categorical columns (4 bytes per row) the peak minus the float64 output (8 bytes per row) stays

@@ -1,4 +1,4 @@
-"""estimators.aggregation against choix (BT / PL) and pref_voting (voting rules).
+"""Aggregation in estimators.welfare against choix (BT / PL) and pref_voting (voting rules).
 
 Reference values: tests/estimators/welfare/reference/welfare_choix_prefvoting.json, produced by
 tests/estimators/welfare/reference/welfare_choix_prefvoting.py (choix and pref_voting in their own virtualenv).

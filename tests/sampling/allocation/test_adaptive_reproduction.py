@@ -1,6 +1,6 @@
-"""Reproduction (issue 4): adaptive allocation vs equal, proportional and oracle at equal budget.
+"""Reproduction: adaptive allocation vs equal, proportional and oracle at equal budget.
 
-Synthetic three-group ridge-regression problem (sampling._learning_problem.default_problem):
+Synthetic three-group ridge-regression problem (sampling.simulation.default_problem):
 population shares 0.6 / 0.3 / 0.1, dimensions 20 / 2 / 40 (learning speed), costs 1 / 6 / 1,
 noise sd 0.5. Every policy spends a budget of 1200 over 6 rounds of 200; errors are exact test
 MSEs at the end. The adaptive policy plans on the population-weighted 2-norm of group errors with

@@ -1,4 +1,4 @@
-"""The compiled budget kernel (sampling/_budget_kernel.c) against its numpy reference.
+"""The compiled budget kernel (sampling/allocation/_budget_kernel.c) against its numpy reference.
 
 The kernel is the same algorithm as ``_solve_budget_identity`` line for line; the two may differ
 only by rounding (libm vs numpy ``exp``, sequential vs pairwise sums). CI builds the kernel and
@@ -25,7 +25,7 @@ needs_kernel = pytest.mark.skipif(core._kernel is None, reason="compiled kernel 
 def test_kernel_is_built_when_required():
     if os.environ.get("EQUISAMPLE_REQUIRE_KERNEL") != "1":
         pytest.skip("EQUISAMPLE_REQUIRE_KERNEL is not set")
-    assert core._kernel is not None, "sampling/_budget_kernel.c was not compiled at install"
+    assert core._kernel is not None, "sampling/allocation/_budget_kernel.c was not compiled at install"
 
 
 def instance(seed: int, G: int, regime: float, uncapped: float = 0.2):

@@ -1,4 +1,4 @@
-"""Integer allocations (issue 4 item 5) against brute force and an independent DP oracle.
+"""Integer allocations against brute force and an independent DP oracle.
 
 Outside truth: exhaustive enumeration of every integer plan (small cases) and a dynamic program
 over the integer budget (medium cases), neither of which uses the code under test. Objective

@@ -1,4 +1,4 @@
-"""Tests for sampling.leverage: leverage scores, Lewis weights, root leverage, exact sensitivities.
+"""Tests for sampling.selection: leverage scores, Lewis weights, root leverage, exact sensitivities.
 
 Outside truth: R ``stats::hat`` (Householder QR) in tests/sampling/selection/reference/sensitivity_sampling.json,
 numpy's SVD / QR, closed forms (sum = rank, ridge effective dimension), and the LP oracle.

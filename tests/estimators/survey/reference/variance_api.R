@@ -1,4 +1,4 @@
-# Outside truth for equisample's design-based variance (issue 3).
+# Outside truth for equisample's design-based variance (R survey on the api data).
 #
 # Run from the repository root:  Rscript tests/estimators/survey/reference/variance_api.R
 # Writes tests/estimators/survey/reference/variance_api.json (reference values + package versions) and the input

@@ -1,4 +1,4 @@
-"""Reference values for estimators.aggregation from choix and pref_voting (outside truth).
+"""Reference values for estimators.welfare from choix and pref_voting (outside truth).
 
 Run from the repository root in a virtualenv that has choix and pref_voting (NOT the package's
 own environment; equisample is not imported here):

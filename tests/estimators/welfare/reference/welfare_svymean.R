@@ -1,7 +1,7 @@
 # Reference values for estimators.welfare / utility_table: weighted means and linearised SEs
 # from R survey::svymean on the PRISM-schema synthetic sample (estimators/data/prism_sample).
 # Run from the repository root:  Rscript tests/estimators/welfare/reference/welfare_svymean.R
-# Writes tests/reference/welfare_svymean.json.
+# Writes tests/estimators/welfare/reference/welfare_svymean.json.
 suppressPackageStartupMessages({library(survey); library(jsonlite)})
 utt <- stream_in(file("estimators/data/prism_sample/utterances.jsonl"), verbose = FALSE)
 survey_tab <- stream_in(file("estimators/data/prism_sample/survey.jsonl"), verbose = FALSE)

@@ -1,4 +1,4 @@
-# Reference Bethel-Chromy allocations for tests/sampling/allocation/test_classical_allocation.py (issue 4).
+# Reference Bethel-Chromy allocations for tests/sampling/allocation/test_classical_allocation.py.
 # SamplingStrata's bethel() (github:barcaroli/SamplingStrata, R/Bethel.r, commit c6a3a11), sourced
 # as a single file ON THE DEVELOPER MACHINE ONLY: its code is not part of equisample.
 # Run: Rscript tests/sampling/allocation/reference/allocation_bethel.R /path/to/SamplingStrata/R/Bethel.r

@@ -1,4 +1,4 @@
-# Reference allocations for tests/sampling/allocation/test_classical_allocation.py (issue 4).
+# Reference allocations for tests/sampling/allocation/test_classical_allocation.py.
 # Generated with R packages built from their public CRAN sources ON THE DEVELOPER MACHINE ONLY
 # (their code is not part of equisample):
 #   stratallo (github:cran/stratallo, installed with R CMD INSTALL -l /tmp/c4/Rlib)

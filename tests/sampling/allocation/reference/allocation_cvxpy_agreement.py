@@ -1,4 +1,4 @@
-"""Agreement of the KKT allocation core with an independent, well-scaled cvxpy model (issue 4).
+"""Agreement of the KKT allocation core with an independent, well-scaled cvxpy model.
 
 Run from the repository root (about 20 s):
     OPENBLAS_NUM_THREADS=1 python tests/sampling/allocation/reference/allocation_cvxpy_agreement.py [N]

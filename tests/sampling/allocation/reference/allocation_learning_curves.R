@@ -1,4 +1,4 @@
-# Reference fits for tests/sampling/allocation/test_learning_curves.py (issue 4): base R nls (port algorithm, bounds)
+# Reference fits for tests/sampling/allocation/test_learning_curves.py: base R nls (port algorithm, bounds)
 # of log(err) = log(a n^-b + c) on deterministic pilot data with a fixed noise pattern.
 # Run: Rscript tests/sampling/allocation/reference/allocation_learning_curves.R
 library(jsonlite)

@@ -1,4 +1,4 @@
-# Outside reference values for sampling/leverage.py and sampling/_pips_designs.py (issue 6).
+# Outside reference values for sampling/selection/_leverage.py and _pips_designs.py.
 # Leverage: stats::hat() (Householder QR in LINPACK/LAPACK) on matrices generated here with R's RNG.
 # Inclusion probabilities: sampling::inclusionprobabilities() (Tille's package).
 # Run: Rscript tests/sampling/selection/reference/sensitivity_sampling.R  (writes sensitivity_sampling.json beside it)
