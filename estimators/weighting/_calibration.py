@@ -324,7 +324,7 @@ def calibrate(
     -------
     WeightingResult
         ``weights`` on the caller's index, ``design`` (recording a
-        :class:`~estimators._weighting_history.WeightingStep` whose ``reweight`` re-calibrates R
+        :class:`~estimators.survey._weighting_steps.WeightingStep` whose ``reweight`` re-calibrates R
         replicate columns at once), ``converged``, ``n_iter``, ``max_margin_error``,
         ``diagnostics()``, Kish design effect, g-range.
 

@@ -397,7 +397,7 @@ def who_decides(
     policy : JuryPolicy, int, list or mapping
         One policy, a list, or ``{name: policy}``; an int is ``JuryPolicy(size=int)``.
     rule : str
-        Jury aggregation rule (any of :data:`estimators.aggregation.RULES`). All are vectorised
+        Jury aggregation rule (any of :data:`estimators.welfare._aggregation.RULES`). All are vectorised
         over draws except ``"ranked_pairs"`` and ``"bradley_terry"`` (one small m x m problem per
         draw). A ``"condorcet"`` jury without a Condorcet winner ties every option (broken by
         ``tie_break``); a ``"bradley_terry"`` jury whose comparison graph is not strongly

@@ -2,7 +2,7 @@
 
 Given fitted learning curves ``err_g(n) = a_g n^(-b_g) + c_g`` and per-sample costs, choose group
 sizes under a budget to optimise a function of the group errors (Cai et al. 2022). Separable
-objectives go through the exact KKT core (:mod:`sampling._allocation_core`); custom or coupled
+objectives go through the exact KKT core (:mod:`sampling.allocation._core`); custom or coupled
 objectives through a scaled cvxpy model that is verified by its KKT residual afterwards.
 """
 
