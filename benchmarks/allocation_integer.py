@@ -1,7 +1,7 @@
 """Integer allocation benchmark: proven integer plans for unequal costs.
 
 Run from the repository root:
-    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/allocation_integer.py
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/allocation_integer.py
 
 For G = 10, 30, 100 groups (random curves a n^-b + c with a in [0.2, 0.9] so alpha-fair utilities
 stay positive, integer costs 1..10, min_n = 1) and budgets of 1e3 and 1e4 cost units, times

@@ -1,7 +1,7 @@
 """Allocation solver benchmark: exact KKT core vs the best well-scaled cvxpy solve.
 
 Run from the repository root:
-    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/allocation_solver.py
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/allocation_solver.py
 
 For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, costs, box bounds with ~40% of
 groups capped), times ``solve_budget`` (``sampling/allocation/_core.py``) (best of many repeats, wall and
