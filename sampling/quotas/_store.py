@@ -44,6 +44,7 @@ __all__ = ["JsonStore", "SqliteStore", "detect_format", "open_store", "read_json
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 60.0  # seconds a process waits for the write lock before giving up
+SYNCHRONOUS = "FULL"  # fsync the write-ahead log at every commit (see the module notes)
 SCHEMA_VERSION = 1
 Event = tuple[str, "str | None", "dict[str, Any] | None"]
 
@@ -234,6 +235,18 @@ class JsonStore:
         self._unlock()
 
 
+class _Rows(list):  # type: ignore[type-arg]
+    """Fetched rows of a statement, with the row id an INSERT created."""
+
+    def __init__(self, rows: list[Any], lastrowid: int | None) -> None:
+        super().__init__(rows)
+        self.lastrowid = lastrowid
+
+    @property
+    def first(self) -> Any:
+        return self[0] if self else None
+
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS participants (
@@ -268,7 +281,7 @@ class SqliteStore:
             self._damaged(exc)
         try:
             mode = self.connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            self.connection.execute("PRAGMA synchronous=FULL")
+            self.connection.execute(f"PRAGMA synchronous={SYNCHRONOUS}")
         except sqlite3.DatabaseError as exc:
             self.connection.close()
             self._damaged(exc)
@@ -289,9 +302,14 @@ class SqliteStore:
             fix=_DAMAGED,
         )
 
-    def _execute(self, sql: str, parameters: tuple[Any, ...] = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, parameters: Any = (), *, many: bool = False) -> _Rows:
+        """Run one statement and fetch its rows; SQLite errors become package errors."""
         try:
-            return self.connection.execute(sql, parameters)
+            if many:
+                cursor = self.connection.executemany(sql, parameters)
+            else:
+                cursor = self.connection.execute(sql, parameters)
+            return _Rows(cursor.fetchall(), cursor.lastrowid)
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise TimeoutError(
@@ -312,10 +330,10 @@ class SqliteStore:
     def is_empty(self) -> bool:
         found = self._execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-        ).fetchone()
+        ).first
         if found is None:
             return True
-        return self._execute("SELECT 1 FROM meta WHERE key = 'state'").fetchone() is None
+        return self._execute("SELECT 1 FROM meta WHERE key = 'state'").first is None
 
     def prepare(self) -> None:
         """Called under the write lock when a tracker attaches: check the file, add the schema."""
@@ -327,7 +345,7 @@ class SqliteStore:
 
     def check(self) -> None:
         """SQLite's own consistency check of the file (pages, indexes)."""
-        problems = [row[0] for row in self._execute("PRAGMA quick_check").fetchall()]
+        problems = [row[0] for row in self._execute("PRAGMA quick_check")]
         if problems != ["ok"]:
             fail(
                 ValidationError,
@@ -341,7 +359,7 @@ class SqliteStore:
         """The state in the JSON layout (validated by the tracker), as of this transaction."""
         tables = {
             row[0]
-            for row in self._execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            for row in self._execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         missing = {"meta", "participants", "extra_cells", "events"} - tables
         if missing:
@@ -352,7 +370,7 @@ class SqliteStore:
                 bad=sorted(missing),
                 fix=_DAMAGED,
             )
-        meta = dict(self._execute("SELECT key, value FROM meta").fetchall())
+        meta = dict(self._execute("SELECT key, value FROM meta"))
         if "state" not in meta:
             fail(ValidationError, self.origin, "is an empty quota store (no state recorded)", fix=_DAMAGED)
         state = parse_json(meta["state"], f"{self.origin}: meta['state']")
@@ -365,7 +383,7 @@ class SqliteStore:
                 state["next_number"] = meta["next_number"]
         extra = [
             parse_json(row[0], f"{self.origin}: extra_cells")
-            for row in self._execute("SELECT cell FROM extra_cells ORDER BY rowid").fetchall()
+            for row in self._execute("SELECT cell FROM extra_cells ORDER BY rowid")
         ]
         if extra and isinstance(state.get("allowed"), list):
             state["allowed"] = state["allowed"] + [c for c in extra if c not in state["allowed"]]
@@ -374,9 +392,9 @@ class SqliteStore:
              "status": status}
             for pid, cell, status in self._execute(
                 "SELECT person_id, cell, status FROM participants ORDER BY rowid"
-            ).fetchall()
+            )
         ]
-        last = self._execute("SELECT MAX(seq) FROM events").fetchone()[0]
+        last = self._execute("SELECT MAX(seq) FROM events").first[0]
         self.seq = int(last or 0)
         self.stale = False
         return state
@@ -386,14 +404,14 @@ class SqliteStore:
             return [("reload", None, None)]
         rows = self._execute(
             "SELECT seq, kind, person_id, payload FROM events WHERE seq > ? ORDER BY seq", (self.seq,)
-        ).fetchall()
+        )
         events: list[Event] = []
         for seq, kind, pid, payload in rows:
             self.seq = int(seq)
             if kind == "reload":
                 events = [("reload", None, None)]  # a full reload covers everything before it
                 continue
-            events.append((kind, pid, None if payload is None else json.loads(payload)))
+            events.append((kind, pid, None if payload is None else parse_json(payload, self.origin)))
         if events and events[0][0] == "reload":
             # events after the reload are already in the tables the reload reads
             return [("reload", None, None)]
@@ -401,7 +419,7 @@ class SqliteStore:
 
     def commit(self, events: list[Event], state: Callable[[], dict[str, Any]]) -> None:
         try:
-            cursor = None
+            inserted = None
             for kind, pid, payload in events:
                 if kind == "offer":
                     assert payload is not None
@@ -427,7 +445,7 @@ class SqliteStore:
                     self._execute("DELETE FROM participants WHERE person_id = ?", (pid,))
                 elif kind == "reload":
                     self._write_all(state())
-                cursor = self._execute(
+                inserted = self._execute(
                     "INSERT INTO events (kind, person_id, payload) VALUES (?, ?, ?)",
                     (kind, pid, None if payload is None or kind == "reload" else json.dumps(payload)),
                 )
@@ -435,8 +453,8 @@ class SqliteStore:
         except BaseException:
             self.rollback(stale=True)
             raise
-        if cursor is not None:
-            self.seq = int(cursor.lastrowid or self.seq)
+        if inserted is not None:
+            self.seq = int(inserted.lastrowid or self.seq)
 
     def _write_all(self, state: dict[str, Any]) -> None:
         header = {k: v for k, v in state.items() if k not in ("participants", "next_number")}
@@ -451,9 +469,10 @@ class SqliteStore:
         self._execute(
             "INSERT INTO meta (key, value) VALUES ('next_number', ?)", (str(state["next_number"]),)
         )
-        self.connection.executemany(
+        self._execute(
             "INSERT INTO participants (person_id, cell, status) VALUES (?, ?, ?)",
             [(p["person_id"], json.dumps(p["cell"]), p["status"]) for p in state["participants"]],
+            many=True,
         )
 
     def rollback(self, *, stale: bool) -> None:
@@ -473,12 +492,13 @@ FORMAT = "equisample.QuotaTracker"
 STATUSES = ("filled", "reserved")
 
 
-def _brief(value: Any) -> str:
-    """A short description of a value for an error message (never a deep repr)."""
+def _brief(value: Any) -> Any:
+    """A value fit for an error message: containers summarised (never a deep repr)."""
     if isinstance(value, (dict, list)):
         return f"{type(value).__name__} of {len(value)}"
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    if isinstance(value, str) and len(value) > 40:
+        return value[:37] + "..."
+    return value
 
 
 def _whole(value: Any) -> bool:
@@ -585,9 +605,14 @@ def validate_state(state: Any, origin: str) -> dict[str, Any]:
         bad("['n']", f"must equal the sum of the cell targets ({sum(targets.values())})", n)
     if not interlocked:
         sums = {v: sum(t for k, t in targets.items() if k[0] == v) for v in variables}
-        wrong = [f"{v}: {s}" for v, s in sums.items() if s != n]
-        if wrong:
-            bad("['n']", f"must equal every variable's margin total; n is {n} but totals are", "; ".join(wrong))
+        if any(s != n for s in sums.values()):
+            fail(
+                ValidationError,
+                f"{origin}: state['n']",
+                f"must equal every variable's margin total (n is {n})",
+                bad=[f"{v}: {s}" for v, s in sums.items()],
+                fix="The state was edited or damaged. " + _DAMAGED,
+            )
     allowed = state["allowed"]
     if allowed is not None:
         if not isinstance(allowed, list):

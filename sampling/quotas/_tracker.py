@@ -49,6 +49,16 @@ STATE_VERSION = 2
 Key = tuple[str, ...]
 
 
+class DesignChangeError(ValidationError):
+    """A store was opened with quotas other than the ones it was made for (and no migration)."""
+
+    changes: pd.DataFrame | None = None
+
+
+def change_labels(changes: pd.DataFrame) -> list[str]:
+    return [f"{r.name}: {_show(r.old)} -> {_show(r.new)}" for r in changes.itertuples(index=False)]
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer to an arrival: accepted or not, why, and where the person was counted.
@@ -803,19 +813,20 @@ class QuotaTracker:
                     if changes.empty:
                         self._restore(stored)
                     elif on_design_change == "raise":
-                        fail(
-                            ValidationError,
-                            "autosave",
-                            f"{path} holds a quota store made for different quotas "
-                            f"({len(changes)} changes)",
-                            bad=[
-                                f"{r.name}: {_show(r.old)} -> {_show(r.new)}"
-                                for r in changes.itertuples(index=False)
-                            ],
-                            fix="Pass on_design_change='migrate' (equisample track --migrate) to "
-                            "move the store to the new quotas (everyone keeps their place), open "
-                            "it with QuotaTracker.load(path) to keep its quotas, or use a new path.",
-                        )
+                        try:
+                            fail(
+                                DesignChangeError,
+                                "autosave",
+                                f"{path} holds a quota store made for different quotas "
+                                f"({len(changes)} changes)",
+                                bad=change_labels(changes),
+                                fix="Pass on_design_change='migrate' to move the store to the new "
+                                "quotas (everyone keeps their place), open it with "
+                                "QuotaTracker.load(path) to keep its quotas, or use a new path.",
+                            )
+                        except DesignChangeError as exc:
+                            exc.changes = changes
+                            raise
                     else:
                         self._migrate(stored, changes, path)
                         events.append(("reload", None, None))
@@ -861,7 +872,14 @@ class QuotaTracker:
                 name = CELL_SEPARATOR.join(key) if interlocked else f"{key[0]}={key[1]}"
                 rows.append(("cell" if interlocked else "margin", name, before.get(key),
                              after.get(key), held.get(key, 0)))
-        return pd.DataFrame(rows, columns=["level", "name", "old", "new", "held"])
+        columns = list(zip(*rows)) if rows else [[]] * 5
+        return pd.DataFrame({
+            "level": pd.Series(columns[0], dtype=object),
+            "name": pd.Series(columns[1], dtype=object),
+            "old": pd.Series(columns[2], dtype=object),  # None where a cell is added or removed
+            "new": pd.Series(columns[3], dtype=object),
+            "held": pd.Series(columns[4], dtype=np.int64),
+        })
 
     def _migrate(self, stored: dict[str, Any], changes: pd.DataFrame, path: Path) -> None:
         """Move the people held in ``stored`` onto this tracker's quotas (nobody loses a place)."""
