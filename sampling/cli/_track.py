@@ -51,25 +51,27 @@ def run(args: argparse.Namespace) -> int:
     if args.migrate and not args.state:
         fail(ValidationError, "--migrate", "applies only to an existing --state store", bad=["--migrate"],
              fix="Add --state PATH, or drop --migrate.")
-    try:
-        tracker = QuotaTracker(quotas, autosave=args.state,
-                               on_design_change="migrate" if args.migrate else "raise")
-    except DesignChangeError as exc:
-        assert exc.changes is not None
-        fail(ValidationError, "--quotas",
-             f"differ from the quotas the --state store was made for ({len(exc.changes)} changes)",
-             bad=change_labels(exc.changes),
-             fix="Pass --migrate to move the store to the new quotas (everyone keeps their place), "
-             "or use another --state path.")
-    except ValidationError as exc:
-        if not args.state:
-            raise
-        fail(ValidationError, "--state", f"could not be restored ({exc})", bad=[args.state],
-             fix="Restore the file from a copy, or start a new --state path.")
+    if not args.state:
+        tracker = QuotaTracker(quotas)
+    else:
+        QuotaTracker(quotas)  # errors in the quota table are reported as such, before the store
+        try:
+            tracker = QuotaTracker(quotas, autosave=args.state,
+                                   on_design_change="migrate" if args.migrate else "raise")
+        except DesignChangeError as exc:
+            assert exc.changes is not None
+            fail(ValidationError, "--quotas",
+                 "differ from the quotas the --state store was made for",
+                 bad=change_labels(exc.changes),
+                 fix="Pass --migrate to move the store to the new quotas (everyone keeps their "
+                 "place), or use another --state path.")
+        except ValidationError as exc:
+            raise ValidationError(f"--state: {exc}") from exc
     if tracker.migration is not None:
         sys.stderr.write(
-            f"equisample track: moved {args.state} to the new quotas ({len(tracker.migration)} "
-            f"changes):\n{tracker.migration.to_string(index=False)}\n"
+            f"equisample track: moved {args.state} to the new quotas "
+            f"({len(tracker.migration)} change{'' if len(tracker.migration) == 1 else 's'}):\n"
+            f"{tracker.migration.to_string(index=False)}\n"
         )
     if args.id_column is not None and args.id_column not in arrivals.columns:
         fail(ColumnError, "--id-column", "names a column that is not in the arrivals",

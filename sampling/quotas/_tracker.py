@@ -730,6 +730,18 @@ class QuotaTracker:
         }
         self._recount()
 
+    def _check_restored(self, origin: str) -> None:
+        """A saved state is always completable (offers that would strand it are refused)."""
+        if not self.interlocked and self.check_completability and not self._feasible(self._open()):
+            fail(
+                ValidationError,
+                f"{origin}: state['allowed']",
+                "the allowed cells cannot fill the open margin quotas together, which no saved "
+                "tracker can reach",
+                bad=[f"{len(self.allowed or [])} allowed cells"],
+                fix="The state was edited or damaged. Restore the file from a copy.",
+            )
+
     @classmethod
     def _blank(cls) -> QuotaTracker:
         tracker = cls.__new__(cls)
@@ -812,13 +824,13 @@ class QuotaTracker:
                     changes = self._design_changes(stored)
                     if changes.empty:
                         self._restore(stored)
+                        self._check_restored(store.origin)
                     elif on_design_change == "raise":
                         try:
                             fail(
                                 DesignChangeError,
                                 "autosave",
-                                f"{path} holds a quota store made for different quotas "
-                                f"({len(changes)} changes)",
+                                f"{path} holds a quota store made for different quotas",
                                 bad=change_labels(changes),
                                 fix="Pass on_design_change='migrate' to move the store to the new "
                                 "quotas (everyone keeps their place), open it with "
@@ -949,6 +961,7 @@ class QuotaTracker:
         state = validate_state(parse_json(text, "text"), "text")
         tracker = cls._blank()
         tracker._restore(state)
+        tracker._check_restored("text")
         if autosave is not None:
             tracker._attach(Path(autosave), on_design_change="raise", imported=True)
         return tracker
@@ -977,6 +990,11 @@ class QuotaTracker:
             raise
         tracker = cls._blank()
         tracker._restore(state)
+        try:
+            tracker._check_restored(store.origin)
+        except ValidationError:
+            store.close()
+            raise
         if autosave:
             tracker._store = store
             tracker.autosave = p

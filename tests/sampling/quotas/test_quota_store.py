@@ -109,7 +109,7 @@ def test_other_quotas_raise_with_the_changes(store_path):
     bigger = CELLS.assign(quota=[1, 3, 2])
     with pytest.raises(
         ValidationError,
-        match=r"autosave: .* holds a quota store made for different quotas \(2 changes\); "
+        match=r"autosave: .* holds a quota store made for different quotas; "
         r"got 2 values: 'f\|old: 2 -> 3', 'm\|old: 1 -> 2'",
     ):
         QuotaTracker(bigger, autosave=store_path)
@@ -261,6 +261,14 @@ def test_damaged_margin_state_n(tmp_path):
     state["targets"][0][1] = 3  # a: 5 in total, b: 4
     with pytest.raises(ValidationError, match=r"state\['n'\]: must equal every variable's margin total "
                        r"\(n is 4\); got 2 values: 'a: 5', 'b: 4'"):
+        QuotaTracker.from_json(json.dumps(state))
+
+
+def test_damaged_allowed_cells_cannot_complete():
+    tracker = QuotaTracker(MARGINS, allowed_cells=[("x", "u"), ("y", "v")])
+    state = json.loads(tracker.to_json())
+    state["allowed"] = [["x", "u"]]  # a=y and b=v could never be filled
+    with pytest.raises(ValidationError, match=r"text: state\['allowed'\]: the allowed cells cannot fill"):
         QuotaTracker.from_json(json.dumps(state))
 
 
