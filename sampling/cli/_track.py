@@ -89,9 +89,20 @@ def run(args: argparse.Namespace) -> int:
             fail(ValidationError, "--arrivals", f"column 'event' must be one of {', '.join(EVENTS)}", bad=bad)
     else:
         events = pd.Series("offer", index=arrivals.index)
+    with tracker.batch():  # the log is written after the run: flush the store to disk once
+        records = _run_events(tracker, arrivals, events, id_column if has_id else None)
+    columns = ["row", "event", "person_id", "accepted", "status", "reason", "cell"]
+    write_table(pd.DataFrame(records, columns=columns), args.log)
+    write_table(tracker.status(), args.status)
+    return 0
+
+
+def _run_events(
+    tracker: QuotaTracker, arrivals: pd.DataFrame, events: pd.Series, id_column: str | None
+) -> list[dict[str, object]]:
     records = []
     for row_number, (index, row) in enumerate(arrivals.iterrows(), start=1):
-        pid = row[id_column] if has_id and not pd.isna(row[id_column]) else None
+        pid = row[id_column] if id_column is not None and not pd.isna(row[id_column]) else None
         pid = None if pid is None else str(pid)
         event = events[index]
         if event in ("confirm", "release"):
@@ -104,7 +115,4 @@ def run(args: argparse.Namespace) -> int:
         else:
             decision = tracker.offer(row, person_id=pid, reserve=event == "reserve")
         records.append({"row": row_number, "event": event, **decision.to_dict()})
-    columns = ["row", "event", "person_id", "accepted", "status", "reason", "cell"]
-    write_table(pd.DataFrame(records, columns=columns), args.log)
-    write_table(tracker.status(), args.status)
-    return 0
+    return records

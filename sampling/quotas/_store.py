@@ -79,11 +79,12 @@ def _create_private(path: Path) -> None:
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
-def write_private(path: str | os.PathLike[str], text: str) -> Path:
+def write_private(path: str | os.PathLike[str], text: str, *, sync: bool = True) -> Path:
     """Write ``text`` durably and atomically to ``path``, mode 0600.
 
     Temporary file beside the target (0600 from ``mkstemp``), fsync, rename over the target, fsync
     of the directory. An error leaves the previous file untouched and removes the temporary file.
+    ``sync=False`` skips both fsyncs (the caller flushes later with :func:`fsync_path`).
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,14 +93,29 @@ def write_private(path: str | os.PathLike[str], text: str) -> Path:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
         raise
-    _fsync_directory(target.parent)
+    if sync:
+        _fsync_directory(target.parent)
     return target
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file (if it exists) and its directory entry to disk."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    _fsync_directory(path.parent)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -175,6 +191,7 @@ class JsonStore:
         self.origin = str(path)
         self._stamp: tuple[int, int, int] | None = None
         self._lock_fd: int | None = None
+        self._deferred = False
 
     # -- locking: an exclusive flock on the directory (the file itself is replaced by rename)
     def _lock(self, exclusive: bool) -> None:
@@ -220,7 +237,7 @@ class JsonStore:
     def commit(self, events: list[Event], state: Callable[[], dict[str, Any]]) -> None:
         try:
             if events:
-                write_private(self.path, json.dumps(state(), indent=1))
+                write_private(self.path, json.dumps(state(), indent=1), sync=not self._deferred)
                 stat = self.path.stat()
                 self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
         finally:
@@ -230,6 +247,12 @@ class JsonStore:
         if stale:
             self._stamp = None  # force a reload from the file at the next transaction
         self._unlock()
+
+    def defer_sync(self, deferred: bool) -> None:
+        self._deferred = deferred
+
+    def flush(self) -> None:
+        fsync_path(self.path)
 
     def close(self) -> None:
         self._unlock()
@@ -474,6 +497,15 @@ class SqliteStore:
             [(p["person_id"], json.dumps(p["cell"]), p["status"]) for p in state["participants"]],
             many=True,
         )
+
+    def defer_sync(self, deferred: bool) -> None:
+        """Commit without fsync (``synchronous=NORMAL``) until :meth:`flush`; still crash-safe."""
+        self._execute(f"PRAGMA synchronous={'NORMAL' if deferred else SYNCHRONOUS}")
+
+    def flush(self) -> None:
+        """Make every commit so far durable: fsync the database and its write-ahead log."""
+        fsync_path(self.path)
+        fsync_path(self.path.with_name(self.path.name + "-wal"))
 
     def rollback(self, *, stale: bool) -> None:
         if stale:

@@ -450,3 +450,17 @@ def test_killed_processes_lose_nobody(tmp_path, name):
     assert status["filled"].iloc[:2].tolist() == [50, big]  # both cells filled by the survivors
     leftovers = {p.name for p in tmp_path.iterdir()} - {"logs", name, f"{name}-wal", f"{name}-shm"}
     assert not leftovers
+
+
+def test_batch_defers_only_the_flush(store_path):
+    tracker = QuotaTracker(pd.DataFrame({"g": ["a"], "quota": [2]}), autosave=store_path)
+    other = QuotaTracker.load(store_path)
+    with tracker.batch():
+        assert tracker.offer({"g": "a"}).accepted
+        assert other.offer({"g": "a"}).accepted  # decisions inside are shared at once
+        assert not tracker.offer({"g": "a"}).accepted
+    if store_path.suffix == ".db":
+        assert tracker._store.connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert QuotaTracker.load(store_path).status().iloc[-1]["filled"] == 2
+    with QuotaTracker(pd.DataFrame({"g": ["a"], "quota": [2]})).batch() as plain:
+        assert plain.offer({"g": "a"}).accepted  # no store: nothing to defer
