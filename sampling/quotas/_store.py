@@ -192,6 +192,7 @@ class JsonStore:
         self._stamp: tuple[int, int, int] | None = None
         self._lock_fd: int | None = None
         self._deferred = False
+        self.stale = False
 
     # -- locking: an exclusive flock on the directory (the file itself is replaced by rename)
     def _lock(self, exclusive: bool) -> None:
@@ -227,6 +228,9 @@ class JsonStore:
         return state
 
     def changes(self) -> list[Event]:
+        if self.stale:
+            self.stale = False
+            return [("reload", None, None)]
         if self.is_empty():
             fail(ValidationError, self.origin, "the state file was removed or emptied", fix=_DAMAGED)
         stat = self.path.stat()
@@ -299,7 +303,10 @@ class SqliteStore:
         self.stale = False  # True after a failed transaction: reload everything next time
         _create_private(path)
         try:
-            self.connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None)
+            # used by one thread at a time: the tracker serialises its transactions with a lock
+            self.connection = sqlite3.connect(
+                path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False
+            )
         except sqlite3.Error as exc:
             self._damaged(exc)
         try:

@@ -12,6 +12,7 @@ import heapq
 import json
 import math
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -209,6 +210,7 @@ class QuotaTracker:
         on_design_change = check_option(on_design_change, ("raise", "migrate"), "on_design_change")
         self.autosave: Path | None = None
         self._store: SqliteStore | JsonStore | None = None
+        self._lock = threading.RLock()
         self.migration: pd.DataFrame | None = None
         if isinstance(quotas, QuotaPlan):
             self._from_plan(quotas)
@@ -551,8 +553,9 @@ class QuotaTracker:
     @property
     def complete(self) -> bool:
         """True when every target is filled (reservations do not count)."""
-        self.refresh()
-        return all(self.filled[k] >= t for k, t in self.targets.items())
+        with self._lock:
+            self.refresh()
+            return all(self.filled[k] >= t for k, t in self.targets.items())
 
     def status(self) -> pd.DataFrame:
         """Target, filled, reserved, open and percent complete per cell, margin and in total.
@@ -562,7 +565,11 @@ class QuotaTracker:
         ``percent_complete`` (100 x filled / target; 100 for a target of 0). With a store, the
         figures include every process's decisions up to now.
         """
-        self.refresh()
+        with self._lock:
+            self.refresh()
+            return self._status()
+
+    def _status(self) -> pd.DataFrame:
         rows = []
         if self.interlocked:
             name = " x ".join(self.variables)
@@ -747,25 +754,39 @@ class QuotaTracker:
         tracker = cls.__new__(cls)
         tracker.autosave = None
         tracker._store = None
+        tracker._lock = threading.RLock()
         tracker.migration = None
         return tracker
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy sent to another process re-opens the store by its path (a new connection)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_store", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._store = None
+        if self.autosave is not None:
+            self._store = open_store(self.autosave, create=False)
+            self._store.stale = True  # catch up in full at the first transaction
 
     @contextmanager
     def _transaction(self) -> Iterator[list[Event]]:
         """One store transaction: take the write lock, catch up, decide, write what changed."""
         events: list[Event] = []
-        store = self._store
-        if store is None:
-            yield events
-            return
-        store.begin()
-        try:
-            self._catch_up()
-            yield events
-        except BaseException:
-            store.rollback(stale=bool(events))
-            raise
-        store.commit(events, self._state)
+        with self._lock:  # one decision at a time per tracker, whatever the threads
+            store = self._store
+            if store is None:
+                yield events
+                return
+            store.begin()
+            try:
+                self._catch_up()
+                yield events
+            except BaseException:
+                store.rollback(stale=bool(events))
+                raise
+            store.commit(events, self._state)
 
     def _catch_up(self) -> None:
         """Apply the decisions other trackers on the store made since this one last looked."""
@@ -792,14 +813,15 @@ class QuotaTracker:
         Decisions, :meth:`status` and :attr:`complete` do this themselves; call it before reading
         attributes such as ``filled`` directly.
         """
-        store = self._store
-        if store is None:
-            return
-        store.begin(write=False)
-        try:
-            self._catch_up()
-        finally:
-            store.end()
+        with self._lock:
+            store = self._store
+            if store is None:
+                return
+            store.begin(write=False)
+            try:
+                self._catch_up()
+            finally:
+                store.end()
 
     def _attach(self, path: Path, *, on_design_change: str, imported: bool = False) -> None:
         """Create the store at ``path`` from this tracker, or join (or migrate) the one there."""
@@ -943,8 +965,9 @@ class QuotaTracker:
 
     def to_json(self) -> str:
         """The whole state (targets, shares, every accepted or reserved participant) as JSON."""
-        self.refresh()
-        return json.dumps(self._state(), indent=1)
+        with self._lock:
+            self.refresh()
+            return json.dumps(self._state(), indent=1)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Export :meth:`to_json` to ``path`` (durably, atomically, readable by the owner only)."""

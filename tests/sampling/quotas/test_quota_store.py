@@ -464,3 +464,23 @@ def test_batch_defers_only_the_flush(store_path):
     assert QuotaTracker.load(store_path).status().iloc[-1]["filled"] == 2
     with QuotaTracker(pd.DataFrame({"g": ["a"], "quota": [2]})).batch() as plain:
         assert plain.offer({"g": "a"}).accepted  # no store: nothing to defer
+
+
+def test_threads_and_pickled_copies_share_the_store(tmp_path):
+    import pickle
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "state.db"
+    tracker = QuotaTracker(pd.DataFrame({"g": ["a"], "quota": [30]}), autosave=path)
+    copy = pickle.loads(pickle.dumps(tracker))  # e.g. sent to a worker process
+    assert copy.autosave == path
+
+    def offers(worker: int) -> int:
+        chosen = tracker if worker % 2 else copy
+        return sum(chosen.offer({"g": "a"}, person_id=f"{worker}-{i}").accepted for i in range(20))
+
+    with ThreadPoolExecutor(4) as pool:
+        accepted = sum(pool.map(offers, range(4)))
+    assert accepted == 30
+    assert tracker.status().iloc[0]["filled"] == copy.status().iloc[0]["filled"] == 30
+    assert pickle.loads(pickle.dumps(QuotaTracker(CELLS))).autosave is None
