@@ -4,6 +4,10 @@
 over-fills a cell or margin, and for non-interlocked (margin) quotas it accepts a person only when
 the remaining margin quotas can still be filled together by people from the cells that exist
 (a transportation feasibility problem), so fieldwork never dead-ends.
+
+With ``autosave`` the tracker is a view of a store on disk (``sampling.quotas._store``) that any
+number of trackers, threads and processes share: each decision is one transaction that first
+catches up with the others' decisions, so places are never over-filled or lost.
 """
 
 from __future__ import annotations
@@ -171,6 +175,14 @@ class QuotaTracker:
     variable :math:`v` and category :math:`k` (checked with ``scipy.optimize.milp``; with every
     combination allowed it always holds, because the margins share one total). Reserved places
     count as taken until confirmed or released.
+
+    With a store, every offer, confirmation, release and resize takes the store's write lock
+    (SQLite ``BEGIN IMMEDIATE``, or an exclusive lock for a JSON file), applies the decisions other
+    trackers made since this one last looked, decides, and writes the change before releasing the
+    lock; so decisions on one store are serialised and each sees all earlier ones. A SQLite store
+    writes one row per decision; a JSON file is rewritten whole. A loaded state is checked (schema,
+    whole non-negative targets, known cells and statuses, ``n`` against the targets, no cell over
+    its target) and a damaged one raises :class:`~estimators.ValidationError` naming the entry.
 
     References
     ----------
