@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import pandas as pd
@@ -89,11 +90,19 @@ def run(args: argparse.Namespace) -> int:
             fail(ValidationError, "--arrivals", f"column 'event' must be one of {', '.join(EVENTS)}", bad=bad)
     else:
         events = pd.Series("offer", index=arrivals.index)
-    with tracker.batch():  # the log is written after the run: flush the store to disk once
-        records = _run_events(tracker, arrivals, events, id_column if has_id else None)
-    columns = ["row", "event", "person_id", "accepted", "status", "reason", "cell"]
-    write_table(pd.DataFrame(records, columns=columns), args.log)
-    write_table(tracker.status(), args.status)
+    try:
+        with tracker.batch():  # the log is written after the run: flush the store to disk once
+            records = _run_events(tracker, arrivals, events, id_column if has_id else None)
+        columns = ["row", "event", "person_id", "accepted", "status", "reason", "cell"]
+        # the log lists people by id and categories: a new log file is readable by its owner only
+        mask = os.umask(0o077)
+        try:
+            write_table(pd.DataFrame(records, columns=columns), args.log)
+        finally:
+            os.umask(mask)
+        write_table(tracker.status(), args.status)
+    finally:
+        tracker.close()
     return 0
 
 

@@ -36,6 +36,9 @@ def test_state_made_for_other_quotas_is_refused_then_migrated(tmp_path, files, c
     state = tmp_path / "STATE.db"
     assert main(_args(tmp_path, quotas, arrivals, state)) == 0
     assert pd.read_csv(tmp_path / "LOG.csv")["accepted"].tolist() == [True, True, False]
+    assert (tmp_path / "LOG.csv").stat().st_mode & 0o777 == 0o600  # person-level data
+    assert state.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "STATE.db-wal").exists()  # closed at the end of the run
     pd.DataFrame({"sex": ["f", "m"], "quota": [3, 1]}).to_csv(quotas, index=False)
     more = tmp_path / "MORE.csv"
     pd.DataFrame({"id": ["4"], "sex": ["f"]}).to_csv(more, index=False)
