@@ -10,7 +10,8 @@ Run from the repository root:
    ``NORMAL`` (no fsync per commit: like-for-like with the old rewrite, which never synced).
 2. ``equisample track`` on the same arrivals, ``--state`` none / SQLite.
 3. 8 processes x 200 offers on one SQLite store: a 50-place cell (1,600 decisions, 50 accepted)
-   and a 1,600-place cell (every decision a committed write).
+   and a 1,600-place cell (every decision a committed write), also inside ``tracker.batch()``
+   (one fsync per worker at the end instead of one per commit).
 Also prints the cost of one fsync on the file system used, which bounds the FULL figures.
 """
 
@@ -67,18 +68,27 @@ def offers_per_second(quotas, people, mode: str, directory: Path) -> float:
     return len(records) / seconds
 
 
-def _worker(path: str, worker: int, offers: int, go) -> None:
+def _worker(path: str, worker: int, offers: int, go, batch: bool) -> None:
     tracker = QuotaTracker.load(path)
     go.wait()
-    for i in range(offers):
-        tracker.offer({"g": "a"}, person_id=f"w{worker}-{i}")
+    if batch:
+        with tracker.batch():
+            for i in range(offers):
+                tracker.offer({"g": "a"}, person_id=f"w{worker}-{i}")
+    else:
+        for i in range(offers):
+            tracker.offer({"g": "a"}, person_id=f"w{worker}-{i}")
 
 
-def processes(directory: Path, places: int, workers: int = 8, offers: int = 200) -> tuple[float, int]:
-    path = directory / f"shared-{places}.db"
+def processes(
+    directory: Path, places: int, *, batch: bool = False, workers: int = 8, offers: int = 200
+) -> tuple[float, int]:
+    path = directory / f"shared-{places}-{batch}.db"
     QuotaTracker(pd.DataFrame({"g": ["a"], "quota": [places]}), autosave=path).close()
     go = FORK.Event()
-    procs = [FORK.Process(target=_worker, args=(str(path), w, offers, go)) for w in range(workers)]
+    procs = [
+        FORK.Process(target=_worker, args=(str(path), w, offers, go, batch)) for w in range(workers)
+    ]
     for p in procs:
         p.start()
     time.sleep(1.0)  # let every worker open the store
@@ -130,10 +140,10 @@ def main() -> None:
             assert cli(command) == 0
             print(f"equisample track, {args.arrivals} arrivals, --state {state}: "
                   f"{time.perf_counter() - start:.1f} s")
-        for places in (50, 1600):
-            rate, filled = processes(directory, places)
-            print(f"8 processes x 200 offers, {places}-place cell: {rate:6.0f} decisions/s, "
-                  f"{filled} accepted")
+        for places, batch in ((50, False), (1600, False), (1600, True)):
+            rate, filled = processes(directory, places, batch=batch)
+            print(f"8 processes x 200 offers, {places}-place cell{' (batch)' if batch else ''}: "
+                  f"{rate:6.0f} decisions/s, {filled} accepted")
 
 
 if __name__ == "__main__":
