@@ -40,7 +40,7 @@ except ImportError:  # pragma: no cover - not on POSIX: JSON stores serve one pr
 from estimators._lib.validation import fail
 from estimators.errors import ValidationError
 
-__all__ = ["JsonStore", "SqliteStore", "detect_format", "open_store", "read_json_file", "write_private"]
+__all__ = ["JsonStore", "SqliteStore", "detect_format", "open_store", "validate_state", "write_private"]
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT = 60.0  # seconds a process waits for the write lock before giving up
@@ -141,14 +141,6 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     return removed
 
 
-def read_json_file(path: Path, origin: str) -> tuple[Any, tuple[int, int, int]]:
-    """Parse a JSON state file; return the document and the file's identity stamp."""
-    with open(path, "rb") as handle:
-        stat = os.fstat(handle.fileno())
-        data = handle.read()
-    return parse_json(data, origin), (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-
-
 def parse_json(data: bytes | str, origin: str) -> Any:
     """``json.loads`` with package errors for bad bytes, bad syntax and runaway nesting."""
     if isinstance(data, bytes):
@@ -189,7 +181,10 @@ class JsonStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.origin = str(path)
-        self._stamp: tuple[int, int, int] | None = None
+        # the file this tracker last read or wrote, held open: every write replaces the file (a
+        # new inode), and an inode held open cannot be reused, so "the path names another inode"
+        # means exactly "someone wrote since" (mtimes are too coarse to tell)
+        self._seen_fd: int | None = None
         self._lock_fd: int | None = None
         self._deferred = False
         self.stale = False
@@ -223,9 +218,23 @@ class JsonStore:
     def check(self) -> None:
         remove_stale_temporaries(self.path)
 
+    def _see(self) -> int:
+        """Hold the file now at the path open (under the lock); return its descriptor."""
+        fd = os.open(self.path, os.O_RDONLY)
+        if self._seen_fd is not None:
+            os.close(self._seen_fd)
+        self._seen_fd = fd
+        return fd
+
+    def _forget(self) -> None:
+        if self._seen_fd is not None:
+            os.close(self._seen_fd)
+            self._seen_fd = None
+
     def read_state(self) -> Any:
-        state, self._stamp = read_json_file(self.path, self.origin)
-        return state
+        fd = self._see()
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            return parse_json(handle.read(), self.origin)
 
     def changes(self) -> list[Event]:
         if self.stale:
@@ -233,8 +242,10 @@ class JsonStore:
             return [("reload", None, None)]
         if self.is_empty():
             fail(ValidationError, self.origin, "the state file was removed or emptied", fix=_DAMAGED)
-        stat = self.path.stat()
-        if (stat.st_ino, stat.st_mtime_ns, stat.st_size) != self._stamp:
+        if self._seen_fd is None:
+            return [("reload", None, None)]
+        now, seen = self.path.stat(), os.fstat(self._seen_fd)
+        if (now.st_dev, now.st_ino) != (seen.st_dev, seen.st_ino):
             return [("reload", None, None)]
         return []
 
@@ -242,14 +253,13 @@ class JsonStore:
         try:
             if events:
                 write_private(self.path, json.dumps(state(), indent=1), sync=not self._deferred)
-                stat = self.path.stat()
-                self._stamp = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+                self._see()
         finally:
             self._unlock()
 
     def rollback(self, *, stale: bool) -> None:
         if stale:
-            self._stamp = None  # force a reload from the file at the next transaction
+            self._forget()  # reload from the file at the next transaction
         self._unlock()
 
     def defer_sync(self, deferred: bool) -> None:
@@ -259,6 +269,7 @@ class JsonStore:
         fsync_path(self.path)
 
     def close(self) -> None:
+        self._forget()
         self._unlock()
 
 
