@@ -804,6 +804,13 @@ class QuotaTracker:
         """Apply the decisions other trackers on the store made since this one last looked."""
         store = self._store
         assert store is not None
+        try:
+            self._apply_changes(store)
+        except BaseException:
+            store.stale = True  # whatever was read is not applied: read everything next time
+            raise
+
+    def _apply_changes(self, store: SqliteStore | JsonStore) -> None:
         for kind, pid, payload in store.changes():
             try:
                 if kind == "offer":

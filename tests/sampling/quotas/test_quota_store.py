@@ -484,3 +484,20 @@ def test_threads_and_pickled_copies_share_the_store(tmp_path):
     assert accepted == 30
     assert tracker.status().iloc[0]["filled"] == copy.status().iloc[0]["filled"] == 30
     assert pickle.loads(pickle.dumps(QuotaTracker(CELLS))).autosave is None
+
+
+def test_damage_seen_while_catching_up_is_reported_every_time(tmp_path):
+    path = tmp_path / "state.db"
+    tracker = QuotaTracker(CELLS, autosave=path)
+    other = QuotaTracker.load(path)
+    with sqlite3.connect(path) as connection:  # a hand edit that breaks the targets ...
+        state = json.loads(connection.execute("SELECT value FROM meta WHERE key = 'state'").fetchone()[0])
+        state["n"] = 99
+        connection.execute("UPDATE meta SET value = ? WHERE key = 'state'", (json.dumps(state),))
+        connection.execute("INSERT INTO events (kind) VALUES ('reload')")  # ... announced to all
+    connection.close()
+    for _ in range(2):
+        with pytest.raises(ValidationError, match=r"state.db: state\['n'\]: must equal the sum"):
+            other.offer({"sex": "f", "age": "old"})
+    with pytest.raises(ValidationError, match=r"state\['n'\]"):
+        tracker.status()
