@@ -42,8 +42,21 @@ class CovariateSpec:
 
     @property
     def level_labels(self) -> list[str]:
-        """Printable level names (``"(missing)"`` for the missing level)."""
-        return [MISSING_LEVEL if _is_missing_level(v) else str(v) for v in self.levels]
+        """Printable level names (``"(missing)"`` for the missing level; ``"(lo, hi]"`` for a
+        quantile group of a binned numeric covariate)."""
+        out = []
+        for v in self.levels:
+            if _is_missing_level(v):
+                out.append(MISSING_LEVEL)
+            elif self.bin_edges is not None:
+                k = int(v)
+                edges = self.bin_edges
+                lo = f"{edges[k - 1]:.6g}" if k > 0 else "-inf"
+                hi = f"{edges[k]:.6g}" if k < len(edges) else "inf"
+                out.append(f"({lo}, {hi}]")
+            else:
+                out.append(str(v))
+        return out
 
 
 class _Missing:

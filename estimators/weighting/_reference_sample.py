@@ -331,7 +331,11 @@ def _propensity(
     rng: np.random.Generator,
     common: dict[str, Any],
 ) -> ReferenceWeightingResult:
-    sr = t * (d.sum() / t.sum()) if equal_class_totals else t
+    def class_weights(base: np.ndarray) -> np.ndarray:
+        """Fitting weights of the reference rows (scaled to the sample's total if asked)."""
+        return t * (base.sum() / t.sum()) if equal_class_totals else t
+
+    sr = class_weights(d)
     zs, zr, _, _ = standardize(xs, xr, d, sr)
     cv_table = None
     chosen: float | None = None
@@ -348,14 +352,15 @@ def _propensity(
         lam = float(chosen)
 
         def fit_beta(base: np.ndarray, start: np.ndarray | None = None) -> FitOutcome:
-            return logistic_fit(zs, zr, base, sr, penalty=lam, start=start,
+            return logistic_fit(zs, zr, base, class_weights(base), penalty=lam, start=start,
                                 check_separation=True)
     else:
         ml = logistic_fit(zs, zr, d, sr, penalty=0.0, check_separation=False)
 
         def fit_beta(base: np.ndarray, start: np.ndarray | None = None) -> FitOutcome:
             init = ml.beta if start is None else start
-            return cbps_fit(zs, zr, base, sr, over_identified=over_identified, start=init)
+            return cbps_fit(zs, zr, base, class_weights(base), over_identified=over_identified,
+                            start=init)
 
     outcome = fit_beta(d)
     beta = outcome.beta
@@ -463,15 +468,17 @@ def _by_cells(
     from estimators.weighting._raking import rake
 
     names = [str(s.name) for s in specs]
-    frame = pd.DataFrame(
-        {n: level_codes(source.frame[s.name], s) for n, s in zip(names, specs)},
-    )
-    rcodes = {n: level_codes(ref.frame[s.name], s) for n, s in zip(names, specs)}
+    def labelled(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+        return {n: np.asarray(s.level_labels, dtype=object)[level_codes(frame[s.name], s)]
+                for n, s in zip(names, specs)}
+
+    frame = pd.DataFrame(labelled(source.frame))
+    rcodes = labelled(ref.frame)
     if method == "rake":
         margins = {}
         for n, s in zip(names, specs):
-            totals = np.bincount(rcodes[n], weights=t, minlength=len(s.levels))
-            margins[n] = {k: float(v) for k, v in enumerate(totals)}
+            totals = pd.Series(t).groupby(rcodes[n]).sum()
+            margins[n] = {lv: float(totals[lv]) for lv in s.level_labels}
         inner = rake(frame, margins, weights=d)
     else:
         rframe = pd.DataFrame(rcodes)
@@ -483,19 +490,16 @@ def _by_cells(
         if missing:
             fail(ValidationError, "covariates",
                  "some cells of the sample never occur in the reference",
-                 bad=[_cell_label(c, specs) for c in sorted(missing)],
+                 bad=[", ".join(map(str, c)) for c in sorted(missing)],
                  fix="Use fewer covariates or bins, or method='rake'.")
         empty = ref_cells - sample_cells
         if empty:
             fail(ValidationError, "covariates",
                  "some cells of the reference have no sample rows (post-stratification cannot "
                  "represent them)",
-                 bad=[_cell_label(c, specs) for c in sorted(empty)],
+                 bad=[", ".join(map(str, c)) for c in sorted(empty)],
                  fix="Use fewer covariates or bins, or method='rake'.")
         inner = poststratify(frame, population, cells=names, weights=d)
     del ref_total
     return _rewrap(inner, source, method, **common)
 
-
-def _cell_label(cell: tuple[int, ...], specs: list[CovariateSpec]) -> str:
-    return ", ".join(f"{s.name}={s.level_labels[k]}" for k, s in zip(cell, specs))
