@@ -18,6 +18,7 @@ from estimators.weighting._covariates import (
     CovariateSpec,
     design_matrix,
     level_codes,
+    level_indicators,
     prepare_covariates,
 )
 from estimators.weighting._input import WeightingInput, resolve_input
@@ -60,6 +61,9 @@ class ReferenceWeightingResult(WeightingResult):
     cv_table: pd.DataFrame | None = field(default=None, repr=False)
     coefficients: pd.Series | None = field(default=None, repr=False)
     balance_factory: Callable[[np.ndarray], BalanceResult] | None = field(default=None, repr=False)
+    reference_parts: tuple[np.ndarray, np.ndarray, Callable[[], Any]] | None = field(
+        default=None, repr=False
+    )
 
     def balance(self) -> BalanceResult:
         """Covariate balance of the sample against the reference, before and after weighting."""
@@ -67,11 +71,99 @@ class ReferenceWeightingResult(WeightingResult):
             fail(ValidationError, "balance", "is not available for this result")
         return self.balance_factory(self.weights.to_numpy())
 
+    def mean(self, y: Any, *, design: Any = None, include_reference: bool = True,
+             **options: Any) -> Any:
+        """Weighted mean of ``y`` whose standard error also counts the reference's sampling error.
+
+        Parameters
+        ----------
+        y : str
+            A numeric column of the sample.
+        design : SurveyDesign or ReplicateDesign, optional
+            The design giving the sample part of the variance: :attr:`design` (Taylor, default) or
+            a replicate design made from it (``replicate_design(fit.design, ...)``).
+        include_reference : bool
+            Add the variance that comes from estimating the reference totals (default). With
+            ``False`` this is ``design.mean(y)``.
+        **options
+            Passed to ``design.mean`` (e.g. ``confidence_level``).
+
+        Returns
+        -------
+        Estimate
+            As ``design.mean(y)``, with ``std_error`` and ``covariance`` enlarged by the reference
+            part and ``variance_method`` suffixed ``"+reference"``.
+
+        Notes
+        -----
+        The weights reproduce (exactly for ``entropy``, ``cbps``, ``rake``, ``poststratify``;
+        approximately for ``ipw``) the reference's weighted means ``xbar_R`` of the model columns
+        ``x`` (intercept included), so the weighted mean is, to first order,
+        ``B' xbar_R`` with ``B`` the weighted least-squares coefficients of ``y`` on ``x`` in the
+        sample. Its variance from the reference is therefore the reference design's variance of
+        the weighted mean of ``z_j = x_j' B`` (Taylor: ``t_j (z_j - zbar) / sum t`` summed by PSU
+        within strata, the reference's own weighting steps projected out). The sample and the
+        reference are independent, so the two parts add.
+        """
+        import dataclasses
+
+        base = (self.design if design is None else design).mean(y, **options)
+        if not include_reference or self.reference_parts is None:
+            return base
+        if base.estimate.size != 1:
+            fail(ValidationError, "options", "the reference part is for one overall mean (no by=)",
+                 bad=[base.estimate.size])
+        xs, xr, reference_design = self.reference_parts
+        values = self.base_design().data[y].to_numpy(dtype=np.float64, na_value=np.nan)
+        w = self.weights.to_numpy()
+        ok = np.isfinite(values) & (w > 0)
+        root = np.sqrt(w[ok])
+        coef, *_ = np.linalg.lstsq(xs[ok] * root[:, None], values[ok] * root, rcond=None)
+        extra = _reference_mean_variance(reference_design(), xr @ coef)
+        variance = base.std_error**2 + extra
+        ratio = np.where(base.std_error > 0, variance / np.maximum(base.std_error**2, 1e-300), 1.0)
+        return dataclasses.replace(
+            base,
+            std_error=np.sqrt(variance),
+            covariance=base.covariance + extra,
+            deff=base.deff * ratio,
+            deff_without_replacement=base.deff_without_replacement * ratio,
+            deff_with_replacement=base.deff_with_replacement * ratio,
+            variance_method=f"{base.variance_method}+reference",
+            _interval=None,
+        )
+
     def _summary_facts(self) -> Iterable[tuple[str, Any]]:
         facts = list(super()._summary_facts())
         if self.penalty is not None:
             facts.append(("membership model penalty", self.penalty))
         return facts
+
+
+def _reference_mean_variance(design: Any, z: np.ndarray) -> float:
+    """Taylor variance of the weighted mean of ``z`` under the reference's design."""
+    from estimators.survey._linearization import (
+        psu_strata,
+        psu_totals,
+        residualize,
+        stratified_covariance,
+    )
+
+    t = np.asarray(design.weight_array, dtype=np.float64)
+    total = t.sum()
+    u = (t * (z - (t @ z) / total) / total)[:, None]
+    if design.weighting_steps:
+        u = residualize(u, design.weighting_steps, "greg")
+    n_psu = design.n_psu
+    totals = psu_totals(u, design.psu_codes, n_psu)
+    strata_of_psu = psu_strata(design.strata_codes, design.psu_codes, n_psu)
+    population = None
+    if design.fpc_population is not None:
+        population = np.full(design.n_strata, np.inf)
+        population[design.strata_codes] = design.fpc_population
+    cov = stratified_covariance(totals, strata_of_psu, design.n_strata, population, "adjust",
+                                list(design.strata_labels))
+    return float(cov[0, 0])
 
 
 def _rewrap(
@@ -227,7 +319,8 @@ def adjust_to_reference(
     a calibration to the reference totals: exact for ``entropy`` and just-identified ``cbps``, the
     usual approximation for ``ipw``); replicate designs re-run the step on every replicate (the
     propensity model is re-fitted with the chosen penalty). Both treat the reference totals as
-    fixed: the reference's own sampling error is not included.
+    fixed; ``fit.mean(y)`` adds the reference's own sampling error (the reference design's
+    variance of the weighted mean of the fitted values ``x'B``), with either design.
 
     References
     ----------
@@ -278,15 +371,27 @@ def adjust_to_reference(
                                  ref.frame, covariates=[s.name for s in specs], weights=w,
                                  reference_weights=t)
 
-    common = {"covariates": tuple(s.name for s in specs), "balance_factory": balance_factory}
+    def reference_design() -> Any:
+        from estimators.survey._design import SurveyDesign
+
+        return ref.design if ref.design is not None else SurveyDesign(ref.frame, weights=t)
+
+    common: dict[str, Any] = {"covariates": tuple(s.name for s in specs),
+                              "balance_factory": balance_factory}
     if method in ("rake", "poststratify"):
+        common["reference_parts"] = (*_cell_matrices(method, source.frame, ref.frame, specs),
+                                     reference_design)
         result = _by_cells(method, source, specs, t, ref, d, ref_total, common)
     else:
         xs, labels = design_matrix(source.frame, specs)
         xr, _ = design_matrix(ref.frame, specs)
         _check_spread(specs, labels, xs, xr)
+        if method == "entropy" and moments == 2:
+            xs, xr = _with_second_moments(xs, xr, labels, t)
+        common["reference_parts"] = (np.column_stack([np.ones(len(xs)), xs]),
+                                     np.column_stack([np.ones(len(xr)), xr]), reference_design)
         if method == "entropy":
-            result = _entropy(source, xs, xr, labels, t, d, specs, moments, common)
+            result = _entropy(source, xs, xr, t, d, common)
         else:
             result = _propensity(
                 method, source, xs, xr, labels, d, t,
@@ -422,27 +527,46 @@ def _propensity(
     )
 
 
+def _with_second_moments(
+    xs: np.ndarray, xr: np.ndarray, labels: list[tuple[str, str]], t: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Add ``(x - mean_R)^2`` columns for the numeric covariates (variances about the reference
+    mean)."""
+    numeric = [j for j, (_, lv) in enumerate(labels) if lv == ""]
+    if not numeric:
+        return xs, xr
+    mean_r = (t @ xr[:, numeric]) / t.sum()
+    return (np.hstack([xs, (xs[:, numeric] - mean_r) ** 2]),
+            np.hstack([xr, (xr[:, numeric] - mean_r) ** 2]))
+
+
+def _cell_matrices(
+    method: str, sample: pd.DataFrame, reference: pd.DataFrame, specs: list[CovariateSpec]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Indicator matrices (sample, reference) of the levels raked on, or of the joint cells."""
+    if method == "rake":
+        xs = np.hstack([level_indicators(sample[s.name], s) for s in specs])
+        xr = np.hstack([level_indicators(reference[s.name], s) for s in specs])
+        return xs, xr
+    cs = np.column_stack([level_codes(sample[s.name], s) for s in specs])
+    cr = np.column_stack([level_codes(reference[s.name], s) for s in specs])
+    cells, inverse = np.unique(np.vstack([cs, cr]), axis=0, return_inverse=True)
+    inverse = inverse.ravel()
+    onehot = np.zeros((len(inverse), len(cells)))
+    onehot[np.arange(len(inverse)), inverse] = 1.0
+    return onehot[: len(cs)], onehot[len(cs):]
+
+
 def _entropy(
     source: WeightingInput,
-    xs: np.ndarray,
-    xr: np.ndarray,
-    labels: list[tuple[str, str]],
+    xs_all: np.ndarray,
+    xr_all: np.ndarray,
     t: np.ndarray,
     d: np.ndarray,
-    specs: list[CovariateSpec],
-    moments: int,
     common: dict[str, Any],
 ) -> ReferenceWeightingResult:
     from estimators.weighting._calibration import calibrate
 
-    cols_s, cols_r = [xs], [xr]
-    if moments == 2:
-        numeric = [j for j, (_, lv) in enumerate(labels) if lv == ""]
-        if numeric:
-            mean_r = (t @ xr[:, numeric]) / t.sum()
-            cols_s.append((xs[:, numeric] - mean_r) ** 2)
-            cols_r.append((xr[:, numeric] - mean_r) ** 2)
-    xs_all, xr_all = np.hstack(cols_s), np.hstack(cols_r)
     names = [f"x{j}" for j in range(xs_all.shape[1])]
     frame = pd.DataFrame(xs_all, columns=names)
     frame["(one)"] = 1.0

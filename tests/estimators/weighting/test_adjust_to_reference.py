@@ -309,3 +309,34 @@ def test_bad_options(frames):
         est.covariate_balance(sample, reference, covariates=[])
     with pytest.raises(ValidationError, match=r"covariates: names a column more than once"):
         est.covariate_balance(sample, reference, covariates=["age", "age"])
+
+
+# -- variance with the reference's sampling error ------------------------------------------------
+
+
+def test_reference_part_of_the_variance_closed_form(frames):
+    # post-stratified mean sum_h P_h ybar_h with P_h from an SRS reference (weights 1): the
+    # reference adds var(z) / n_R, z_j = ybar of the sample cell of reference row j
+    sample, reference = frames
+    fit = est.adjust_to_reference(sample, reference, covariates=["age"], method="poststratify")
+    full = fit.mean("y").to_frame()["std_error"].iloc[0]
+    sample_only = fit.mean("y", include_reference=False).to_frame()["std_error"].iloc[0]
+    cell_mean = sample.groupby("age")["y"].mean()
+    z = reference["age"].map(cell_mean).to_numpy()
+    assert full**2 - sample_only**2 == pytest.approx(z.var(ddof=1) / len(z), rel=1e-9)
+    same = fit.design.mean("y").to_frame()["std_error"].iloc[0]
+    assert sample_only == same
+
+
+def test_reference_part_uses_the_reference_design(frames):
+    sample, reference = frames
+    by_column = est.adjust_to_reference(sample, reference, covariates=COVARIATES,
+                                        method="entropy", reference_weights="t")
+    by_design = est.adjust_to_reference(sample, est.SurveyDesign(reference, weights="t"),
+                                        covariates=COVARIATES, method="entropy")
+    a = by_column.mean("y")
+    b = by_design.mean("y")
+    assert a.std_error[0] == pytest.approx(b.std_error[0], rel=1e-12)
+    assert a.variance_method == "taylor+reference"
+    rd = est.replicate_design(by_column.design, method="bootstrap", replicates=10, rng=0)
+    assert by_column.mean("y", design=rd).variance_method == "bootstrap+reference"
