@@ -340,3 +340,22 @@ def test_reference_part_uses_the_reference_design(frames):
     assert a.variance_method == "taylor+reference"
     rd = est.replicate_design(by_column.design, method="bootstrap", replicates=10, rng=0)
     assert by_column.mean("y", design=rd).variance_method == "bootstrap+reference"
+
+
+def test_bins_make_quantile_groups(frames):
+    sample, reference = frames
+    fit = est.adjust_to_reference(sample, reference, covariates=COVARIATES, penalty=0, bins=4)
+    income = [name for name in fit.coefficients.index if name.startswith("income=")]
+    assert len(income) == 3  # four quantile groups, the first left out
+    assert income[-1].endswith(", inf]")
+
+
+@pytest.mark.parametrize("method", ["ipw", "cbps", "entropy", "rake"])
+def test_scaling_the_base_weights_changes_nothing(frames, method):
+    sample, reference = frames
+    d = np.linspace(1.0, 2.0, len(sample))
+    one = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method=method,
+                                  weights=d, penalty=0.01)
+    three = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method=method,
+                                    weights=3 * d, penalty=0.01)
+    np.testing.assert_allclose(one.weights, three.weights, rtol=1e-6)
