@@ -469,6 +469,15 @@ def _propensity(
 
     outcome = fit_beta(d)
     beta = outcome.beta
+    eta_s, eta_r = zs[d > 0] @ beta, zr[t > 0] @ beta
+    if eta_r.max() < eta_s.min():
+        warnings.warn(
+            "adjust_to_reference: the fitted membership scores of the sample and the reference do "
+            "not overlap (the covariates separate them), so the weights extrapolate; check "
+            "covariate_balance and consider coarser covariates.",
+            DataWarning,
+            stacklevel=3,
+        )
 
     def to_weights(base: np.ndarray, b: np.ndarray) -> np.ndarray:
         odds = np.exp(-np.clip(zs @ b, -700, 700))

@@ -359,3 +359,12 @@ def test_scaling_the_base_weights_changes_nothing(frames, method):
     three = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method=method,
                                     weights=3 * d, penalty=0.01)
     np.testing.assert_allclose(one.weights, three.weights, rtol=1e-6)
+
+
+def test_penalised_fit_of_separated_samples_warns():
+    s = pd.DataFrame({"x": np.linspace(0, 1, 50)})
+    r = pd.DataFrame({"x": np.linspace(2, 3, 60)})
+    with pytest.warns(est.DataWarning, match=r"fitted membership scores of the sample and the "
+                      r"reference do not overlap"):
+        fit = est.adjust_to_reference(s, r, covariates=["x"], penalty=0.1)
+    assert np.isfinite(fit.weights).all()
