@@ -23,6 +23,11 @@ import warnings
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
+if __name__ != "__main__":  # collected by pytest: this script needs balance's own environment
+    import pytest
+
+    pytest.skip("outside-truth generator; run it with balance installed", allow_module_level=True)
+
 import balance
 import numpy as np
 import pandas as pd

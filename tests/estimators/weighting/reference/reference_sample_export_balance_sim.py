@@ -8,16 +8,23 @@ and weights stored in reference_sample_balance_reference.json refer to these row
 
 import os
 
-import numpy as np
-from balance import load_data
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 
-target_df, sample_df = load_data()
-rng = np.random.default_rng(424242)
-sample_df = sample_df.copy()
-target_df = target_df.copy()
-sample_df["dw"] = rng.uniform(0.5, 2.0, len(sample_df))
-target_df["dw"] = rng.uniform(0.5, 2.0, len(target_df))
-sample_df.to_csv(os.path.join(HERE, "reference_sample_balance_sim_sample.csv"), index=False)
-target_df.to_csv(os.path.join(HERE, "reference_sample_balance_sim_target.csv"), index=False)
+
+def main() -> None:
+    # third-party references, imported here so that test collection never needs them
+    import numpy as np
+    from balance import load_data
+
+    target_df, sample_df = load_data()
+    rng = np.random.default_rng(424242)
+    sample_df = sample_df.copy()
+    target_df = target_df.copy()
+    sample_df["dw"] = rng.uniform(0.5, 2.0, len(sample_df))
+    target_df["dw"] = rng.uniform(0.5, 2.0, len(target_df))
+    sample_df.to_csv(os.path.join(HERE, "reference_sample_balance_sim_sample.csv"), index=False)
+    target_df.to_csv(os.path.join(HERE, "reference_sample_balance_sim_target.csv"), index=False)
+
+
+if __name__ == "__main__":
+    main()
