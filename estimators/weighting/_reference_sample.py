@@ -43,8 +43,12 @@ DEFAULT_PENALTIES = np.logspace(0, -5, 21)
 class ReferenceWeightingResult(WeightingResult):
     """A :class:`WeightingResult` from :func:`~estimators.adjust_to_reference`, with the model.
 
-    Extra attributes
-    ----------------
+    Everything of :class:`WeightingResult`, plus :meth:`balance` (covariate balance before and
+    after), :meth:`mean` (a mean whose standard error includes the reference's sampling error) and
+    the attributes below.
+
+    Attributes
+    ----------
     covariates : tuple
         The covariates adjusted on.
     penalty : float or None
@@ -54,6 +58,18 @@ class ReferenceWeightingResult(WeightingResult):
     coefficients : Series or None
         Membership-model coefficients (``ipw``, ``cbps``) on the standardised columns: the
         intercept and one per model column, for P(sample | x).
+    balance_factory, reference_parts
+        Internal: what :meth:`balance` and :meth:`mean` need.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from estimators import adjust_to_reference
+    >>> smp = pd.DataFrame({"sex": ["f", "m", "m", "m"], "y": [1.0, 2.0, 3.0, 4.0]})
+    >>> ref = pd.DataFrame({"sex": ["f", "f", "m", "m"]})
+    >>> fit = adjust_to_reference(smp, ref, covariates=["sex"], method="rake")
+    >>> fit.weights.tolist(), round(float(fit.mean("y").estimate[0]), 4)
+    ([2.0, 0.6666666666666666, 0.6666666666666666, 0.6666666666666666], 2.0)
     """
 
     covariates: tuple[Any, ...] = ()
