@@ -368,3 +368,11 @@ def test_penalised_fit_of_separated_samples_warns():
                       r"reference do not overlap"):
         fit = est.adjust_to_reference(s, r, covariates=["x"], penalty=0.1)
     assert np.isfinite(fit.weights).all()
+
+
+def test_balance_accepts_a_fit_as_weights(frames):
+    sample, reference = frames
+    fit = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method="rake")
+    direct = est.covariate_balance(sample, reference, covariates=COVARIATES, weights=fit)
+    pd.testing.assert_frame_equal(direct.to_frame(), fit.balance().to_frame())
+    assert direct.design_effect == pytest.approx(fit.design_effect, rel=1e-12)
