@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from estimators._lib.validation import as_int, as_rng, check_option, check_positive, fail
-from estimators.errors import DataWarning, ValidationError
+from estimators.errors import ConvergenceError, DataWarning, InfeasibleError, ValidationError
 from estimators.survey._weighting_steps import WeightingStep
 from estimators.weighting._balance import BalanceResult, covariate_balance
 from estimators.weighting._covariates import (
@@ -599,7 +599,18 @@ def _entropy(
     totals["(one)"] = float(t.sum())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataWarning)
-        inner = calibrate(frame, totals, method="raking", weights=d, max_iter=200)
+        try:
+            inner = calibrate(frame, totals, method="raking", weights=d, max_iter=200)
+        except (InfeasibleError, ConvergenceError) as exc:
+            fail(
+                InfeasibleError,
+                "method",
+                "entropy balancing cannot reproduce the reference's means: the reference lies "
+                "outside what positive weights on the sample can reach "
+                f"({str(exc).split(';')[0]})",
+                bad=["entropy"],
+                fix="Use fewer or coarser covariates (bins=...), or method='ipw' with a penalty.",
+            )
     return _rewrap(inner, source, "entropy", **common)
 
 

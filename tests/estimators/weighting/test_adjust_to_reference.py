@@ -376,3 +376,18 @@ def test_balance_accepts_a_fit_as_weights(frames):
     direct = est.covariate_balance(sample, reference, covariates=COVARIATES, weights=fit)
     pd.testing.assert_frame_equal(direct.to_frame(), fit.balance().to_frame())
     assert direct.design_effect == pytest.approx(fit.design_effect, rel=1e-12)
+
+
+def test_entropy_out_of_reach():
+    s = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    r = pd.DataFrame({"x": [5.0, 6.0, 7.0]})
+    with pytest.raises(InfeasibleError, match=r"entropy balancing cannot reproduce the "
+                       r"reference's means.*method='ipw' with a penalty"):
+        est.adjust_to_reference(s, r, covariates=["x"], method="entropy")
+
+
+def test_cbps_out_of_reach():
+    s = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    r = pd.DataFrame({"x": [5.0, 6.0, 7.0]})
+    with pytest.raises(est.ConvergenceError, match=r"cbps: the balance equations were not solved"):
+        est.adjust_to_reference(s, r, covariates=["x"], method="cbps")
