@@ -19,6 +19,12 @@ from estimators.errors import EquisampleError
 __all__ = ["COMMANDS", "build_parser", "main"]
 
 
+def _adjust() -> ModuleType:
+    from sampling.cli import _adjust as module
+
+    return module
+
+
 def _calibrate() -> ModuleType:
     from sampling.cli import _calibrate as module
 
@@ -81,6 +87,7 @@ def _welfare() -> ModuleType:
 
 # name -> (one-line summary shown by ``equisample --help``, loader of the command's module)
 COMMANDS: dict[str, tuple[str, Callable[[], ModuleType]]] = {
+    "adjust": ("weight a sample to look like a unit-level reference sample", _adjust),
     "calibrate": ("calibrate weights to margins and numeric totals (linear, raking, logit)", _calibrate),
     "demo": ("run the whole loop on embedded data and write a report folder", _demo),
     "estimate": ("estimates with design-based standard errors", _estimate),
