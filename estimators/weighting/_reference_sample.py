@@ -525,7 +525,7 @@ def _propensity(
 
     def make_step() -> WeightingStep:
         return WeightingStep(
-            method=method,  # type: ignore[arg-type]
+            method=method,
             base_weights=d, weights=w, model_matrix=model_matrix, reweight=reweight,
             options=options,
         )
