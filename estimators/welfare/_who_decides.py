@@ -105,6 +105,11 @@ class WhoDecidesResult(Result):
     tied_share, no_information_share : ndarray
         Per policy: share of draws whose top score was tied (broken by ``tie_break``) and share
         where no juror had seen any option.
+    variance_method : str or None
+        How ``std_error`` and ``design_se`` were obtained: ``"taylor"`` (linearisation; without
+        a design the raters are with-replacement draws with the given weights) or the replicate
+        method of a ``ReplicateDesign`` (``"jk1"``, ``"bootstrap"``, ...); None when there are
+        none.
 
     Examples
     --------
@@ -134,6 +139,7 @@ class WhoDecidesResult(Result):
     mode: str = "default"
     evaluation: str = "in_sample"
     policy_sizes: tuple[int, ...] = ()
+    variance_method: str | None = None
 
     @property
     def n_draws(self) -> int:
@@ -228,6 +234,8 @@ class WhoDecidesResult(Result):
         yield "policies", ", ".join(self.policies)
         yield "populations", ", ".join(self.populations)
         yield "largest share of tied draws", float(self.tied_share.max())
+        if self.variance_method is not None:
+            yield "standard errors", self.variance_method
 
     def plot(
         self,
@@ -547,7 +555,14 @@ def who_decides(
         mode=mode,
         evaluation=evaluation,
         policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
+        variance_method=_variance_method(design_se, linked),
     )
+
+
+def _variance_method(design_se: np.ndarray | None, linked: Any) -> str | None:
+    if design_se is None:
+        return None
+    return "taylor" if linked is None or linked.replicate is None else linked.replicate.method
 
 
 # --------------------------------------------------------------------------------------------
@@ -942,4 +957,5 @@ def _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights
         mode="prism",
         evaluation="in_sample",
         policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
+        variance_method=_variance_method(design, None),
     )

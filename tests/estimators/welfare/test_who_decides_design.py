@@ -49,6 +49,7 @@ def test_option_and_policy_se_equal_welfare_se(setting, swf, kwargs):
                                                   ref.loc[("Female", favourite), "std_error"]],
                                rtol=1e-10)
     assert res.to_frame()["design_se"].tolist() == pytest.approx(list(res.design_se[0]))
+    assert res.variance_method == "taylor"
 
 
 def test_expected_welfare_se_is_the_mixture_of_influence_values(setting):
@@ -73,12 +74,15 @@ def test_replicate_design_gives_replicate_ses(setting):
     got = res.option_welfare.set_index("option")
     np.testing.assert_allclose(got["std_error"], ref.loc[got.index, "std_error"], rtol=1e-10)
     assert res.design_se[0, 0] == pytest.approx(ref.loc[favourite, "std_error"], rel=1e-10)
+    assert res.variance_method == "jk1"
+    assert "standard errors" in res.summary()
 
 
 def test_no_design_se_for_the_sample_minimum(setting):
     _, u, _, _ = setting
     res = who_decides(u, policy=5, n_draws=20, rng=0, swf="maximin")
     assert res.design_se is None
+    assert res.variance_method is None
     assert "std_error" not in res.option_welfare.columns
     assert "design_se" not in res.to_frame().columns
 
