@@ -21,6 +21,7 @@ from estimators.errors import InfeasibleError, ValidationError
 from sampling.allocation import _core as core
 from sampling.allocation._cvxpy_path import solve_cvxpy
 from sampling.allocation._integer import (
+    integer_box,
     integer_budget,
     integer_local_search,
     integer_maximin,
@@ -514,16 +515,13 @@ def _solve_target(a, b, c, k, lo, hi, targets, groups, B_total, cur) -> core.Cor
 
 
 def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_break, value_of):
-    lo_i = np.ceil(lo - 1e-9).astype(np.int64)
-    big = np.int64(2**62)
-    hi_i = np.where(np.isfinite(hi), np.floor(np.minimum(hi, 2.0**62) + 1e-9), big).astype(np.int64)
     if kind == "target":
-        return np.maximum(np.ceil(n_cont - 1e-9), lo_i).astype(np.int64), "optimal"
+        return integer_box(np.maximum(np.ceil(n_cont - 1e-9), lo), hi, lower="targets")[0], \
+            "optimal"
+    # integer range capped by what the budget can buy (refused beyond 2**53, never wrapped)
+    lo_i, hi_i = integer_box(lo, hi, k, B_total)
     if value_of is not None:
         return _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont)
-    # cap the integer range by what the budget can buy
-    afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
-    hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
     if kind == "maximin":
         sol = integer_maximin(power_curve_terms(a, b, c), k, B_total, lo_i, hi_i, n_cont,
                               tie_break=tie_break)
