@@ -96,6 +96,7 @@ __all__ = [
 
 MAX_INCREMENTS = 200_000  # largest proven window handed to the MILP
 TIME_LIMIT = 20.0
+MAX_CUTS = 50  # re-solves that cut off plans HiGHS accepts over the budget by its tolerance
 DP_WORK = 5 * 10**7  # exact DP over the windows when increments x budget states stay below this
 BUDGET_SLACK = 1e-12
 MAX_SIZE = 2**53  # largest group size whose neighbours are exact in float64
@@ -291,7 +292,7 @@ def _lagrangian(F, costs, cap, lo, hi):
     top = 2.0 * float(np.max((F(lo, None) - F(np.minimum(lo + 1, hi), None)) / costs))
     m_top = count(top, lo, n0)
     if not ok(m_top):
-        fail(ValidationError, "objective", "the objective terms must be nonincreasing in n",
+        fail(ValidationError, "objective", "the objective terms must be finite and nonincreasing in n",
              bad=np.flatnonzero(m_top > lo).tolist())
     return _level_search(count, ok, 0.0, top, n0, m_top)
 
@@ -372,18 +373,36 @@ def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolutio
     offset = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
     level = base[group] + offset  # increment from level to level + 1
     delta = F(level, group) - F(level + 1, group)
-    cons = LinearConstraint(csr_matrix(costs[group][None, :]), -np.inf, rem)
     scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
-    res = milp(-delta * scale, constraints=[cons], integrality=np.ones(total),
-               bounds=Bounds(0, 1), options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT})
-    if res.x is None:
-        return IntegerSolution(inc, f"heuristic (greedy; MILP failed: {res.message})", "greedy")
-    y = np.round(res.x).astype(np.int64)
-    n = base + np.bincount(group, weights=y, minlength=base.size).astype(np.int64)
-    if float(np.sum(F(n, None))) > upper or float(costs @ n) > budget * (1 + BUDGET_SLACK):
-        n = inc  # never return worse than the incumbent, never over budget
-    status = "optimal" if res.status == 0 else f"heuristic (MILP stopped: {res.message})"
-    return IntegerSolution(n, status, "lagrangian+milp", total)
+    rows, ubs = [costs[group]], [rem]
+    for _ in range(MAX_CUTS):
+        res = milp(-delta * scale, integrality=np.ones(total), bounds=Bounds(0, 1),
+                   constraints=[LinearConstraint(csr_matrix(np.array(rows)), -np.inf,
+                                                 np.array(ubs))],
+                   options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT})
+        if res.x is None:
+            return IntegerSolution(inc, f"heuristic (greedy; MILP failed: {res.message})",
+                                   "greedy")
+        y = np.round(res.x).astype(np.int64)
+        n = base + np.bincount(group, weights=y, minlength=base.size).astype(np.int64)
+        if float(costs @ n) <= budget * (1 + BUDGET_SLACK):
+            break
+        # HiGHS accepts a row up to its feasibility tolerance: cut off this over-budget plan
+        # (and only it) and solve again, so the optimum is over truly affordable plans
+        rows.append(np.where(y == 1, 1.0, -1.0))
+        ubs.append(float(y.sum() - 1))
+    else:
+        return IntegerSolution(inc, f"heuristic (greedy; {MAX_CUTS} MILP plans over the budget "
+                                    "by less than the solver's tolerance)", "greedy")
+    if res.status != 0:
+        return IntegerSolution(inc if float(np.sum(F(n, None))) > upper else n,
+                               f"heuristic (MILP stopped: {res.message})", "lagrangian+milp",
+                               total)
+    value = float(np.sum(F(n, None)))
+    if value > upper + 1e-12 * abs(upper):
+        return IntegerSolution(inc, "heuristic (greedy; the MILP plan is worse than the "
+                                    "incumbent)", "greedy", total)
+    return IntegerSolution(inc if value > upper else n, "optimal", "lagrangian+milp", total)
 
 
 def _integer_costs(costs):
