@@ -43,8 +43,9 @@ of adjacent floats: ``m(t*)`` is affordable and ``m(prev(t*))`` is not.
   4. an exact search inside the windows: when the costs are integers after scaling by a power of
      ten (up to 1e6), a dynamic programme over the budget (``V[s]`` = best value spending at most
      ``s``; exact up to floating-point sums); otherwise a 0/1 MILP (``scipy.optimize.milp`` /
-     HiGHS, relative gap 0, HiGHS's default integrality and absolute-gap tolerances) over unit
-     increments. With convex ``F_g`` the increments' gains decrease, so choosing any ``m``
+     HiGHS, relative and absolute gaps 0, HiGHS's default integrality tolerance) over unit
+     increments. HiGHS accepts the budget row up to its feasibility tolerance, so a plan over
+     the budget is cut off (that plan only) and the MILP solved again. With convex ``F_g`` the increments' gains decrease, so choosing any ``m``
      increments of a group is worth the first ``m``. Exact over the windows, hence globally.
 
   This is the classical variable-fixing argument of Lagrangian relaxation (Fisher 1981; Nemhauser
@@ -74,6 +75,7 @@ Ibaraki, T. and Katoh, N. (1988). Resource Allocation Problems: Algorithmic Appr
 from __future__ import annotations
 
 import struct
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -376,10 +378,13 @@ def _milp_window(F, costs, budget, base, top, inc, upper, gap) -> IntegerSolutio
     scale = 1.0 / max(float(np.max(np.abs(delta))), 1e-300)  # O(1) gains for HiGHS tolerances
     rows, ubs = [costs[group]], [rem]
     for _ in range(MAX_CUTS):
-        res = milp(-delta * scale, integrality=np.ones(total), bounds=Bounds(0, 1),
-                   constraints=[LinearConstraint(csr_matrix(np.array(rows)), -np.inf,
-                                                 np.array(ubs))],
-                   options={"mip_rel_gap": 0.0, "time_limit": TIME_LIMIT})
+        with warnings.catch_warnings():  # scipy warns that it passes mip_abs_gap on verbatim
+            warnings.filterwarnings("ignore", "Unrecognized options", RuntimeWarning)
+            res = milp(-delta * scale, integrality=np.ones(total), bounds=Bounds(0, 1),
+                       constraints=[LinearConstraint(csr_matrix(np.array(rows)), -np.inf,
+                                                     np.array(ubs))],
+                       options={"mip_rel_gap": 0.0, "mip_abs_gap": 0.0,
+                                "time_limit": TIME_LIMIT})
         if res.x is None:
             return IntegerSolution(inc, f"heuristic (greedy; MILP failed: {res.message})",
                                    "greedy")
