@@ -7,8 +7,8 @@ max_n and current_n; seeds 0 .. N_PROBLEMS - 1) every built-in objective is solv
 ``integer=True``: utilitarian, population, maximin (tie-breaks leximin, utilitarian and none),
 pnorm, alpha_fair and target. The plan must report ``integer_status == "optimal"``, respect the
 budget and the box, and reach the enumerated optimum: objective values equal to 1e-12 relative
-(plans with exactly tied values may differ); for maximin the worst error exactly (both sides use
-the same float formula), then the tie-break's own criterion.
+(plans with exactly tied values may differ); for maximin the worst error to 1e-14, then the
+tie-break's own criterion among the plans at that level.
 """
 
 import numpy as np
@@ -21,6 +21,9 @@ pytestmark = pytest.mark.slow
 
 N_PROBLEMS = 1000
 REL = 1e-12
+# numpy may evaluate powers with SIMD kernels whose last bit depends on the position in the
+# array, so "the same float" can differ by an ulp: levels within TIE (relative) count as equal
+TIE = 1e-14
 BUILT_IN = {"utilitarian", "population", "maximin", "pnorm", "alpha_fair", "target"}
 
 
@@ -133,15 +136,15 @@ def check_one(P, kind, kw, w):
         return
     worst = E.max(axis=1)
     t = worst.min()
-    assert e.max() == t  # same float formula on both sides
-    at = grid[worst <= t]
+    assert e.max() == pytest.approx(t, rel=TIE)
+    at = grid[worst <= t * (1 + TIE)]
     tie = kw["tie_break"]
     if tie == "none":  # the cheapest plan at the optimal level
         assert float(k @ n) == pytest.approx(float((at @ k).min()), rel=REL)
     elif tie == "leximin" and np.all(k == k[0]):  # equal costs: exact leximin
         lex = -np.sort(-errors(P, at), axis=1)  # each plan's errors, worst first
-        order = np.lexsort(lex.T[::-1])
-        np.testing.assert_allclose(np.sort(e)[::-1], lex[order[0]], rtol=REL)
+        order = np.lexsort(np.round(lex / t / TIE).T[::-1])  # ties within TIE are ties
+        np.testing.assert_allclose(np.sort(e)[::-1], lex[order[0]], rtol=100 * TIE)
     else:  # spend the rest to minimise the sum of errors at the optimal level
         assert e.sum() == pytest.approx(float(errors(P, at).sum(axis=1).min()), rel=REL)
 
