@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
@@ -45,8 +45,53 @@ ROUNDOFF = 1e-12
 # Inputs
 
 
-def _parse_bounds(bounds: Any, method: str) -> tuple[float, float]:
-    """``None`` or ``(lower, upper)`` (either may be None) -> floats with +-inf for none."""
+Bound = float | np.ndarray
+"""A bound on g: one number, or an array (n,) with one bound per row."""
+
+
+def _bound_side(value: Any, side: str, n: int) -> Bound:
+    """One side of ``bounds``: None (no bound), a number, or one number per row."""
+    if value is None:
+        return -math.inf if side == "lower" else math.inf
+    if np.ndim(value) == 0 and not isinstance(value, (str, bytes)):
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            fail(ValidationError, "bounds", f"the {side} bound must be a number", bad=[value])
+        if math.isnan(v):
+            fail(ValidationError, "bounds", f"the {side} bound must not be NaN", bad=[value])
+        return v
+    if isinstance(value, (str, bytes)):
+        fail(ValidationError, "bounds", f"the {side} bound must be a number", bad=[value])
+    try:
+        arr = np.asarray(value, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        fail(ValidationError, "bounds", f"the {side} bounds per row must be numbers",
+             bad=[type(value).__name__])
+    if arr.size != n:
+        fail(
+            ValidationError,
+            "bounds",
+            f"the {side} bounds per row must have one value per row of the data",
+            bad=[f"{arr.size} values for {n} rows"],
+            fix="Give one number for every row, or a single number for all rows.",
+        )
+    if np.isnan(arr).any():
+        fail(ValidationError, "bounds", f"the {side} bounds per row must not be NaN",
+             bad=[int(i) for i in np.flatnonzero(np.isnan(arr))])
+    return arr
+
+
+def _parse_bounds(
+    bounds: Any, method: str, base_weights: np.ndarray, bounds_on: str
+) -> tuple[Bound, Bound]:
+    """``None`` or ``(lower, upper)`` -> bounds on g (numbers, or arrays with one per row).
+
+    Either side may be None (no bound), a number, or one number per row. With
+    ``bounds_on="weights"`` they bound the weights themselves and are divided by the base weight
+    of each row (rows with base weight 0 keep the value as given, as R's ``bounds.const``).
+    """
+    n = len(base_weights)
     if bounds is None:
         lower, upper = -math.inf, math.inf
     else:
@@ -58,39 +103,147 @@ def _parse_bounds(bounds: Any, method: str) -> tuple[float, float]:
                 bad=[bounds],
                 fix="Write e.g. bounds=(0.5, 2.0); use None for a side without a bound.",
             )
-        values = []
-        for side, value in zip(("lower", "upper"), bounds):
-            if value is None:
-                values.append(-math.inf if side == "lower" else math.inf)
-                continue
-            try:
-                v = float(value)
-            except (TypeError, ValueError):
-                fail(ValidationError, "bounds", f"the {side} bound must be a number", bad=[value])
-            if math.isnan(v):
-                fail(ValidationError, "bounds", f"the {side} bound must not be NaN", bad=[value])
-            values.append(v)
-        lower, upper = values
-        if not lower < upper:
-            fail(
-                ValidationError,
-                "bounds",
-                "the lower bound must be smaller than the upper bound",
-                bad=[tuple(bounds)],
-            )
+        lower = _bound_side(bounds[0], "lower", n)
+        upper = _bound_side(bounds[1], "upper", n)
+    if bounds_on == "weights":
+        d = np.asarray(base_weights, dtype=np.float64)
+        safe = np.where(d > 0, d, 1.0)
+        lower = np.where(d > 0, lower / safe, lower)
+        upper = np.where(d > 0, upper / safe, upper)
+    per_row = np.ndim(lower) > 0 or np.ndim(upper) > 0
+    bad = np.flatnonzero(~(np.broadcast_to(lower, (n,)) < np.broadcast_to(upper, (n,))))
+    if per_row and bad.size:
+        fail(
+            ValidationError,
+            "bounds",
+            "every row's lower bound must be smaller than its upper bound",
+            bad=[f"row {i}: ({np.broadcast_to(lower, (n,))[i]:g}, "
+                 f"{np.broadcast_to(upper, (n,))[i]:g})" for i in bad],
+        )
+    if not per_row and not lower < upper:
+        fail(
+            ValidationError,
+            "bounds",
+            "the lower bound must be smaller than the upper bound",
+            bad=[tuple(bounds)],
+        )
     if method == "logit":
-        if not (math.isfinite(lower) and math.isfinite(upper) and lower < 1.0 < upper):
+        lo_all = np.broadcast_to(lower, (max(n, 1),))
+        up_all = np.broadcast_to(upper, (max(n, 1),))
+        ok = np.isfinite(lo_all) & np.isfinite(up_all) & (lo_all < 1.0) & (up_all > 1.0)
+        if not ok.all():
             fail(
                 ValidationError,
                 "bounds",
                 'method="logit" needs finite bounds with lower < 1 < upper',
-                bad=[bounds],
+                bad=[bounds] if not per_row else [
+                    f"row {i}: ({lo_all[i]:g}, {up_all[i]:g})" for i in np.flatnonzero(~ok)],
                 fix="Logit calibration keeps every g = w / d strictly inside (lower, upper); "
                 "write e.g. bounds=(0.5, 2.0), or use method='raking' for no bounds.",
             )
-    if method == "raking" and lower <= 0.0:
-        lower = -math.inf  # exp(u) > 0: a lower bound <= 0 never binds
+    if method == "raking":  # exp(u) > 0: a lower bound <= 0 never binds
+        if per_row:
+            lower = np.where(np.broadcast_to(lower, (n,)) <= 0.0, -math.inf, lower)
+        elif lower <= 0.0:
+            lower = -math.inf
+    if per_row:
+        lower = np.array(np.broadcast_to(lower, (n,)), dtype=np.float64)
+        upper = np.array(np.broadcast_to(upper, (n,)), dtype=np.float64)
     return lower, upper
+
+
+def _row_values(value: Any, frame: pd.DataFrame, parameter: str) -> np.ndarray:
+    """A column name or one value per row -> ndarray (n,)."""
+    if isinstance(value, str) or (np.ndim(value) == 0 and value in frame.columns):
+        if value not in frame.columns:
+            fail(ValidationError, parameter, "names a column that is not in the data",
+                 bad=[value], fix="Give a column name of the data or one value per row.")
+        arr = frame[value].to_numpy()
+    else:
+        arr = np.asarray(value).ravel()
+    if arr.size != len(frame):
+        fail(ValidationError, parameter, "must have one value per row of the data",
+             bad=[f"{arr.size} values for {len(frame)} rows"],
+             fix="Give a column name of the data or one value per row.")
+    return arr
+
+
+def _parse_variance(variance: Any, frame: pd.DataFrame) -> np.ndarray | None:
+    """Positive finite variances of the calibration model, one per row (None: constant)."""
+    if variance is None:
+        return None
+    raw = _row_values(variance, frame, "variance")
+    try:
+        v = np.asarray(raw, dtype=np.float64)
+    except (TypeError, ValueError):
+        fail(ValidationError, "variance", "must be numbers", bad=[type(variance).__name__])
+    bad = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
+    if bad.size:
+        fail(
+            ValidationError,
+            "variance",
+            "must be positive and finite in every row (g depends on x / variance)",
+            bad=[f"row {frame.index[i]!r}: {v[i]!r}" for i in bad],
+            fix="Fill or remove those rows, or add a small positive constant.",
+        )
+    return v
+
+
+def _parse_aggregate(aggregate: Any, source: WeightingInput) -> np.ndarray | None:
+    """Integer codes of the groups (clusters) within which g must be constant."""
+    if aggregate is None:
+        return None
+    frame = source.frame
+    if (isinstance(aggregate, str) and aggregate == "psu" and aggregate not in frame.columns
+            and source.design is not None):
+        return np.asarray(source.design.psu_codes, dtype=np.intp)
+    raw = _row_values(aggregate, frame, "aggregate")
+    missing = pd.isna(raw)
+    if missing.any():
+        fail(ValidationError, "aggregate", "has missing values",
+             bad=[frame.index[i] for i in np.flatnonzero(missing)],
+             fix="Every row must belong to a group (e.g. its cluster).")
+    return pd.factorize(raw)[0].astype(np.intp)
+
+
+def _parse_trim(trim: Any) -> tuple[float, float] | None:
+    if trim is None:
+        return None
+    if isinstance(trim, (str, bytes)) or not hasattr(trim, "__len__") or len(trim) != 2:
+        fail(ValidationError, "trim", "must be None or a pair (lower, upper) of bounds on g",
+             bad=[trim], fix="Write e.g. trim=(2/3, 1.5); use None for a side without a bound.")
+    values = []
+    for side, value in zip(("lower", "upper"), trim):
+        if value is None:
+            values.append(-math.inf if side == "lower" else math.inf)
+            continue
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            v = math.nan
+        values.append(v)
+    lo, hi = values
+    if not lo < hi:  # also catches NaN
+        fail(ValidationError, "trim", "needs numbers with lower < upper", bad=[tuple(trim)],
+             fix="Write e.g. trim=(2/3, 1.5).")
+    return lo, hi
+
+
+def _trim_g(g: np.ndarray, d: np.ndarray, trim: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Clip g (m, R) to ``trim``; spread the weight removed over the other units in proportion
+    to their base weight ``d`` (m, R) by one additive shift of their g (R ``calibrate(trim=)``).
+
+    Returns the trimmed g and, per column, whether any unit was left inside the range to receive
+    the excess (when none is, g is only clipped).
+    """
+    lo, hi = trim
+    clipped = np.clip(g, lo, hi)
+    outside = (g < lo) | (g > hi)
+    removed = ((g - clipped) * d).sum(axis=0)
+    receiving = (d * ~outside).sum(axis=0)
+    ok = receiving > 0
+    shift = np.where(outside.any(axis=0) & ok, removed / np.where(ok, receiving, 1.0), 0.0)
+    return np.where(outside, clipped, clipped + shift), ok | ~outside.any(axis=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,6 +287,35 @@ class _Units:
         self.n_units = self.x.shape[0]
         self.included = included
         self._indicator: sp.csr_matrix | None = None
+
+    @classmethod
+    def from_rows(
+        cls, x_rows: np.ndarray, included: np.ndarray, extras: list[np.ndarray]
+    ) -> _Units:
+        """Units of identical (auxiliary row, per-row options) among the included rows.
+
+        Used when g depends on more than the categorical cells and numeric values: bounds or
+        variances given per row, or auxiliary values averaged within clusters.
+        """
+        self = cls.__new__(cls)
+        inc_rows = np.flatnonzero(included)
+        columns = [x_rows[inc_rows, j] for j in range(x_rows.shape[1])]
+        columns += [np.asarray(e)[inc_rows] for e in extras]
+        if not columns or inc_rows.size == 0:
+            unit_inc = np.zeros(inc_rows.size, dtype=np.intp)
+        else:
+            unit_inc = _combine_codes(columns)
+        n_units = int(unit_inc.max(initial=-1)) + 1
+        first = np.empty(n_units, dtype=np.intp)
+        first[unit_inc[::-1]] = inc_rows[::-1]
+        self.x = np.ascontiguousarray(x_rows[first], dtype=np.float64)
+        self.row_unit = np.full(len(included), -1, dtype=np.intp)
+        self.row_unit[inc_rows] = unit_inc
+        self.first_row = first
+        self.n_units = n_units
+        self.included = np.asarray(included, dtype=bool)
+        self._indicator = None
+        return self
 
     @property
     def indicator(self) -> sp.csr_matrix:
@@ -230,13 +412,23 @@ def _suggest(low: float, high: float) -> tuple[float, float]:
 
 
 def _raise_infeasible(
-    report: Any, names: list[str], targets: np.ndarray, lower: float, upper: float, method: str
+    report: Any, names: list[str], targets: np.ndarray, lower: Any, upper: Any, method: str
 ) -> None:
-    shown_lower = f"{lower:g}" if math.isfinite(lower) else "-inf"
-    shown_upper = f"{upper:g}" if math.isfinite(upper) else "inf"
     unmet = np.argsort(-np.abs(report.relative_shortfall))
     unmet = [j for j in unmet if abs(report.relative_shortfall[j]) > 1e-9]
     bad = [f"{names[j]}: target {targets[j]:.8g}, closest reachable {report.closest[j]:.8g}" for j in unmet]
+    if np.ndim(lower) > 0 or np.ndim(upper) > 0:
+        fail(
+            InfeasibleError,
+            "bounds",
+            "no weights with every g = w / d within its row's bounds meet every total; "
+            "unmet totals (target vs closest reachable within the bounds)",
+            bad=bad,
+            fix="Widen the bounds of some rows (those of the categories named), or pass "
+            "trim= with bounds that calibration can meet.",
+        )
+    shown_lower = f"{lower:g}" if math.isfinite(lower) else "-inf"
+    shown_upper = f"{upper:g}" if math.isfinite(upper) else "inf"
     if report.narrowest_range is None:
         fix = (
             "No non-negative weights meet these totals at all; check the totals, or use "
@@ -273,6 +465,10 @@ def calibrate(
     method: CalibrationMethod = "linear",
     bounds: tuple[float | None, float | None] | None = None,
     weights: Any = None,
+    bounds_on: Literal["g", "weights"] = "g",
+    aggregate: Any = None,
+    variance: Any = None,
+    trim: tuple[float | None, float | None] | None = None,
     tol: float = 1e-10,
     max_iter: int = 100,
     on_nonconvergence: Literal["raise", "warn"] = "raise",
@@ -375,7 +571,8 @@ def calibrate(
     (True, True)
     """
     method = check_option(method, METHODS, "method")
-    lower, upper = _parse_bounds(bounds, method)
+    bounds_on = check_option(bounds_on, ("g", "weights"), "bounds_on")
+    trim_range = _parse_trim(trim)
     solver = _SolverOptions(
         tol=check_positive(tol, "tol"),
         max_iter=as_int(max_iter, "max_iter", minimum=1),
@@ -383,6 +580,9 @@ def calibrate(
                                        "on_nonconvergence"),
     )
     source = resolve_input(data, weights)
+    lower, upper = _parse_bounds(bounds, method, source.base_weights, bounds_on)
+    variance_rows = _parse_variance(variance, source.frame)
+    groups = _parse_aggregate(aggregate, source)
     parsed = parse_targets(totals, parameter="totals", allow_numeric=True)
     problem = build_problem(
         source.frame,
@@ -395,17 +595,106 @@ def calibrate(
         on_total_mismatch=on_total_mismatch,
         total_tolerance=total_tolerance,
     )
-    distance = CalibrationDistance(method, lower, upper)
-    units = _Units(problem)
-    system = _CalibrationSystem.build(problem, units, solver.tol)
-    start = _start(system.x_solve, system.unit_base, distance)
+    layout = _layout(problem, method, lower, upper, variance_rows, groups)
+    units = layout.units
+    distance = CalibrationDistance(method, layout.lower, layout.upper)
+    system = _CalibrationSystem.build(problem, units, solver.tol, q=layout.q)
+    start = _start(system.x_solve, system.unit_base, distance, layout.q)
     fit = _solve(system, distance, solver, start)
     if not fit.converged:
         _report_nonconvergence(fit, system, distance, solver)
+    if trim_range is not None:
+        trimmed, ok = _trim_g(fit.unit_g[:, None], system.unit_base[:, None], trim_range)
+        if not ok[0]:
+            fail(
+                ValidationError,
+                "trim",
+                "every calibrated g lies outside the trimming range, so no weight is left to "
+                "take up what trimming removes",
+                bad=[f"g in [{fit.unit_g.min():.6g}, {fit.unit_g.max():.6g}], trim {trim_range}"],
+                fix="Widen trim so that it contains some of the calibrated g.",
+            )
+        unit_g = trimmed[:, 0]
+        misfit = system.misfit(unit_g)
+        fit = replace(fit, unit_g=unit_g, misfit=misfit,
+                      max_error=float(misfit.max(initial=0.0)))
     weights_out = problem.base_weights * units.gather(fit.unit_g)
     index = source.frame.index
     _warn_negative(weights_out, index)
-    return _result(problem, source, system, distance, solver, start, units, fit, weights_out)
+    return _result(problem, source, system, distance, solver, start, layout, fit, weights_out,
+                   trim_range)
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """The units the equations are solved on, with their bounds and variance factors, and the
+    model matrix recorded for the variance."""
+
+    units: _Units
+    lower: Any
+    upper: Any
+    q: np.ndarray | None
+    model_matrix: Any
+    variance_rows: np.ndarray | None
+    projection_weights: np.ndarray | None
+    aggregated: bool
+
+
+def _group_means(values: np.ndarray, groups: np.ndarray, included: np.ndarray) -> np.ndarray:
+    """Columns of ``values`` (n, k) replaced by their unweighted mean within each group
+    (included rows only; other rows keep their values)."""
+    out = np.array(values, dtype=np.float64, copy=True)
+    inc = np.flatnonzero(included)
+    codes = groups[inc]
+    n_groups = int(codes.max(initial=-1)) + 1
+    counts = np.bincount(codes, minlength=n_groups).astype(np.float64)
+    for j in range(out.shape[1]):
+        sums = np.bincount(codes, weights=out[inc, j], minlength=n_groups)
+        out[inc, j] = (sums / np.maximum(counts, 1.0))[codes]
+    return out
+
+
+def _layout(
+    problem: WeightingProblem,
+    method: str,
+    lower: Bound,
+    upper: Bound,
+    variance_rows: np.ndarray | None,
+    groups: np.ndarray | None,
+) -> _Layout:
+    """Collapse rows to units: by cells and numeric values, or (when bounds or variances are
+    given per row, or g must be constant within clusters) by distinct rows of the auxiliary
+    values and those options."""
+    units = _Units(problem)
+    per_row = np.ndim(lower) > 0 or np.ndim(upper) > 0
+    if not (per_row or variance_rows is not None or groups is not None):
+        return _Layout(units, lower, upper, None, problem.model_matrix(), None, None, False)
+    mm = problem.model_matrix()
+    x_rows = mm.toarray() if sp.issparse(mm) else np.asarray(mm, dtype=np.float64)
+    included = units.included
+    unbounded = not (np.isfinite(lower).any() or np.isfinite(upper).any())
+    if groups is not None:
+        x_rows = _group_means(x_rows, groups, included)
+        if variance_rows is not None and method == "linear" and unbounded:
+            # the GREG (unbounded linear) weights use the cluster mean of the variances
+            variance_rows = _group_means(variance_rows[:, None], groups, included)[:, 0]
+    extras = [np.asarray(b) for b in (lower, upper) if np.ndim(b) > 0]
+    if variance_rows is not None:
+        extras.append(variance_rows)
+    units = _Units.from_rows(x_rows, included, extras)
+    first = units.first_row
+    lower_u = np.asarray(lower)[first][:, None] if np.ndim(lower) > 0 else lower
+    upper_u = np.asarray(upper)[first][:, None] if np.ndim(upper) > 0 else upper
+    q = None if variance_rows is None else 1.0 / variance_rows[first]
+    projection = None
+    if variance_rows is not None and method == "linear" and unbounded:
+        projection = problem.base_weights / variance_rows
+    return _Layout(
+        units=units, lower=lower_u, upper=upper_u, q=q,
+        model_matrix=x_rows if groups is not None else mm,
+        variance_rows=variance_rows, projection_weights=projection,
+        aggregated=groups is not None,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -436,9 +725,12 @@ class _CalibrationSystem:
     x_solve: np.ndarray
     t_solve: np.ndarray
     s_solve: np.ndarray
+    q: np.ndarray | None = None
 
     @classmethod
-    def build(cls, problem: WeightingProblem, units: _Units, tol: float) -> _CalibrationSystem:
+    def build(
+        cls, problem: WeightingProblem, units: _Units, tol: float, q: np.ndarray | None = None
+    ) -> _CalibrationSystem:
         """Targets in constraint order; redundant constraints removed after checking that
         their totals agree with the others."""
         unit_base = units.sum_rows(problem.base_weights)
@@ -458,7 +750,7 @@ class _CalibrationSystem:
         return cls(
             x=x, unit_base=unit_base, targets=targets, scale=scale, names=names, groups=groups,
             keep=keep, x_solve=x[:, keep] / column_scale, t_solve=targets[keep] / column_scale,
-            s_solve=scale[keep] / column_scale,
+            s_solve=scale[keep] / column_scale, q=q,
         )
 
     def misfit(self, unit_g: np.ndarray) -> np.ndarray:
@@ -491,7 +783,7 @@ def _solve(
     unit_base = system.unit_base
     outcome = solve_multipliers(
         x_solve, unit_base[:, None], t_solve, distance, scale=s_solve, tol=tol,
-        max_iter=max_iter, start=start,
+        max_iter=max_iter, start=start, q=system.q,
     )
     n_iter, traces = outcome.n_iter, [outcome.trace_by_constraint]
     solver_tol = tol
@@ -510,7 +802,7 @@ def _solve(
         solver_tol = tightened
         outcome = solve_multipliers(
             x_solve, unit_base[:, None], t_solve, distance, scale=s_solve, tol=solver_tol,
-            max_iter=max_iter - n_iter, start=outcome.multipliers[:, 0],
+            max_iter=max_iter - n_iter, start=outcome.multipliers[:, 0], q=system.q,
         )
         n_iter += outcome.n_iter
         traces.append(outcome.trace_by_constraint[1:])
@@ -529,9 +821,14 @@ def _report_nonconvergence(
     if distance.bounded or method != "linear":
         # Did Newton fail because no g within the bounds (or no positive g) meets the totals?
         positive = system.unit_base > 0
+
+        def on_positive(bound: Any) -> Any:
+            return np.asarray(bound).ravel()[positive] if np.ndim(bound) > 0 else bound
+
         report = check_bounds(
             system.x[positive], system.unit_base[positive], system.targets, system.scale,
-            lower=distance.lower, upper=distance.upper, nonnegative=method != "linear",
+            lower=on_positive(distance.lower), upper=on_positive(distance.upper),
+            nonnegative=method != "linear",
         )
         if not report.feasible:
             _raise_infeasible(report, system.names, system.targets, distance.lower,
@@ -570,9 +867,10 @@ def _result(
     distance: CalibrationDistance,
     solver: _SolverOptions,
     start: np.ndarray | None,
-    units: _Units,
+    layout: _Layout,
     fit: _Fit,
     weights_out: np.ndarray,
+    trim: tuple[float, float] | None,
 ) -> WeightingResult:
     """The weighting result, recording a step whose ``reweight`` re-calibrates replicates."""
     method = distance.method
@@ -580,22 +878,38 @@ def _result(
     index = source.frame.index
     groups = system.groups
     trace = _trace_frame(fit.trace, [groups[j] for j in system.keep], groups)
-    options = {
+    units = layout.units
+    options: dict[str, Any] = {
         "method": method,
         "bounds": (distance.lower, distance.upper),
         "tol": solver.tol,
         "max_iter": solver.max_iter,
         "constraints": system.names,
     }
+    if distance.per_unit:
+        options["bounds"] = tuple(
+            units.gather(np.broadcast_to(b, (units.n_units, 1))[:, 0]) for b in
+            (distance.lower, distance.upper)
+        )
+    if layout.aggregated:
+        options["aggregate"] = True
+    if layout.variance_rows is not None:
+        options["variance"] = layout.variance_rows
+    if layout.projection_weights is not None:
+        # GREG weights with variances v: the residuals of the variance come from the fit
+        # weighted by d / v (R's regcalibrate), not by d
+        options["projection_weights"] = layout.projection_weights
+    if trim is not None:
+        options["trim"] = trim
     reweight = _make_reweight(units, system.x_solve, system.t_solve, system.s_solve, distance,
-                              solver.tol, solver.max_iter, start)
+                              solver.tol, solver.max_iter, start, system.q, trim)
 
     def step_factory() -> WeightingStep:
         return WeightingStep(
             method=method,
             base_weights=base,
             weights=weights_out,
-            model_matrix=problem.model_matrix(),
+            model_matrix=layout.model_matrix,
             margin_codes=problem.row_margin_codes(),
             reweight=reweight,
             options=options,
@@ -617,18 +931,27 @@ def _result(
         problem=problem,
     )
 
-def _start(x: np.ndarray, d: np.ndarray, distance: CalibrationDistance) -> np.ndarray | None:
+def _start(
+    x: np.ndarray, d: np.ndarray, distance: CalibrationDistance, q: np.ndarray | None = None
+) -> np.ndarray | None:
     """Multipliers to start from: 0 (g = 1) unless the bounds exclude 1, then g near their middle."""
-    lower, upper = distance.lower, distance.upper
-    if lower <= 1.0 <= upper:
+    m = x.shape[0]
+    lower = np.broadcast_to(np.asarray(distance.lower, dtype=np.float64).ravel(), (m,))
+    upper = np.broadcast_to(np.asarray(distance.upper, dtype=np.float64).ravel(), (m,))
+    if ((lower <= 1.0) & (1.0 <= upper)).all():
         return None
-    if math.isfinite(lower) and math.isfinite(upper):
-        centre = 0.5 * (lower + upper)
-    elif math.isfinite(lower):
-        centre = 2.0 * lower
-    else:
-        centre = 0.5 * upper
-    u0 = centre - 1.0 if distance.method == "linear" else math.log(centre)
+    lo_ok, up_ok = np.isfinite(lower), np.isfinite(upper)
+    with np.errstate(invalid="ignore"):
+        centre = np.where(
+            lo_ok & up_ok, 0.5 * (lower + upper),
+            np.where(lo_ok, 2.0 * np.abs(lower), np.where(up_ok, 0.5 * upper, 1.0)),
+        )
+    centre = np.where((lower <= 1.0) & (1.0 <= upper), 1.0, centre)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        u0 = centre - 1.0 if distance.method == "linear" else np.log(centre)
+    u0 = np.where(np.isfinite(u0), u0, 0.0)
+    if q is not None:
+        u0 = u0 / q
     sw = np.sqrt(d)
     lam, *_ = np.linalg.lstsq(x * sw[:, None], u0 * sw, rcond=None)
     return lam
@@ -655,8 +978,11 @@ def _make_reweight(
     tol: float,
     max_iter: int,
     start: np.ndarray | None,
+    q: np.ndarray | None = None,
+    trim: tuple[float, float] | None = None,
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """The vectorised re-calibration of R sets of base weights (replicate variance)."""
+    """The vectorised re-calibration of R sets of base weights (replicate variance), with the
+    same per-unit bounds, variances, clusters and trimming as the full-sample weights."""
     method = distance.method
 
     def reweight(base: np.ndarray) -> np.ndarray:
@@ -666,7 +992,7 @@ def _make_reweight(
         unit_d = units.sum_rows(cols)
         outcome = solve_multipliers(
             x_solve, unit_d, t_solve, distance, scale=s_solve, tol=tol, max_iter=max_iter,
-            start=start,
+            start=start, q=q,
         )
         failed = int((~outcome.converged).sum())
         if failed:
@@ -678,7 +1004,10 @@ def _make_reweight(
                 ConvergenceWarning,
                 stacklevel=2,
             )
-        out = cols * units.gather(outcome.g)
+        g = outcome.g
+        if trim is not None:
+            g, _ = _trim_g(g, unit_d, trim)
+        out = cols * units.gather(g)
         return out[:, 0] if one else out
 
     return reweight

@@ -40,10 +40,17 @@ stat <- function(design) {
 
 cases <- list()
 add <- function(name, data, design, r_call, options, totals, fit) {
-  cases[[length(cases) + 1]] <<- c(
-    list(name = name, data = data, r_call = r_call, options = options, totals = totals,
-         weights = unname(weights(fit))),
-    stat(fit))
+  case <- list(name = name, data = data, design = design, r_call = r_call, options = options,
+               totals = totals)
+  if (inherits(fit, "svyrep.design")) {
+    case$weights <- unname(weights(fit, "sampling"))
+    # replicate weights after calibration, one array per replicate
+    rw <- weights(fit, "analysis")
+    case$replicate_weights <- lapply(seq_len(ncol(rw)), function(j) unname(rw[, j]))
+  } else {
+    case$weights <- unname(weights(fit))
+  }
+  cases[[length(cases) + 1]] <<- c(case, stat(fit))
 }
 
 # -- aggregate.stage: g constant within first-stage clusters (?calibrate example) ---------------------
@@ -116,12 +123,53 @@ add("trim_raking", "apiclus1", "dc",
     "calibrate(dc, ~stype + api99, pop, calfun = 'raking', trim = c(0.8, 1.25))",
     list(method = "raking", trim = c(0.8, 1.25)), totals_api99, f)
 
+# -- replicate weights: every option re-run on each JK1 replicate (?calibrate, svyrep method) ---------
+rc <- as.svrepdesign(dc)
+f <- calibrate(rc, ~stype, pop_stype, aggregate.index = ~dnum)
+add("replicate_aggregate_linear_stype", "apiclus1", "rc",
+    "calibrate(as.svrepdesign(dc), ~stype, pop, aggregate.index = ~dnum)",
+    list(method = "linear", aggregate = "dnum", replicates = "jk1"), totals_stype, f)
+f <- calibrate(rc, ~stype + api99, pop_api99, aggregate.index = ~dnum, calfun = "raking",
+               maxit = ctl$maxit, epsilon = ctl$epsilon)
+add("replicate_aggregate_raking_stype_api99", "apiclus1", "rc",
+    "calibrate(as.svrepdesign(dc), ~stype + api99, pop, aggregate.index = ~dnum, calfun = 'raking')",
+    list(method = "raking", aggregate = "dnum", replicates = "jk1"), totals_api99, f)
+# (survey 4.1.1's svyrep method accepts bounds.const but does not use it, so bounds per row are
+# given here as bounds on g)
+# bounds on the rows whose unbounded g is extreme (the others are free)
+g0 <- weights(calibrate(dc, ~stype + api99, pop_api99)) / weights(dc)
+rep_lower <- ifelse(g0 < 0.5, 0.5, -Inf)
+rep_upper <- ifelse(g0 > 1.75, 1.75, Inf)
+f <- calibrate(rc, ~stype + api99, pop_api99, bounds = list(lower = rep_lower, upper = rep_upper),
+               maxit = ctl$maxit, epsilon = ctl$epsilon)
+add("replicate_unit_bounds_linear", "apiclus1", "rc",
+    "calibrate(as.svrepdesign(dc), ~stype + api99, pop, bounds = list(lower = ifelse(g0 < 0.5, 0.5, -Inf), upper = ifelse(g0 > 1.75, 1.75, Inf)))",
+    list(method = "linear", lower = rep_lower, upper = rep_upper, bounds_on = "g",
+         replicates = "jk1"),
+    totals_api99, f)
+f <- calibrate(rc, ~stype + api99, pop_api99, variance = clus$api99, calfun = "raking",
+               maxit = ctl$maxit, epsilon = ctl$epsilon)
+add("replicate_variance_raking", "apiclus1", "rc",
+    "calibrate(as.svrepdesign(dc), ~stype + api99, pop, variance = api99, calfun = 'raking')",
+    list(method = "raking", variance = "api99", replicates = "jk1"), totals_api99, f)
+f <- calibrate(rc, ~stype + api99, pop_api99, variance = clus$api99)
+add("replicate_variance_linear", "apiclus1", "rc",
+    "calibrate(as.svrepdesign(dc), ~stype + api99, pop, variance = api99)",
+    list(method = "linear", variance = "api99", replicates = "jk1"), totals_api99, f)
+f <- suppressMessages(calibrate(rc, ~stype + api99, pop_api99, bounds = c(0.25, 4),
+                                trim = c(2/3, 3/2), maxit = ctl$maxit, epsilon = ctl$epsilon))
+add("replicate_trim_linear", "apiclus1", "rc",
+    "calibrate(as.svrepdesign(dc), ~stype + api99, pop, bounds = c(0.25, 4), trim = c(2/3, 3/2))",
+    list(method = "linear", lower = 0.25, upper = 4, trim = c(2/3, 3/2), replicates = "jk1"),
+    totals_api99, f)
+
 out <- list(
   generated_by = "tests/estimators/weighting/reference/calibration_options_api.R",
   r_version = R.version.string,
   survey_version = as.character(packageVersion("survey")),
   designs = list(dc = "svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)",
-                 ds = "svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)"),
+                 ds = "svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)",
+                 rc = "as.svrepdesign(dc)  # JK1"),
   cases = cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            file.path(out_dir, "calibration_options_api.json"))
