@@ -680,7 +680,7 @@ class _Layout:
     lower: Any
     upper: Any
     q: np.ndarray | None
-    model_matrix: Any
+    model_matrix: Any  # None: the problem's own (built when the step is first asked for)
     variance_rows: np.ndarray | None
     projection_weights: np.ndarray | None
     aggregated: bool
@@ -700,6 +700,28 @@ def _group_means(values: np.ndarray, groups: np.ndarray, included: np.ndarray) -
     return out
 
 
+def _warn_unequal_within_groups(
+    base: np.ndarray, groups: np.ndarray, included: np.ndarray
+) -> None:
+    """The cluster means reproduce the totals only when base weights are equal within clusters."""
+    d = np.asarray(base, dtype=np.float64)[included]
+    codes = groups[included]
+    n_groups = int(codes.max(initial=-1)) + 1
+    high = np.full(n_groups, -np.inf)
+    low = np.full(n_groups, np.inf)
+    np.maximum.at(high, codes, d)
+    np.minimum.at(low, codes, d)
+    unequal = np.flatnonzero(high - low > 1e-9 * np.maximum(np.abs(high), 1e-300))
+    if unequal.size:
+        warnings.warn(
+            f"aggregate: base weights differ within {unequal.size} groups; g is made constant "
+            "within each group from the group means of the auxiliary values, so the totals of "
+            "the original values are met only approximately (as R's aggregate.index).",
+            DataWarning,
+            stacklevel=4,
+        )
+
+
 def _layout(
     problem: WeightingProblem,
     method: str,
@@ -714,12 +736,13 @@ def _layout(
     units = _Units(problem)
     per_row = np.ndim(lower) > 0 or np.ndim(upper) > 0
     if not (per_row or variance_rows is not None or groups is not None):
-        return _Layout(units, lower, upper, None, problem.model_matrix(), None, None, False)
+        return _Layout(units, lower, upper, None, None, None, None, False)
     mm = problem.model_matrix()
     x_rows = mm.toarray() if sp.issparse(mm) else np.asarray(mm, dtype=np.float64)
     included = units.included
     unbounded = not (np.isfinite(lower).any() or np.isfinite(upper).any())
     if groups is not None:
+        _warn_unequal_within_groups(problem.base_weights, groups, included)
         x_rows = _group_means(x_rows, groups, included)
         if variance_rows is not None and method == "linear" and unbounded:
             # the GREG (unbounded linear) weights use the cluster mean of the variances
@@ -955,7 +978,8 @@ def _result(
             method=method,
             base_weights=base,
             weights=weights_out,
-            model_matrix=layout.model_matrix,
+            model_matrix=(problem.model_matrix() if layout.model_matrix is None
+                          else layout.model_matrix),
             margin_codes=problem.row_margin_codes(),
             reweight=reweight,
             options=options,

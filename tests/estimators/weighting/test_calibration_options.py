@@ -230,3 +230,9 @@ def test_trim_keeps_the_weight_total() -> None:
     plain = _small(method="raking")
     assert float(fit.weights.sum()) == pytest.approx(float(plain.weights.sum()), rel=1e-12)
     assert fit.g.min() >= 0.9 - 1e-12
+
+
+def test_aggregate_warns_when_base_weights_differ_within_a_group() -> None:
+    with pytest.warns(DataWarning, match="base weights differ within 1 groups"):
+        est.calibrate(SMALL, {"income": 2200.0}, weights=[20.0, 30.0, 20.0, 20.0, 20.0],
+                      aggregate="cluster")
