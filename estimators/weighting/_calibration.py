@@ -472,6 +472,8 @@ def calibrate(
     aggregate: Any = None,
     variance: Any = None,
     trim: tuple[float | None, float | None] | None = None,
+    within: Any = None,
+    stage_weights: Any = None,
     tol: float = 1e-10,
     max_iter: int = 100,
     on_nonconvergence: Literal["raise", "warn"] = "raise",
@@ -530,6 +532,16 @@ def calibrate(
         end slightly outside the range); the totals then hold only approximately
         (``max_margin_error`` reports the misfit after trimming). R's ``calibrate(trim=)``;
         replicate weights are trimmed the same way.
+    within : str, array-like or None
+        First-stage clusters (a column name or one label per row) to calibrate *within*, when
+        totals are known for the sampled clusters only (R's ``stage = 1``; Särndal's case C).
+        ``totals`` then maps each cluster label to that cluster's totals, and the conditional
+        weights ``d_k / d_1c`` of each cluster are calibrated (unbounded linear, with
+        ``variance`` if given) to them. The between-cluster variance is left as it is: the
+        recorded step projects nothing at population level, and replicates (which multiply whole
+        clusters) keep each row's ``g``.
+    stage_weights : str, array-like or None
+        With ``within``: the first-stage weights ``d_1c = 1 / pi_1c`` (constant within clusters).
     tol : float
         Convergence: every total met to ``|sum w x - T| / |T| <= tol``.
     max_iter : int
@@ -626,6 +638,22 @@ def calibrate(
                                        "on_nonconvergence"),
     )
     source = resolve_input(data, weights)
+    if within is not None:
+        if bounds is not None or trim_range is not None or aggregate is not None or method != "linear":
+            fail(
+                ValidationError,
+                "within",
+                "calibration within first-stage clusters is unbounded linear (GREG) "
+                "calibration, without bounds, trim or aggregate",
+                bad=[f"method={method!r}, bounds={bounds!r}, trim={trim!r}, "
+                     f"aggregate={aggregate!r}"],
+                fix="Drop those options (as R's calibrate(..., stage = 1), which uses the "
+                "linear calibration function only).",
+            )
+        return _calibrate_within(
+            source, totals, within, stage_weights, _parse_variance(variance, source.frame),
+            solver, on_missing=on_missing, on_empty_category=on_empty_category,
+        )
     lower, upper = _parse_bounds(bounds, method, source.base_weights, bounds_on)
     variance_rows = _parse_variance(variance, source.frame)
     groups = _parse_aggregate(aggregate, source)
@@ -669,6 +697,105 @@ def calibrate(
     _warn_negative(weights_out, index)
     return _result(problem, source, system, distance, solver, start, layout, fit, weights_out,
                    trim_range)
+
+
+def _calibrate_within(
+    source: WeightingInput,
+    totals: Any,
+    within: Any,
+    stage_weights: Any,
+    variance_rows: np.ndarray | None,
+    solver: _SolverOptions,
+    *,
+    on_missing: str,
+    on_empty_category: str,
+) -> WeightingResult:
+    """GREG calibration of each first-stage cluster to its own totals (Särndal's case C).
+
+    In cluster ``c`` with first-stage weight ``d_1c``, the conditional weights ``d_k / d_1c`` are
+    calibrated to the cluster's totals ``T_c``; the final weights are ``d_k g_k``.
+    """
+    frame = source.frame
+    labels = _row_values(within, frame, "within")
+    if pd.isna(labels).any():
+        fail(ValidationError, "within", "has missing values",
+             bad=[frame.index[i] for i in np.flatnonzero(pd.isna(labels))],
+             fix="Every row must belong to a first-stage cluster.")
+    if stage_weights is None:
+        fail(ValidationError, "stage_weights", "is needed with within= (the first-stage "
+             "weights 1 / pi_1 of the clusters)", bad=[None],
+             fix="Pass stage_weights= (a column name or one value per row).")
+    stage = np.asarray(_row_values(stage_weights, frame, "stage_weights"), dtype=np.float64)
+    if not (np.isfinite(stage) & (stage > 0)).all():
+        fail(ValidationError, "stage_weights", "must be positive and finite",
+             bad=[f"row {frame.index[i]!r}: {stage[i]!r}"
+                  for i in np.flatnonzero(~(np.isfinite(stage) & (stage > 0)))])
+    if not isinstance(totals, dict):
+        fail(ValidationError, "totals", "with within=, must map each cluster to its totals",
+             bad=[type(totals).__name__],
+             fix="Write e.g. totals={district: {'api99': 12345.0}, ...}.")
+    codes, uniques = pd.factorize(labels)
+    missing = [u for u in uniques if u not in totals]
+    if missing:
+        fail(ValidationError, "totals", "has no totals for some clusters of within=",
+             bad=missing, fix="Give totals for every sampled first-stage cluster.")
+    base = np.asarray(source.base_weights, dtype=np.float64)
+    g_rows = np.ones(len(frame))
+    converged, n_iter, max_error = True, 0, 0.0
+    for c, label in enumerate(uniques):
+        rows = np.flatnonzero(codes == c)
+        if np.ptp(stage[rows]) > 1e-9 * stage[rows].max():
+            fail(ValidationError, "stage_weights", "must be constant within each cluster",
+                 bad=[label])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataWarning)  # negative weights: warned once below
+            fit = calibrate(
+                frame.iloc[rows], totals[label], weights=base[rows] / stage[rows],
+                variance=None if variance_rows is None else variance_rows[rows],
+                tol=solver.tol, max_iter=solver.max_iter,
+                on_nonconvergence=solver.on_nonconvergence, on_missing=on_missing,
+                on_empty_category=on_empty_category,
+            )
+        g_rows[rows] = fit.g.to_numpy()
+        converged &= fit.converged
+        n_iter = max(n_iter, fit.n_iter)
+        max_error = max(max_error, fit.max_margin_error)
+    weights_out = base * g_rows
+    _warn_negative(weights_out, frame.index)
+    n = len(frame)
+
+    def reweight(replicate_base: np.ndarray) -> np.ndarray:
+        # replicates multiply whole first-stage clusters: the conditional weights, hence g,
+        # are unchanged
+        arr = np.asarray(replicate_base, dtype=np.float64)
+        return arr * (g_rows if arr.ndim == 1 else g_rows[:, None])
+
+    def step_factory() -> WeightingStep:
+        return WeightingStep(
+            method="linear",
+            base_weights=base,
+            weights=weights_out,
+            # no population-level projection: calibrating inside the sampled clusters leaves the
+            # between-cluster (ultimate-cluster) variance as it is
+            model_matrix=np.zeros((n, 1)),
+            reweight=reweight,
+            options={"method": "linear", "within": labels, "stage_weights": stage,
+                     "tol": solver.tol, "max_iter": solver.max_iter},
+        )
+
+    index = frame.index
+    return WeightingResult(
+        weights=pd.Series(weights_out, index=index, name="weight"),
+        base_weights=pd.Series(base, index=index, name="base_weight"),
+        method="linear",
+        converged=bool(converged),
+        n_iter=n_iter,
+        max_margin_error=max_error,
+        trace=pd.DataFrame(index=pd.RangeIndex(0, name="iteration")),
+        step_factory=step_factory,
+        base_design=source.make_design,
+        tol=solver.tol,
+    )
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 # (the examples of R's ?calibrate, plus per-unit bounds and heteroscedastic variances).
 #
 # Run from the repository root:   Rscript tests/estimators/weighting/reference/calibration_options_api.R
-# Reads the inputs written by weighting_api.R (weighting_apiclus1.csv, weighting_apistrat.csv) and
+# Reads the inputs written by weighting_api.R (weighting_apiclus1.csv, weighting_apistrat.csv), writes
+# the columns of apiclus2 it uses to calibration_options_apiclus2.csv, and
 # writes tests/estimators/weighting/reference/calibration_options_api.json: one entry per case with
 # R's call, its options, the weights in row order and the estimate and SE of a mean and a total on
 # the calibrated design. CI never runs R.
@@ -163,13 +164,50 @@ add("replicate_trim_linear", "apiclus1", "rc",
     list(method = "linear", lower = 0.25, upper = 4, trim = c(2/3, 3/2), replicates = "jk1"),
     totals_api99, f)
 
+# -- stage = 1: calibration within the sampled first-stage clusters (two-stage apiclus2) ------------------
+clus2_csv <- file.path(out_dir, "calibration_options_apiclus2.csv")
+clus2 <- apiclus2[, c("dnum", "snum", "stype", "api99", "api00", "fpc1", "fpc2")]
+clus2$fpc2 <- as.numeric(clus2$fpc2)
+write.csv(clus2, clus2_csv, row.names = FALSE)
+clus2 <- read.csv(clus2_csv, stringsAsFactors = TRUE)
+d2 <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = clus2)
+clus2$w <- weights(d2)                      # final design weight 1 / (pi_1 pi_2|1)
+clus2$w1 <- 1 / d2$allprob[, 1]             # first-stage weight 1 / pi_1
+districts <- unique(d2$cluster[, 1])
+pop_count <- lapply(districts, function(dn) c(`(Intercept)` = sum(apipop$dnum == dn)))
+pop_api99 <- lapply(districts, function(dn) c(api99 = sum(apipop$api99[apipop$dnum == dn])))
+cluster_totals <- function(pop) setNames(lapply(pop, function(v) as.list(v)), as.character(districts))
+stage_stat <- function(design) {
+  old <- options(survey.ultimate.cluster = TRUE)
+  on.exit(options(old))
+  stat(design)
+}
+add_stage <- function(name, r_call, options, totals, fit) {
+  cases[[length(cases) + 1]] <<- c(
+    list(name = name, data = "apiclus2", design = "d2", r_call = r_call, options = options,
+         totals = totals, weights = unname(weights(fit)), design_weights = clus2$w,
+         stage_weights = clus2$w1),
+    stage_stat(fit))
+}
+f <- calibrate(d2, ~1, pop_count, stage = 1)
+add_stage("stage1_count", "calibrate(d2, ~1, <school counts of each sampled district>, stage = 1)",
+          list(method = "linear", within = "dnum"), cluster_totals(pop_count), f)
+f <- calibrate(d2, ~api99 - 1, pop_api99, stage = 1)
+add_stage("stage1_api99", "calibrate(d2, ~api99 - 1, <api99 totals of each sampled district>, stage = 1)",
+          list(method = "linear", within = "dnum"), cluster_totals(pop_api99), f)
+f <- calibrate(d2, ~api99 - 1, pop_api99, stage = 1, variance = clus2$api99)
+add_stage("stage1_api99_variance",
+          "calibrate(d2, ~api99 - 1, <api99 totals of each sampled district>, stage = 1, variance = api99)",
+          list(method = "linear", within = "dnum", variance = "api99"), cluster_totals(pop_api99), f)
+
 out <- list(
   generated_by = "tests/estimators/weighting/reference/calibration_options_api.R",
   r_version = R.version.string,
   survey_version = as.character(packageVersion("survey")),
   designs = list(dc = "svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)",
                  ds = "svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)",
-                 rc = "as.svrepdesign(dc)  # JK1"),
+                 rc = "as.svrepdesign(dc)  # JK1",
+                 d2 = "svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = apiclus2); SEs with options(survey.ultimate.cluster = TRUE)"),
   cases = cases)
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE),
            file.path(out_dir, "calibration_options_api.json"))
