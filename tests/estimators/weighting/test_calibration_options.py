@@ -321,3 +321,11 @@ def test_within_totals_must_be_per_cluster() -> None:
 def test_within_totals_for_every_cluster() -> None:
     with pytest.raises(ValidationError, match="has no totals for some clusters of within="):
         _within(totals={1: {"income": 600.0}})
+
+
+def test_aggregate_psu_uses_the_design_clusters() -> None:
+    case = next(c for c in CASES if c["name"] == "aggregate_raking_stype_api99")
+    by_column = _fit(case)
+    case_psu = {**case, "options": {**case["options"], "aggregate": "psu"}}
+    by_psu = _fit(case_psu)
+    np.testing.assert_array_equal(by_psu.weights.to_numpy(), by_column.weights.to_numpy())
