@@ -95,10 +95,13 @@ def _parse_bounds(
     of each row (rows with base weight 0 keep the value as given, as R's ``bounds.const``).
     """
     n = len(base_weights)
+    if isinstance(bounds, dict) and set(bounds) <= {"lower", "upper"}:
+        bounds = (bounds.get("lower"), bounds.get("upper"))  # R's list(lower =, upper =)
     if bounds is None:
         lower, upper = -math.inf, math.inf
     else:
-        if isinstance(bounds, (str, bytes)) or not hasattr(bounds, "__len__") or len(bounds) != 2:
+        if (isinstance(bounds, (str, bytes, dict)) or not hasattr(bounds, "__len__")
+                or len(bounds) != 2):
             fail(
                 ValidationError,
                 "bounds",
@@ -505,7 +508,8 @@ def calibrate(
         ``"raking"`` (multiplicative; g > 0) or ``"logit"`` (g strictly inside the bounds).
     bounds : (lower, upper), optional
         Bounds on ``g = w / d``; ``None`` for a side means no bound. Each side is one number for
-        every row or an array with one bound per row (R's ``bounds = list(lower=, upper=)``).
+        every row or an array with one bound per row (R's ``bounds = list(lower=, upper=)``;
+        a dict ``{"lower": ..., "upper": ...}`` is read the same way).
         Logit needs both, finite, with ``lower < 1 < upper`` (its distance is defined around
         ``g = 1``); for linear and raking they may exclude 1 (e.g. base weights of 1 and
         population counts). Bounds that no weights can meet raise

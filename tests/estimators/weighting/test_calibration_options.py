@@ -329,3 +329,10 @@ def test_aggregate_psu_uses_the_design_clusters() -> None:
     case_psu = {**case, "options": {**case["options"], "aggregate": "psu"}}
     by_psu = _fit(case_psu)
     np.testing.assert_array_equal(by_psu.weights.to_numpy(), by_column.weights.to_numpy())
+
+
+def test_bounds_as_r_list() -> None:
+    lower = [0.5] * 5
+    as_dict = _small(bounds={"lower": lower, "upper": 1.5})
+    as_pair = _small(bounds=(lower, 1.5))
+    np.testing.assert_array_equal(as_dict.weights.to_numpy(), as_pair.weights.to_numpy())
