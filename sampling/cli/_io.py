@@ -227,12 +227,13 @@ def format_table(frame: pd.DataFrame, *, max_rows: int = 12, width: int = WIDTH,
         text = render(keep)
     notes = []
     if len(frame) > len(shown):
-        notes.append(f"{len(frame) - len(shown)} more rows")
+        extra = len(frame) - len(shown)
+        notes.append(f"{extra} more row{'s' if extra > 1 else ''}")
     if len(keep) < len(columns):
         hidden = columns[len(keep):]
         names = ", ".join(map(str, hidden[:4])) + (", ..." if len(hidden) > 4 else "")
-        notes.append(f"{len(hidden)} more columns ({names})")
+        notes.append(f"{len(hidden)} more column{'s' if len(hidden) > 1 else ''} ({names})")
     if notes:
         where = f" in {written_to}" if written_to is not None else " (use --out to keep them)"
-        text += f"\n... {' and '.join(notes)}{where}"
+        text += f"\n... {' and '.join(notes)}{where}"[: width + 1]
     return text
