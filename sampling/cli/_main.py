@@ -166,13 +166,16 @@ def translate(message: str, flags: dict[str, str]) -> str:
 
     def keyword(match: re.Match[str]) -> str:
         name = match.group(1)
-        return f"{flags[name]} " if name in flags else match.group(0)
+        if name not in flags:
+            return match.group(0)
+        rest = match.string[match.end():match.end() + 1]
+        return flags[name] if rest in ("", " ", ".", ",", ";", ")") else f"{flags[name]} "
 
     def backticked(match: re.Match[str]) -> str:
         name = match.group(1)
         return flags.get(name, match.group(0))
 
-    text = re.sub(r"(?<![\w.-])([A-Za-z_][A-Za-z0-9_]*)=(?!=)", keyword, text)
+    text = re.sub(r"(?<![\w.-])([A-Za-z_][A-Za-z0-9_]*)=(?!=)(\s?)", keyword, text)
     text = re.sub(r"`([A-Za-z_][A-Za-z0-9_]*)`", backticked, text)
     head = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?:", text)
     if head and head.group(1) in flags:
