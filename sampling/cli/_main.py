@@ -177,6 +177,8 @@ def translate(message: str, flags: dict[str, str]) -> str:
 
     text = re.sub(r"(?<![\w.-])([A-Za-z_][A-Za-z0-9_]*)=(?!=)(\s?)", keyword, text)
     text = re.sub(r"`([A-Za-z_][A-Za-z0-9_]*)`", backticked, text)
+    text = re.sub(r"(--[\w-]+) \(([^()]*)\)",
+                  lambda m: f"{m.group(1)} {m.group(2).replace(' ', '')}", text)
     head = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?:", text)
     if head and head.group(1) in flags:
         text = flags[head.group(1)] + text[len(head.group(1)):]

@@ -119,9 +119,6 @@ def run(args: argparse.Namespace) -> int:
     policies = _policies(list(args.policies), propensity, list(args.quota_variables))
     reps = as_int(args.reps, "--reps", minimum=2)
     arms = len(policies) * len(args.budget) * len(args.reweighting)
-    say(args, f"equisample simulate: {len(population)} people from {source}; {arms} arms "
-        f"({len(policies)} policies x {len(args.budget)} budgets x {len(args.reweighting)} "
-        f"reweightings), {reps} replicates each")
     sim = simulate_policies(
         population,
         policies,
@@ -147,7 +144,10 @@ def run(args: argparse.Namespace) -> int:
     compact = frame[[c for c in COMPACT if c in frame.columns]]
     failed = int(frame["n_failed"].sum()) if "n_failed" in frame.columns else 0
     best = frame.loc[frame["welfare"].idxmax()] if "welfare" in frame.columns else None
-    lines = [format_table(compact, max_rows=20, written_to=written[0], digits=3)]
+    lines = [f"equisample simulate: {len(population)} people from {source}; {arms} arms "
+             f"({len(policies)} policies x {len(args.budget)} budgets x "
+             f"{len(args.reweighting)} reweightings), {reps} replicates each",
+             format_table(compact, max_rows=20, written_to=written[0], digits=3)]
     if best is not None:
         lines.append(f"  highest welfare: {best['policy']} / {best['reweighting']} at budget "
                      f"{best['budget']:g} ({best['welfare']:.4g} +/- "
