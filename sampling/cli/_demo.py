@@ -12,6 +12,7 @@ import argparse
 import os
 import shutil
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
         fail(ValidationError, "--out", "exists and is not an equisample report folder",
              bad=[str(target)], fix="Choose a new folder name with --out.")
     say(args, f"equisample demo: the whole loop on a synthetic {args.country.upper()} population "
-        f"drawn from the embedded census (seed {args.seed})")
+        f"from the embedded census (seed {args.seed})")
     start = time.perf_counter()
 
     def step(line: str) -> None:
@@ -130,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         if staging.exists():
             shutil.rmtree(staging)
     folder = target.resolve()
-    say(args, *(f"  {line}" for line in report.headline))
-    say(args, f"  wrote {folder}: open {folder / 'report.html'} (or report.md); figures in "
-        f"figures/, tables in tables/")
+    say(args, *(wrapped for line in report.headline
+                for wrapped in textwrap.wrap(line, 100, initial_indent="  ",
+                                             subsequent_indent="    ")))
+    say(args, f"  wrote {folder}",
+        "  open report.html there (or report.md); figures in figures/, tables in tables/")
     return 0

@@ -230,7 +230,8 @@ def summary_lines(command: str, fit: WeightingResult, data: pd.DataFrame, args: 
         f"  {fit.method} fit in {fit.n_iter} iterations, max relative error "
         f"{fit.max_margin_error:.2g} (tolerance {fit.tol:.2g})",
         f"  weights {w.min():.4g} to {w.max():.4g} (g = weight / base weight in [{lo:.3g}, "
-        f"{hi:.3g}]); Kish design effect {fit.design_effect:.3g}, effective n "
+        f"{hi:.3g}])",
+        f"  Kish design effect {fit.design_effect:.3g}, effective n "
         f"{fit.effective_sample_size:.0f} of {len(w)}",
     ]
     if len(fit.dropped_rows) or len(fit.dropped_categories):

@@ -38,8 +38,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--p", type=float, default=2.0, help="the ell_p norm to preserve (default 2)")
     parser.add_argument("--design", default="poisson",
                         choices=["poisson", "systematic", "pivotal", "multinomial"])
-    parser.add_argument("--strata", default=None,
-                        help="a column of the table, or a .csv/.parquet file with one label per row "
+    add_flag(parser, "--strata", default=None, concept="strata column", metavar="COLUMN|FILE",
+             help="a column of the table, or a .csv/.parquet file with one label per row "
                         "(one column, or a column named 'stratum' or 'group')")
     parser.add_argument("--allocation", default="proportional",
                         choices=["proportional", "equal", "floor"])
@@ -156,13 +156,13 @@ def run(args: argparse.Namespace) -> int:
             "strata": subset.stratum_table.replace({np.nan: None}).to_dict(orient="records"),
         }, args.report_out)
     written = outputs.commit()
-    size = (f"{subset.indices.size} rows (expected {args.n}; Poisson sampling's size is random)"
+    size = (f"{subset.indices.size} rows (Poisson: {args.n} expected, the size is random)"
             if subset.design == "poisson" else f"{subset.indices.size} rows")
     strata = "" if labels is None else f" in {subset.stratum_table.shape[0]} strata"
     say(args,
         f"equisample select: read {subset.n} rows x {subset.d} features from {args.embeddings}",
-        f"  selected {size}{strata} by {subset.method} sampling (p = {subset.p:g}, "
-        f"{subset.design} design)",
+        f"  selected {size}{strata}",
+        f"  by {subset.method} sampling (p = {subset.p:g}, {subset.design} design)",
         f"  ell_2 distortion {subset.distortion:.3g}, Kish design effect "
         f"{subset.design_effect:.3g}, {int(subset.certainty.sum())} rows taken with certainty",
         "  wrote " + ", ".join(map(str, written)))

@@ -144,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
     compact = frame[[c for c in COMPACT if c in frame.columns]]
     failed = int(frame["n_failed"].sum()) if "n_failed" in frame.columns else 0
     best = frame.loc[frame["welfare"].idxmax()] if "welfare" in frame.columns else None
-    lines = [f"equisample simulate: {len(population)} people from {source}; {arms} arms "
-             f"({len(policies)} policies x {len(args.budget)} budgets x "
+    lines = [f"equisample simulate: {len(population)} people from {source}",
+             f"  {arms} arms ({len(policies)} policies x {len(args.budget)} budgets x "
              f"{len(args.reweighting)} reweightings), {reps} replicates each",
              format_table(compact, max_rows=20, written_to=written[0], digits=3)]
     if best is not None:
@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
                      f"{best.get('welfare_mc_se', float('nan')):.2g} Monte Carlo SE)")
     if failed:
         lines.append(f"  {failed} replicates failed (column n_failed)")
-    lines.append(f"  full table ({frame.shape[1]} columns, with Monte Carlo SEs) and paths: "
-                 + ", ".join(map(str, written)))
+    lines.append("  wrote " + ", ".join(map(str, written))
+                 + f" (the full table: {frame.shape[1]} columns, with Monte Carlo SEs)")
     say(args, *lines)
     return 0
