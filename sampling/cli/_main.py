@@ -115,6 +115,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         description="Plan recruitment, reweight collected feedback, estimate with honest "
         "standard errors, and evaluate who decides.",
     )
+    parser.epilog = ("Run 'equisample COMMAND --help' for a command's flags. Exit status: 0 "
+                     "success, 2 bad input (one 'error:' line naming the flag), 1 internal error. "
+                     "Summaries and progress go to standard error; --quiet silences them.")
     parser.add_argument("--version", action="version", version="equisample 0.1.0")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (summary, load) in COMMANDS.items():
@@ -177,7 +180,7 @@ def translate(message: str, flags: dict[str, str]) -> str:
 
     text = re.sub(r"(?<![\w.-])([A-Za-z_][A-Za-z0-9_]*)=(?!=)(\s?)", keyword, text)
     text = re.sub(r"`([A-Za-z_][A-Za-z0-9_]*)`", backticked, text)
-    text = re.sub(r"(--[\w-]+) \(([^()]*)\)",
+    text = re.sub(r"(--[\w-]+) \(([-+.\deE]+, *[-+.\deE]+)\)",
                   lambda m: f"{m.group(1)} {m.group(2).replace(' ', '')}", text)
     head = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?:", text)
     if head and head.group(1) in flags:

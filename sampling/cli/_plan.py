@@ -65,6 +65,11 @@ def _run(args: argparse.Namespace) -> int:
     if len(args.by) != 1:
         fail(ValidationError, "--by", "takes one group column here", bad=args.by)
     pilot = read_table(args.pilot, "PILOT")
+    for flag, column in (("--by", args.by[0]), ("--n-column", args.n_column),
+                         ("--error-column", args.error_column)):
+        if column not in pilot.columns:
+            fail(ValidationError, flag, "names a column that is not in PILOT", bad=[column],
+                 fix=f"Columns of PILOT: {list(pilot.columns)[:10]}.")
     bootstrap = args.reps if args.uncertainty != "none" else 0
     curves = fit_learning_curves(pilot, group=args.by[0], n=args.n_column, error=args.error_column,
                                  space=args.space, bootstrap=bootstrap, rng=args.seed)

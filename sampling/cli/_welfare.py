@@ -112,21 +112,22 @@ def _column(args: argparse.Namespace, key: str, ratings: pd.DataFrame, prism: bo
 
 
 def _rater_columns(ratings: pd.DataFrame, raters: pd.DataFrame | None, rater: str,
-                   wanted: list[str]) -> pd.DataFrame | None:
+                   wanted: dict[str, str]) -> pd.DataFrame | None:
     """Rater-level covariates: --raters, plus columns of the ratings constant within each rater."""
     have = set() if raters is None else set(raters.columns)
     from_ratings = [c for c in dict.fromkeys(wanted) if c not in have and c in ratings.columns]
-    absent = [c for c in dict.fromkeys(wanted) if c not in have and c not in ratings.columns]
-    if absent:
-        where = "--raters or the ratings" if raters is not None else "the ratings (or --raters)"
-        fail(ColumnError, "--by/--weights/--strata/--psu/--pool",
-             f"name columns that are not in {where}", bad=absent)
+    for column, flag in wanted.items():
+        if column not in have and column not in ratings.columns:
+            where = ("is in neither --ratings nor --raters" if raters is not None else
+                     "is not in --ratings (rater-level columns may also come from --raters)")
+            fail(ColumnError, flag, f"names a column that {where}", bad=[column],
+                 fix=f"Columns of --ratings: {list(ratings.columns)[:10]}.")
     if not from_ratings:
         return raters
     grouped = ratings.groupby(rater, sort=False)
     varying = [c for c in from_ratings if (grouped[c].nunique(dropna=False) > 1).any()]
     if varying:
-        fail(ValidationError, "--by/--weights/--strata/--psu/--pool",
+        fail(ValidationError, ", ".join(wanted[c] for c in varying),
              "rater-level columns must be constant within each rater in the ratings file",
              bad=varying, fix="Give one row per rater in --raters instead.")
     extra = grouped[from_ratings].first().reset_index()
@@ -161,7 +162,9 @@ def run(args: argparse.Namespace) -> int:
     rater = _column(args, "id", ratings, prism)
     option = _column(args, "option_column", ratings, prism)
     score = _column(args, "score_column", ratings, prism)
-    wanted = [c for c in (by, args.weights, *(args.strata or []), args.psu, args.pool) if c]
+    wanted = {c: flag for flag, c in (("--pool", args.pool), ("--psu", args.psu),
+                                      *(("--strata", s) for s in args.strata or []),
+                                      ("--weights", args.weights), ("--by", by)) if c}
     if not prism:
         raters = _rater_columns(ratings, raters, rater, wanted)
     if turn is not None and "turn" not in ratings.columns:
