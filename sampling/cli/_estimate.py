@@ -84,11 +84,15 @@ def run(args: argparse.Namespace) -> int:
     if margins:
         design = rake(design, margins).design
     target: Any = design
-    if args.variance != "taylor":
+    replicated = args.variance != "taylor"
+    steps = progress(total=len(args.y) + replicated, desc="estimate",
+                     quiet=args.quiet or len(args.y) + replicated < 2)
+    if replicated:
         target = replicate_design(
             design, method=args.variance, replicates=args.reps, rng=args.seed,
             lonely_psu=args.lonely_psu,
         )
+        steps.update()
     options = {
         "by": args.by or None,
         "nan_policy": args.nan_policy,
@@ -96,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
         "confidence_level": args.confidence_level,
     }
     tables = []
-    for y in progress(args.y, desc="outcomes", quiet=args.quiet or len(args.y) < 2):
+    for y in args.y:
         if args.statistic == "quantile":
             result = survey.quantile(target, y, args.quantiles, **options)
         else:
@@ -106,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         table.insert(1, "statistic", args.statistic)
         table["variance"] = result.variance_method
         tables.append(table)
+        steps.update()
+    steps.close()
     out = pd.concat(tables, ignore_index=True)
     written = []
     if args.out:
