@@ -119,13 +119,14 @@ def run(args: argparse.Namespace) -> int:
         outputs.table(out, args.out)
         written = outputs.commit()
     if not args.quiet:
-        sys.stdout.write(format_table(out, max_rows=40, written_to=args.out) + "\n")
+        shown = out.drop(columns="variance")  # said in the summary
+        sys.stdout.write(format_table(shown, max_rows=40, written_to=args.out) + "\n")
     by = f" by {', '.join(args.by)}" if args.by else ""
     say(args,
         f"equisample estimate: read {len(data)} rows from {args.data}"
         + (f", raked to {args.margins}" if margins else ""),
-        f"  {args.statistic} of {', '.join(args.y)}{by}: {len(out)} estimates, "
-        f"{args.confidence_level:.0%} intervals, variance by "
+        f"  {args.statistic} of {', '.join(args.y)}{by}: {len(out)} estimates"[:100],
+        f"  {args.confidence_level:.0%} intervals, variance by "
         + ("Taylor linearisation" if args.variance == "taylor" else
            f"{args.variance} replicate weights"),
         "  wrote " + ", ".join(map(str, written)) if written else "  (no file written: add --out)")

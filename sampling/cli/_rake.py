@@ -226,7 +226,8 @@ def summary_lines(command: str, fit: WeightingResult, data: pd.DataFrame, args: 
     lo, hi = fit.g_range
     w = fit.weights.to_numpy()
     lines = [
-        f"equisample {command}: read {len(data)} rows from {args.data} and {what} from {source}",
+        f"equisample {command}: read {len(data)} rows from {args.data}",
+        f"  and {what} from {source}",
         f"  {fit.method} fit in {fit.n_iter} iterations, max relative error "
         f"{fit.max_margin_error:.2g} (tolerance {fit.tol:.2g})",
         f"  weights {w.min():.4g} to {w.max():.4g} (g = weight / base weight in [{lo:.3g}, "
