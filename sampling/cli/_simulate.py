@@ -143,15 +143,21 @@ def run(args: argparse.Namespace) -> int:
     written = outputs.commit()
     compact = frame[[c for c in COMPACT if c in frame.columns]]
     failed = int(frame["n_failed"].sum()) if "n_failed" in frame.columns else 0
-    best = frame.loc[frame["welfare"].idxmax()] if "welfare" in frame.columns else None
     lines = [f"equisample simulate: {len(population)} people from {source}",
              f"  {arms} arms ({len(policies)} policies x {len(args.budget)} budgets x "
              f"{len(args.reweighting)} reweightings), {reps} replicates each",
              format_table(compact, max_rows=20, written_to=written[0], digits=3)]
-    if best is not None:
-        lines.append(f"  highest welfare: {best['policy']} / {best['reweighting']} at budget "
-                     f"{best['budget']:g} ({best['welfare']:.4g} +/- "
-                     f"{best.get('welfare_mc_se', float('nan')):.2g} Monte Carlo SE)")
+    if "welfare" in frame.columns and frame["welfare"].notna().any():
+        top = float(frame["welfare"].max())
+        tied = frame[frame["welfare"] >= top - 1e-9 * max(1.0, abs(top))]
+        best = tied.iloc[0]
+        arm = f"{best['policy']} / {best['reweighting']} at budget {best['budget']:g}"
+        se = float(best.get("welfare_mc_se", float("nan")))
+        if len(tied) > 1:
+            lines.append(f"  highest welfare {top:.4g}, reached by {len(tied)} of {len(frame)} "
+                         f"arms (e.g. {arm})"[:100])
+        else:
+            lines.append(f"  highest welfare: {arm} ({top:.4g} +/- {se:.2g} Monte Carlo SE)")
     if failed:
         lines.append(f"  {failed} replicates failed (column n_failed)")
     lines.append("  wrote " + ", ".join(map(str, written))
