@@ -27,7 +27,8 @@ def register(subparsers: Any) -> None:
         "probabilities; writes one line per selected row (row, stratum, probability, weight, "
         "row_scale, certainty, times_drawn). With --design poisson (the default) every row is "
         "kept independently, so N is the expected size and the realised size varies around it; "
-        "systematic and pivotal designs give exactly N.",
+        "systematic and pivotal designs select exactly N rows; multinomial makes N draws with "
+        "replacement (a row may be drawn more than once).",
     )
     parser.add_argument("embeddings", help="features: .npy (2-D, memory-mapped), .parquet or .csv "
                         "(numeric columns, or a column holding one embedding vector per row)")
