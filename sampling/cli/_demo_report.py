@@ -175,6 +175,9 @@ def _recruit(report: DemoReport, population: pd.DataFrame, n: int, seed: int) ->
         "rates four models (1-100, noise sd 15).",
         _table_block(report, shares, "recruit_sample_vs_population"),
     )
+    people = sample.round({option: 1 for option in SYNTHETIC_OPTIONS})
+    people.insert(0, "participant_id", [f"p{i:04d}" for i in range(len(people))])
+    _save_table(report, people, "recruit_sample")  # for trying the other commands on it
     report.log.append(f"recruit: {len(sample)} people from an opt-in stream")
     return sample
 
@@ -188,6 +191,10 @@ def _reweight(report: DemoReport, sample: pd.DataFrame, country: str) -> Any:
         warnings.simplefilter("ignore", est.ConvergenceWarning)
         fit = est.rake(sample, census_margins(country, VARIABLES), on_empty_category="drop",
                        on_nonconvergence="warn")
+    margins = census_margins(country, VARIABLES)
+    _save_table(report, pd.DataFrame(
+        [{"variable": v, "category": c, "target": t} for v, spec in margins.items()
+         for c, t in spec.items()]), "census_margins")
     try:  # trim at 6 x the mean and re-rake until both hold ...
         trimmed = est.trim(fit, upper=6.0, bound_type="mean_multiple", recalibrate=True)
         trim_note = "then weights trimmed at 6 times the mean and re-raked until both hold"

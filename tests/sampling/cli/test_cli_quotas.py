@@ -40,7 +40,7 @@ def test_quotas_command_errors(tmp_path, capsys):
     code = main(["quotas", "--country", "uk", "--variables", "age,religion", "--n", "300",
                  "--out", str(tmp_path / "q.csv")])
     assert code == 2
-    assert "equisample quotas: error: variables:" in capsys.readouterr().err
+    assert "equisample quotas: error: --variables:" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"g": ["a", "b"], "share": [0.6, 0.6]}).to_csv(bad, index=False)
     assert main(["quotas", "--table", str(bad), "--variables", "g", "--n", "10",
