@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 from typing import Any
 
 import pandas as pd
@@ -12,8 +11,9 @@ import pandas as pd
 from estimators._lib.validation import fail
 from estimators.errors import ValidationError
 from estimators.weighting._reference_sample import adjust_to_reference
-from sampling.cli._io import check_report_path, read_table, write_json
-from sampling.cli._rake import write_weights
+from sampling.cli._io import Outputs, check_out_path, check_report_path, read_table, say
+from sampling.cli._options import add_flag, add_id, add_out, add_quiet, add_seed, add_weights
+from sampling.cli._rake import weights_table
 
 __all__ = ["register", "run"]
 
@@ -42,29 +42,30 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument("--sample", required=True, help="sample table (CSV or Parquet)")
     parser.add_argument("--reference", required=True, help="reference table (CSV or Parquet)")
-    parser.add_argument("--covariates", required=True, nargs="+", metavar="COLUMN",
-                        help="columns of both tables to adjust on")
+    add_flag(parser, "--covariates", action="list", required=True, metavar="COLUMN[,COLUMN]",
+             help="covariates to balance, comma-separated (columns of both tables)")
     parser.add_argument("--method", choices=("ipw", "cbps", "entropy", "rake", "poststratify"),
-                        default="ipw", help="weighting method (default: ipw)")
-    parser.add_argument("--out", required=True, help="weights file to write (CSV, Parquet or JSON)")
-    parser.add_argument("--report", help="write a JSON report (balance before/after, deff)")
-    parser.add_argument("--weights", help="column of the sample's base (design) weights; default 1")
+                        default="ipw", help="weighting method (default ipw)")
+    add_out(parser, "weights file to write (CSV, Parquet or JSON)", required=True)
+    add_flag(parser, "--report-out", aliases=["--report"], metavar="FILE.json",
+             help="also write a JSON report (balance before/after, design effect)")
+    add_weights(parser, help="column of the sample's base (design) weights (default: all 1)")
     parser.add_argument("--reference-weights", help="column of the reference's weights; default 1")
-    parser.add_argument("--id", help="write only this id column and the weight (default: all columns)")
+    add_id(parser, help="person id column: write only it and the weight (default: all columns)")
     parser.add_argument("--weight-column", default="weight", help="name of the weight column written")
     parser.add_argument("--penalty", type=_penalty, default="cv",
-                        help="ipw: ridge penalty, a number >= 0 (0 = maximum likelihood) or 'cv' "
-                        "(default: cross-validated)")
+                        help="ridge penalty of the propensity model: a number >= 0 (0: maximum "
+                        "likelihood) or 'cv' (default: cross-validated)")
     parser.add_argument("--bins", type=int, help="cut numeric covariates into this many quantile "
-                        "groups (rake and poststratify: default 5)")
+                        "groups (default: as they are; rake/poststratify: 5)")
     parser.add_argument("--over-identified", action="store_true",
-                        help="cbps: add the likelihood score to the balance equations")
+                        help="cbps: also balance the propensity score's own moment conditions")
     parser.add_argument("--moments", type=int, choices=(1, 2), default=1,
                         help="entropy: balance means (1) or means and variances (2)")
     parser.add_argument("--trim-mean-multiple", type=float, metavar="K",
-                        help="trim the weights at K times their mean (excess shared out)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the cross-validation folds")
-    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+                        help="trim weights above K times the mean weight")
+    add_seed(parser, default=0, help="seed of the cross-validation folds (default 0)")
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
@@ -87,8 +88,13 @@ def balance_report(fit: Any) -> dict[str, Any]:
     }
 
 
+PARAMETERS = {"sample": "--sample", "reference": "--reference", "covariates": "--covariates",
+              "reference_weights": "--reference-weights", "rng": "--seed"}
+
+
 def run(args: argparse.Namespace) -> int:
-    check_report_path(args.report)
+    check_out_path(args.out)
+    check_report_path(args.report_out, "--report-out")
     sample = read_table(args.sample, "--sample")
     reference = read_table(args.reference, "--reference")
     if args.bins is not None and args.bins < 2:
@@ -113,15 +119,20 @@ def run(args: argparse.Namespace) -> int:
         trim=trim,
         rng=args.seed,
     )
-    report = balance_report(fit) if (args.report or not args.quiet) else None
-    write_weights(fit, sample, args)
-    if args.report and report is not None:
-        write_json(report, args.report)
-    if not args.quiet and report is not None:
-        sys.stdout.write(
-            f"adjusted {len(fit.weights)} rows to {len(reference)} reference rows ({fit.method}): "
-            f"mean ASMD {report['mean_asmd_before']:.3g} -> {report['mean_asmd_after']:.3g}, "
-            f"Kish deff {fit.design_effect:.4g}, effective n {fit.effective_sample_size:.1f}; "
-            f"weights written to {args.out}\n"
-        )
+    report = balance_report(fit)
+    outputs = Outputs()
+    outputs.table(weights_table(fit, sample, args), args.out)
+    if args.report_out:
+        outputs.json(report, args.report_out)
+    written = outputs.commit()
+    say(
+        args,
+        f"equisample adjust: {len(fit.weights)} sample rows from {args.sample}, "
+        f"{len(reference)} reference rows from {args.reference}",
+        f"  {fit.method} on {', '.join(map(str, args.covariates))}: mean ASMD "
+        f"{report['mean_asmd_before']:.3g} -> {report['mean_asmd_after']:.3g}",
+        f"  Kish design effect {fit.design_effect:.3g}, effective n "
+        f"{fit.effective_sample_size:.0f} of {len(fit.weights)}",
+        "  wrote " + ", ".join(map(str, written)),
+    )
     return 0

@@ -189,7 +189,7 @@ def translate(message: str, flags: dict[str, str]) -> str:
     text = re.sub(r"`([A-Za-z_][A-Za-z0-9_]*)`", backticked, text)
     text = re.sub(r"(--[\w-]+) \(([-+.\deE]+, *[-+.\deE]+)\)",
                   lambda m: f"{m.group(1)} {m.group(2).replace(' ', '')}", text)
-    head = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?:", text)
+    head = re.match(r"([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\]| \([^)]*\))?:", text)
     if head and head.group(1) in flags:
         text = flags[head.group(1)] + text[len(head.group(1)):]
     return text

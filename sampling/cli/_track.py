@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import pandas as pd
 
 from estimators._lib.validation import fail
 from estimators.errors import ColumnError, ValidationError
-from sampling.cli._io import read_table, write_table
+from sampling.cli._io import Outputs, check_out_path, format_table, read_table, say
+from sampling.cli._options import add_flag, add_id, add_out, add_quiet
 from sampling.quotas._tracker import Decision, DesignChangeError, QuotaTracker, change_labels
 
 __all__ = ["register"]
@@ -29,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quotas", required=True, help="quota table written by `equisample quotas`")
     parser.add_argument("--arrivals", required=True, help="CSV/Parquet of arriving people")
-    parser.add_argument("--log", required=True, help="decision log output (.csv/.parquet/.json)")
-    parser.add_argument("--status", required=True, help="status table output")
+    add_out(parser, "decision log to write, one row per arrival (.csv, .parquet or .json; "
+            "readable by its owner only: it lists people)", required=True, aliases=("--log",))
+    add_flag(parser, "--status-out", aliases=("--status",), metavar="FILE",
+             help="status table to write: target, filled and open places per cell")
     parser.add_argument(
         "--state",
         help="state store (resumed when it exists): a SQLite database, e.g. STATE.db, that "
@@ -42,11 +44,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="when --state was made for other quotas, move it to --quotas (everyone keeps their "
         "place; refused if a new target is below the places held)",
     )
-    parser.add_argument("--id-column", default=None, help="column holding person ids (default: 'id' when present)")
+    add_id(parser, help="column of person ids (default: 'id' when present)",
+           aliases=("--id-column",))
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_path(args.out)
+    check_out_path(args.status_out, "--status-out")
     arrivals = read_table(args.arrivals, "--arrivals", allow_empty=True)
     quotas = read_table(args.quotas, "--quotas")
     if args.migrate and not args.state:
@@ -69,15 +75,13 @@ def run(args: argparse.Namespace) -> int:
         except ValidationError as exc:
             raise ValidationError(f"--state: {exc}") from exc
     if tracker.migration is not None:
-        sys.stderr.write(
-            f"equisample track: moved {args.state} to the new quotas "
-            f"({len(tracker.migration)} change{'' if len(tracker.migration) == 1 else 's'}):\n"
-            f"{tracker.migration.to_string(index=False)}\n"
-        )
-    if args.id_column is not None and args.id_column not in arrivals.columns:
-        fail(ColumnError, "--id-column", "names a column that is not in the arrivals",
-             bad=[args.id_column], fix=f"Columns: {list(arrivals.columns)}.")
-    id_column = "id" if args.id_column is None else args.id_column
+        say(args, f"equisample track: moved {args.state} to the new quotas "
+            f"({len(tracker.migration)} change{'' if len(tracker.migration) == 1 else 's'}):",
+            format_table(tracker.migration, max_rows=12))
+    if args.id is not None and args.id not in arrivals.columns:
+        fail(ColumnError, "--id", "names a column that is not in the arrivals",
+             bad=[args.id], fix=f"Columns: {list(arrivals.columns)}.")
+    id_column = "id" if args.id is None else args.id
     has_id = id_column in arrivals.columns
     absent = [v for v in tracker.variables if v not in arrivals.columns]
     if absent:
@@ -94,16 +98,40 @@ def run(args: argparse.Namespace) -> int:
         with tracker.batch():  # the log is written after the run: flush the store to disk once
             records = _run_events(tracker, arrivals, events, id_column if has_id else None)
         columns = ["row", "event", "person_id", "accepted", "status", "reason", "cell"]
-        # the log lists people by id and categories: a new log file is readable by its owner only
+        log = pd.DataFrame(records, columns=columns)
+        status = tracker.status()
+        outputs = Outputs()
+        outputs.table(log, args.out)
+        if args.status_out:
+            outputs.table(status, args.status_out, "--status-out")
+        # the log lists people by id and categories: new files are readable by their owner only
         mask = os.umask(0o077)
         try:
-            write_table(pd.DataFrame(records, columns=columns), args.log)
+            written = outputs.commit()
         finally:
             os.umask(mask)
-        write_table(tracker.status(), args.status)
     finally:
         tracker.close()
+    _summary(args, log, status, written)
     return 0
+
+
+def _summary(args: argparse.Namespace, log: pd.DataFrame, status: pd.DataFrame,
+             written: list) -> None:
+    offers = log[log["event"].isin(["offer", "reserve"])]
+    accepted = int(offers["accepted"].sum())
+    lines = [f"equisample track: {len(log)} arrivals from {args.arrivals}"
+             + (f" against the store {args.state}" if args.state else ""),
+             f"  accepted {accepted}, rejected {len(offers) - accepted} of {len(offers)} offers"]
+    cells = status[status["level"] == "cell"] if "level" in status.columns else status
+    shown = [c for c in ("category", "target", "filled", "open", "percent_complete")
+             if c in cells.columns]
+    if shown:
+        lines.append("  by cell (accepted so far / target, places still open):")
+        lines.append(format_table(cells[shown], max_rows=10,
+                                  written_to=args.status_out or None))
+    lines.append("  wrote " + ", ".join(map(str, written)))
+    say(args, *lines)
 
 
 def _run_events(

@@ -35,11 +35,13 @@ def files(tmp_path):
 def test_adjust_writes_weights_and_balance_report(files, tmp_path, capsys) -> None:
     sample, reference, s, r = files
     out, report = tmp_path / "w.csv", tmp_path / "rep.json"
-    code = main(["adjust", "--sample", str(s), "--reference", str(r), "--covariates", "sex",
-                 "age", "--method", "entropy", "--weights", "d", "--reference-weights", "t",
-                 "--id", "id", "--out", str(out), "--report", str(report)])
+    code = main(["adjust", "--sample", str(s), "--reference", str(r), "--covariates", "sex,age",
+                 "--method", "entropy", "--weights", "d", "--reference-weights", "t",
+                 "--id", "id", "--out", str(out), "--report-out", str(report)])
     assert code == 0
-    assert "adjusted 300 rows to 500 reference rows (entropy)" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert "equisample adjust: 300 sample rows" in err and "500 reference rows" in err
+    assert "entropy on sex, age: mean ASMD" in err
     written = pd.read_csv(out)
     assert written.columns.tolist() == ["id", "weight"]
     expected = adjust_to_reference(sample, reference, covariates=["sex", "age"], method="entropy",
@@ -53,8 +55,8 @@ def test_adjust_writes_weights_and_balance_report(files, tmp_path, capsys) -> No
 def test_adjust_ipw_with_penalty_and_trim(files, tmp_path) -> None:
     _, _, s, r = files
     out = tmp_path / "w.parquet"
-    code = main(["adjust", "--sample", str(s), "--reference", str(r), "--covariates", "sex",
-                 "age", "--penalty", "0", "--trim-mean-multiple", "3", "--out", str(out),
+    code = main(["adjust", "--sample", str(s), "--reference", str(r), "--covariates", "sex,age",
+                 "--penalty", "0", "--trim-mean-multiple", "3", "--out", str(out),
                  "--quiet"])
     assert code == 0
     w = pd.read_parquet(out)["weight"]
@@ -68,7 +70,7 @@ def test_adjust_bad_covariate_is_one_line(files, tmp_path, capsys) -> None:
                  "--out", str(out)])
     assert code == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "equisample adjust: error: covariates (in the sample)" in err
+    assert err.count("\n") == 1 and "equisample adjust: error: --covariates (in the sample)" in err
     assert not out.exists()
 
 

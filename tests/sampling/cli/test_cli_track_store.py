@@ -26,8 +26,8 @@ def files(tmp_path):
 
 
 def _args(tmp_path, quotas, arrivals, state, *extra):
-    return ["track", "--quotas", str(quotas), "--arrivals", str(arrivals), "--log",
-            str(tmp_path / "LOG.csv"), "--status", str(tmp_path / "STATUS.csv"), "--state", str(state),
+    return ["track", "--quotas", str(quotas), "--arrivals", str(arrivals), "--out",
+            str(tmp_path / "LOG.csv"), "--status-out", str(tmp_path / "STATUS.csv"), "--state", str(state),
             *extra]
 
 
@@ -88,15 +88,15 @@ def test_concurrent_runs_share_one_store(tmp_path):
     pd.DataFrame({"g": ["a"], "quota": [20]}).to_csv(quotas, index=False)
     state = tmp_path / "STATE.db"
     assert main(["track", "--quotas", str(quotas), "--arrivals", str(_arrivals(tmp_path, "x", 0)),
-                 "--log", str(tmp_path / "x.csv"), "--status", str(tmp_path / "xs.csv"),
+                 "--out", str(tmp_path / "x.csv"), "--status-out", str(tmp_path / "xs.csv"),
                  "--state", str(state)]) == 0  # creates the empty store
     code = "import sys; from sampling.cli._main import main; sys.exit(main(sys.argv[1:]))"
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     runs = [
         subprocess.Popen(
             [sys.executable, "-c", code, "track", "--quotas", str(quotas), "--arrivals",
-             str(_arrivals(tmp_path, name, 60)), "--log", str(tmp_path / f"{name}.csv"),
-             "--status", str(tmp_path / f"{name}-status.csv"), "--state", str(state)],
+             str(_arrivals(tmp_path, name, 60)), "--out", str(tmp_path / f"{name}.csv"),
+             "--status-out", str(tmp_path / f"{name}-status.csv"), "--state", str(state)],
             cwd=ROOT, env=env,
         )
         for name in ("one", "two", "three")
