@@ -73,7 +73,9 @@ class SurveyDesign(TaylorDesign):
         One row per observation (e.g. one rating). Never copied, mutated or reordered; its index
         labels must be unique because weights are aligned to them.
     weights : str, array-like, Series or None
-        Design (base) weights: a column name, values aligned to the rows, or ``None`` for 1.
+        Design (base) weights: a column name, values aligned to the rows, or ``None``: then the
+        weights implied by ``fpc`` (``N_h / n_h``, the inverse first-stage sampling fraction, as R
+        ``svydesign`` without ``weights``), or 1 without ``fpc``.
     strata : str or list of str, optional
         Column(s) whose joint levels are the strata.
     psu : str, optional
@@ -142,7 +144,17 @@ class SurveyDesign(TaylorDesign):
         else:
             self._psu_codes = np.arange(n, dtype=np.int64)
         self._fpc = self._resolve_fpc(fpc)
+        if weights is None and self._fpc is not None:
+            # R svydesign: without weights, the sampling probabilities come from the fpc
+            implied = self._fpc / self._psu_per_stratum()[self._strata_codes]
+            implied.setflags(write=False)
+            self._weights = implied
         self._steps: tuple[WeightingStep, ...] = ()
+
+    def _psu_per_stratum(self) -> np.ndarray:
+        """Number of sampled PSUs in each stratum (float)."""
+        first = np.unique(self._psu_codes, return_index=True)[1]
+        return np.bincount(self._strata_codes[first], minlength=len(self._strata_labels)).astype(float)
 
     def _resolve_fpc(self, fpc: Any) -> np.ndarray | None:
         """Per-row population size of the first stage (inf = no correction), or None."""
@@ -169,9 +181,7 @@ class SurveyDesign(TaylorDesign):
                 bad=[self._strata_labels[i] for i in varying],
                 fix="Give one population size (or sampling fraction) per stratum.",
             )
-        n_psu = np.bincount(
-            self._strata_codes[np.unique(self._psu_codes, return_index=True)[1]], minlength=n_strata
-        ).astype(float)
+        n_psu = self._psu_per_stratum()
         per_stratum = lo
         fraction = per_stratum <= 1.0
         population = np.where(fraction, n_psu / np.where(fraction, per_stratum, 1.0), per_stratum)
@@ -260,6 +270,29 @@ class SurveyDesign(TaylorDesign):
     @property
     def n_strata(self) -> int:
         return len(self._strata_labels)
+
+    @property
+    def degrees_of_freedom(self) -> int:
+        """Design degrees of freedom: PSUs minus strata among rows with non-zero weight (R ``degf``).
+
+        Used by ``degrees_of_freedom="design"`` in the estimators for t-based intervals, as R
+        ``confint(estimate, df = degf(design))``.
+        """
+        codes = np.where(self._weights != 0, 0, -1)
+        return int(self.domain_degrees_of_freedom(codes, 1)[0])
+
+    def domain_degrees_of_freedom(self, domain: np.ndarray, k: int) -> np.ndarray:
+        """PSUs minus strata among the rows of each domain ``0..k-1`` of ``domain`` (-1: in none),
+        counting rows with non-zero weight: R ``degf`` of the subset design, as ``svyby`` gives
+        ``svyquantile`` and ``svyciprop``."""
+        domain = np.where(self._weights != 0, np.asarray(domain, dtype=np.int64), -1)
+        inside = domain >= 0
+        d = domain[inside]
+        psu_pairs = np.unique(d * (self.n_psu + 1) + self._psu_codes[inside])
+        strata_pairs = np.unique(d * (self.n_strata + 1) + self._strata_codes[inside])
+        n_psu = np.bincount(psu_pairs // (self.n_psu + 1), minlength=k)
+        n_strata = np.bincount(strata_pairs // (self.n_strata + 1), minlength=k)
+        return (n_psu - n_strata).astype(float)
 
     # -- variance (the protocol the estimators dispatch on) -------------------------------------
     def _estimation_parts(self) -> tuple[SurveyDesign, None]:

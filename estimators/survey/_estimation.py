@@ -41,6 +41,7 @@ __all__ = ["Estimate", "mean", "proportion", "quantile", "ratio", "total"]
 
 NanPolicy = Literal["raise", "omit"]
 DeffKind = Literal["auto", "without_replacement", "with_replacement"]
+DegreesOfFreedom = Literal["infinite", "design", "domain"]
 Statistic = Literal["mean", "total", "proportion", "ratio", "quantile"]
 ColumnSpec = Hashable | Sequence[Hashable] | None
 
@@ -50,6 +51,7 @@ _NAN: tuple[NanPolicy, ...] = ("raise", "omit")
 # Above this many estimates (domains x categories) only variances are computed, not the covariance.
 FULL_COVARIANCE_MAX = 2_000
 _DEFF: tuple[DeffKind, ...] = ("auto", "without_replacement", "with_replacement")
+_DF: tuple[DegreesOfFreedom, ...] = ("infinite", "design", "domain")
 
 
 # ==================================================================================================
@@ -88,9 +90,10 @@ class Estimate(Result):
         grows with the rows and domains (not with domains squared), and this is None.
     variance_method : str
         ``"taylor"`` or the replicate method (``"jk1"``, ``"bootstrap"``, ...).
-    degrees_of_freedom : float
-        Used for confidence intervals (``inf``: normal intervals, as R ``confint``); quantiles use the
-        design degrees of freedom (PSUs minus strata), as R ``svyquantile``.
+    degrees_of_freedom : ndarray
+        Per estimate, used for confidence intervals (``inf``: normal intervals, as R ``confint``;
+        see the estimators' ``degrees_of_freedom`` option); quantiles use each domain's design
+        degrees of freedom by default, as R ``svyquantile``.
     confidence_level : float
         Level of ``ci_lower`` / ``ci_upper`` in ``to_frame()``.
 
@@ -524,6 +527,7 @@ def _estimate_core(
     raking_variance: RakingVariance,
     deff: DeffKind,
     confidence_level: float,
+    degrees_of_freedom: Any = "infinite",
 ) -> tuple[Estimate, np.ndarray]:
     w = prep.weights
     pieces = _pieces(core, w)
@@ -556,7 +560,9 @@ def _estimate_core(
         n=n_obs.astype(np.int64),
         covariance=cov if full else None,
         variance_method=method,
-        degrees_of_freedom=np.full(len(theta), np.inf),
+        degrees_of_freedom=np.tile(
+            _domain_degrees_of_freedom(prep, degrees_of_freedom), core.k // len(prep.labels)
+        ),
         confidence_level=confidence_level,
     )
     return est, theta
@@ -569,6 +575,40 @@ def _options(lonely_psu: str, raking_variance: str, deff: str, confidence_level:
         check_option(deff, _DEFF, "deff"),
         check_probability(confidence_level, "confidence_level"),
     )
+
+
+def _check_degrees_of_freedom(value: Any) -> Any:
+    """``"infinite"``, ``"design"``, ``"domain"`` or a positive number."""
+    if isinstance(value, str):
+        return check_option(value, _DF, "degrees_of_freedom")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    if not number > 0:
+        fail(
+            ValidationError,
+            "degrees_of_freedom",
+            "must be 'infinite', 'design', 'domain' or a positive number",
+            bad=[value],
+            fix="E.g. degrees_of_freedom='design' for t intervals with the design's degrees of "
+            "freedom (R confint(..., df = degf(design))).",
+        )
+    return number
+
+
+def _domain_degrees_of_freedom(prep: _Prepared, option: Any) -> np.ndarray:
+    """Degrees of freedom per domain: inf, the design's (R ``degf(design)``), each domain's (R
+    ``degf`` of the subset design, Taylor and replicate alike) or a given number."""
+    k = len(prep.labels)
+    if not isinstance(option, str):
+        return np.full(k, float(option))
+    if option == "infinite":
+        return np.full(k, np.inf)
+    source = prep.design if prep.replicate is None else prep.replicate
+    if option == "design":
+        return np.full(k, float(source.degrees_of_freedom))
+    return source.domain_degrees_of_freedom(prep.domain, k)
 
 
 # ==================================================================================================
@@ -595,7 +635,14 @@ _PARAMS_DOC = """
         (R ``deff=TRUE``), with replacement (R ``deff="replace"``), or ``"auto"`` (without replacement
         when the weights sum to more than the sample size in every domain, else with replacement).
     confidence_level : float
-        Level of the intervals in ``to_frame()``."""
+        Level of the intervals in ``to_frame()``.
+    degrees_of_freedom : {"infinite", "design", "domain"} or float
+        Intervals ``estimate -/+ q * std_error``: ``q`` from the normal (``"infinite"``, R's
+        ``confint`` default; quantiles default to ``"domain"``) or from Student's t with the
+        design's degrees of freedom (``"design"``: PSUs minus strata, or the rank of the replicate
+        weights minus one, R ``confint(..., df = degf(design))``), each domain's (``"domain"``:
+        the same rule on the domain's rows, for Taylor and replicate designs alike, as R ``svyby``
+        gives ``svyquantile``), or a number."""
 
 
 TOTAL_WEIGHT_RANGE = (1e-150, 1e150)
@@ -628,9 +675,11 @@ def _linear_statistic(
     raking_variance: Any,
     deff: Any,
     confidence_level: Any,
+    degrees_of_freedom: Any,
 ) -> Estimate:
     """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
     prep = _prepare(design, [y], by, nan_policy)
     yv = prep.columns[y]
     if statistic == "total":
@@ -640,6 +689,7 @@ def _linear_statistic(
     est, _ = _estimate_core(
         prep, core, statistic=statistic, variable=str(y), labels=prep.labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
+        degrees_of_freedom=df_option,
     )
     return est
 
@@ -654,6 +704,7 @@ def mean(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
 ) -> Estimate:
     """Weighted mean of ``y`` (overall or per domain) with a design-based standard error.
 
@@ -695,6 +746,7 @@ def mean(
     return _linear_statistic(
         design, y, "mean", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
+        degrees_of_freedom=degrees_of_freedom,
     )
 
 
@@ -708,6 +760,7 @@ def total(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
 ) -> Estimate:
     """Weighted (Horvitz–Thompson / calibrated) total of ``y``, overall or per domain.
 
@@ -743,6 +796,7 @@ def total(
     return _linear_statistic(
         design, y, "total", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
+        degrees_of_freedom=degrees_of_freedom,
     )
 
 
@@ -756,6 +810,7 @@ def proportion(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
 ) -> Estimate:
     """Weighted share of each category of ``y`` (overall or per domain).
 
@@ -789,6 +844,7 @@ def proportion(
     [0.8333333333333334, 0.16666666666666666]
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
     prep = _prepare(design, [y], by, nan_policy, numeric=False)
     k = len(prep.labels)
     values = prep.columns[y]
@@ -804,6 +860,7 @@ def proportion(
     est, _ = _estimate_core(
         prep, core, statistic="proportion", variable=str(y), labels=labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
+        degrees_of_freedom=df_option,
     )
     return est
 
@@ -819,6 +876,7 @@ def ratio(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
 ) -> Estimate:
     """Ratio of two weighted totals ``sum w y / sum w x`` (overall or per domain).
 
@@ -850,6 +908,7 @@ def ratio(
     1.714286
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
     prep = _prepare(design, [numerator, denominator], by, nan_policy)
     k = len(prep.labels)
     yv, xv = prep.columns[numerator], prep.columns[denominator]
@@ -865,6 +924,7 @@ def ratio(
     est, _ = _estimate_core(
         prep, core, statistic="ratio", variable=f"{numerator}/{denominator}", labels=prep.labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
+        degrees_of_freedom=df_option,
     )
     return est
 
@@ -898,6 +958,7 @@ def quantile(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "domain",
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
 
@@ -942,6 +1003,7 @@ def quantile(
     probs = np.atleast_1d(np.asarray(quantiles, dtype=float))
     for p in probs:
         check_probability(p, "quantiles")
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
     prep = _prepare(design, [y], by, nan_policy)
     k = len(prep.labels)
     yv = prep.columns[y]
@@ -972,11 +1034,7 @@ def quantile(
         prep, core, statistic="quantile", variable=str(y), labels=labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
     )
-    if prep.replicate is None:
-        df_dom = _taylor_degrees_of_freedom(prep, k)
-    else:
-        df_dom = np.full(k, float(prep.replicate.degrees_of_freedom))
-    df = np.tile(df_dom, n_p)
+    df = np.tile(_domain_degrees_of_freedom(prep, df_option), n_p)
     se_m = f_est.std_error
     parts = [sorted_parts[j] for _ in range(n_p) for j in range(k)]
 
@@ -1007,16 +1065,6 @@ def quantile(
         confidence_level=level,
         _interval=interval,
     )
-
-
-def _taylor_degrees_of_freedom(prep: _Prepared, k: int) -> np.ndarray:
-    """PSUs minus strata among rows with positive weight in each domain (R ``degf``)."""
-    d = prep.design
-    out = np.empty(k)
-    for j in range(k):
-        rows = (prep.domain == j) & (prep.weights > 0)
-        out[j] = len(np.unique(d.psu_codes[rows])) - len(np.unique(d.strata_codes[rows]))
-    return out
 
 
 for _fn in (mean, total, proportion, ratio, quantile):

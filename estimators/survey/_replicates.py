@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import linalg
 
 from estimators._lib.validation import (
     as_float_array,
@@ -363,6 +364,26 @@ class ReplicateDesign(Design):
             self._degf = rank - 1
         return self._degf
 
+    def domain_degrees_of_freedom(self, domain: np.ndarray, k: int) -> np.ndarray:
+        """Rank of the replicate weights of the rows of each domain ``0..k-1``, minus one
+        (R ``degf`` of the subset replicate design, as ``svyby`` gives ``svyquantile``).
+
+        Without weighting steps the rank is that of the replicate multipliers of the rows' PSUs
+        (or rows); after weighting, of the final replicate weights of those rows.
+        """
+        steps = self.design.weighting_steps
+        full = self.replicate_weights() if steps else None
+        out = []
+        domain = np.asarray(domain, dtype=np.int64)
+        for j in range(k):
+            rows = np.flatnonzero((domain == j) & (self.design.weight_array > 0))
+            if full is not None:
+                block = full[rows]
+            else:
+                block = self._factors[np.unique(self._index[rows])]
+            out.append(_rank(block) - 1)
+        return np.asarray(out, dtype=float)
+
     # -- thin estimator methods ---------------------------------------------------------------------
     def mean(self, y: Hashable, **options: Any) -> Any:
         """:func:`estimators.estimation.mean` on this replicate design."""
@@ -389,6 +410,17 @@ class ReplicateDesign(Design):
             f"ReplicateDesign(method={self.method!r}, replicates={self.n_replicates}, "
             f"scale={self.scale:.6g}, design={self.design!r})"
         )
+
+
+def _rank(matrix: np.ndarray, tol: float = 1e-5) -> int:
+    """Numerical rank with R ``qr(..., tol = 1e-5)``'s relative tolerance (pivoted QR)."""
+    if matrix.size == 0:
+        return 0
+    r = linalg.qr(np.asarray(matrix, dtype=float), mode="r", pivoting=True)[0]
+    diag = np.abs(np.diag(r))
+    if diag.size == 0 or diag[0] == 0:
+        return 0
+    return int((diag > tol * diag[0]).sum())
 
 
 def _combine_codes(codes: list[np.ndarray]) -> np.ndarray:

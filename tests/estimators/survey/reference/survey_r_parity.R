@@ -1,0 +1,81 @@
+# Outside truth for equisample's R-survey parity features (survey 4.1-1 man pages and tests).
+#
+# Run from the repository root:  Rscript tests/estimators/survey/reference/survey_r_parity.R
+# Reads the api tables written by variance_api.R (variance_apistrat.csv, variance_apiclus1.csv),
+# writes survey_fpc.csv (R's `fpc` data) and survey_r_parity.json: one entry per case with R's
+# call and its values. CI never runs R; it reads the JSON.
+suppressPackageStartupMessages({
+  library(survey)
+  library(jsonlite)
+})
+out_dir <- "tests/estimators/survey/reference"
+data(fpc)
+write.csv(fpc, file.path(out_dir, "survey_fpc.csv"), row.names = FALSE)
+strat <- read.csv(file.path(out_dir, "variance_apistrat.csv"), stringsAsFactors = TRUE)
+clus <- read.csv(file.path(out_dir, "variance_apiclus1.csv"), stringsAsFactors = TRUE)
+
+cases <- list()
+put <- function(name, call, values = list(), ...) {
+  cases[[name]] <<- c(list(r_call = call), values, list(...))
+}
+stat_ci <- function(s, df = Inf) {
+  ci <- confint(s, df = df)
+  list(estimate = unname(as.numeric(coef(s))), se = unname(as.numeric(SE(s))),
+       ci_lower = unname(ci[, 1]), ci_upper = unname(ci[, 2]))
+}
+
+# -- weights implied by fpc (man/fpc.Rd) ----------------------------------------------------------
+fpc_designs <- list(
+  weights_no_fpc = svydesign(weights = ~weight, ids = ~psuid, strata = ~stratid, variables = ~x,
+                             data = fpc, nest = TRUE),
+  weights_fpc = svydesign(weights = ~weight, ids = ~psuid, strata = ~stratid, fpc = ~Nh,
+                          variables = ~x, data = fpc, nest = TRUE),
+  fpc_population_only = svydesign(ids = ~psuid, strata = ~stratid, fpc = ~Nh, variables = ~x,
+                                  data = fpc, nest = TRUE),
+  fpc_fraction_only = svydesign(ids = ~psuid, strata = ~stratid, fpc = ~I(nh / Nh),
+                                variables = ~x, data = fpc, nest = TRUE)
+)
+for (nm in names(fpc_designs)) {
+  d <- fpc_designs[[nm]]
+  m <- svymean(~x, d)
+  put(paste0("fpc/", nm), deparse(d$call), weights = unname(weights(d)),
+      estimate = unname(coef(m)), se = unname(SE(m)))
+}
+
+# -- degrees of freedom and t intervals --------------------------------------------------------------
+dstrat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, data = strat, fpc = ~fpc)
+dclus1 <- svydesign(id = ~dnum, weights = ~pw, data = clus, fpc = ~fpc)
+rclus1 <- as.svrepdesign(dclus1, type = "JK1")
+rstrat <- as.svrepdesign(dstrat, type = "JKn")
+designs <- list(strat = dstrat, clus1 = dclus1, clus1_jk1 = rclus1, strat_jkn = rstrat)
+for (nm in names(designs)) {
+  d <- designs[[nm]]
+  df <- degf(d)
+  put(paste0("df/", nm, "/degf"), "degf(design)", degf = df)
+  put(paste0("df/", nm, "/mean_api00"), "confint(svymean(~api00, d), df = degf(d))",
+      c(stat_ci(svymean(~api00, d), df), list(df = df)))
+  put(paste0("df/", nm, "/total_enroll"), "confint(svytotal(~enroll, d), df = degf(d))",
+      c(stat_ci(svytotal(~enroll, d), df), list(df = df)))
+  put(paste0("df/", nm, "/ratio_api00_api99"),
+      "confint(svyratio(~api00, ~api99, d), df = degf(d))",
+      c(stat_ci(svyratio(~api00, ~api99, d), df), list(df = df)))
+  put(paste0("df/", nm, "/proportion_stype"), "confint(svymean(~stype, d), df = degf(d))",
+      c(stat_ci(svymean(~stype, d), df), list(df = df)))
+  b <- svyby(~api00, ~stype, d, svymean)
+  put(paste0("df/", nm, "/by_stype_mean_api00"), "confint(svyby(~api00, ~stype, d, svymean), df = degf(d))",
+      c(stat_ci(b, df), list(df = df, levels = as.character(b$stype))))
+  # each domain's own degrees of freedom: degf of the subset design
+  put(paste0("df/", nm, "/by_stype_degf"), "sapply(levels, function(l) degf(subset(d, stype == l)))",
+      levels = levels(strat$stype),
+      degf = unname(sapply(levels(strat$stype), function(l) degf(subset(d, stype == l)))))
+  # the SE is (upper - lower) / (2 t_df) of the Woodruff interval, with df each domain's
+  q <- svyby(~api00, ~stype, d, svyquantile, quantiles = 0.5, ci = TRUE, keep.var = TRUE)
+  put(paste0("df/", nm, "/by_stype_quantile_api00"),
+      "svyby(~api00, ~stype, d, svyquantile, quantiles = 0.5, ci = TRUE)",
+      levels = as.character(q$stype), estimate = unname(q[, 2]), se = unname(q[, 3]))
+}
+
+out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
+            cases = cases)
+writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
+           file.path(out_dir, "survey_r_parity.json"))
