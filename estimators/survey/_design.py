@@ -307,6 +307,7 @@ class SurveyDesign(TaylorDesign):
         raking_variance: Any,
         *,
         full: bool = True,
+        domain_lonely: bool = False,
     ) -> tuple[np.ndarray, str]:
         """Taylor covariance of linearised values: PSU totals (after residualising on the weighting
         steps), then the stratified with-replacement formula with the first-stage fpc."""
@@ -321,7 +322,18 @@ class SurveyDesign(TaylorDesign):
             s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps
         )
         psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
-        if not full and not residualized:
+        by_domain = lonely_psu == "average" or (domain_lonely and lonely_psu == "adjust")
+        present = psu_present = None
+        if by_domain and not residualized:
+            # as R on a subset design: strata and PSUs with rows in each statistic's domain
+            # (a calibrated design keeps every row in R's subsets, so all of them count there)
+            pairs = np.unique(psu.astype(np.int64) * core.k + core.cols)
+            cell = strata_of_psu[pairs // core.k] * core.k + pairs % core.k
+            psu_present = np.bincount(cell, minlength=self.n_strata * core.k).reshape(
+                self.n_strata, core.k
+            )
+            present = psu_present > 0
+        if not full and not residualized and not by_domain:
             variance = stratified_variances(
                 psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
                 lonely_psu, list(self.strata_labels),
@@ -348,7 +360,8 @@ class SurveyDesign(TaylorDesign):
             flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
             totals = flat.reshape(n_psu, core.k)
         cov = stratified_covariance(
-            totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels)
+            totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels),
+            present=present, psu_present=psu_present, domain_lonely=domain_lonely,
         )
         return (cov if full else np.diag(cov).copy()), "taylor"
 

@@ -45,7 +45,7 @@ DegreesOfFreedom = Literal["infinite", "design", "domain"]
 Statistic = Literal["mean", "total", "proportion", "ratio", "quantile"]
 ColumnSpec = Hashable | Sequence[Hashable] | None
 
-_LONELY: tuple[LonelyPsu, ...] = ("raise", "adjust", "certainty", "remove")
+_LONELY: tuple[LonelyPsu, ...] = ("raise", "adjust", "certainty", "remove", "average")
 _RAKING: tuple[RakingVariance, ...] = ("greg", "backfit")
 _NAN: tuple[NanPolicy, ...] = ("raise", "omit")
 # Above this many estimates (domains x categories) only variances are computed, not the covariance.
@@ -528,6 +528,7 @@ def _estimate_core(
     deff: DeffKind,
     confidence_level: float,
     degrees_of_freedom: Any = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> tuple[Estimate, np.ndarray]:
     w = prep.weights
     pieces = _pieces(core, w)
@@ -540,7 +541,8 @@ def _estimate_core(
     source = prep.design if prep.replicate is None else prep.replicate
     full = core.k <= FULL_COVARIANCE_MAX
     cov, method = source._linear_covariance(
-        core, values, theta, lonely_psu, raking_variance, full=full
+        core, values, theta, lonely_psu, raking_variance, full=full,
+        domain_lonely=bool(adjust_domain_lonely),
     )
     variance = np.clip(np.diag(cov) if full else cov, 0.0, None)
     v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, pieces, statistic)
@@ -621,10 +623,17 @@ _PARAMS_DOC = """
     nan_policy : {"raise", "omit"}
         Missing or non-finite outcome values: raise (default), or leave those rows out of every
         domain (R ``na.rm=TRUE``; the design itself is kept whole).
-    lonely_psu : {"raise", "adjust", "certainty", "remove"}
+    lonely_psu : {"raise", "adjust", "certainty", "remove", "average"}
         Strata with a single PSU: raise (default, naming the strata), or R's
         ``survey.lonely.psu`` options ``"adjust"`` (deviation from the grand mean), ``"certainty"`` and
-        ``"remove"`` (no contribution).
+        ``"remove"`` (no contribution), ``"average"`` (the average contribution of the other
+        strata: the sum over strata with two or more PSUs times strata / those strata; in a domain,
+        the strata with rows in it, as R on the subset design).
+    adjust_domain_lonely : bool
+        R ``survey.adjust.domain.lonely``: in a domain, a stratum with one PSU holding domain rows
+        (of several sampled) is treated as lonely by ``"adjust"`` and ``"average"`` (default
+        ``False``: its zero PSU totals count, R's default). Taylor designs without weighting steps
+        only, as in R.
     raking_variance : {"greg", "backfit"}
         After ``rake``: residuals from the weighted regression on the margin indicators (default;
         the GREG / ``calibrate(calfun="raking")`` convention), or R ``rake()``'s iterated back-fitting
@@ -676,6 +685,7 @@ def _linear_statistic(
     deff: Any,
     confidence_level: Any,
     degrees_of_freedom: Any,
+    adjust_domain_lonely: Any,
 ) -> Estimate:
     """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
@@ -689,7 +699,7 @@ def _linear_statistic(
     est, _ = _estimate_core(
         prep, core, statistic=statistic, variable=str(y), labels=prep.labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
-        degrees_of_freedom=df_option,
+        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
     return est
 
@@ -705,6 +715,7 @@ def mean(
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
     degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted mean of ``y`` (overall or per domain) with a design-based standard error.
 
@@ -746,7 +757,7 @@ def mean(
     return _linear_statistic(
         design, y, "mean", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
-        degrees_of_freedom=degrees_of_freedom,
+        degrees_of_freedom=degrees_of_freedom, adjust_domain_lonely=adjust_domain_lonely,
     )
 
 
@@ -761,6 +772,7 @@ def total(
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
     degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted (Horvitz–Thompson / calibrated) total of ``y``, overall or per domain.
 
@@ -796,7 +808,7 @@ def total(
     return _linear_statistic(
         design, y, "total", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
-        degrees_of_freedom=degrees_of_freedom,
+        degrees_of_freedom=degrees_of_freedom, adjust_domain_lonely=adjust_domain_lonely,
     )
 
 
@@ -811,6 +823,7 @@ def proportion(
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
     degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted share of each category of ``y`` (overall or per domain).
 
@@ -860,7 +873,7 @@ def proportion(
     est, _ = _estimate_core(
         prep, core, statistic="proportion", variable=str(y), labels=labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
-        degrees_of_freedom=df_option,
+        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
     return est
 
@@ -877,6 +890,7 @@ def ratio(
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
     degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Ratio of two weighted totals ``sum w y / sum w x`` (overall or per domain).
 
@@ -924,7 +938,7 @@ def ratio(
     est, _ = _estimate_core(
         prep, core, statistic="ratio", variable=f"{numerator}/{denominator}", labels=prep.labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
-        degrees_of_freedom=df_option,
+        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
     return est
 
@@ -959,6 +973,7 @@ def quantile(
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
     degrees_of_freedom: DegreesOfFreedom | float = "domain",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
 
@@ -1033,6 +1048,7 @@ def quantile(
     f_est, m_hat = _estimate_core(
         prep, core, statistic="quantile", variable=str(y), labels=labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
+        adjust_domain_lonely=adjust_domain_lonely,
     )
     df = np.tile(_domain_degrees_of_freedom(prep, df_option), n_p)
     se_m = f_est.std_error

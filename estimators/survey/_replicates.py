@@ -315,6 +315,7 @@ class ReplicateDesign(Design):
         raking_variance: Any,
         *,
         full: bool = True,
+        domain_lonely: bool = False,
     ) -> tuple[np.ndarray, str]:
         """Replicate covariance of the ratio-of-totals statistics of ``core`` (see covariance)."""
         numerator = core.sparse(core.a)
@@ -517,7 +518,7 @@ def replicate_design(
     method: ReplicateMethod = "jk1",
     replicates: int = 200,
     fay_rho: float = 0.3,
-    lonely_psu: Literal["raise", "adjust", "certainty", "remove"] = "raise",
+    lonely_psu: Literal["raise", "adjust", "certainty", "remove", "average"] = "raise",
     hadamard_matrix: Any = None,
     mse: bool = False,
     rng: Any = None,
@@ -541,9 +542,10 @@ def replicate_design(
         Number of bootstrap replicates.
     fay_rho : float
         Fay's perturbation factor in [0, 1) (method ``"fay"``).
-    lonely_psu : {"raise", "adjust", "certainty", "remove"}
+    lonely_psu : {"raise", "adjust", "certainty", "remove", "average"}
         Single-PSU strata for ``jkn`` (as R ``jknweights``): raise, one replicate dropping the
-        stratum rescaled ``H/(H-1)`` (``adjust``), or no replicate (``certainty``/``remove``).
+        stratum rescaled ``H/(H-1)`` (``adjust``), no replicate (``certainty``/``remove``), or no
+        replicate and ``scale`` = PSUs / replicates (``average``).
     hadamard_matrix : array, optional
         Your own Hadamard matrix (+1/-1 or two distinct values) for BRR, e.g. to reproduce
         published replicates; default: Sylvester of the next power-of-two order > strata.
@@ -581,7 +583,9 @@ def replicate_design(
     if not isinstance(design, TaylorDesign):
         fail(ValidationError, "design", "must be a SurveyDesign", bad=[type(design).__name__])
     method = check_option(method, _METHODS, "method")
-    lonely_psu = check_option(lonely_psu, ("raise", "adjust", "certainty", "remove"), "lonely_psu")
+    lonely_psu = check_option(
+        lonely_psu, ("raise", "adjust", "certainty", "remove", "average"), "lonely_psu"
+    )
     strata_of_psu, n_h, fraction = _psu_structure(design)
     n_psu = design.n_psu
     labels = list(design.strata_labels)
@@ -632,7 +636,7 @@ def _jkn(
             "lonely_psu",
             "some strata have only one PSU, so the stratified jackknife cannot drop it",
             bad=[labels[i] for i in lonely],
-            fix="Collapse strata, or pass lonely_psu='adjust', 'certainty' or 'remove'.",
+            fix="Collapse strata, or pass lonely_psu='adjust', 'average', 'certainty' or 'remove'.",
         )
     columns: list[np.ndarray] = []
     rscales: list[float] = []
@@ -658,8 +662,10 @@ def _jkn(
             rscales.append(f * (nh - 1) / nh)
     if not columns:
         fail(DesignError, "design", "every stratum was sampled completely: there is no sampling variance")
+    # R jknweights: with "average", the missing replicates of lonely strata are made up for
+    scale = n_psu / len(columns) if lonely_psu == "average" and len(columns) < n_psu else 1.0
     return ReplicateDesign(
-        design, np.column_stack(columns), design.psu_codes, method="jkn", scale=1.0,
+        design, np.column_stack(columns), design.psu_codes, method="jkn", scale=scale,
         rscales=np.asarray(rscales), mse=mse, combined=False,
     )
 

@@ -138,3 +138,47 @@ def test_numeric_degrees_of_freedom_and_bad_value() -> None:
     assert np.allclose(e.to_frame()["ci_lower"], f.to_frame()["ci_lower"], rtol=1e-15)
     with pytest.raises(est.ValidationError, match="degrees_of_freedom: must be 'infinite'"):
         est.mean(d, "api00", degrees_of_freedom=-1)
+
+
+# -- lonely PSUs ---------------------------------------------------------------------------------
+def _lonely_design(kind: str) -> est.SurveyDesign:
+    if kind == "fpc":
+        data = APICLUS1.assign(population=np.where(APICLUS1["dnum"] == 413, 1.0, 1000.0))
+        return est.SurveyDesign(data, weights="pw", strata="dnum", fpc="population")
+    return est.SurveyDesign(APICLUS1, weights="pw", strata="dnum")
+
+
+@pytest.mark.parametrize("option", ["adjust", "average", "certainty", "remove"])
+@pytest.mark.parametrize("kind", ["no_fpc", "fpc"])
+def test_lonely_psu_options_equal_r(option: str, kind: str) -> None:
+    d = _lonely_design(kind)
+    taylor = est.mean(d, "api00", lonely_psu=option)
+    case = CASES[f"lonely/{option}/{kind}/taylor"]
+    assert rel(taylor.estimate, case["estimate"]) < 1e-8
+    assert rel(taylor.std_error, case["se"]) < 1e-7
+    jkn = est.mean(d.with_replicates("jkn", lonely_psu=option), "api00")
+    case = CASES[f"lonely/{option}/{kind}/jkn"]
+    assert rel(jkn.estimate, case["estimate"]) < 1e-8
+    assert rel(jkn.std_error, case["se"]) < 1e-7
+
+
+@pytest.mark.parametrize("option", ["adjust", "average", "certainty", "remove"])
+@pytest.mark.parametrize("adjust_domain", [False, True])
+def test_domain_with_one_psu_left_equal_r(option: str, adjust_domain: bool) -> None:
+    data = APICLUS1[APICLUS1["dnum"] != 413].reset_index(drop=True)
+    case = CASES[f"lonely_domain/{option}/{str(adjust_domain).upper()}"]
+    # R's ds[-31, ]: the domain is every row but the 31st
+    data = data.assign(api00=data["api00"].astype(float).where(data.index != case["dropped_row"] - 1))
+    d = est.SurveyDesign(data, weights="pw", strata="dnum")
+    e = est.mean(d, "api00", nan_policy="omit", lonely_psu=option,
+                 adjust_domain_lonely=adjust_domain)
+    assert rel(e.estimate, case["estimate"]) < 1e-8
+    assert rel(e.std_error, case["se"]) < 1e-7
+
+
+def test_average_gives_nan_where_every_stratum_of_a_domain_is_lonely() -> None:
+    data = APICLUS1[APICLUS1["dnum"] != 413].reset_index(drop=True)
+    data = data.assign(one=np.where(data.index == 30, "alone", "rest"))
+    d = est.SurveyDesign(data, weights="pw", strata="dnum")
+    e = est.mean(d, "api00", by="one", lonely_psu="average", adjust_domain_lonely=True)
+    assert np.isnan(e.std_error[0]) and np.isfinite(e.std_error[1])

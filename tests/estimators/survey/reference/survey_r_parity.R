@@ -75,6 +75,39 @@ for (nm in names(designs)) {
       levels = as.character(q$stype), estimate = unname(q[, 2]), se = unname(q[, 3]))
 }
 
+# -- lonely PSUs (tests/lonely.psu.R) ------------------------------------------------------------
+lonely_designs <- list(
+  no_fpc = svydesign(id = ~1, weights = ~pw, strata = ~dnum, data = clus),
+  fpc = svydesign(id = ~1, weights = ~pw, strata = ~dnum, data = clus,
+                  fpc = ifelse(clus$dnum == 413, 1, 1000))
+)
+for (opt in c("adjust", "average", "certainty", "remove")) {
+  options(survey.lonely.psu = opt)
+  for (nm in names(lonely_designs)) {
+    d <- lonely_designs[[nm]]
+    m <- svymean(~api00, d)
+    put(paste0("lonely/", opt, "/", nm, "/taylor"), "svymean(~api00, d)",
+        estimate = unname(coef(m)), se = unname(SE(m)))
+    m <- svymean(~api00, as.svrepdesign(d))
+    put(paste0("lonely/", opt, "/", nm, "/jkn"), "svymean(~api00, as.svrepdesign(d))",
+        estimate = unname(coef(m)), se = unname(SE(m)))
+  }
+}
+# a domain with one PSU left in a stratum of two: ds[-31, ], without and with
+# survey.adjust.domain.lonely
+sub413 <- clus[clus$dnum != 413, ]
+for (adjust_domain in c(FALSE, TRUE)) {
+  options(survey.adjust.domain.lonely = adjust_domain)
+  for (opt in c("adjust", "average", "certainty", "remove")) {
+    options(survey.lonely.psu = opt)
+    ds <- svydesign(id = ~1, weights = ~pw, strata = ~dnum, data = sub413)
+    m <- suppressWarnings(svymean(~api00, ds[-31, ]))
+    put(paste0("lonely_domain/", opt, "/", adjust_domain), "svymean(~api00, ds[-31, ])",
+        dropped_row = 31, estimate = unname(coef(m)), se = unname(SE(m)))
+  }
+}
+options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
