@@ -27,7 +27,7 @@ ESTIMATORS_PUBLIC = [
     "StrengthModelResult", "SurveyDesign", "UtilityTable", "ValidationError", "WeightingResult",
     "WelfareResult", "WhoDecidesResult", "aggregate", "answer_distribution", "bradley_terry",
     "calibrate", "choice_sets", "datasets", "load_prism", "mean", "pairwise_battles",
-    "plackett_luce", "poststratify", "proportion", "quantile", "rake", "ratio", "read_prism_table",
+    "plackett_luce", "poststratify", "proportion", "proportion_interval", "quantile", "rake", "ratio", "read_prism_table",
     "replicate_design", "representativeness", "total", "trim", "utility_table",
     "utterances_from_conversations", "welfare", "who_decides",
 ]

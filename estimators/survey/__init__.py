@@ -8,6 +8,7 @@ design type for their variance.
 
 from estimators.survey._design import SurveyDesign
 from estimators.survey._estimation import Estimate, mean, proportion, quantile, ratio, total
+from estimators.survey._proportion_interval import proportion_interval
 from estimators.survey._replicates import ReplicateDesign, replicate_design
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "SurveyDesign",
     "mean",
     "proportion",
+    "proportion_interval",
     "quantile",
     "ratio",
     "replicate_design",

@@ -182,3 +182,45 @@ def test_average_gives_nan_where_every_stratum_of_a_domain_is_lonely() -> None:
     d = est.SurveyDesign(data, weights="pw", strata="dnum")
     e = est.mean(d, "api00", by="one", lonely_psu="average", adjust_domain_lonely=True)
     assert np.isnan(e.std_error[0]) and np.isfinite(e.std_error[1])
+
+
+# -- proportion intervals (svyciprop) --------------------------------------------------------------
+CIPROP = _read("survey_apiclus1.csv").assign(
+    ell0=lambda f: (f["ell"] == 0).astype(float), emer0=lambda f: (f["emer"] == 0).astype(float)
+)
+CI_METHODS = ["logit", "asin", "beta", "mean", "xlogit"]
+
+
+def _check_ciprop(e: est.Estimate, case: dict[str, Any]) -> None:
+    frame = e.to_frame()
+    assert rel(frame["estimate"], case["estimate"]) < 1e-8  # R's logit: expit of an IRLS fit
+    assert rel(frame["std_error"], case["se"]) < 1e-7
+    assert rel(frame["ci_lower"], case["ci_lower"]) < 1e-7
+    assert rel(frame["ci_upper"], case["ci_upper"]) < 1e-7
+
+
+@pytest.mark.parametrize("method", CI_METHODS)
+def test_proportion_interval_taylor_equal_r(method: str) -> None:
+    d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc")
+    _check_ciprop(est.proportion_interval(d, "ell0", method=method),
+                  CASES[f"ciprop/taylor/{method}"])
+
+
+@pytest.mark.parametrize("method", CI_METHODS)
+def test_proportion_interval_replicates_equal_r(method: str) -> None:
+    d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc").with_replicates("jk1")
+    _check_ciprop(est.proportion_interval(d, "emer0", method=method),
+                  CASES[f"ciprop/jk1/{method}"])
+
+
+@pytest.mark.parametrize("method", CI_METHODS)
+def test_proportion_interval_domains_equal_r(method: str) -> None:
+    d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc")
+    _check_ciprop(est.proportion_interval(d, "ell0", method=method, by="stype"),
+                  CASES[f"ciprop/by_stype/{method}"])
+
+
+def test_proportion_interval_refuses_values_outside_zero_one() -> None:
+    d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc")
+    with pytest.raises(est.ValidationError, match="y: must hold 0/1"):
+        est.proportion_interval(d, "ell")

@@ -108,6 +108,28 @@ for (adjust_domain in c(FALSE, TRUE)) {
 }
 options(survey.lonely.psu = "fail", survey.adjust.domain.lonely = FALSE)
 
+# -- svyciprop (man/svyciprop.Rd) ------------------------------------------------------------------
+data(api)
+write.csv(apiclus1[, c("dnum", "snum", "stype", "fpc", "pw", "ell", "emer")],
+          file.path(out_dir, "survey_apiclus1.csv"), row.names = FALSE)
+cp <- read.csv(file.path(out_dir, "survey_apiclus1.csv"), stringsAsFactors = TRUE)
+cp$ell0 <- as.numeric(cp$ell == 0)
+cp$emer0 <- as.numeric(cp$emer == 0)
+dcp <- svydesign(id = ~dnum, fpc = ~fpc, data = cp)   # weights implied by fpc
+rcp <- as.svrepdesign(dcp)
+ciprop <- function(r) list(estimate = unname(as.numeric(r)), se = unname(sqrt(attr(r, "var"))),
+                           ci_lower = unname(attr(r, "ci")[1]), ci_upper = unname(attr(r, "ci")[2]))
+for (m in c("logit", "likelihood", "asin", "beta", "mean", "xlogit")) {
+  put(paste0("ciprop/taylor/", m), sprintf("svyciprop(~I(ell==0), dclus1, method='%s')", m),
+      ciprop(svyciprop(~ell0, dcp, method = m)))
+  put(paste0("ciprop/jk1/", m), sprintf("svyciprop(~I(emer==0), rclus1, method='%s')", m),
+      ciprop(svyciprop(~emer0, rcp, method = m)))
+  b <- svyby(~ell0, ~stype, dcp, svyciprop, method = m, vartype = c("se", "ci"))
+  put(paste0("ciprop/by_stype/", m), sprintf("svyby(~I(ell==0), ~stype, dclus1, svyciprop, method='%s')", m),
+      list(levels = as.character(b$stype), estimate = unname(b[, 2]), se = unname(b$se),
+           ci_lower = unname(b$ci_l), ci_upper = unname(b$ci_u)))
+}
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
