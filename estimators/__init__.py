@@ -34,13 +34,16 @@ from estimators.survey import (
     Estimate,
     ReplicateDesign,
     SurveyDesign,
+    contrast,
     mean,
     proportion,
     proportion_interval,
     quantile,
     ratio,
     replicate_design,
+    replicate_estimate,
     total,
+    variance,
 )
 from estimators.weighting import WeightingResult, calibrate, poststratify, rake, trim
 from estimators.welfare import (
@@ -93,6 +96,7 @@ __all__ = [
     "bradley_terry",
     "calibrate",
     "choice_sets",
+    "contrast",
     "datasets",
     "load_prism",
     "mean",
@@ -106,11 +110,13 @@ __all__ = [
     "ratio",
     "read_prism_table",
     "replicate_design",
+    "replicate_estimate",
     "representativeness",
     "total",
     "trim",
     "utility_table",
     "utterances_from_conversations",
+    "variance",
     "welfare",
     "who_decides",
 ]

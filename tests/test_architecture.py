@@ -26,10 +26,10 @@ ESTIMATORS_PUBLIC = [
     "JuryPolicy", "MarginError", "PrismData", "ReplicateDesign", "RepresentativenessResult",
     "StrengthModelResult", "SurveyDesign", "UtilityTable", "ValidationError", "WeightingResult",
     "WelfareResult", "WhoDecidesResult", "aggregate", "answer_distribution", "bradley_terry",
-    "calibrate", "choice_sets", "datasets", "load_prism", "mean", "pairwise_battles",
+    "calibrate", "choice_sets", "contrast", "datasets", "load_prism", "mean", "pairwise_battles",
     "plackett_luce", "poststratify", "proportion", "proportion_interval", "quantile", "rake", "ratio", "read_prism_table",
-    "replicate_design", "representativeness", "total", "trim", "utility_table",
-    "utterances_from_conversations", "welfare", "who_decides",
+    "replicate_design", "replicate_estimate", "representativeness", "total", "trim", "utility_table",
+    "utterances_from_conversations", "variance", "welfare", "who_decides",
 ]
 SAMPLING_PUBLIC = [
     "SYNTHETIC_OPTIONS", "AdaptiveAllocator", "AdaptivePolicy", "AllocationPlan",

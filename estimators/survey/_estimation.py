@@ -42,7 +42,7 @@ __all__ = ["Estimate", "mean", "proportion", "quantile", "ratio", "total"]
 NanPolicy = Literal["raise", "omit"]
 DeffKind = Literal["auto", "without_replacement", "with_replacement"]
 DegreesOfFreedom = Literal["infinite", "design", "domain"]
-Statistic = Literal["mean", "total", "proportion", "ratio", "quantile"]
+Statistic = Literal["mean", "total", "proportion", "ratio", "quantile", "variance"]
 ColumnSpec = Hashable | Sequence[Hashable] | None
 
 _LONELY: tuple[LonelyPsu, ...] = ("raise", "adjust", "certainty", "remove", "average")
@@ -473,7 +473,7 @@ def _srs_variances(
         ss = core.column_sums(wr * centred * centred)
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.where(n_obs > 1, ss / psum * n_obs / np.maximum(n_obs - 1, 1), 0.0)
-        if statistic in ("mean", "proportion", "quantile"):
+        if statistic in ("mean", "proportion", "quantile", "variance"):
             factor = np.ones_like(psum)
         else:
             factor = (psum / pieces.scale_den) ** 2
@@ -675,7 +675,7 @@ def _check_total_weight_range(weights: np.ndarray) -> None:
 
 def _linear_statistic(
     design: Any,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     statistic: Literal["mean", "total"],
     *,
     by: ColumnSpec,
@@ -690,14 +690,22 @@ def _linear_statistic(
     """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     df_option = _check_degrees_of_freedom(degrees_of_freedom)
-    prep = _prepare(design, [y], by, nan_policy)
-    yv = prep.columns[y]
+    variables = list(y) if isinstance(y, list) else [y]
+    if not variables:
+        fail(ValidationError, "y", "needs at least one column", bad=[y])
+    prep = _prepare(design, variables, by, nan_policy)
     if statistic == "total":
         _check_total_weight_range(prep.weights)
-    denominator = np.ones(len(yv)) if statistic == "mean" else None
-    core = _core(prep.domain, len(prep.labels), yv, denominator)
+    k = len(prep.labels)
+    denominator = np.ones(prep.design.n) if statistic == "mean" else None
+    core = _stack([_core(prep.domain, k, prep.columns[v], denominator) for v in variables])
+    labels = prep.labels
+    if isinstance(y, list):
+        # several outcomes at once (their joint covariance, for contrasts): variable first
+        labels = pd.concat([prep.labels] * len(variables), ignore_index=True)
+        labels.insert(0, "variable", np.repeat(np.asarray([str(v) for v in variables], dtype=object), k))
     est, _ = _estimate_core(
-        prep, core, statistic=statistic, variable=str(y), labels=prep.labels,
+        prep, core, statistic=statistic, variable=" + ".join(str(v) for v in variables), labels=labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
         degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
@@ -706,7 +714,7 @@ def _linear_statistic(
 
 def mean(
     design: SurveyDesign | ReplicateDesign,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -723,8 +731,9 @@ def mean(
     ----------
     design : SurveyDesign or ReplicateDesign
         Taylor linearisation for a ``SurveyDesign``, replicate variance for a ``ReplicateDesign``.
-    y : str
-        Numeric outcome column.
+    y : str or list of str
+        Numeric outcome column, or a list of them (estimated together, with their covariance;
+        ``labels`` gains a ``variable`` column and rows run variable first, then domain).
     {params}
 
     Returns
@@ -763,7 +772,7 @@ def mean(
 
 def total(
     design: SurveyDesign | ReplicateDesign,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -779,8 +788,8 @@ def total(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    y : str
-        Numeric outcome column.
+    y : str or list of str
+        Numeric outcome column, or a list of them (estimated together, as for :func:`mean`).
     {params}
 
     Returns

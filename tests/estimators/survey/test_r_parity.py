@@ -224,3 +224,77 @@ def test_proportion_interval_refuses_values_outside_zero_one() -> None:
     d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc")
     with pytest.raises(est.ValidationError, match="y: must hold 0/1"):
         est.proportion_interval(d, "ell")
+
+
+# -- population variance (svyvar) ------------------------------------------------------------------
+@pytest.mark.parametrize("name", NAMES)
+def test_variance_equal_r(name: str) -> None:
+    d = _design(name)
+    e = est.variance(d, "api00")
+    case = CASES[f"svyvar/{name}"]
+    assert rel(e.estimate, case["estimate"]) < 1e-8
+    assert rel(e.std_error, case["se"]) < 1e-7
+    b = est.variance(d, "api00", by="stype")
+    case = CASES[f"svyvar/{name}/by_stype"]
+    assert b.labels["stype"].tolist() == case["levels"]
+    assert rel(b.estimate, case["estimate"]) < 1e-8
+    assert rel(b.std_error, case["se"]) < 1e-7
+
+
+# -- contrasts (svycontrast) -------------------------------------------------------------------------
+def _check(e: est.Estimate, case: dict[str, Any]) -> None:
+    assert rel(e.estimate, case["estimate"]) < 1e-8
+    assert rel(e.std_error, case["se"]) < 1e-7
+
+
+def test_linear_and_ratio_contrasts_of_totals_equal_r() -> None:
+    totals = est.total(_design("clus1"), ["api00", "enroll", "api99"])
+    _check(est.contrast(totals, {"avg": [0.5, 0, 0.5], "diff": [1, 0, -1]}), CASES["contrast/linear"])
+    _check(est.contrast(totals, {"ratio": lambda t: t[0] / t[2]}), CASES["contrast/ratio"])
+
+
+@pytest.mark.parametrize("kind", ["taylor", "jk1"])
+def test_nonlinear_contrasts_geometric_means_equal_r(kind: str) -> None:
+    data = APICLUS1.assign(log_api00=np.log(APICLUS1["api00"]), log_api99=np.log(APICLUS1["api99"]))
+    d = est.SurveyDesign(data, weights="pw", psu="dnum", fpc="fpc")
+    if kind == "jk1":
+        d = d.with_replicates("jk1")
+    means = est.mean(d, ["log_api00", "log_api99"])
+    geometric = est.contrast(means, {"api00": lambda t: np.exp(t[0]), "api99": lambda t: np.exp(t[1])})
+    _check(geometric, CASES[f"contrast/geometric_means/{kind}"])
+
+
+def test_contrasts_of_domain_totals_equal_r() -> None:
+    totals = est.total(_design("clus1"), "enroll", by="stype")
+    shares = est.contrast(totals, {s: (lambda t, i=i: t[i] / t.sum()) for i, s in enumerate("EHM")})
+    _check(shares, CASES["contrast/by_stype_shares"])
+
+
+def test_contrast_needs_one_coefficient_per_estimate() -> None:
+    totals = est.total(_design("clus1"), "enroll", by="stype")
+    with pytest.raises(est.ValidationError, match="needs one coefficient per estimate"):
+        est.contrast(totals, {"bad": [1, 1]})
+
+
+# -- any statistic with replicate weights (withReplicates) -------------------------------------------
+def test_replicate_estimate_of_a_ratio_equal_r() -> None:
+    case = CASES["with_replicates/scd_ratio"]
+    scd = _read("variance_scd.csv")
+    rd = est.ReplicateDesign.from_weights(est.SurveyDesign(scd), np.asarray(case["repweights"]),
+                                          method="brr")
+    e = est.replicate_estimate(rd, lambda w, d: (w * d["alive"]).sum() / (w * d["arrests"]).sum())
+    _check(e, case)
+
+
+def test_replicate_estimate_reruns_the_weighting_on_each_replicate() -> None:
+    case = CASES["with_replicates/calibrated_mean"]
+    fit = est.calibrate(_design("clus1"), {"stype": case["totals"]})
+    rd = fit.design.with_replicates("jk1")
+    e = est.replicate_estimate(rd, lambda w, d: (w * d["api00"]).sum() / w.sum())
+    _check(e, case)
+    np.testing.assert_allclose(e.std_error, est.mean(rd, "api00").std_error, rtol=1e-10)
+
+
+def test_replicate_estimate_needs_a_replicate_design() -> None:
+    with pytest.raises(est.ValidationError, match="design: must be a ReplicateDesign"):
+        est.replicate_estimate(_design("clus1"), lambda w, d: w.sum())

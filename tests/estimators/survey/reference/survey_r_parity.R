@@ -130,6 +130,56 @@ for (m in c("logit", "likelihood", "asin", "beta", "mean", "xlogit")) {
            ci_lower = unname(b$ci_l), ci_upper = unname(b$ci_u)))
 }
 
+# -- svyvar ---------------------------------------------------------------------------------------
+vdesigns <- list(clus1 = dclus1, strat = dstrat, clus1_jk1 = rclus1, strat_jkn = rstrat)
+for (nm in names(vdesigns)) {
+  d <- vdesigns[[nm]]
+  v <- svyvar(~api00, d)
+  put(paste0("svyvar/", nm), "svyvar(~api00, d)",
+      estimate = unname(as.numeric(coef(v))), se = unname(as.numeric(SE(v))))
+  b <- svyby(~api00, ~stype, d, svyvar)
+  put(paste0("svyvar/", nm, "/by_stype"), "svyby(~api00, ~stype, d, svyvar)",
+      levels = as.character(b$stype), estimate = unname(b[, 2]), se = unname(b[, 3]))
+}
+
+# -- svycontrast (man/svycontrast.Rd) ----------------------------------------------------------------
+a <- svytotal(~api00 + enroll + api99, dclus1)
+lin <- svycontrast(a, list(avg = c(0.5, 0, 0.5), diff = c(1, 0, -1)))
+put("contrast/linear", "svycontrast(svytotal(~api00+enroll+api99, dclus1), list(avg=c(0.5,0,0.5), diff=c(1,0,-1)))",
+    estimate = unname(coef(lin)), se = unname(SE(lin)))
+nl <- svycontrast(a, quote(api00 / api99))
+put("contrast/ratio", "svycontrast(a, quote(api00/api99))",
+    estimate = unname(coef(nl)), se = unname(SE(nl)))
+clus$log_api00 <- log(clus$api00)
+clus$log_api99 <- log(clus$api99)
+dclus1l <- svydesign(id = ~dnum, weights = ~pw, data = clus, fpc = ~fpc)
+for (nm in c("taylor", "jk1")) {
+  d <- if (nm == "taylor") dclus1l else as.svrepdesign(dclus1l)
+  meanlogs <- svymean(~log_api00 + log_api99, d)
+  g <- svycontrast(meanlogs, list(api00 = quote(exp(log_api00)), api99 = quote(exp(log_api99))))
+  put(paste0("contrast/geometric_means/", nm), "svycontrast(meanlogs, list(api00=quote(exp(...)), api99=...))",
+      estimate = unname(coef(g)), se = unname(SE(g)))
+}
+totals <- svyby(~enroll, ~stype, design = dclus1, svytotal, covmat = TRUE)
+shares <- svycontrast(totals, list(quote(E / (E + H + M)), quote(H / (E + H + M)), quote(M / (E + H + M))))
+put("contrast/by_stype_shares", "svycontrast(svyby(~enroll, ~stype, dclus1, svytotal, covmat=TRUE), list(E/total, ...))",
+    estimate = unname(coef(shares)), se = unname(SE(shares)))
+
+# -- withReplicates (man/withReplicates.Rd) --------------------------------------------------------
+scd <- read.csv(file.path(out_dir, "variance_scd.csv"))
+repweights <- 2 * cbind(c(1, 0, 1, 0, 1, 0), c(1, 0, 0, 1, 0, 1), c(0, 1, 1, 0, 0, 1),
+                        c(0, 1, 0, 1, 1, 0))
+scdrep <- svrepdesign(data = scd, type = "BRR", repweights = repweights)
+wr <- withReplicates(scdrep, function(w, data) sum(w * data$alive) / sum(w * data$arrests))
+put("with_replicates/scd_ratio", "withReplicates(scdrep, function(w, data) sum(w*alive)/sum(w*arrests))",
+    repweights = repweights, estimate = unname(as.numeric(coef(wr))), se = unname(as.numeric(SE(wr))))
+# the weighting is re-run on each replicate: a calibrated replicate design
+rclus1g <- calibrate(rclus1, ~stype, c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018))
+wr <- withReplicates(rclus1g, function(w, data) sum(w * data$api00) / sum(w))
+put("with_replicates/calibrated_mean", "withReplicates(calibrate(as.svrepdesign(dclus1), ~stype, pop), mean api00)",
+    totals = list(E = 4421, H = 755, M = 1018),
+    estimate = unname(as.numeric(coef(wr))), se = unname(as.numeric(SE(wr))))
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
