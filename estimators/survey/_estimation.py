@@ -30,6 +30,7 @@ from estimators.survey._linearization import (
     RakingVariance,
 )
 from estimators.survey._protocol import Design
+from estimators.survey._quantile_rules import RULES, QuantileRule
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -983,6 +984,8 @@ def quantile(
     confidence_level: float = 0.95,
     degrees_of_freedom: DegreesOfFreedom | float = "domain",
     adjust_domain_lonely: bool = False,
+    rule: QuantileRule = "math",
+    interval_type: Literal["mean", "beta", "xlogit", "asin"] = "mean",
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
 
@@ -994,6 +997,15 @@ def quantile(
     quantiles : float or sequence of float
         Probabilities in (0, 1).
     {params}
+    rule : {"math", "school", "shahvaish", "hf1", ..., "hf9"}
+        R ``svyquantile``'s ``qrule``: ``"math"`` (default, the smallest ``y`` with ``F(y) >= p``),
+        ``"school"`` (the average of the two values when ``F(y) = p`` exactly), Shah and Vaish's
+        rule, or the weighted versions of Hyndman and Fan's types 1 to 9 (``hf7`` as R defines it).
+        The interval ends are mapped back with the same rule.
+    interval_type : {"mean", "beta", "xlogit", "asin"}
+        Scale of the Woodruff interval for ``F(q_p)`` (R ``interval.type``): symmetric on the
+        probability (default), Korn-Graubard's beta, logit or arcsine square root scale, as
+        :func:`estimators.proportion_interval`.
 
     Returns
     -------
@@ -1024,6 +1036,8 @@ def quantile(
     5.0
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    rule = check_option(rule, ("math", *RULES), "rule")
+    interval_type = check_option(interval_type, ("mean", "beta", "xlogit", "asin"), "interval_type")
     probs = np.atleast_1d(np.asarray(quantiles, dtype=float))
     for p in probs:
         check_probability(p, "quantiles")
@@ -1033,15 +1047,25 @@ def quantile(
     yv = prep.columns[y]
     w = prep.weights
     # per domain: sorted positive-weight values and cumulative weight shares (full-sample weights)
-    sorted_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    sorted_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    domain_rows = np.bincount(prep.domain[prep.domain >= 0], minlength=k).astype(float)
     for j in range(k):
         rows = np.flatnonzero((prep.domain == j) & (w > 0))
         order = np.argsort(yv[rows], kind="stable")
         ys = yv[rows][order]
-        cw = np.cumsum(w[rows][order].astype(np.longdouble)).astype(float)
-        sorted_parts.append((ys, cw))
+        ws = w[rows][order]
+        cw = np.cumsum(ws.astype(np.longdouble)).astype(float)
+        sorted_parts.append((ys, ws, cw))
+    if rule == "math":
+        def rule_value(part: tuple[np.ndarray, np.ndarray, np.ndarray], p: float) -> float:
+            return _weighted_quantile(part[0], part[2], p)
+    else:
+        chosen = RULES[rule]
+
+        def rule_value(part: tuple[np.ndarray, np.ndarray, np.ndarray], p: float) -> float:
+            return chosen(part[0], part[1], part[2], min(max(p, 0.0), 1.0))
     n_p = len(probs)
-    qhat = np.array([_weighted_quantile(*sorted_parts[j], p) for p in probs for j in range(k)])
+    qhat = np.array([rule_value(sorted_parts[j], p) for p in probs for j in range(k)])
     # F(qhat): mean of 1[y <= qhat] in the domain, column (p, domain)
     n = len(yv)
     inside = prep.domain >= 0
@@ -1063,10 +1087,39 @@ def quantile(
     se_m = f_est.std_error
     parts = [sorted_parts[j] for _ in range(n_p) for j in range(k)]
 
-    def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+    if interval_type == "beta":
+        source = prep.design if prep.replicate is None else prep.replicate
+        beta_df = np.tile(source.domain_degrees_of_freedom(prep.domain, k), n_p)
+        if prep.replicate is None and prep.design.weighting_steps:
+            beta_rows = np.full(k * n_p, float(prep.design.n))
+        else:
+            beta_rows = np.tile(domain_rows, n_p)
+
+    def probability_interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        """Woodruff: the interval for F(q_p) on the chosen scale."""
         crit = _critical(lvl, df)
-        lo = np.array([_weighted_quantile(*parts[i], m_hat[i] - crit[i] * se_m[i]) for i in range(len(parts))])
-        hi = np.array([_weighted_quantile(*parts[i], m_hat[i] + crit[i] * se_m[i]) for i in range(len(parts))])
+        m, se = m_hat, se_m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if interval_type == "mean":
+                return m - crit * se, m + crit * se
+            if interval_type == "xlogit":
+                centre, half = np.log(m / (1 - m)), crit * se / (m * (1 - m))
+                return 1 / (1 + np.exp(-(centre - half))), 1 / (1 + np.exp(-(centre + half)))
+            if interval_type == "asin":
+                centre, half = np.arcsin(np.sqrt(m)), crit * se / (2 * np.sqrt(m * (1 - m)))
+                return np.sin(centre - half) ** 2, np.sin(centre + half) ** 2
+            alpha = 1 - lvl
+            ratio = stats.t.ppf(alpha / 2, beta_rows - 1) / stats.t.ppf(alpha / 2, beta_df)
+            n_eff = m * (1 - m) / se**2 * ratio**2
+            return (stats.beta.ppf(alpha / 2, n_eff * m, n_eff * (1 - m) + 1),
+                    stats.beta.ppf(1 - alpha / 2, n_eff * m + 1, n_eff * (1 - m)))
+
+    def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        p_lo, p_hi = probability_interval(lvl)
+        p_lo = np.where(np.isnan(p_lo), 0.0, p_lo)
+        p_hi = np.where(np.isnan(p_hi), 1.0, p_hi)
+        lo = np.array([rule_value(parts[i], p_lo[i]) for i in range(len(parts))])
+        hi = np.array([rule_value(parts[i], p_hi[i]) for i in range(len(parts))])
         return lo, hi
 
     lo, hi = interval(level)

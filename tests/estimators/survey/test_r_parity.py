@@ -298,3 +298,24 @@ def test_replicate_estimate_reruns_the_weighting_on_each_replicate() -> None:
 def test_replicate_estimate_needs_a_replicate_design() -> None:
     with pytest.raises(est.ValidationError, match="design: must be a ReplicateDesign"):
         est.replicate_estimate(_design("clus1"), lambda w, d: w.sum())
+
+
+# -- quantile rules and interval types ---------------------------------------------------------------
+RULES = ["math", "school", "shahvaish"] + [f"hf{i}" for i in range(1, 10)]
+
+
+@pytest.mark.parametrize("name", ["clus1", "strat"])
+@pytest.mark.parametrize("rule", RULES)
+@pytest.mark.parametrize("interval_type", ["mean", "beta", "xlogit", "asin"])
+@pytest.mark.parametrize("variable", ["api00", "ell"])
+def test_quantile_rules_and_interval_types_equal_r(
+    name: str, rule: str, interval_type: str, variable: str
+) -> None:
+    case = CASES[f"quantile/{name}/{variable}/{rule}/{interval_type}"]
+    e = est.quantile(_design(name), variable, [0.25, 0.5, 0.75], rule=rule,
+                     interval_type=interval_type).to_frame()
+    want = {k: np.asarray(case[k], dtype=float) for k in ("estimate", "ci_lower", "ci_upper", "se")}
+    ok = np.isfinite(want["se"])  # R gives NaN where a Woodruff limit leaves [0, 1]
+    assert rel(e["estimate"], want["estimate"]) < 1e-8
+    for key, column in [("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("se", "std_error")]:
+        assert rel(e[column].to_numpy()[ok], want[key][ok]) < 1e-7

@@ -180,6 +180,24 @@ put("with_replicates/calibrated_mean", "withReplicates(calibrate(as.svrepdesign(
     totals = list(E = 4421, H = 755, M = 1018),
     estimate = unname(as.numeric(coef(wr))), se = unname(as.numeric(SE(wr))))
 
+# -- svyquantile rules and interval types (man/svyquantile.Rd) ---------------------------------------
+qdesigns <- list(clus1 = dclus1, strat = dstrat)
+rules <- c("math", "school", "shahvaish", paste0("hf", 1:9))
+for (nm in names(qdesigns)) {
+  for (rule in rules) {
+    for (type in c("mean", "beta", "xlogit", "asin")) {
+      for (v in c("api00", "ell")) {
+        q <- svyquantile(as.formula(paste0("~", v)), qdesigns[[nm]], c(0.25, 0.5, 0.75),
+                         qrule = rule, interval.type = type)[[1]]
+        put(paste0("quantile/", nm, "/", v, "/", rule, "/", type),
+            sprintf("svyquantile(~%s, d, c(.25,.5,.75), qrule='%s', interval.type='%s')", v, rule, type),
+            estimate = unname(q[, 1]), ci_lower = unname(q[, 2]), ci_upper = unname(q[, 3]),
+            se = unname(q[, 4]))
+      }
+    }
+  }
+}
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
