@@ -548,7 +548,11 @@ def replicate_design(
         replicate and ``scale`` = PSUs / replicates (``average``).
     hadamard_matrix : array, optional
         Your own Hadamard matrix (+1/-1 or two distinct values) for BRR, e.g. to reproduce
-        published replicates; default: Sylvester of the next power-of-two order > strata.
+        published replicates, read as R ``brrweights(hadamard.matrix=)`` reads it: row ``1 + h``
+        serves the ``h``-th stratum in the order of the strata labels as text, and in replicate
+        ``r`` the first PSU of the stratum (in order of first appearance in the data) is left out
+        where the entry equals the matrix's first entry ``H[0, 0]``. Default: Sylvester of the
+        next power-of-two order > strata (first PSU in code order kept where the entry is +1).
     mse : bool
         Centre at the full-sample estimate instead of the replicates' mean.
     rng : None, int or numpy Generator
@@ -702,16 +706,29 @@ def _brr(
                 f"must be a square two-valued matrix with at least strata + 1 = {H + 1} rows",
                 bad=[f"shape {Hm.shape}, {values.size} distinct values"],
             )
-        Hm = np.where(Hm == values.max(), 1, -1)
+        # R brrweights: the value of the matrix's first entry means "first PSU out"
+        Hm = np.where(Hm == Hm.flat[0], -1, 1)
         if not np.array_equal(Hm @ Hm.T, Hm.shape[1] * np.eye(Hm.shape[0], dtype=Hm.dtype)):
             fail(ValidationError, "hadamard_matrix", "is not a Hadamard matrix (rows not orthogonal)")
     R = Hm.shape[1]
     n_psu = len(strata_of_psu)
-    # first PSU of each stratum (in PSU code order) is "in" the half-sample when H[1 + h, r] == +1
-    order = np.argsort(strata_of_psu, kind="stable")
+    if hadamard_matrix is None:
+        # first PSU of each stratum (in PSU code order) is "in" when H[1 + h, r] == +1
+        stratum_row = strata_of_psu
+        order = np.argsort(strata_of_psu, kind="stable")
+    else:
+        # as R brrweights: strata in the order of their labels as text, PSUs of a stratum in the
+        # order they first appear in the data
+        text = np.asarray([str(v) for v in labels], dtype=object)
+        rank = np.empty(len(text), dtype=np.int64)
+        rank[np.argsort(text, kind="stable")] = np.arange(len(text))
+        stratum_row = rank[strata_of_psu]
+        appearance = np.full(n_psu, len(design.psu_codes), dtype=np.int64)
+        np.minimum.at(appearance, design.psu_codes, np.arange(len(design.psu_codes)))
+        order = np.lexsort((appearance, stratum_row))
     first = np.zeros(n_psu, dtype=bool)
     first[order[0::2]] = True
-    signs = Hm[1 + strata_of_psu, :]  # (n_psu, R)
+    signs = Hm[1 + stratum_row, :]  # (n_psu, R)
     inside = np.where(first[:, None], signs > 0, signs < 0)
     factors = np.where(inside, 2.0 - rho, rho)
     return ReplicateDesign(

@@ -319,3 +319,14 @@ def test_quantile_rules_and_interval_types_equal_r(
     assert rel(e["estimate"], want["estimate"]) < 1e-8
     for key, column in [("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("se", "std_error")]:
         assert rel(e[column].to_numpy()[ok], want[key][ok]) < 1e-7
+
+
+# -- BRR with a user Hadamard matrix ---------------------------------------------------------------
+@pytest.mark.parametrize("sign", [1, -1])
+def test_user_hadamard_matrix_read_as_r(sign: int) -> None:
+    case = CASES[f"brr_hadamard/{sign}"]
+    pairs = _read("survey_brr_pairs.csv")
+    d = est.SurveyDesign(pairs, weights="pw", strata="pair", psu="dnum")
+    rd = d.with_replicates("brr", hadamard_matrix=np.asarray(case["hadamard"]))
+    assert rel(rd.replicate_weights() + 1, np.asarray(case["replicate_weights"]) + 1) < 1e-12
+    _check(est.mean(rd, "api00"), case)

@@ -198,6 +198,25 @@ for (nm in names(qdesigns)) {
   }
 }
 
+# -- BRR with a user Hadamard matrix (brrweights(hadamard.matrix=)) ------------------------------------
+pairs <- clus[clus$dnum %in% unique(clus$dnum)[1:14], ]
+districts <- unique(pairs$dnum)
+# 7 strata of 2 districts each, labelled so that text order differs from pairing order
+pairs$pair <- c("g", "a", "e", "c", "f", "b", "d")[
+  (match(pairs$dnum, districts[order(-districts)]) - 1) %/% 2 + 1]
+write.csv(pairs, file.path(out_dir, "survey_brr_pairs.csv"), row.names = FALSE)
+pairs <- read.csv(file.path(out_dir, "survey_brr_pairs.csv"), stringsAsFactors = TRUE)
+H8 <- survey::hadamard(7)
+for (sign in c(1, -1)) {
+  hm <- sign * (2 * H8 - 1)
+  dp <- svydesign(id = ~dnum, strata = ~pair, weights = ~pw, data = pairs)
+  rp <- as.svrepdesign(dp, type = "BRR", hadamard.matrix = hm)
+  m <- svymean(~api00, rp)
+  put(paste0("brr_hadamard/", sign), "svymean(~api00, as.svrepdesign(d, type='BRR', hadamard.matrix=H))",
+      hadamard = hm, replicate_weights = unname(weights(rp, "analysis")),
+      estimate = unname(coef(m)), se = unname(SE(m)))
+}
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
