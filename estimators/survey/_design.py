@@ -85,11 +85,23 @@ class SurveyDesign(TaylorDesign):
         Finite-population correction at the first stage: either the population size (values > 1:
         number of PSUs in the stratum, or of units when there is no PSU) or the sampling fraction
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
+    ssu : str or list of str, optional
+        Second-stage units sampled within each PSU (e.g. schools within districts), nested in
+        the PSUs: R ``svydesign(id = ~psu + ssu)``.
+    ssu_fpc : str or float, optional
+        Second-stage finite-population correction: the number of second-stage units in the PSU's
+        population (values > 1) or the fraction sampled, constant within a PSU (R's second
+        ``fpc`` term). With ``fpc`` and ``ssu_fpc`` the variance adds the second stage (R's
+        default multistage variance) and, without ``weights``, the weights are
+        ``N_h / n_h * M_i / m_i``.
 
     Notes
     -----
     The variance estimators treat PSUs as drawn with replacement within strata (the usual
-    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given.
+    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given. With a
+    second stage (``ssu`` and ``ssu_fpc``) and a first-stage ``fpc`` they add, as R's
+    ``svyrecvar``, ``sum_i (n_h / N_h) (1 - m_i / M_i) m_i / (m_i - 1) sum_j (t_ij - tbar_i)^2``
+    over PSUs ``i`` and their second-stage unit totals ``t_ij``.
 
     References
     ----------
@@ -110,6 +122,8 @@ class SurveyDesign(TaylorDesign):
         "_fpc",
         "_psu_codes",
         "_psu_columns",
+        "_ssu_codes",
+        "_ssu_fpc",
         "_steps",
         "_strata_codes",
         "_strata_columns",
@@ -124,6 +138,9 @@ class SurveyDesign(TaylorDesign):
         strata: ColumnSpec = None,
         psu: ColumnSpec = None,
         fpc: Any = None,
+        *,
+        ssu: ColumnSpec = None,
+        ssu_fpc: Any = None,
     ) -> None:
         frame = as_frame(data, "data")
         self._data = frame
@@ -144,12 +161,69 @@ class SurveyDesign(TaylorDesign):
         else:
             self._psu_codes = np.arange(n, dtype=np.int64)
         self._fpc = self._resolve_fpc(fpc)
+        self._ssu_codes, self._ssu_fpc = self._resolve_second_stage(ssu, ssu_fpc)
         if weights is None and self._fpc is not None:
             # R svydesign: without weights, the sampling probabilities come from the fpc
             implied = self._fpc / self._psu_per_stratum()[self._strata_codes]
+            if self._ssu_fpc is not None:
+                implied = implied * self._ssu_fpc / self._ssu_per_psu()[self._psu_codes]
             implied.setflags(write=False)
             self._weights = implied
         self._steps: tuple[WeightingStep, ...] = ()
+
+    def _ssu_per_psu(self) -> np.ndarray:
+        """Number of sampled second-stage units in each PSU (float)."""
+        assert self._ssu_codes is not None
+        first = np.unique(self._ssu_codes, return_index=True)[1]
+        return np.bincount(self._psu_codes[first], minlength=self.n_psu).astype(float)
+
+    def _resolve_second_stage(
+        self, ssu: ColumnSpec, ssu_fpc: Any
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Codes of the second-stage units (nested in PSUs) and their population per row."""
+        columns = check_columns(self._data, _as_columns(ssu), "ssu")
+        if not columns:
+            if ssu_fpc is not None:
+                fail(DesignError, "ssu_fpc", "needs ssu (the second-stage units)", bad=[ssu_fpc],
+                     fix="Pass ssu='column of second-stage unit labels'.")
+            return None, None
+        if not self._psu_columns:
+            fail(DesignError, "ssu", "needs psu (second-stage units are sampled within PSUs)",
+                 bad=columns)
+        raw, _ = _codes(self._data, columns, "ssu")
+        joint = self._psu_codes * (int(raw.max(initial=-1)) + 1) + raw
+        codes = pd.factorize(joint, sort=True)[0].astype(np.int64)
+        if ssu_fpc is None:
+            return codes, None
+        if isinstance(ssu_fpc, str):
+            check_columns(self._data, [ssu_fpc], "ssu_fpc")
+            values = as_float_array(self._data[ssu_fpc].to_numpy(), "ssu_fpc", positive=True)
+        elif np.ndim(ssu_fpc) == 0:
+            values = np.full(len(self._data), check_positive(ssu_fpc, "ssu_fpc"))
+        else:
+            values = as_float_array(ssu_fpc, "ssu_fpc", length=len(self._data), positive=True)
+        n_psu = self.n_psu
+        lo = np.full(n_psu, np.inf)
+        hi = np.full(n_psu, -np.inf)
+        np.minimum.at(lo, self._psu_codes, values)
+        np.maximum.at(hi, self._psu_codes, values)
+        varying = np.flatnonzero(hi > lo)
+        if varying.size:
+            fail(DesignError, "ssu_fpc", "must be constant within each PSU",
+                 bad=[f"PSU {int(i)}" for i in varying],
+                 fix="Give one second-stage population size (or fraction) per PSU.")
+        first = np.unique(codes, return_index=True)[1]
+        n_ssu = np.bincount(self._psu_codes[first], minlength=n_psu).astype(float)
+        fraction = lo <= 1.0
+        population = np.where(fraction, n_ssu / np.where(fraction, lo, 1.0), lo)
+        small = np.flatnonzero(population < n_ssu - 1e-9)
+        if small.size:
+            fail(DesignError, "ssu_fpc",
+                 "population size is smaller than the number of sampled second-stage units",
+                 bad=[f"PSU {int(i)}" for i in small],
+                 fix="ssu_fpc must be the number of second-stage units in the PSU's population "
+                 "or a fraction in (0, 1].")
+        return codes, population[self._psu_codes]
 
     def _psu_per_stratum(self) -> np.ndarray:
         """Number of sampled PSUs in each stratum (float)."""
@@ -323,6 +397,7 @@ class SurveyDesign(TaylorDesign):
         )
         psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
         by_domain = lonely_psu == "average" or (domain_lonely and lonely_psu == "adjust")
+        two_stage = self._ssu_fpc is not None and population is not None
         present = psu_present = None
         if by_domain and not residualized:
             # as R on a subset design: strata and PSUs with rows in each statistic's domain
@@ -333,7 +408,7 @@ class SurveyDesign(TaylorDesign):
                 self.n_strata, core.k
             )
             present = psu_present > 0
-        if not full and not residualized and not by_domain:
+        if not full and not residualized and not by_domain and not two_stage:
             variance = stratified_variances(
                 psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
                 lonely_psu, list(self.strata_labels),
@@ -355,15 +430,48 @@ class SurveyDesign(TaylorDesign):
             dense[core.rows, core.cols] = values
             dense = residualize(dense, steps, raking_variance)
             totals = psu_totals(dense, self.psu_codes, n_psu)
+            if two_stage:
+                ssu_totals = psu_totals(dense, self._ssu_codes, int(self._ssu_codes.max()) + 1)
         else:
             key = psu * core.k + core.cols if core.k > 1 else psu
             flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
             totals = flat.reshape(n_psu, core.k)
+            if two_stage:
+                n_ssu = int(self._ssu_codes.max()) + 1
+                ssu = self._ssu_codes if core.all_rows else self._ssu_codes[core.rows]
+                ssu_totals = np.bincount(
+                    ssu * core.k + core.cols, weights=values, minlength=n_ssu * core.k
+                ).reshape(n_ssu, core.k)
         cov = stratified_covariance(
             totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels),
             present=present, psu_present=psu_present, domain_lonely=domain_lonely,
         )
+        if two_stage:
+            cov = cov + self._second_stage_covariance(ssu_totals, population, lonely_psu)
         return (cov if full else np.diag(cov).copy()), "taylor"
+
+    def _second_stage_covariance(
+        self, ssu_totals: np.ndarray, population: np.ndarray, lonely_psu: Any
+    ) -> np.ndarray:
+        """R ``multistage``: within each PSU, the with-replacement covariance of its second-stage
+        unit totals with ``f_2 = 1 - n_2 / N_2``, times the first-stage fraction ``n_h / N_h``."""
+        assert self._ssu_codes is not None and self._ssu_fpc is not None
+        n_ssu = ssu_totals.shape[0]
+        first = np.zeros(n_ssu, dtype=np.int64)
+        first[self._ssu_codes[::-1]] = np.arange(len(self._ssu_codes))[::-1]
+        psu_of_ssu = self._psu_codes[first]
+        n_psu = self.n_psu
+        strata_of_psu = psu_strata(self.strata_codes, self.psu_codes, n_psu)
+        stage2_population = np.zeros(n_psu)
+        stage2_population[self._psu_codes] = self._ssu_fpc
+        n_h = np.bincount(strata_of_psu, minlength=self.n_strata).astype(float)
+        first_fraction = n_h[strata_of_psu] / population[strata_of_psu]
+        labels = [f"PSU {int(i)} (second stage)" for i in range(n_psu)]
+        per_psu = stratified_covariance(
+            ssu_totals, psu_of_ssu, n_psu, stage2_population, lonely_psu, labels,
+            weights=first_fraction,
+        )
+        return per_psu
 
     # -- estimation (thin methods; see estimators.mean and estimators.replicate_design) -----------
     def mean(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:

@@ -70,6 +70,7 @@ def stratified_covariance(
     present: np.ndarray | None = None,
     psu_present: np.ndarray | None = None,
     domain_lonely: bool = False,
+    weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """With-replacement covariance of the PSU totals of a linearised variable.
 
@@ -79,7 +80,8 @@ def stratified_covariance(
     (R ``"fail"``), ``certainty`` and ``remove`` (contribute 0), ``adjust`` (the PSU total is taken as a
     deviation from zero, i.e. from the grand mean of a centred influence function) and ``average``
     (the lonely strata are left out and the sum of the others scaled by strata / strata left, so
-    each lonely stratum counts as the average stratum).
+    each lonely stratum counts as the average stratum). ``weights`` multiply each stratum's
+    contribution (a later stage of a multistage design: the first-stage sampling fraction).
 
     ``present`` (strata x statistics, bool) says which strata have rows of each statistic's domain
     and ``psu_present`` how many PSUs (default: all strata, all PSUs). With ``domain_lonely`` (R
@@ -90,6 +92,8 @@ def stratified_covariance(
     """
     n_h = np.bincount(strata_of_psu, minlength=n_strata).astype(float)
     scale, adjusted = _stratum_scale(n_h, population_psu, lonely_psu, strata_labels)
+    if weights is not None:  # a later stage: each "stratum" (PSU) weighted by its stage above
+        scale = scale * weights
     k = totals.shape[1]
     sums = np.empty((n_strata, k))
     for j in range(k):

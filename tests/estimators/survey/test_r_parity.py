@@ -330,3 +330,40 @@ def test_user_hadamard_matrix_read_as_r(sign: int) -> None:
     rd = d.with_replicates("brr", hadamard_matrix=np.asarray(case["hadamard"]))
     assert rel(rd.replicate_weights() + 1, np.asarray(case["replicate_weights"]) + 1) < 1e-12
     _check(est.mean(rd, "api00"), case)
+
+
+# -- two-stage designs with a second-stage fpc ----------------------------------------------------
+def test_two_stage_mu284_equal_r() -> None:
+    case = CASES["multistage/mu284"]
+    d = est.SurveyDesign(_read("survey_mu284.csv"), psu="id1", fpc="n1", ssu="id2", ssu_fpc="n2")
+    assert rel(d.weight_array, case["weights"]) < 1e-12
+    t, m = est.total(d, "y1"), est.mean(d, "y1")
+    assert rel(t.estimate, case["total"]) < 1e-8 and rel(t.std_error, case["total_se"]) < 1e-7
+    assert rel(m.estimate, case["mean"]) < 1e-8 and rel(m.std_error, case["mean_se"]) < 1e-7
+
+
+@pytest.mark.parametrize("variable", ["api00", "enroll"])
+def test_two_stage_apiclus2_equal_r(variable: str) -> None:
+    case = CASES[f"multistage/apiclus2/{variable}"]
+    d = est.SurveyDesign(_read("survey_apiclus2.csv"), psu="dnum", fpc="fpc1", ssu="snum",
+                         ssu_fpc="fpc2")
+    assert rel(d.weight_array, case["weights"]) < 1e-12
+    m = est.mean(d, variable, nan_policy="omit")
+    t = est.total(d, variable, nan_policy="omit")
+    b = est.mean(d, variable, by="stype", nan_policy="omit")
+    assert rel(m.estimate, case["mean"]) < 1e-8 and rel(m.std_error, case["mean_se"]) < 1e-7
+    assert rel(t.estimate, case["total"]) < 1e-8 and rel(t.std_error, case["total_se"]) < 1e-7
+    assert b.labels["stype"].tolist() == case["by_levels"]
+    assert rel(b.estimate, case["by_mean"]) < 1e-8
+    assert rel(b.std_error, case["by_mean_se"]) < 1e-7
+
+
+def test_two_stage_ratio_equal_r() -> None:
+    d = est.SurveyDesign(_read("survey_apiclus2.csv"), psu="dnum", fpc="fpc1", ssu="snum",
+                         ssu_fpc="fpc2")
+    _check(est.ratio(d, "api00", "api99"), CASES["multistage/apiclus2/ratio"])
+
+
+def test_second_stage_fpc_needs_second_stage_units() -> None:
+    with pytest.raises(est.DesignError, match="ssu_fpc: needs ssu"):
+        est.SurveyDesign(_read("survey_mu284.csv"), psu="id1", fpc="n1", ssu_fpc="n2")

@@ -217,6 +217,33 @@ for (sign in c(1, -1)) {
       estimate = unname(coef(m)), se = unname(SE(m)))
 }
 
+# -- two-stage designs with a second-stage fpc (man/mu284.Rd, man/svydesign.Rd) -----------------------
+data(mu284)
+write.csv(mu284, file.path(out_dir, "survey_mu284.csv"), row.names = FALSE)
+write.csv(apiclus2[, c("dnum", "snum", "stype", "fpc1", "fpc2", "pw", "api00", "api99", "enroll")],
+          file.path(out_dir, "survey_apiclus2.csv"), row.names = FALSE)
+mu <- read.csv(file.path(out_dir, "survey_mu284.csv"))
+c2 <- read.csv(file.path(out_dir, "survey_apiclus2.csv"), stringsAsFactors = TRUE)
+dmu284 <- svydesign(id = ~id1 + id2, fpc = ~n1 + n2, data = mu)
+t <- svytotal(~y1, dmu284)
+m <- svymean(~y1, dmu284)
+put("multistage/mu284", "svytotal(~y1, svydesign(id=~id1+id2, fpc=~n1+n2, data=mu284))",
+    weights = unname(weights(dmu284)), total = unname(coef(t)), total_se = unname(SE(t)),
+    mean = unname(coef(m)), mean_se = unname(SE(m)))
+dclus2 <- svydesign(id = ~dnum + snum, fpc = ~fpc1 + fpc2, data = c2)
+for (v in c("api00", "enroll")) {
+  m <- svymean(as.formula(paste0("~", v)), dclus2, na.rm = TRUE)
+  t <- svytotal(as.formula(paste0("~", v)), dclus2, na.rm = TRUE)
+  b <- svyby(as.formula(paste0("~", v)), ~stype, dclus2, svymean, na.rm = TRUE)
+  put(paste0("multistage/apiclus2/", v), "svymean / svytotal / svyby on svydesign(id=~dnum+snum, fpc=~fpc1+fpc2, data=apiclus2)",
+      weights = unname(weights(dclus2)), mean = unname(coef(m)), mean_se = unname(SE(m)),
+      total = unname(coef(t)), total_se = unname(SE(t)),
+      by_levels = as.character(b$stype), by_mean = unname(b[, 2]), by_mean_se = unname(b[, 3]))
+}
+r <- svyratio(~api00, ~api99, dclus2)
+put("multistage/apiclus2/ratio", "svyratio(~api00, ~api99, dclus2)",
+    estimate = unname(as.numeric(coef(r))), se = unname(as.numeric(SE(r))))
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
