@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ from estimators._lib.validation import (
     as_frame,
     as_weights,
     check_columns,
+    check_option,
     check_positive,
     fail,
 )
@@ -85,6 +86,10 @@ class SurveyDesign(TaylorDesign):
         Finite-population correction at the first stage: either the population size (values > 1:
         number of PSUs in the stratum, or of units when there is no PSU) or the sampling fraction
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
+    pps : {"brewer"}, optional
+        PSUs drawn with probability proportional to size without replacement, ``fpc`` holding
+        each PSU's inclusion probability: Brewer's approximation to the variance (R
+        ``svydesign(pps = "brewer")``), and weights ``1 / pi`` when none are given.
     ssu : str or list of str, optional
         Second-stage units sampled within each PSU (e.g. schools within districts), nested in
         the PSUs: R ``svydesign(id = ~psu + ssu)``.
@@ -120,6 +125,7 @@ class SurveyDesign(TaylorDesign):
     __slots__ = (
         "_data",
         "_fpc",
+        "_pps_probability",
         "_psu_codes",
         "_psu_columns",
         "_ssu_codes",
@@ -141,6 +147,7 @@ class SurveyDesign(TaylorDesign):
         *,
         ssu: ColumnSpec = None,
         ssu_fpc: Any = None,
+        pps: Literal["brewer"] | None = None,
     ) -> None:
         frame = as_frame(data, "data")
         self._data = frame
@@ -160,8 +167,17 @@ class SurveyDesign(TaylorDesign):
             self._psu_codes = pd.factorize(joint, sort=True)[0].astype(np.int64)
         else:
             self._psu_codes = np.arange(n, dtype=np.int64)
+        self._pps_probability: np.ndarray | None = None
+        if pps is not None:
+            check_option(pps, ("brewer",), "pps")
+            self._pps_probability = self._resolve_pps(fpc)
+            fpc = None
         self._fpc = self._resolve_fpc(fpc)
         self._ssu_codes, self._ssu_fpc = self._resolve_second_stage(ssu, ssu_fpc)
+        if weights is None and self._pps_probability is not None:
+            implied = 1.0 / self._pps_probability
+            implied.setflags(write=False)
+            self._weights = implied
         if weights is None and self._fpc is not None:
             # R svydesign: without weights, the sampling probabilities come from the fpc
             implied = self._fpc / self._psu_per_stratum()[self._strata_codes]
@@ -170,6 +186,30 @@ class SurveyDesign(TaylorDesign):
             implied.setflags(write=False)
             self._weights = implied
         self._steps: tuple[WeightingStep, ...] = ()
+
+    def _resolve_pps(self, fpc: Any) -> np.ndarray:
+        """Per-row inclusion probability of the row's PSU (PPS without replacement)."""
+        if fpc is None:
+            fail(DesignError, "fpc", "pps='brewer' needs the PSUs' inclusion probabilities as fpc",
+                 bad=[None], fix="Pass fpc='column of inclusion probabilities in (0, 1]'.")
+        if isinstance(fpc, str):
+            check_columns(self._data, [fpc], "fpc")
+            values = as_float_array(self._data[fpc].to_numpy(), "fpc", positive=True)
+        else:
+            values = as_float_array(np.broadcast_to(np.asarray(fpc, dtype=float), (self.n,)),
+                                    "fpc", positive=True)
+        if (values > 1).any():
+            fail(DesignError, "fpc", "with pps='brewer' must be inclusion probabilities in (0, 1]",
+                 bad=list(np.unique(values[values > 1])),
+                 fix="Divide the sample size by the population size, or n * size / total size.")
+        lo = np.full(self.n_psu, np.inf)
+        hi = np.full(self.n_psu, -np.inf)
+        np.minimum.at(lo, self._psu_codes, values)
+        np.maximum.at(hi, self._psu_codes, values)
+        if (hi > lo).any():
+            fail(DesignError, "fpc", "with pps='brewer' must be constant within each PSU",
+                 bad=[f"PSU {int(i)}" for i in np.flatnonzero(hi > lo)])
+        return values
 
     def _ssu_per_psu(self) -> np.ndarray:
         """Number of sampled second-stage units in each PSU (float)."""
@@ -398,6 +438,11 @@ class SurveyDesign(TaylorDesign):
         psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
         by_domain = lonely_psu == "average" or (domain_lonely and lonely_psu == "adjust")
         two_stage = self._ssu_fpc is not None and population is not None
+        brewer = None
+        if self._pps_probability is not None:
+            # Brewer's approximation (R pps="brewer"): each PSU's deviation weighted by 1 - pi_i
+            brewer = np.ones(n_psu)
+            brewer[self.psu_codes] = 1.0 - self._pps_probability
         present = psu_present = None
         if by_domain and not residualized:
             # as R on a subset design: strata and PSUs with rows in each statistic's domain
@@ -408,7 +453,7 @@ class SurveyDesign(TaylorDesign):
                 self.n_strata, core.k
             )
             present = psu_present > 0
-        if not full and not residualized and not by_domain and not two_stage:
+        if not full and not residualized and not by_domain and not two_stage and brewer is None:
             variance = stratified_variances(
                 psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
                 lonely_psu, list(self.strata_labels),
@@ -445,6 +490,7 @@ class SurveyDesign(TaylorDesign):
         cov = stratified_covariance(
             totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels),
             present=present, psu_present=psu_present, domain_lonely=domain_lonely,
+            psu_weights=brewer,
         )
         if two_stage:
             cov = cov + self._second_stage_covariance(ssu_totals, population, lonely_psu)

@@ -71,6 +71,7 @@ def stratified_covariance(
     psu_present: np.ndarray | None = None,
     domain_lonely: bool = False,
     weights: np.ndarray | None = None,
+    psu_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """With-replacement covariance of the PSU totals of a linearised variable.
 
@@ -81,7 +82,8 @@ def stratified_covariance(
     deviation from zero, i.e. from the grand mean of a centred influence function) and ``average``
     (the lonely strata are left out and the sum of the others scaled by strata / strata left, so
     each lonely stratum counts as the average stratum). ``weights`` multiply each stratum's
-    contribution (a later stage of a multistage design: the first-stage sampling fraction).
+    contribution (a later stage of a multistage design: the first-stage sampling fraction);
+    ``psu_weights`` each PSU's (Brewer's approximation for PPS without replacement: ``1 - pi_i``).
 
     ``present`` (strata x statistics, bool) says which strata have rows of each statistic's domain
     and ``psu_present`` how many PSUs (default: all strata, all PSUs). With ``domain_lonely`` (R
@@ -101,6 +103,8 @@ def stratified_covariance(
     means = sums / np.maximum(n_h, 1.0)[:, None]
     means[adjusted] = 0.0
     weight = scale[strata_of_psu]
+    if psu_weights is not None:  # PPS without replacement (Brewer): 1 - pi_i per PSU
+        weight = weight * psu_weights
     if lonely_psu not in ("adjust", "average") or not (domain_lonely or lonely_psu == "average"):
         dev = totals - means[strata_of_psu]
         return (dev * weight[:, None]).T @ dev

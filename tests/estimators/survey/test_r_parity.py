@@ -367,3 +367,19 @@ def test_two_stage_ratio_equal_r() -> None:
 def test_second_stage_fpc_needs_second_stage_units() -> None:
     with pytest.raises(est.DesignError, match="ssu_fpc: needs ssu"):
         est.SurveyDesign(_read("survey_mu284.csv"), psu="id1", fpc="n1", ssu_fpc="n2")
+
+
+# -- PPS without replacement (Brewer) ------------------------------------------------------------
+def test_pps_brewer_equal_r() -> None:
+    case = CASES["pps/brewer"]
+    d = est.SurveyDesign(_read("survey_election_pps.csv"), fpc="p", pps="brewer")
+    assert rel(d.weight_array, case["weights"]) < 1e-12
+    t = est.total(d, ["Bush", "Kerry", "Nader"])
+    m = est.mean(d, ["Bush", "Kerry", "Nader"])
+    assert rel(t.estimate, case["total"]) < 1e-8 and rel(t.std_error, case["total_se"]) < 1e-7
+    assert rel(m.estimate, case["mean"]) < 1e-8 and rel(m.std_error, case["mean_se"]) < 1e-7
+
+
+def test_pps_brewer_needs_probabilities() -> None:
+    with pytest.raises(est.DesignError, match="fpc: with pps='brewer' must be inclusion"):
+        est.SurveyDesign(_read("survey_election_pps.csv"), fpc="votes", pps="brewer")

@@ -244,6 +244,18 @@ r <- svyratio(~api00, ~api99, dclus2)
 put("multistage/apiclus2/ratio", "svyratio(~api00, ~api99, dclus2)",
     estimate = unname(as.numeric(coef(r))), se = unname(as.numeric(SE(r))))
 
+# -- PPS without replacement, Brewer's approximation (man/election.Rd) -----------------------------
+data(election)
+write.csv(election_pps[, c("County", "Bush", "Kerry", "Nader", "votes", "p")],
+          file.path(out_dir, "survey_election_pps.csv"), row.names = FALSE)
+ep <- read.csv(file.path(out_dir, "survey_election_pps.csv"))
+dpps_br <- svydesign(id = ~1, fpc = ~p, data = ep, pps = "brewer")
+t <- svytotal(~Bush + Kerry + Nader, dpps_br)
+m <- svymean(~Bush + Kerry + Nader, dpps_br)
+put("pps/brewer", "svytotal(~Bush+Kerry+Nader, svydesign(id=~1, fpc=~p, data=election_pps, pps='brewer'))",
+    weights = unname(weights(dpps_br)), total = unname(coef(t)), total_se = unname(SE(t)),
+    mean = unname(coef(m)), mean_se = unname(SE(m)))
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
