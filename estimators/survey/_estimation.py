@@ -985,7 +985,7 @@ def quantile(
     degrees_of_freedom: DegreesOfFreedom | float = "domain",
     adjust_domain_lonely: bool = False,
     rule: QuantileRule = "math",
-    interval_type: Literal["mean", "beta", "xlogit", "asin"] = "mean",
+    interval_type: Literal["mean", "beta", "xlogit", "asin", "quantile"] = "mean",
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
 
@@ -1005,7 +1005,9 @@ def quantile(
     interval_type : {"mean", "beta", "xlogit", "asin"}
         Scale of the Woodruff interval for ``F(q_p)`` (R ``interval.type``): symmetric on the
         probability (default), Korn-Graubard's beta, logit or arcsine square root scale, as
-        :func:`estimators.proportion_interval`.
+        :func:`estimators.proportion_interval`. Replicate designs also take ``"quantile"``: the
+        replicate variance of the quantiles recomputed with each replicate's weights, and the
+        interval ``q -/+ t SE`` (R ``interval.type = "quantile"``).
 
     Returns
     -------
@@ -1037,7 +1039,9 @@ def quantile(
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     rule = check_option(rule, ("math", *RULES), "rule")
-    interval_type = check_option(interval_type, ("mean", "beta", "xlogit", "asin"), "interval_type")
+    interval_type = check_option(
+        interval_type, ("mean", "beta", "xlogit", "asin", "quantile"), "interval_type"
+    )
     probs = np.atleast_1d(np.asarray(quantiles, dtype=float))
     for p in probs:
         check_probability(p, "quantiles")
@@ -1114,7 +1118,34 @@ def quantile(
             return (stats.beta.ppf(alpha / 2, n_eff * m, n_eff * (1 - m) + 1),
                     stats.beta.ppf(1 - alpha / 2, n_eff * m + 1, n_eff * (1 - m)))
 
+    if interval_type == "quantile":
+        if prep.replicate is None:
+            fail(ValidationError, "interval_type",
+                 "'quantile' needs a replicate design (replicate estimates of the quantile)",
+                 bad=["quantile"], fix="Use a ReplicateDesign, or interval_type='mean'.")
+        rep_design = prep.replicate
+        weights_r = rep_design.replicate_weights()
+        replicate_q = np.empty((k * n_p, rep_design.n_replicates))
+        for j in range(k):
+            rows = np.flatnonzero((prep.domain == j) & (w > 0))
+            rows = rows[np.argsort(yv[rows], kind="stable")]
+            for r in range(rep_design.n_replicates):
+                wr = weights_r[rows, r]
+                keep = wr > 0
+                part = (yv[rows][keep], wr[keep],
+                        np.cumsum(wr[keep].astype(np.longdouble)).astype(float))
+                for i_p, p in enumerate(probs):
+                    replicate_q[i_p * k + j, r] = rule_value(part, p)
+        if rep_design.mse:
+            centre = qhat[:, None]
+        else:
+            centre = replicate_q[:, rep_design.rscales > 0].mean(axis=1, keepdims=True)
+        se_direct = np.sqrt(rep_design.scale * ((replicate_q - centre) ** 2) @ rep_design.rscales)
+
     def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        if interval_type == "quantile":
+            crit = _critical(lvl, df)
+            return qhat - crit * se_direct, qhat + crit * se_direct
         p_lo, p_hi = probability_interval(lvl)
         p_lo = np.where(np.isnan(p_lo), 0.0, p_lo)
         p_hi = np.where(np.isnan(p_hi), 1.0, p_hi)

@@ -383,3 +383,19 @@ def test_pps_brewer_equal_r() -> None:
 def test_pps_brewer_needs_probabilities() -> None:
     with pytest.raises(est.DesignError, match="fpc: with pps='brewer' must be inclusion"):
         est.SurveyDesign(_read("survey_election_pps.csv"), fpc="votes", pps="brewer")
+
+
+@pytest.mark.parametrize("rule", ["math", "school", "hf7"])
+@pytest.mark.parametrize("variable", ["api00", "ell"])
+def test_replicate_quantile_intervals_equal_r(rule: str, variable: str) -> None:
+    case = CASES[f"quantile_replicates/{variable}/{rule}"]
+    e = est.quantile(_design("clus1_jk1"), variable, [0.25, 0.5, 0.75], rule=rule,
+                     interval_type="quantile").to_frame()
+    assert rel(e["estimate"], case["estimate"]) < 1e-8
+    for key, column in [("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("se", "std_error")]:
+        assert rel(e[column], case[key]) < 1e-7
+
+
+def test_quantile_interval_type_quantile_needs_replicates() -> None:
+    with pytest.raises(est.ValidationError, match="interval_type: 'quantile' needs a replicate"):
+        est.quantile(_design("clus1"), "api00", interval_type="quantile")

@@ -256,6 +256,18 @@ put("pps/brewer", "svytotal(~Bush+Kerry+Nader, svydesign(id=~1, fpc=~p, data=ele
     weights = unname(weights(dpps_br)), total = unname(coef(t)), total_se = unname(SE(t)),
     mean = unname(coef(m)), mean_se = unname(SE(m)))
 
+# -- replicate quantiles, interval.type = "quantile" (man/svyquantile.Rd) ----------------------------
+for (rule in c("math", "school", "hf7")) {
+  for (v in c("api00", "ell")) {
+    q <- suppressWarnings(svyquantile(as.formula(paste0("~", v)), rclus1, c(0.25, 0.5, 0.75),
+                                      interval.type = "quantile", qrule = rule))[[1]]
+    put(paste0("quantile_replicates/", v, "/", rule),
+        sprintf("svyquantile(~%s, rclus1, c(.25,.5,.75), interval.type='quantile', qrule='%s')", v, rule),
+        estimate = unname(q[, 1]), ci_lower = unname(q[, 2]), ci_upper = unname(q[, 3]),
+        se = unname(q[, 4]))
+  }
+}
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
