@@ -890,8 +890,8 @@ def proportion(
 
 def ratio(
     design: SurveyDesign | ReplicateDesign,
-    numerator: Hashable,
-    denominator: Hashable,
+    numerator: Hashable | list[Hashable],
+    denominator: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -907,8 +907,11 @@ def ratio(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    numerator, denominator : str
-        Numeric columns ``y`` and ``x``.
+    numerator, denominator : str or list of str
+        Numeric columns ``y`` and ``x``. Lists give every numerator / denominator pair at once,
+        with their joint covariance (R ``svyratio(~y1 + y2, ~x1 + x2, covmat = TRUE)``); rows run
+        denominator first, then numerator, then domain, and ``labels`` gains ``numerator`` and
+        ``denominator`` columns.
     {params}
 
     Returns
@@ -933,20 +936,32 @@ def ratio(
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     df_option = _check_degrees_of_freedom(degrees_of_freedom)
-    prep = _prepare(design, [numerator, denominator], by, nan_policy)
+    several = isinstance(numerator, list) or isinstance(denominator, list)
+    numerators = list(numerator) if isinstance(numerator, list) else [numerator]
+    denominators = list(denominator) if isinstance(denominator, list) else [denominator]
+    if not numerators or not denominators:
+        fail(ValidationError, "numerator", "needs at least one numerator and one denominator",
+             bad=[numerator, denominator])
+    prep = _prepare(design, list(dict.fromkeys(numerators + denominators)), by, nan_policy)
     k = len(prep.labels)
-    yv, xv = prep.columns[numerator], prep.columns[denominator]
-    core = _core(prep.domain, k, yv, xv)
+    pairs = [(y, x) for x in denominators for y in numerators]  # R's order: as.vector(ratio)
+    core = _stack([_core(prep.domain, k, prep.columns[y], prep.columns[x]) for y, x in pairs])
+    labels = prep.labels
+    if several:
+        labels = pd.concat([prep.labels] * len(pairs), ignore_index=True)
+        labels.insert(0, "denominator", np.repeat(np.asarray([str(x) for _, x in pairs], dtype=object), k))
+        labels.insert(0, "numerator", np.repeat(np.asarray([str(y) for y, _ in pairs], dtype=object), k))
     den = core.column_sums(core.b * prep.weights[core.rows])  # type: ignore[operator]
     if (den == 0).any():
         fail(
             DesignError,
             "denominator",
             "the weighted denominator total is zero in some domains",
-            bad=[_label_text(prep.labels.iloc[i]) for i in np.flatnonzero(den == 0)],
+            bad=[_label_text(labels.iloc[i]) for i in np.flatnonzero(den == 0)],
         )
+    variable = ", ".join(f"{y}/{x}" for y, x in pairs)
     est, _ = _estimate_core(
-        prep, core, statistic="ratio", variable=f"{numerator}/{denominator}", labels=prep.labels,
+        prep, core, statistic="ratio", variable=variable, labels=labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
         degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )

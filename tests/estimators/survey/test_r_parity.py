@@ -399,3 +399,14 @@ def test_replicate_quantile_intervals_equal_r(rule: str, variable: str) -> None:
 def test_quantile_interval_type_quantile_needs_replicates() -> None:
     with pytest.raises(est.ValidationError, match="interval_type: 'quantile' needs a replicate"):
         est.quantile(_design("clus1"), "api00", interval_type="quantile")
+
+
+# -- covariance between ratios ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["clus1", "clus1_jk1"])
+def test_ratio_covariance_equal_r(name: str) -> None:
+    case = CASES[f"ratio_covariance/{name}"]
+    e = est.ratio(_design(name), ["api00", "api99"], ["enroll", "meals"])
+    assert e.labels[["numerator", "denominator"]].values.tolist() == [
+        ["api00", "enroll"], ["api99", "enroll"], ["api00", "meals"], ["api99", "meals"]]
+    assert rel(e.estimate, case["estimate"]) < 1e-8
+    assert rel(e.covariance, case["covariance"]) < 1e-7

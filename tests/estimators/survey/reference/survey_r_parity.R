@@ -268,6 +268,14 @@ for (rule in c("math", "school", "hf7")) {
   }
 }
 
+# -- covariance between ratios (svyratio(covmat = TRUE)) ----------------------------------------------
+for (nm in c("clus1", "clus1_jk1")) {
+  d <- designs[[nm]]
+  r <- svyratio(~api00 + api99, ~enroll + meals, d, covmat = TRUE)
+  put(paste0("ratio_covariance/", nm), "svyratio(~api00+api99, ~enroll+meals, d, covmat=TRUE)",
+      estimate = unname(as.vector(coef(r))), covariance = unname(as.matrix(vcov(r))))
+}
+
 out <- list(r_version = R.version.string, survey_version = as.character(packageVersion("survey")),
             cases = cases)
 writeLines(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE),
