@@ -32,6 +32,12 @@ from estimators.survey._weighting_steps import WeightingStep
 __all__ = ["SurveyDesign"]
 
 ColumnSpec = Hashable | Sequence[Hashable] | None
+PpsMethod = Literal["brewer", "overton", "hartley_rao", "joint_probabilities"]
+_PPS: tuple[PpsMethod, ...] = ("brewer", "overton", "hartley_rao", "joint_probabilities")
+# R ppsmat's default: entries of the Delta-check matrix below this are set to 0
+_JOINT_TOLERANCE = 1e-4
+# the PPS variance with joint probabilities builds a PSU x PSU matrix
+_PPS_MAX_PSU = 10_000
 
 # Largest rows x domains matrix of calibration residuals built for a Taylor variance (2 GB).
 _DENSE_RESIDUAL_MAX = 250_000_000
@@ -86,10 +92,21 @@ class SurveyDesign(TaylorDesign):
         Finite-population correction at the first stage: either the population size (values > 1:
         number of PSUs in the stratum, or of units when there is no PSU) or the sampling fraction
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
-    pps : {"brewer"}, optional
+    pps : {"brewer", "overton", "hartley_rao", "joint_probabilities"}, optional
         PSUs drawn with probability proportional to size without replacement, ``fpc`` holding
-        each PSU's inclusion probability: Brewer's approximation to the variance (R
-        ``svydesign(pps = "brewer")``), and weights ``1 / pi`` when none are given.
+        each PSU's inclusion probability ``pi_i`` (weights ``1 / pi`` when none are given), with
+        the variance of R ``svydesign(pps = ...)``: Brewer's approximation (``"brewer"``),
+        Overton's or Hartley and Rao's approximations to the joint probabilities, or the
+        Horvitz-Thompson variance with your ``joint_probabilities`` (R ``ppsmat``; entries of
+        ``(pi_ij - pi_i pi_j) / pi_ij`` below 1e-4 in absolute value are set to 0, as R).
+    joint_probabilities : 2-D array, optional
+        ``pi_ij`` of the PSUs, in the order they first appear in the data.
+    pps_variance : {"horvitz_thompson", "yates_grundy"}
+        Form of the variance for ``overton``, ``hartley_rao`` and ``joint_probabilities`` (R
+        ``variance = "HT"`` or ``"YG"``).
+    hartley_rao_sum : float, optional
+        Hartley and Rao's ``sum pi^2 / n`` term (R ``HR(psum)``); default: each stratum's mean
+        inclusion probability, as R ``HR()``.
     ssu : str or list of str, optional
         Second-stage units sampled within each PSU (e.g. schools within districts), nested in
         the PSUs: R ``svydesign(id = ~psu + ssu)``.
@@ -125,6 +142,7 @@ class SurveyDesign(TaylorDesign):
     __slots__ = (
         "_data",
         "_fpc",
+        "_pps",
         "_pps_probability",
         "_psu_codes",
         "_psu_columns",
@@ -147,7 +165,10 @@ class SurveyDesign(TaylorDesign):
         *,
         ssu: ColumnSpec = None,
         ssu_fpc: Any = None,
-        pps: Literal["brewer"] | None = None,
+        pps: PpsMethod | None = None,
+        joint_probabilities: Any = None,
+        pps_variance: Literal["horvitz_thompson", "yates_grundy"] = "horvitz_thompson",
+        hartley_rao_sum: float | None = None,
     ) -> None:
         frame = as_frame(data, "data")
         self._data = frame
@@ -168,10 +189,14 @@ class SurveyDesign(TaylorDesign):
         else:
             self._psu_codes = np.arange(n, dtype=np.int64)
         self._pps_probability: np.ndarray | None = None
+        self._pps: tuple[str, Any, str] | None = None
         if pps is not None:
-            check_option(pps, ("brewer",), "pps")
+            pps = check_option(pps, _PPS, "pps")
             self._pps_probability = self._resolve_pps(fpc)
             fpc = None
+            self._pps = (pps, self._pps_matrix_input(pps, joint_probabilities, hartley_rao_sum),
+                         check_option(pps_variance, ("horvitz_thompson", "yates_grundy"),
+                                      "pps_variance"))
         self._fpc = self._resolve_fpc(fpc)
         self._ssu_codes, self._ssu_fpc = self._resolve_second_stage(ssu, ssu_fpc)
         if weights is None and self._pps_probability is not None:
@@ -210,6 +235,72 @@ class SurveyDesign(TaylorDesign):
             fail(DesignError, "fpc", "with pps='brewer' must be constant within each PSU",
                  bad=[f"PSU {int(i)}" for i in np.flatnonzero(hi > lo)])
         return values
+
+    def _pps_matrix_input(self, pps: str, joint: Any, hartley_rao_sum: Any) -> Any:
+        """The joint inclusion probabilities (PSU x PSU) or Hartley-Rao's sum, checked."""
+        if pps == "joint_probabilities":
+            if joint is None:
+                fail(DesignError, "joint_probabilities", "pps='joint_probabilities' needs the "
+                     "matrix of joint inclusion probabilities of the PSUs", bad=[None])
+            matrix = as_float_array(joint, "joint_probabilities", ndim=2, nonnegative=True)
+            if matrix.shape != (self.n_psu, self.n_psu):
+                fail(DesignError, "joint_probabilities",
+                     f"must be a square matrix with one row per PSU ({self.n_psu})",
+                     bad=[f"shape {matrix.shape}"])
+            # rows in order of the PSUs' first appearance in the data, as R's ppsmat
+            first = np.unique(self._psu_codes, return_index=True)[1]
+            order = np.argsort(first, kind="stable")  # code -> rank of appearance
+            rank = np.empty_like(order)
+            rank[order] = np.arange(order.size)
+            return matrix[np.ix_(rank, rank)]
+        if pps == "hartley_rao" and hartley_rao_sum is not None:
+            return check_positive(hartley_rao_sum, "hartley_rao_sum")
+        return None
+
+    def _pps_check_matrix(self, strata_of_psu: np.ndarray) -> np.ndarray:
+        """R's "Delta check" matrix of the PPS variance (PSU x PSU)."""
+        assert self._pps is not None and self._pps_probability is not None
+        method, extra, _ = self._pps
+        pi = np.zeros(self.n_psu)
+        pi[self._psu_codes] = self._pps_probability
+        if method == "joint_probabilities":
+            joint = extra
+            with np.errstate(divide="ignore", invalid="ignore"):
+                check = (joint - np.outer(np.diag(joint), np.diag(joint))) / joint
+            check[~np.isfinite(check)] = 0.0
+            check[np.abs(check) < _JOINT_TOLERANCE] = 0.0
+            return check
+        same = strata_of_psu[:, None] == strata_of_psu[None, :]
+        n_h = np.bincount(strata_of_psu).astype(float)[strata_of_psu][:, None]
+        if method == "overton":
+            fbar = (pi[:, None] + pi[None, :]) / 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                check = 1 - (n_h - fbar) / (n_h - 1)
+        else:
+            fbar = pi[:, None] + pi[None, :]
+            if extra is None:  # R HR(): the stratum mean of the probabilities
+                mean_pi = np.bincount(strata_of_psu, weights=pi) / np.bincount(strata_of_psu)
+                p2bar = mean_pi[strata_of_psu][:, None]
+            else:
+                p2bar = float(extra)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                check = 1 - (n_h - fbar + p2bar) / (n_h - 1)
+        check[~same | (fbar == 1)] = 0.0
+        np.fill_diagonal(check, 1 - pi)
+        return check
+
+    def _pps_covariance(self, totals: np.ndarray, strata_of_psu: np.ndarray) -> np.ndarray:
+        """Horvitz-Thompson (or Yates-Grundy) covariance of PSU totals, R ``ppsvar``."""
+        assert self._pps is not None
+        if self.n_psu > _PPS_MAX_PSU:
+            fail(DesignError, "pps", f"needs a {self.n_psu} x {self.n_psu} matrix of joint "
+                 "probabilities, too large", bad=[self.n_psu],
+                 fix=f"Use pps='brewer' (no matrix) for more than {_PPS_MAX_PSU} PSUs.")
+        check = self._pps_check_matrix(strata_of_psu)
+        cov = totals.T @ check @ totals
+        if self._pps[2] == "yates_grundy":
+            cov = cov - totals.T @ (check.sum(axis=0)[:, None] * totals)
+        return cov
 
     def _ssu_per_psu(self) -> np.ndarray:
         """Number of sampled second-stage units in each PSU (float)."""
@@ -439,7 +530,8 @@ class SurveyDesign(TaylorDesign):
         by_domain = lonely_psu == "average" or (domain_lonely and lonely_psu == "adjust")
         two_stage = self._ssu_fpc is not None and population is not None
         brewer = None
-        if self._pps_probability is not None:
+        other_pps = self._pps is not None and self._pps[0] != "brewer"
+        if self._pps_probability is not None and not other_pps:
             # Brewer's approximation (R pps="brewer"): each PSU's deviation weighted by 1 - pi_i
             brewer = np.ones(n_psu)
             brewer[self.psu_codes] = 1.0 - self._pps_probability
@@ -453,7 +545,8 @@ class SurveyDesign(TaylorDesign):
                 self.n_strata, core.k
             )
             present = psu_present > 0
-        if not full and not residualized and not by_domain and not two_stage and brewer is None:
+        if (not full and not residualized and not by_domain and not two_stage and brewer is None
+                and not other_pps):
             variance = stratified_variances(
                 psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
                 lonely_psu, list(self.strata_labels),
@@ -487,6 +580,9 @@ class SurveyDesign(TaylorDesign):
                 ssu_totals = np.bincount(
                     ssu * core.k + core.cols, weights=values, minlength=n_ssu * core.k
                 ).reshape(n_ssu, core.k)
+        if other_pps:
+            cov = self._pps_covariance(totals, strata_of_psu)
+            return (cov if full else np.diag(cov).copy()), "taylor"
         cov = stratified_covariance(
             totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels),
             present=present, psu_present=psu_present, domain_lonely=domain_lonely,

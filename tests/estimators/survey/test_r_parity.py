@@ -410,3 +410,27 @@ def test_ratio_covariance_equal_r(name: str) -> None:
         ["api00", "enroll"], ["api99", "enroll"], ["api00", "meals"], ["api99", "meals"]]
     assert rel(e.estimate, case["estimate"]) < 1e-8
     assert rel(e.covariance, case["covariance"]) < 1e-7
+
+
+PPS_OPTIONS = {
+    "overton": dict(pps="overton"),
+    "hartley_rao": dict(pps="hartley_rao", hartley_rao_sum="psum"),
+    "hartley_rao_yg": dict(pps="hartley_rao", hartley_rao_sum="psum", pps_variance="yates_grundy"),
+    "hartley_rao_default": dict(pps="hartley_rao"),
+    "joint": dict(pps="joint_probabilities"),
+    "joint_yg": dict(pps="joint_probabilities", pps_variance="yates_grundy"),
+}
+
+
+@pytest.mark.parametrize("name", list(PPS_OPTIONS))
+def test_pps_without_replacement_variances_equal_r(name: str) -> None:
+    case = CASES[f"pps/{name}"]
+    options: dict[str, Any] = dict(PPS_OPTIONS[name])
+    if "hartley_rao_sum" in options:
+        options["hartley_rao_sum"] = case["psum"]
+    if options["pps"] == "joint_probabilities":
+        options["joint_probabilities"] = _read("survey_election_jointprob.csv").to_numpy()
+    d = est.SurveyDesign(_read("survey_election_pps.csv"), fpc="p", **options)
+    t = est.total(d, ["Bush", "Kerry", "Nader"])
+    assert rel(t.estimate, case["total"]) < 1e-8
+    assert rel(t.covariance, case["total_covariance"]) < 1e-7

@@ -252,6 +252,23 @@ ep <- read.csv(file.path(out_dir, "survey_election_pps.csv"))
 dpps_br <- svydesign(id = ~1, fpc = ~p, data = ep, pps = "brewer")
 t <- svytotal(~Bush + Kerry + Nader, dpps_br)
 m <- svymean(~Bush + Kerry + Nader, dpps_br)
+write.csv(election_jointprob, file.path(out_dir, "survey_election_jointprob.csv"), row.names = FALSE)
+jp <- as.matrix(read.csv(file.path(out_dir, "survey_election_jointprob.csv")))
+dimnames(jp) <- NULL
+psum <- sum(election$p^2) / 40
+pps_designs <- list(
+  overton = svydesign(id = ~1, fpc = ~p, data = ep, pps = "overton"),
+  hartley_rao = svydesign(id = ~1, fpc = ~p, data = ep, pps = HR(psum)),
+  hartley_rao_yg = svydesign(id = ~1, fpc = ~p, data = ep, pps = HR(psum), variance = "YG"),
+  hartley_rao_default = svydesign(id = ~1, fpc = ~p, data = ep, pps = HR()),
+  joint = svydesign(id = ~1, fpc = ~p, data = ep, pps = ppsmat(jp)),
+  joint_yg = svydesign(id = ~1, fpc = ~p, data = ep, pps = ppsmat(jp), variance = "YG")
+)
+for (nm in names(pps_designs)) {
+  tp <- svytotal(~Bush + Kerry + Nader, pps_designs[[nm]])
+  put(paste0("pps/", nm), "svytotal(~Bush+Kerry+Nader, svydesign(id=~1, fpc=~p, data=election_pps, pps=...))",
+      psum = psum, total = unname(coef(tp)), total_covariance = unname(as.matrix(vcov(tp))))
+}
 put("pps/brewer", "svytotal(~Bush+Kerry+Nader, svydesign(id=~1, fpc=~p, data=election_pps, pps='brewer'))",
     weights = unname(weights(dpps_br)), total = unname(coef(t)), total_se = unname(SE(t)),
     mean = unname(coef(m)), mean_se = unname(SE(m)))
