@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from estimators.survey._estimation import (
     ColumnSpec,
@@ -19,6 +20,7 @@ from estimators.survey._estimation import (
     _estimate_core,
     _options,
     _prepare,
+    _stack,
 )
 from estimators.survey._linearization import LonelyPsu, RakingVariance
 
@@ -31,7 +33,7 @@ __all__ = ["variance"]
 
 def variance(
     design: SurveyDesign | ReplicateDesign,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -47,8 +49,10 @@ def variance(
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    y : str
-        Numeric column.
+    y : str or list of str
+        Numeric column, or several: then every variance and covariance, the matrix read column
+        by column as R (``labels`` gains ``variable`` and ``with`` columns), with their joint
+        covariance.
     by, nan_policy, lonely_psu, raking_variance, deff, confidence_level, degrees_of_freedom, adjust_domain_lonely
         As for :func:`estimators.mean`.
 
@@ -59,7 +63,8 @@ def variance(
 
     Notes
     -----
-    ``S^2_d = n_d / (n_d - 1) * sum_i w_i 1_d(i) (y_i - ybar_d)^2 / sum_i w_i 1_d(i)``. Taylor
+    ``S^2_d = n_d / (n_d - 1) * sum_i w_i 1_d(i) (y_i - ybar_d)^2 / sum_i w_i 1_d(i)`` (covariances:
+    ``(y_i - ybar_d)(x_i - xbar_d)``). Taylor
     designs: the SE is that of the weighted mean of ``z_i = n_d / (n_d - 1) (y_i - ybar_d)^2``
     with ``ybar_d`` held fixed and ``n_d`` the rows with non-zero weight (R ``svyvar``). Replicate
     designs recompute ``ybar_d`` on every replicate, with ``n_d`` the rows of the domain (R
@@ -81,43 +86,60 @@ def variance(
         lonely_psu, raking_variance, deff, confidence_level
     )
     df_option = _check_degrees_of_freedom(degrees_of_freedom)
-    prep = _prepare(design, [y], by, nan_policy)
+    variables = list(y) if isinstance(y, list) else [y]
+    prep = _prepare(design, list(dict.fromkeys(variables)), by, nan_policy)
     k = len(prep.labels)
-    yv = prep.columns[y]
     w = prep.weights
     inside = prep.domain >= 0
     dom = np.where(inside, prep.domain, 0)
     weight_in = np.where(inside, w, 0.0)
-    xbar = np.bincount(dom, weights=weight_in * yv, minlength=k) / np.bincount(
-        dom, weights=weight_in, minlength=k
-    )
+    mass = np.bincount(dom, weights=weight_in, minlength=k)
     counted = inside & (w != 0) if prep.replicate is None else inside
     n_d = np.bincount(dom[counted], minlength=k).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
         factor = np.where(n_d > 1, n_d / (n_d - 1), np.nan)
-    centred = np.where(inside, yv - xbar[dom], 0.0)
-    z = centred**2 * factor[dom]
-    ones = np.ones(len(yv))
-    core = _core(prep.domain, k, z, ones)
+    centred = {}
+    for v in variables:
+        xbar = np.bincount(dom, weights=weight_in * prep.columns[v], minlength=k) / mass
+        centred[v] = np.where(inside, prep.columns[v] - xbar[dom], 0.0)
+    # R's order: the covariance matrix read column by column
+    pairs = [(a, b) for b in variables for a in variables]
+    ones = np.ones(len(w))
+    core = _stack([_core(prep.domain, k, centred[a] * centred[b] * factor[dom], ones)
+                   for a, b in pairs])
+    labels = prep.labels
+    if isinstance(y, list):
+        labels = pd.concat([prep.labels] * len(pairs), ignore_index=True)
+        labels.insert(0, "with", np.repeat(np.asarray([str(b) for _, b in pairs], dtype=object), k))
+        labels.insert(0, "variable", np.repeat(np.asarray([str(a) for a, _ in pairs], dtype=object), k))
     est, theta = _estimate_core(
-        prep, core, statistic="variance", variable=str(y), labels=prep.labels,
-        lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
-        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
+        prep, core, statistic="variance", variable=", ".join(str(v) for v in variables),
+        labels=labels, lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff,
+        confidence_level=level, degrees_of_freedom=df_option,
+        adjust_domain_lonely=adjust_domain_lonely,
     )
     if prep.replicate is None:
         return est
-    # replicates: the weighted variance recomputed (mean included) on each replicate's weights
+    # replicates: the weighted (co)variances recomputed (means included) on each replicate
     rep = prep.replicate
-    first = _core(prep.domain, k, centred, ones)
-    second = _core(prep.domain, k, centred**2, ones)
-    den = first.sparse(ones[first.rows])
-    m1 = rep.replicate_estimates(first.sparse(first.a), den)
-    m2 = rep.replicate_estimates(second.sparse(second.a), den)
-    reps = factor[:, None] * (m2 - m1**2)
+    den_core = _core(prep.domain, k, ones, ones)
+    den = den_core.sparse(ones[den_core.rows])
+    first = {}
+    for v in variables:
+        c = _core(prep.domain, k, centred[v], ones)
+        first[v] = rep.replicate_estimates(c.sparse(c.a), den)
+    blocks = []
+    for a, b in pairs:
+        c = _core(prep.domain, k, centred[a] * centred[b], ones)
+        m_ab = rep.replicate_estimates(c.sparse(c.a), den)
+        blocks.append(factor[:, None] * (m_ab - first[a] * first[b]))
+    reps = np.vstack(blocks)
     centre = theta[:, None] if rep.mse else reps[:, rep.rscales > 0].mean(axis=1, keepdims=True)
     dev = reps - centre
-    covariance = rep.scale * (dev * rep.rscales) @ dev.T
-    new_variance = np.clip(np.diag(covariance), 0.0, None)
+    full = est.covariance is not None
+    covariance = rep.scale * (dev * rep.rscales) @ dev.T if full else None
+    new_variance = (np.clip(np.diag(covariance), 0.0, None) if covariance is not None
+                    else np.clip(rep.scale * (dev * dev) @ rep.rscales, 0.0, None))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(est.std_error > 0, new_variance / est.std_error**2, np.nan)
     return replace(

@@ -434,3 +434,13 @@ def test_pps_without_replacement_variances_equal_r(name: str) -> None:
     t = est.total(d, ["Bush", "Kerry", "Nader"])
     assert rel(t.estimate, case["total"]) < 1e-8
     assert rel(t.covariance, case["total_covariance"]) < 1e-7
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_variance_matrix_of_two_variables_equal_r(name: str) -> None:
+    case = CASES[f"svyvar/{name}/matrix"]
+    e = est.variance(_design(name), ["api00", "api99"])
+    assert e.labels[["variable", "with"]].values.tolist() == [
+        ["api00", "api00"], ["api99", "api00"], ["api00", "api99"], ["api99", "api99"]]
+    assert rel(e.estimate, case["estimate"]) < 1e-8
+    assert rel(e.covariance, case["covariance"]) < 1e-7

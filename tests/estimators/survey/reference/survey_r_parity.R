@@ -142,6 +142,12 @@ for (nm in names(vdesigns)) {
       levels = as.character(b$stype), estimate = unname(b[, 2]), se = unname(b[, 3]))
 }
 
+for (nm in names(vdesigns)) {
+  v <- svyvar(~api00 + api99, vdesigns[[nm]])
+  put(paste0("svyvar/", nm, "/matrix"), "svyvar(~api00+api99, d)",
+      estimate = unname(as.vector(as.matrix(v))), covariance = unname(as.matrix(vcov(v))))
+}
+
 # -- svycontrast (man/svycontrast.Rd) ----------------------------------------------------------------
 a <- svytotal(~api00 + enroll + api99, dclus1)
 lin <- svycontrast(a, list(avg = c(0.5, 0, 0.5), diff = c(1, 0, -1)))
