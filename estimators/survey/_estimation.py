@@ -1001,6 +1001,7 @@ def quantile(
     adjust_domain_lonely: bool = False,
     rule: QuantileRule = "math",
     interval_type: Literal["mean", "beta", "xlogit", "asin", "quantile"] = "mean",
+    clip_limits: bool = True,
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
 
@@ -1013,7 +1014,9 @@ def quantile(
         Probabilities in (0, 1).
     {params}
     rule : {"math", "school", "shahvaish", "hf1", ..., "hf9"}
-        R ``svyquantile``'s ``qrule``: ``"math"`` (default, the smallest ``y`` with ``F(y) >= p``),
+        R ``svyquantile``'s ``qrule``: ``"math"`` (default, the smallest ``y`` with ``F(y) >= p``;
+        R's ``"math"`` code returns the second smallest value when ``p`` is below the smallest
+        value's weight share, and ``"hf1"`` reproduces that code exactly),
         ``"school"`` (the average of the two values when ``F(y) = p`` exactly), Shah and Vaish's
         rule, or the weighted versions of Hyndman and Fan's types 1 to 9 (``hf7`` as R defines it).
         The interval ends are mapped back with the same rule.
@@ -1023,6 +1026,9 @@ def quantile(
         :func:`estimators.proportion_interval`. Replicate designs also take ``"quantile"``: the
         replicate variance of the quantiles recomputed with each replicate's weights, and the
         interval ``q -/+ t SE`` (R ``interval.type = "quantile"``).
+    clip_limits : bool
+        A Woodruff probability limit outside [0, 1] is clipped to it (default: the interval ends
+        at the smallest or largest value) or, with ``False``, gives a NaN limit and SE, as R.
 
     Returns
     -------
@@ -1162,10 +1168,14 @@ def quantile(
             crit = _critical(lvl, df)
             return qhat - crit * se_direct, qhat + crit * se_direct
         p_lo, p_hi = probability_interval(lvl)
+        bad_lo, bad_hi = np.isnan(p_lo) | (p_lo < 0), np.isnan(p_hi) | (p_hi > 1)
         p_lo = np.where(np.isnan(p_lo), 0.0, p_lo)
         p_hi = np.where(np.isnan(p_hi), 1.0, p_hi)
         lo = np.array([rule_value(parts[i], p_lo[i]) for i in range(len(parts))])
         hi = np.array([rule_value(parts[i], p_hi[i]) for i in range(len(parts))])
+        if not clip_limits:  # R: a limit outside [0, 1] is NaN
+            lo = np.where(bad_lo, np.nan, lo)
+            hi = np.where(bad_hi, np.nan, hi)
         return lo, hi
 
     lo, hi = interval(level)

@@ -444,3 +444,15 @@ def test_variance_matrix_of_two_variables_equal_r(name: str) -> None:
         ["api00", "api00"], ["api99", "api00"], ["api00", "api99"], ["api99", "api99"]]
     assert rel(e.estimate, case["estimate"]) < 1e-8
     assert rel(e.covariance, case["covariance"]) < 1e-7
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_domain_quantiles_reproduce_r_exactly_with_hf1_and_no_clipping(name: str) -> None:
+    # R's qrule="math" code is rule="hf1"; R's NaN limits are clip_limits=False
+    case = CASES[f"df/{name}/by_stype_quantile_api00"]
+    e = est.quantile(_design(name), "api00", 0.5, by="stype", rule="hf1", clip_limits=False)
+    want = np.asarray(case["se"], dtype=float)
+    assert np.array_equal(np.isnan(e.std_error), np.isnan(want))
+    ok = ~np.isnan(want)
+    assert rel(e.estimate, case["estimate"]) < 1e-8
+    assert rel(e.std_error[ok], want[ok]) < 1e-7
