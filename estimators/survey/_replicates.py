@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ReplicateDesign", "ReplicateMethod", "hadamard", "replicate_design"]
 
-ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap"]
-_METHODS: tuple[ReplicateMethod, ...] = ("jk1", "jkn", "brr", "fay", "bootstrap")
+ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap", "mrb"]
+_METHODS: tuple[ReplicateMethod, ...] = ("jk1", "jkn", "brr", "fay", "bootstrap", "mrb")
 UserMethod = Literal[
     "jk1", "jkn", "brr", "fay", "bootstrap", "successive_difference", "acs", "other"
 ]
@@ -529,7 +529,7 @@ def replicate_design(
     ----------
     design : SurveyDesign
         Strata, PSUs and fpc define the replicates; its weighting steps are re-run on each.
-    method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "mrb"}
         ``jk1``: delete-one-PSU jackknife for unstratified designs, ``scale = (1 - f)(n - 1)/n``
         (R ``as.svrepdesign(type="JK1")``, fpc included as R does). ``jkn``: stratified jackknife,
         ``rscales_h = (1 - f_h)(n_h - 1)/n_h``, scale 1. ``brr`` / ``fay``: balanced half-samples
@@ -538,8 +538,11 @@ def replicate_design(
         bootstrap drawing ``n_h - 1`` PSUs with replacement per stratum,
         ``multiplier = 1 - lambda + lambda n_h/(n_h - 1) m_hi`` with ``lambda = sqrt(1 - f_h)``
         (``lambda = 1`` without fpc, as R ``type="subbootstrap"``), ``scale = 1/(R - 1)``.
+        ``mrb``: Preston's multistage rescaled bootstrap at the first stage (R
+        ``type="mrbbootstrap"`` for a one-stage design): half of each stratum's PSUs kept per
+        replicate, rescaled so that the variance of a total is the Taylor variance with fpc.
     replicates : int
-        Number of bootstrap replicates.
+        Number of bootstrap (and ``mrb``) replicates.
     fay_rho : float
         Fay's perturbation factor in [0, 1) (method ``"fay"``).
     lonely_psu : {"raise", "adjust", "certainty", "remove", "average"}
@@ -620,7 +623,42 @@ def replicate_design(
             fail(ValidationError, "fay_rho", "must lie in [0, 1)", bad=[fay_rho])
         return _brr(design, strata_of_psu, n_h, rho, hadamard_matrix, labels, mse, method)
     R = as_int(replicates, "replicates", minimum=2)
+    if method == "mrb":
+        return _rescaled_half_sample(design, strata_of_psu, n_h, fraction, R, as_rng(rng), mse)
     return _bootstrap(design, strata_of_psu, n_h, fraction, R, as_rng(rng), labels, mse)
+
+
+def _rescaled_half_sample(
+    design: SurveyDesign,
+    strata_of_psu: np.ndarray,
+    n_h: np.ndarray,
+    fraction: np.ndarray,
+    R: int,
+    rng: np.random.Generator,
+    mse: bool,
+) -> ReplicateDesign:
+    """Preston's rescaled bootstrap at the first stage (R ``mrbweights`` with one stage).
+
+    In every stratum and replicate, ``m = floor(n_h / 2)`` PSUs are kept at random without
+    replacement; multipliers ``1 - lambda + lambda (n_h / m) 1[kept]`` with
+    ``lambda = sqrt(m (1 - f_h) / (n_h - m))`` (a stratum with one PSU gets multiplier 1);
+    ``scale = 1``, ``rscales = 1 / (R - 1)``.
+    """
+    n_psu = len(strata_of_psu)
+    factors = np.ones((n_psu, R))
+    for h in range(design.n_strata):
+        members = np.flatnonzero(strata_of_psu == h)
+        n = len(members)
+        m = n // 2
+        if m == 0:
+            continue
+        lam = np.sqrt(m * max(1.0 - fraction[h], 0.0) / (n - m))
+        kept = np.argsort(rng.random((n, R)), axis=0) < m  # m PSUs per replicate, uniformly
+        factors[members] = 1.0 - lam + lam * (n / m) * kept
+    return ReplicateDesign(
+        design, factors, design.psu_codes, method="mrb", scale=1.0,
+        rscales=np.full(R, 1.0 / (R - 1)), mse=mse, combined=False,
+    )
 
 
 def _jkn(
