@@ -14,6 +14,7 @@ from estimators.errors import ValidationError
 from estimators.survey import _estimation
 from estimators.survey._estimation import ColumnSpec, Estimate, _core, _critical, _prepare
 from estimators.survey._linearization import LonelyPsu, RakingVariance
+from estimators.survey._profile_interval import profile_interval
 
 if TYPE_CHECKING:
     from estimators.survey._design import SurveyDesign
@@ -21,8 +22,8 @@ if TYPE_CHECKING:
 
 __all__ = ["proportion_interval"]
 
-IntervalMethod = Literal["logit", "xlogit", "asin", "beta", "mean"]
-_METHODS: tuple[IntervalMethod, ...] = ("logit", "xlogit", "asin", "beta", "mean")
+IntervalMethod = Literal["logit", "likelihood", "xlogit", "asin", "beta", "mean"]
+_METHODS: tuple[IntervalMethod, ...] = ("logit", "likelihood", "xlogit", "asin", "beta", "mean")
 
 
 def proportion_interval(
@@ -44,7 +45,7 @@ def proportion_interval(
     design : SurveyDesign or ReplicateDesign
     y : str
         Column of 0/1 (or boolean) values: the proportion is its weighted mean.
-    method : {"logit", "xlogit", "asin", "beta", "mean"}
+    method : {"logit", "likelihood", "xlogit", "asin", "beta", "mean"}
         ``"logit"`` (default) and ``"xlogit"``: a symmetric interval for ``log(p / (1 - p))``
         mapped back (R's ``logit``, a survey-weighted logistic regression, and ``xlogit``, the
         delta method; they coincide for Taylor designs, while on a replicate design ``"logit"``
@@ -52,7 +53,9 @@ def proportion_interval(
         each replicate). ``"asin"``: the same on ``asin(sqrt(p))``. ``"beta"``:
         Korn and Graubard's Clopper-Pearson interval with the effective sample size
         ``p (1 - p) / V`` scaled by ``(t_{n-1} / t_df)^2``. ``"mean"``: ``p -/+ t SE`` (may leave
-        [0, 1]).
+        [0, 1]). ``"likelihood"``: R's profile-likelihood interval of the quasi-binomial model,
+        at a level widened by the design effect (Taylor designs without weighting steps; R's
+        grid and spline interpolation reproduced).
     by : str or list of str, optional
         Domains (each gets its own interval, as R ``svyby(..., svyciprop)``).
     confidence_level : float
@@ -132,7 +135,28 @@ def proportion_interval(
                 axis=1, keepdims=True)
             logit_se = np.sqrt(rep.scale * ((reps - centre) ** 2) @ rep.rscales)
 
+    if method == "likelihood" and (prep.replicate is not None or prep.design.weighting_steps):
+        fail(ValidationError, "method",
+             "'likelihood' is available for Taylor designs without weighting steps",
+             bad=["likelihood"], fix="Use method='logit' (R gives no likelihood interval there).")
+
+    def likelihood(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        lows, highs = np.empty(k), np.empty(k)
+        yv, wv = prep.columns[y], prep.weights
+        for j in range(k):
+            rows = prep.domain == j
+            yd, wd = yv[rows], wv[rows]
+            prior = wd / wd.mean()
+            resid = (yd - p[j]) * np.sqrt(prior) / np.sqrt(p[j] * (1 - p[j]))
+            n_nonzero = float((wd != 0).sum())
+            centre = np.sum(wd * resid) / wd.sum()
+            dispersion = (n_nonzero / (n_nonzero - 1)) * np.sum(wd * (resid - centre) ** 2) / wd.sum()
+            lows[j], highs[j] = profile_interval(yd, wd, p[j], se[j], dispersion, df[j], lvl)
+        return lows, highs
+
     def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        if method == "likelihood":
+            return likelihood(lvl)
         crit = _critical(lvl, df)
         with np.errstate(divide="ignore", invalid="ignore"):
             if method == "mean":

@@ -456,3 +456,16 @@ def test_domain_quantiles_reproduce_r_exactly_with_hf1_and_no_clipping(name: str
     ok = ~np.isnan(want)
     assert rel(e.estimate, case["estimate"]) < 1e-8
     assert rel(e.std_error[ok], want[ok]) < 1e-7
+
+
+@pytest.mark.parametrize("by", [None, "stype"])
+def test_proportion_likelihood_interval_equal_r(by: str | None) -> None:
+    d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc")
+    key = "ciprop/taylor/likelihood" if by is None else "ciprop/by_stype/likelihood"
+    _check_ciprop(est.proportion_interval(d, "ell0", method="likelihood", by=by), CASES[key])
+
+
+def test_proportion_likelihood_interval_needs_a_plain_taylor_design() -> None:
+    d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc").with_replicates("jk1")
+    with pytest.raises(est.ValidationError, match="method: 'likelihood' is available for Taylor"):
+        est.proportion_interval(d, "emer0", method="likelihood")
