@@ -65,7 +65,8 @@ class Estimate(Result):
     Attributes
     ----------
     statistic : str
-        ``"mean"``, ``"total"``, ``"proportion"``, ``"ratio"`` or ``"quantile"``.
+        ``"mean"``, ``"total"``, ``"proportion"``, ``"ratio"``, ``"quantile"``, ``"variance"``,
+        ``"contrast"`` or ``"replicate"`` (:func:`estimators.replicate_estimate`).
     variable : str
         The outcome (``"y/x"`` for a ratio).
     labels : DataFrame
