@@ -655,6 +655,10 @@ class SurveyDesign(TaylorDesign):
             parts.append(f"psu={self._psu_columns} ({self.n_psu})")
         if self._fpc is not None:
             parts.append("fpc")
+        if self._ssu_codes is not None:
+            parts.append("second stage" + (" with fpc" if self._ssu_fpc is not None else ""))
+        if self._pps is not None:
+            parts.append(f"pps={self._pps[0]}")
         if self._steps:
             parts.append("weighted by " + " -> ".join(s.method for s in self._steps))
         return f"SurveyDesign({', '.join(parts)})"
