@@ -31,6 +31,7 @@ from estimators.survey._linearization import (
 )
 from estimators.survey._protocol import Design
 from estimators.survey._quantile_rules import RULES, QuantileRule
+from estimators.survey._root import zeroin
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -1001,7 +1002,7 @@ def quantile(
     degrees_of_freedom: DegreesOfFreedom | float = "domain",
     adjust_domain_lonely: bool = False,
     rule: QuantileRule = "math",
-    interval_type: Literal["mean", "beta", "xlogit", "asin", "quantile"] = "mean",
+    interval_type: Literal["mean", "beta", "xlogit", "asin", "score", "quantile"] = "mean",
     clip_limits: bool = True,
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
@@ -1024,7 +1025,11 @@ def quantile(
     interval_type : {"mean", "beta", "xlogit", "asin"}
         Scale of the Woodruff interval for ``F(q_p)`` (R ``interval.type``): symmetric on the
         probability (default), Korn-Graubard's beta, logit or arcsine square root scale, as
-        :func:`estimators.proportion_interval`. Replicate designs also take ``"quantile"``: the
+        :func:`estimators.proportion_interval`; or ``"score"``: Francisco and Fuller's test
+        inversion, the values where the design-based score test of ``P(Y > theta) = 1 - p``
+        crosses the t quantile (found with R ``uniroot``'s iterations, then mapped back as R
+        does, through the unweighted share of values below them). Replicate designs also take
+        ``"quantile"``: the
         replicate variance of the quantiles recomputed with each replicate's weights, and the
         interval ``q -/+ t SE`` (R ``interval.type = "quantile"``).
     clip_limits : bool
@@ -1062,7 +1067,7 @@ def quantile(
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     rule = check_option(rule, ("math", *RULES), "rule")
     interval_type = check_option(
-        interval_type, ("mean", "beta", "xlogit", "asin", "quantile"), "interval_type"
+        interval_type, ("mean", "beta", "xlogit", "asin", "score", "quantile"), "interval_type"
     )
     probs = np.atleast_1d(np.asarray(quantiles, dtype=float))
     for p in probs:
@@ -1164,7 +1169,41 @@ def quantile(
             centre = replicate_q[:, rep_design.rscales > 0].mean(axis=1, keepdims=True)
         se_direct = np.sqrt(rep_design.scale * ((replicate_q - centre) ** 2) @ rep_design.rscales)
 
+    def score_interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        """R ``ffullerCI``: invert the score test of the domain's indicator ``y > theta``."""
+        lows, highs = np.empty(k * n_p), np.empty(k * n_p)
+        ones = np.ones(len(yv))
+        for j in range(k):
+            member = prep.domain == j
+            x = yv[member]
+            only = np.where(member, 0, -1)
+            iqr = float(np.subtract(*np.percentile(x, [75, 25])))
+            lower_t, upper_t = x.min() + iqr / 100, x.max() - iqr / 100
+            tol = 1 / (100 * np.sqrt(member.sum()))
+            for i_p, p in enumerate(probs):
+                crit = float(_critical(lvl, df[i_p * k + j]))
+
+                def score(theta: float, limit: float, p: float = p, member: np.ndarray = member,
+                          only: np.ndarray = only) -> float:
+                    values = np.where(member, (yv > theta) - (1 - p), 0.0)
+                    e, _ = _estimate_core(
+                        prep, _core(only, 1, values, ones), statistic="mean", variable="u",
+                        labels=pd.DataFrame(index=range(1)), lonely_psu=lonely_psu,
+                        raking_variance=raking_variance, deff="with_replacement",
+                        confidence_level=level,
+                    )
+                    return float(e.estimate[0] / e.std_error[0] - limit)
+
+                q_low = zeroin(lambda t, c=crit: score(t, c), lower_t, upper_t, tol)
+                q_up = zeroin(lambda t, c=crit: score(t, -c), lower_t, upper_t, tol)
+                part = sorted_parts[j]
+                lows[i_p * k + j] = rule_value(part, float(np.mean(x <= q_low)))
+                highs[i_p * k + j] = rule_value(part, float(np.mean(x <= q_up)))
+        return lows, highs
+
     def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        if interval_type == "score":
+            return score_interval(lvl)
         if interval_type == "quantile":
             crit = _critical(lvl, df)
             return qhat - crit * se_direct, qhat + crit * se_direct

@@ -469,3 +469,13 @@ def test_proportion_likelihood_interval_needs_a_plain_taylor_design() -> None:
     d = est.SurveyDesign(CIPROP, psu="dnum", fpc="fpc").with_replicates("jk1")
     with pytest.raises(est.ValidationError, match="method: 'likelihood' is available for Taylor"):
         est.proportion_interval(d, "emer0", method="likelihood")
+
+
+@pytest.mark.parametrize("name", ["clus1", "strat"])
+@pytest.mark.parametrize("variable", ["api00", "ell"])
+def test_quantile_score_intervals_equal_r(name: str, variable: str) -> None:
+    case = CASES[f"quantile_score/{name}/{variable}"]
+    e = est.quantile(_design(name), variable, [0.25, 0.5, 0.75], interval_type="score").to_frame()
+    assert rel(e["estimate"], case["estimate"]) < 1e-8
+    for key, column in [("ci_lower", "ci_lower"), ("ci_upper", "ci_upper"), ("se", "std_error")]:
+        assert rel(e[column], case[key]) < 1e-7

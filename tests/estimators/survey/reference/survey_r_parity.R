@@ -279,6 +279,18 @@ put("pps/brewer", "svytotal(~Bush+Kerry+Nader, svydesign(id=~1, fpc=~p, data=ele
     weights = unname(weights(dpps_br)), total = unname(coef(t)), total_se = unname(SE(t)),
     mean = unname(coef(m)), mean_se = unname(SE(m)))
 
+# -- svyquantile(interval.type = "score") --------------------------------------------------------------
+for (nm in names(qdesigns)) {
+  for (v in c("api00", "ell")) {
+    q <- svyquantile(as.formula(paste0("~", v)), qdesigns[[nm]], c(0.25, 0.5, 0.75),
+                     interval.type = "score")[[1]]
+    put(paste0("quantile_score/", nm, "/", v),
+        sprintf("svyquantile(~%s, d, c(.25,.5,.75), interval.type='score')", v),
+        estimate = unname(q[, 1]), ci_lower = unname(q[, 2]), ci_upper = unname(q[, 3]),
+        se = unname(q[, 4]))
+  }
+}
+
 # -- replicate quantiles, interval.type = "quantile" (man/svyquantile.Rd) ----------------------------
 for (rule in c("math", "school", "hf7")) {
   for (v in c("api00", "ell")) {
