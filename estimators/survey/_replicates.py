@@ -370,10 +370,12 @@ class ReplicateDesign(Design):
         (R ``degf`` of the subset replicate design, as ``svyby`` gives ``svyquantile``).
 
         Without weighting steps the rank is that of the replicate multipliers of the rows' PSUs
-        (or rows); after weighting, of the final replicate weights of those rows.
+        (or rows); after weighting, of the final replicate weights of those rows (for designs
+        with more than 16 million rows x replicates, of the multipliers, to bound memory).
         """
         steps = self.design.weighting_steps
-        full = self.replicate_weights() if steps else None
+        small = self.design.n * self.n_replicates <= _CHUNK_CELLS
+        full = self.replicate_weights() if (steps and small) else None
         out = []
         domain = np.asarray(domain, dtype=np.int64)
         for j in range(k):
