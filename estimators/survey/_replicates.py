@@ -419,6 +419,10 @@ def _rank(matrix: np.ndarray, tol: float = 1e-5) -> int:
     """Numerical rank with R ``qr(..., tol = 1e-5)``'s relative tolerance (pivoted QR)."""
     if matrix.size == 0:
         return 0
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape[0] > 4 * matrix.shape[1]:  # tall: the Gram matrix's eigenvalues are cheaper
+        values = np.linalg.eigvalsh(matrix.T @ matrix)
+        return int((values > tol**2 * values.max(initial=0.0)).sum()) if values.size else 0
     r = linalg.qr(np.asarray(matrix, dtype=float), mode="r", pivoting=True)[0]
     diag = np.abs(np.diag(r))
     if diag.size == 0 or diag[0] == 0:
