@@ -701,7 +701,8 @@ def _linear_statistic(
         _check_total_weight_range(prep.weights)
     k = len(prep.labels)
     denominator = np.ones(prep.design.n) if statistic == "mean" else None
-    core = _stack([_core(prep.domain, k, prep.columns[v], denominator) for v in variables])
+    cores = [_core(prep.domain, k, prep.columns[v], denominator) for v in variables]
+    core = cores[0] if len(cores) == 1 else _stack(cores)
     labels = prep.labels
     if isinstance(y, list):
         # several outcomes at once (their joint covariance, for contrasts): variable first
@@ -947,7 +948,8 @@ def ratio(
     prep = _prepare(design, list(dict.fromkeys(numerators + denominators)), by, nan_policy)
     k = len(prep.labels)
     pairs = [(y, x) for x in denominators for y in numerators]  # R's order: as.vector(ratio)
-    core = _stack([_core(prep.domain, k, prep.columns[y], prep.columns[x]) for y, x in pairs])
+    cores = [_core(prep.domain, k, prep.columns[y], prep.columns[x]) for y, x in pairs]
+    core = cores[0] if len(cores) == 1 else _stack(cores)
     labels = prep.labels
     if several:
         labels = pd.concat([prep.labels] * len(pairs), ignore_index=True)

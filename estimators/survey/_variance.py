@@ -105,8 +105,8 @@ def variance(
     # R's order: the covariance matrix read column by column
     pairs = [(a, b) for b in variables for a in variables]
     ones = np.ones(len(w))
-    core = _stack([_core(prep.domain, k, centred[a] * centred[b] * factor[dom], ones)
-                   for a, b in pairs])
+    cores = [_core(prep.domain, k, centred[a] * centred[b] * factor[dom], ones) for a, b in pairs]
+    core = cores[0] if len(cores) == 1 else _stack(cores)
     labels = prep.labels
     if isinstance(y, list):
         labels = pd.concat([prep.labels] * len(pairs), ignore_index=True)
