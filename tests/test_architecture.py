@@ -27,11 +27,11 @@ ESTIMATORS_PUBLIC = [
     "ReplicateDesign", "RepresentativenessResult",
     "StrengthModelResult", "SurveyDesign", "UtilityTable", "ValidationError", "WeightingResult",
     "WelfareResult", "WhoDecidesResult", "adjust_to_reference", "aggregate",
-    "answer_distribution", "bradley_terry", "calibrate", "choice_sets", "covariate_balance",
-    "datasets", "load_prism", "mean", "pairwise_battles",
-    "plackett_luce", "poststratify", "proportion", "quantile", "rake", "ratio", "read_prism_table",
-    "replicate_design", "representativeness", "total", "trim", "utility_table",
-    "utterances_from_conversations", "welfare", "who_decides",
+    "answer_distribution", "bradley_terry", "calibrate", "choice_sets", "contrast",
+    "covariate_balance", "datasets", "load_prism", "mean", "pairwise_battles", "plackett_luce",
+    "poststratify", "proportion", "proportion_interval", "quantile", "rake", "ratio",
+    "read_prism_table", "replicate_design", "replicate_estimate", "representativeness", "total",
+    "trim", "utility_table", "utterances_from_conversations", "variance", "welfare", "who_decides",
 ]
 SAMPLING_PUBLIC = [
     "SYNTHETIC_OPTIONS", "AdaptiveAllocator", "AdaptivePolicy", "AllocationPlan",

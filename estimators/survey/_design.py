@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ from estimators._lib.validation import (
     as_frame,
     as_weights,
     check_columns,
+    check_option,
     check_positive,
     fail,
 )
@@ -31,6 +32,12 @@ from estimators.survey._weighting_steps import WeightingStep
 __all__ = ["SurveyDesign"]
 
 ColumnSpec = Hashable | Sequence[Hashable] | None
+PpsMethod = Literal["brewer", "overton", "hartley_rao", "joint_probabilities"]
+_PPS: tuple[PpsMethod, ...] = ("brewer", "overton", "hartley_rao", "joint_probabilities")
+# R ppsmat's default: entries of the Delta-check matrix below this are set to 0
+_JOINT_TOLERANCE = 1e-4
+# the PPS variance with joint probabilities builds a PSU x PSU matrix
+_PPS_MAX_PSU = 10_000
 
 # Largest rows x domains matrix of calibration residuals built for a Taylor variance (2 GB).
 _DENSE_RESIDUAL_MAX = 250_000_000
@@ -73,7 +80,9 @@ class SurveyDesign(TaylorDesign):
         One row per observation (e.g. one rating). Never copied, mutated or reordered; its index
         labels must be unique because weights are aligned to them.
     weights : str, array-like, Series or None
-        Design (base) weights: a column name, values aligned to the rows, or ``None`` for 1.
+        Design (base) weights: a column name, values aligned to the rows, or ``None``: then the
+        weights implied by ``fpc`` (``N_h / n_h``, the inverse first-stage sampling fraction, as R
+        ``svydesign`` without ``weights``), or 1 without ``fpc``.
     strata : str or list of str, optional
         Column(s) whose joint levels are the strata.
     psu : str, optional
@@ -83,11 +92,38 @@ class SurveyDesign(TaylorDesign):
         Finite-population correction at the first stage: either the population size (values > 1:
         number of PSUs in the stratum, or of units when there is no PSU) or the sampling fraction
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
+    pps : {"brewer", "overton", "hartley_rao", "joint_probabilities"}, optional
+        PSUs drawn with probability proportional to size without replacement, ``fpc`` holding
+        each PSU's inclusion probability ``pi_i`` (weights ``1 / pi`` when none are given), with
+        the variance of R ``svydesign(pps = ...)``: Brewer's approximation (``"brewer"``),
+        Overton's or Hartley and Rao's approximations to the joint probabilities, or the
+        Horvitz-Thompson variance with your ``joint_probabilities`` (R ``ppsmat``; entries of
+        ``(pi_ij - pi_i pi_j) / pi_ij`` below 1e-4 in absolute value are set to 0, as R).
+    joint_probabilities : 2-D array, optional
+        ``pi_ij`` of the PSUs, in the order they first appear in the data.
+    pps_variance : {"horvitz_thompson", "yates_grundy"}
+        Form of the variance for ``overton``, ``hartley_rao`` and ``joint_probabilities`` (R
+        ``variance = "HT"`` or ``"YG"``).
+    hartley_rao_sum : float, optional
+        Hartley and Rao's ``sum pi^2 / n`` term (R ``HR(psum)``); default: each stratum's mean
+        inclusion probability, as R ``HR()``.
+    ssu : str or list of str, optional
+        Second-stage units sampled within each PSU (e.g. schools within districts), nested in
+        the PSUs: R ``svydesign(id = ~psu + ssu)``.
+    ssu_fpc : str or float, optional
+        Second-stage finite-population correction: the number of second-stage units in the PSU's
+        population (values > 1) or the fraction sampled, constant within a PSU (R's second
+        ``fpc`` term). With ``fpc`` and ``ssu_fpc`` the variance adds the second stage (R's
+        default multistage variance) and, without ``weights``, the weights are
+        ``N_h / n_h * M_i / m_i``.
 
     Notes
     -----
     The variance estimators treat PSUs as drawn with replacement within strata (the usual
-    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given.
+    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given. With a
+    second stage (``ssu`` and ``ssu_fpc``) and a first-stage ``fpc`` they add, as R's
+    ``svyrecvar``, ``sum_i (n_h / N_h) (1 - m_i / M_i) m_i / (m_i - 1) sum_j (t_ij - tbar_i)^2``
+    over PSUs ``i`` and their second-stage unit totals ``t_ij``.
 
     References
     ----------
@@ -106,8 +142,12 @@ class SurveyDesign(TaylorDesign):
     __slots__ = (
         "_data",
         "_fpc",
+        "_pps",
+        "_pps_probability",
         "_psu_codes",
         "_psu_columns",
+        "_ssu_codes",
+        "_ssu_fpc",
         "_steps",
         "_strata_codes",
         "_strata_columns",
@@ -122,6 +162,13 @@ class SurveyDesign(TaylorDesign):
         strata: ColumnSpec = None,
         psu: ColumnSpec = None,
         fpc: Any = None,
+        *,
+        ssu: ColumnSpec = None,
+        ssu_fpc: Any = None,
+        pps: PpsMethod | None = None,
+        joint_probabilities: Any = None,
+        pps_variance: Literal["horvitz_thompson", "yates_grundy"] = "horvitz_thompson",
+        hartley_rao_sum: float | None = None,
     ) -> None:
         frame = as_frame(data, "data")
         self._data = frame
@@ -141,8 +188,178 @@ class SurveyDesign(TaylorDesign):
             self._psu_codes = pd.factorize(joint, sort=True)[0].astype(np.int64)
         else:
             self._psu_codes = np.arange(n, dtype=np.int64)
+        self._pps_probability: np.ndarray | None = None
+        self._pps: tuple[str, Any, str] | None = None
+        if pps is not None:
+            pps = check_option(pps, _PPS, "pps")
+            self._pps_probability = self._resolve_pps(fpc)
+            fpc = None
+            self._pps = (pps, self._pps_matrix_input(pps, joint_probabilities, hartley_rao_sum),
+                         check_option(pps_variance, ("horvitz_thompson", "yates_grundy"),
+                                      "pps_variance"))
         self._fpc = self._resolve_fpc(fpc)
+        self._ssu_codes, self._ssu_fpc = self._resolve_second_stage(ssu, ssu_fpc)
+        if weights is None and self._pps_probability is not None:
+            implied = 1.0 / self._pps_probability
+            implied.setflags(write=False)
+            self._weights = implied
+        if weights is None and self._fpc is not None:
+            # R svydesign: without weights, the sampling probabilities come from the fpc
+            implied = self._fpc / self._psu_per_stratum()[self._strata_codes]
+            if self._ssu_fpc is not None:
+                implied = implied * self._ssu_fpc / self._ssu_per_psu()[self._psu_codes]
+            implied.setflags(write=False)
+            self._weights = implied
         self._steps: tuple[WeightingStep, ...] = ()
+
+    def _resolve_pps(self, fpc: Any) -> np.ndarray:
+        """Per-row inclusion probability of the row's PSU (PPS without replacement)."""
+        if fpc is None:
+            fail(DesignError, "fpc", "pps='brewer' needs the PSUs' inclusion probabilities as fpc",
+                 bad=[None], fix="Pass fpc='column of inclusion probabilities in (0, 1]'.")
+        if isinstance(fpc, str):
+            check_columns(self._data, [fpc], "fpc")
+            values = as_float_array(self._data[fpc].to_numpy(), "fpc", positive=True)
+        else:
+            values = as_float_array(np.broadcast_to(np.asarray(fpc, dtype=float), (self.n,)),
+                                    "fpc", positive=True)
+        if (values > 1).any():
+            fail(DesignError, "fpc", "with pps='brewer' must be inclusion probabilities in (0, 1]",
+                 bad=list(np.unique(values[values > 1])),
+                 fix="Divide the sample size by the population size, or n * size / total size.")
+        lo = np.full(self.n_psu, np.inf)
+        hi = np.full(self.n_psu, -np.inf)
+        np.minimum.at(lo, self._psu_codes, values)
+        np.maximum.at(hi, self._psu_codes, values)
+        if (hi > lo).any():
+            fail(DesignError, "fpc", "with pps='brewer' must be constant within each PSU",
+                 bad=[f"PSU {int(i)}" for i in np.flatnonzero(hi > lo)])
+        return values
+
+    def _pps_matrix_input(self, pps: str, joint: Any, hartley_rao_sum: Any) -> Any:
+        """The joint inclusion probabilities (PSU x PSU) or Hartley-Rao's sum, checked."""
+        if pps == "joint_probabilities":
+            if joint is None:
+                fail(DesignError, "joint_probabilities", "pps='joint_probabilities' needs the "
+                     "matrix of joint inclusion probabilities of the PSUs", bad=[None])
+            matrix = as_float_array(joint, "joint_probabilities", ndim=2, nonnegative=True)
+            if matrix.shape != (self.n_psu, self.n_psu):
+                fail(DesignError, "joint_probabilities",
+                     f"must be a square matrix with one row per PSU ({self.n_psu})",
+                     bad=[f"shape {matrix.shape}"])
+            # rows in order of the PSUs' first appearance in the data, as R's ppsmat
+            first = np.unique(self._psu_codes, return_index=True)[1]
+            order = np.argsort(first, kind="stable")  # code -> rank of appearance
+            rank = np.empty_like(order)
+            rank[order] = np.arange(order.size)
+            return matrix[np.ix_(rank, rank)]
+        if pps == "hartley_rao" and hartley_rao_sum is not None:
+            return check_positive(hartley_rao_sum, "hartley_rao_sum")
+        return None
+
+    def _pps_check_matrix(self, strata_of_psu: np.ndarray) -> np.ndarray:
+        """R's "Delta check" matrix of the PPS variance (PSU x PSU)."""
+        assert self._pps is not None and self._pps_probability is not None
+        method, extra, _ = self._pps
+        pi = np.zeros(self.n_psu)
+        pi[self._psu_codes] = self._pps_probability
+        if method == "joint_probabilities":
+            joint = extra
+            with np.errstate(divide="ignore", invalid="ignore"):
+                check = (joint - np.outer(np.diag(joint), np.diag(joint))) / joint
+            check[~np.isfinite(check)] = 0.0
+            check[np.abs(check) < _JOINT_TOLERANCE] = 0.0
+            return check
+        same = strata_of_psu[:, None] == strata_of_psu[None, :]
+        n_h = np.bincount(strata_of_psu).astype(float)[strata_of_psu][:, None]
+        if method == "overton":
+            fbar = (pi[:, None] + pi[None, :]) / 2
+            with np.errstate(divide="ignore", invalid="ignore"):
+                check = 1 - (n_h - fbar) / (n_h - 1)
+        else:
+            fbar = pi[:, None] + pi[None, :]
+            if extra is None:  # R HR(): the stratum mean of the probabilities
+                mean_pi = np.bincount(strata_of_psu, weights=pi) / np.bincount(strata_of_psu)
+                p2bar = mean_pi[strata_of_psu][:, None]
+            else:
+                p2bar = float(extra)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                check = 1 - (n_h - fbar + p2bar) / (n_h - 1)
+        check[~same | (fbar == 1)] = 0.0
+        np.fill_diagonal(check, 1 - pi)
+        return check
+
+    def _pps_covariance(self, totals: np.ndarray, strata_of_psu: np.ndarray) -> np.ndarray:
+        """Horvitz-Thompson (or Yates-Grundy) covariance of PSU totals, R ``ppsvar``."""
+        assert self._pps is not None
+        if self.n_psu > _PPS_MAX_PSU:
+            fail(DesignError, "pps", f"needs a {self.n_psu} x {self.n_psu} matrix of joint "
+                 "probabilities, too large", bad=[self.n_psu],
+                 fix=f"Use pps='brewer' (no matrix) for more than {_PPS_MAX_PSU} PSUs.")
+        check = self._pps_check_matrix(strata_of_psu)
+        cov = totals.T @ check @ totals
+        if self._pps[2] == "yates_grundy":
+            cov = cov - totals.T @ (check.sum(axis=0)[:, None] * totals)
+        return cov
+
+    def _ssu_per_psu(self) -> np.ndarray:
+        """Number of sampled second-stage units in each PSU (float)."""
+        assert self._ssu_codes is not None
+        first = np.unique(self._ssu_codes, return_index=True)[1]
+        return np.bincount(self._psu_codes[first], minlength=self.n_psu).astype(float)
+
+    def _resolve_second_stage(
+        self, ssu: ColumnSpec, ssu_fpc: Any
+    ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Codes of the second-stage units (nested in PSUs) and their population per row."""
+        columns = check_columns(self._data, _as_columns(ssu), "ssu")
+        if not columns:
+            if ssu_fpc is not None:
+                fail(DesignError, "ssu_fpc", "needs ssu (the second-stage units)", bad=[ssu_fpc],
+                     fix="Pass ssu='column of second-stage unit labels'.")
+            return None, None
+        if not self._psu_columns:
+            fail(DesignError, "ssu", "needs psu (second-stage units are sampled within PSUs)",
+                 bad=columns)
+        raw, _ = _codes(self._data, columns, "ssu")
+        joint = self._psu_codes * (int(raw.max(initial=-1)) + 1) + raw
+        codes = pd.factorize(joint, sort=True)[0].astype(np.int64)
+        if ssu_fpc is None:
+            return codes, None
+        if isinstance(ssu_fpc, str):
+            check_columns(self._data, [ssu_fpc], "ssu_fpc")
+            values = as_float_array(self._data[ssu_fpc].to_numpy(), "ssu_fpc", positive=True)
+        elif np.ndim(ssu_fpc) == 0:
+            values = np.full(len(self._data), check_positive(ssu_fpc, "ssu_fpc"))
+        else:
+            values = as_float_array(ssu_fpc, "ssu_fpc", length=len(self._data), positive=True)
+        n_psu = self.n_psu
+        lo = np.full(n_psu, np.inf)
+        hi = np.full(n_psu, -np.inf)
+        np.minimum.at(lo, self._psu_codes, values)
+        np.maximum.at(hi, self._psu_codes, values)
+        varying = np.flatnonzero(hi > lo)
+        if varying.size:
+            fail(DesignError, "ssu_fpc", "must be constant within each PSU",
+                 bad=[f"PSU {int(i)}" for i in varying],
+                 fix="Give one second-stage population size (or fraction) per PSU.")
+        first = np.unique(codes, return_index=True)[1]
+        n_ssu = np.bincount(self._psu_codes[first], minlength=n_psu).astype(float)
+        fraction = lo <= 1.0
+        population = np.where(fraction, n_ssu / np.where(fraction, lo, 1.0), lo)
+        small = np.flatnonzero(population < n_ssu - 1e-9)
+        if small.size:
+            fail(DesignError, "ssu_fpc",
+                 "population size is smaller than the number of sampled second-stage units",
+                 bad=[f"PSU {int(i)}" for i in small],
+                 fix="ssu_fpc must be the number of second-stage units in the PSU's population "
+                 "or a fraction in (0, 1].")
+        return codes, population[self._psu_codes]
+
+    def _psu_per_stratum(self) -> np.ndarray:
+        """Number of sampled PSUs in each stratum (float)."""
+        first = np.unique(self._psu_codes, return_index=True)[1]
+        return np.bincount(self._strata_codes[first], minlength=len(self._strata_labels)).astype(float)
 
     def _resolve_fpc(self, fpc: Any) -> np.ndarray | None:
         """Per-row population size of the first stage (inf = no correction), or None."""
@@ -169,9 +386,7 @@ class SurveyDesign(TaylorDesign):
                 bad=[self._strata_labels[i] for i in varying],
                 fix="Give one population size (or sampling fraction) per stratum.",
             )
-        n_psu = np.bincount(
-            self._strata_codes[np.unique(self._psu_codes, return_index=True)[1]], minlength=n_strata
-        ).astype(float)
+        n_psu = self._psu_per_stratum()
         per_stratum = lo
         fraction = per_stratum <= 1.0
         population = np.where(fraction, n_psu / np.where(fraction, per_stratum, 1.0), per_stratum)
@@ -261,6 +476,29 @@ class SurveyDesign(TaylorDesign):
     def n_strata(self) -> int:
         return len(self._strata_labels)
 
+    @property
+    def degrees_of_freedom(self) -> int:
+        """Design degrees of freedom: PSUs minus strata among rows with non-zero weight (R ``degf``).
+
+        Used by ``degrees_of_freedom="design"`` in the estimators for t-based intervals, as R
+        ``confint(estimate, df = degf(design))``.
+        """
+        codes = np.where(self._weights != 0, 0, -1)
+        return int(self.domain_degrees_of_freedom(codes, 1)[0])
+
+    def domain_degrees_of_freedom(self, domain: np.ndarray, k: int) -> np.ndarray:
+        """PSUs minus strata among the rows of each domain ``0..k-1`` of ``domain`` (-1: in none),
+        counting rows with non-zero weight: R ``degf`` of the subset design, as ``svyby`` gives
+        ``svyquantile`` and ``svyciprop``."""
+        domain = np.where(self._weights != 0, np.asarray(domain, dtype=np.int64), -1)
+        inside = domain >= 0
+        d = domain[inside]
+        psu_pairs = np.unique(d * (self.n_psu + 1) + self._psu_codes[inside])
+        strata_pairs = np.unique(d * (self.n_strata + 1) + self._strata_codes[inside])
+        n_psu = np.bincount(psu_pairs // (self.n_psu + 1), minlength=k)
+        n_strata = np.bincount(strata_pairs // (self.n_strata + 1), minlength=k)
+        return (n_psu - n_strata).astype(float)
+
     # -- variance (the protocol the estimators dispatch on) -------------------------------------
     def _estimation_parts(self) -> tuple[SurveyDesign, None]:
         return self, None
@@ -274,6 +512,7 @@ class SurveyDesign(TaylorDesign):
         raking_variance: Any,
         *,
         full: bool = True,
+        domain_lonely: bool = False,
     ) -> tuple[np.ndarray, str]:
         """Taylor covariance of linearised values: PSU totals (after residualising on the weighting
         steps), then the stratified with-replacement formula with the first-stage fpc."""
@@ -288,7 +527,26 @@ class SurveyDesign(TaylorDesign):
             s.method != "trim" or s.model_matrix is not None or s.margin_codes for s in steps
         )
         psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
-        if not full and not residualized:
+        by_domain = lonely_psu == "average" or (domain_lonely and lonely_psu == "adjust")
+        two_stage = self._ssu_fpc is not None and population is not None
+        brewer = None
+        other_pps = self._pps is not None and self._pps[0] != "brewer"
+        if self._pps_probability is not None and not other_pps:
+            # Brewer's approximation (R pps="brewer"): each PSU's deviation weighted by 1 - pi_i
+            brewer = np.ones(n_psu)
+            brewer[self.psu_codes] = 1.0 - self._pps_probability
+        present = psu_present = None
+        if by_domain and not residualized:
+            # as R on a subset design: strata and PSUs with rows in each statistic's domain
+            # (a calibrated design keeps every row in R's subsets, so all of them count there)
+            pairs = np.unique(psu.astype(np.int64) * core.k + core.cols)
+            cell = strata_of_psu[pairs // core.k] * core.k + pairs % core.k
+            psu_present = np.bincount(cell, minlength=self.n_strata * core.k).reshape(
+                self.n_strata, core.k
+            )
+            present = psu_present > 0
+        if (not full and not residualized and not by_domain and not two_stage and brewer is None
+                and not other_pps):
             variance = stratified_variances(
                 psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
                 lonely_psu, list(self.strata_labels),
@@ -310,14 +568,52 @@ class SurveyDesign(TaylorDesign):
             dense[core.rows, core.cols] = values
             dense = residualize(dense, steps, raking_variance)
             totals = psu_totals(dense, self.psu_codes, n_psu)
+            if two_stage:
+                ssu_totals = psu_totals(dense, self._ssu_codes, int(self._ssu_codes.max()) + 1)
         else:
             key = psu * core.k + core.cols if core.k > 1 else psu
             flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
             totals = flat.reshape(n_psu, core.k)
+            if two_stage:
+                n_ssu = int(self._ssu_codes.max()) + 1
+                ssu = self._ssu_codes if core.all_rows else self._ssu_codes[core.rows]
+                ssu_totals = np.bincount(
+                    ssu * core.k + core.cols, weights=values, minlength=n_ssu * core.k
+                ).reshape(n_ssu, core.k)
+        if other_pps:
+            cov = self._pps_covariance(totals, strata_of_psu)
+            return (cov if full else np.diag(cov).copy()), "taylor"
         cov = stratified_covariance(
-            totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels)
+            totals, strata_of_psu, self.n_strata, population, lonely_psu, list(self.strata_labels),
+            present=present, psu_present=psu_present, domain_lonely=domain_lonely,
+            psu_weights=brewer,
         )
+        if two_stage:
+            cov = cov + self._second_stage_covariance(ssu_totals, population, lonely_psu)
         return (cov if full else np.diag(cov).copy()), "taylor"
+
+    def _second_stage_covariance(
+        self, ssu_totals: np.ndarray, population: np.ndarray, lonely_psu: Any
+    ) -> np.ndarray:
+        """R ``multistage``: within each PSU, the with-replacement covariance of its second-stage
+        unit totals with ``f_2 = 1 - n_2 / N_2``, times the first-stage fraction ``n_h / N_h``."""
+        assert self._ssu_codes is not None and self._ssu_fpc is not None
+        n_ssu = ssu_totals.shape[0]
+        first = np.zeros(n_ssu, dtype=np.int64)
+        first[self._ssu_codes[::-1]] = np.arange(len(self._ssu_codes))[::-1]
+        psu_of_ssu = self._psu_codes[first]
+        n_psu = self.n_psu
+        strata_of_psu = psu_strata(self.strata_codes, self.psu_codes, n_psu)
+        stage2_population = np.zeros(n_psu)
+        stage2_population[self._psu_codes] = self._ssu_fpc
+        n_h = np.bincount(strata_of_psu, minlength=self.n_strata).astype(float)
+        first_fraction = n_h[strata_of_psu] / population[strata_of_psu]
+        labels = [f"PSU {int(i)} (second stage)" for i in range(n_psu)]
+        per_psu = stratified_covariance(
+            ssu_totals, psu_of_ssu, n_psu, stage2_population, lonely_psu, labels,
+            weights=first_fraction,
+        )
+        return per_psu
 
     # -- estimation (thin methods; see estimators.mean and estimators.replicate_design) -----------
     def mean(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
@@ -359,6 +655,10 @@ class SurveyDesign(TaylorDesign):
             parts.append(f"psu={self._psu_columns} ({self.n_psu})")
         if self._fpc is not None:
             parts.append("fpc")
+        if self._ssu_codes is not None:
+            parts.append("second stage" + (" with fpc" if self._ssu_fpc is not None else ""))
+        if self._pps is not None:
+            parts.append(f"pps={self._pps[0]}")
         if self._steps:
             parts.append("weighted by " + " -> ".join(s.method for s in self._steps))
         return f"SurveyDesign({', '.join(parts)})"

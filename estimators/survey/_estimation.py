@@ -30,6 +30,8 @@ from estimators.survey._linearization import (
     RakingVariance,
 )
 from estimators.survey._protocol import Design
+from estimators.survey._quantile_rules import RULES, QuantileRule
+from estimators.survey._root import zeroin
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,15 +43,17 @@ __all__ = ["Estimate", "mean", "proportion", "quantile", "ratio", "total"]
 
 NanPolicy = Literal["raise", "omit"]
 DeffKind = Literal["auto", "without_replacement", "with_replacement"]
-Statistic = Literal["mean", "total", "proportion", "ratio", "quantile"]
+DegreesOfFreedom = Literal["infinite", "design", "domain"]
+Statistic = Literal["mean", "total", "proportion", "ratio", "quantile", "variance"]
 ColumnSpec = Hashable | Sequence[Hashable] | None
 
-_LONELY: tuple[LonelyPsu, ...] = ("raise", "adjust", "certainty", "remove")
+_LONELY: tuple[LonelyPsu, ...] = ("raise", "adjust", "certainty", "remove", "average")
 _RAKING: tuple[RakingVariance, ...] = ("greg", "backfit")
 _NAN: tuple[NanPolicy, ...] = ("raise", "omit")
 # Above this many estimates (domains x categories) only variances are computed, not the covariance.
 FULL_COVARIANCE_MAX = 2_000
 _DEFF: tuple[DeffKind, ...] = ("auto", "without_replacement", "with_replacement")
+_DF: tuple[DegreesOfFreedom, ...] = ("infinite", "design", "domain")
 
 
 # ==================================================================================================
@@ -62,7 +66,8 @@ class Estimate(Result):
     Attributes
     ----------
     statistic : str
-        ``"mean"``, ``"total"``, ``"proportion"``, ``"ratio"`` or ``"quantile"``.
+        ``"mean"``, ``"total"``, ``"proportion"``, ``"ratio"``, ``"quantile"``, ``"variance"``,
+        ``"contrast"`` or ``"replicate"`` (:func:`estimators.replicate_estimate`).
     variable : str
         The outcome (``"y/x"`` for a ratio).
     labels : DataFrame
@@ -88,9 +93,10 @@ class Estimate(Result):
         grows with the rows and domains (not with domains squared), and this is None.
     variance_method : str
         ``"taylor"`` or the replicate method (``"jk1"``, ``"bootstrap"``, ...).
-    degrees_of_freedom : float
-        Used for confidence intervals (``inf``: normal intervals, as R ``confint``); quantiles use the
-        design degrees of freedom (PSUs minus strata), as R ``svyquantile``.
+    degrees_of_freedom : ndarray
+        Per estimate, used for confidence intervals (``inf``: normal intervals, as R ``confint``;
+        see the estimators' ``degrees_of_freedom`` option); quantiles use each domain's design
+        degrees of freedom by default, as R ``svyquantile``.
     confidence_level : float
         Level of ``ci_lower`` / ``ci_upper`` in ``to_frame()``.
 
@@ -470,7 +476,7 @@ def _srs_variances(
         ss = core.column_sums(wr * centred * centred)
     with np.errstate(divide="ignore", invalid="ignore"):
         s2 = np.where(n_obs > 1, ss / psum * n_obs / np.maximum(n_obs - 1, 1), 0.0)
-        if statistic in ("mean", "proportion", "quantile"):
+        if statistic in ("mean", "proportion", "quantile", "variance"):
             factor = np.ones_like(psum)
         else:
             factor = (psum / pieces.scale_den) ** 2
@@ -524,6 +530,8 @@ def _estimate_core(
     raking_variance: RakingVariance,
     deff: DeffKind,
     confidence_level: float,
+    degrees_of_freedom: Any = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> tuple[Estimate, np.ndarray]:
     w = prep.weights
     pieces = _pieces(core, w)
@@ -536,7 +544,8 @@ def _estimate_core(
     source = prep.design if prep.replicate is None else prep.replicate
     full = core.k <= FULL_COVARIANCE_MAX
     cov, method = source._linear_covariance(
-        core, values, theta, lonely_psu, raking_variance, full=full
+        core, values, theta, lonely_psu, raking_variance, full=full,
+        domain_lonely=bool(adjust_domain_lonely),
     )
     variance = np.clip(np.diag(cov) if full else cov, 0.0, None)
     v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, pieces, statistic)
@@ -556,7 +565,9 @@ def _estimate_core(
         n=n_obs.astype(np.int64),
         covariance=cov if full else None,
         variance_method=method,
-        degrees_of_freedom=np.full(len(theta), np.inf),
+        degrees_of_freedom=np.tile(
+            _domain_degrees_of_freedom(prep, degrees_of_freedom), core.k // len(prep.labels)
+        ),
         confidence_level=confidence_level,
     )
     return est, theta
@@ -571,6 +582,40 @@ def _options(lonely_psu: str, raking_variance: str, deff: str, confidence_level:
     )
 
 
+def _check_degrees_of_freedom(value: Any) -> Any:
+    """``"infinite"``, ``"design"``, ``"domain"`` or a positive number."""
+    if isinstance(value, str):
+        return check_option(value, _DF, "degrees_of_freedom")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = np.nan
+    if not number > 0:
+        fail(
+            ValidationError,
+            "degrees_of_freedom",
+            "must be 'infinite', 'design', 'domain' or a positive number",
+            bad=[value],
+            fix="E.g. degrees_of_freedom='design' for t intervals with the design's degrees of "
+            "freedom (R confint(..., df = degf(design))).",
+        )
+    return number
+
+
+def _domain_degrees_of_freedom(prep: _Prepared, option: Any) -> np.ndarray:
+    """Degrees of freedom per domain: inf, the design's (R ``degf(design)``), each domain's (R
+    ``degf`` of the subset design, Taylor and replicate alike) or a given number."""
+    k = len(prep.labels)
+    if not isinstance(option, str):
+        return np.full(k, float(option))
+    if option == "infinite":
+        return np.full(k, np.inf)
+    source = prep.design if prep.replicate is None else prep.replicate
+    if option == "design":
+        return np.full(k, float(source.degrees_of_freedom))
+    return source.domain_degrees_of_freedom(prep.domain, k)
+
+
 # ==================================================================================================
 # Public estimators
 # ==================================================================================================
@@ -581,10 +626,17 @@ _PARAMS_DOC = """
     nan_policy : {"raise", "omit"}
         Missing or non-finite outcome values: raise (default), or leave those rows out of every
         domain (R ``na.rm=TRUE``; the design itself is kept whole).
-    lonely_psu : {"raise", "adjust", "certainty", "remove"}
+    lonely_psu : {"raise", "adjust", "certainty", "remove", "average"}
         Strata with a single PSU: raise (default, naming the strata), or R's
         ``survey.lonely.psu`` options ``"adjust"`` (deviation from the grand mean), ``"certainty"`` and
-        ``"remove"`` (no contribution).
+        ``"remove"`` (no contribution), ``"average"`` (the average contribution of the other
+        strata: the sum over strata with two or more PSUs times strata / those strata; in a domain,
+        the strata with rows in it, as R on the subset design).
+    adjust_domain_lonely : bool
+        R ``survey.adjust.domain.lonely``: in a domain, a stratum with one PSU holding domain rows
+        (of several sampled) is treated as lonely by ``"adjust"`` and ``"average"`` (default
+        ``False``: its zero PSU totals count, R's default). Taylor designs without weighting steps
+        only, as in R.
     raking_variance : {"greg", "backfit"}
         After ``rake``: residuals from the weighted regression on the margin indicators (default;
         the GREG / ``calibrate(calfun="raking")`` convention), or R ``rake()``'s iterated back-fitting
@@ -595,7 +647,14 @@ _PARAMS_DOC = """
         (R ``deff=TRUE``), with replacement (R ``deff="replace"``), or ``"auto"`` (without replacement
         when the weights sum to more than the sample size in every domain, else with replacement).
     confidence_level : float
-        Level of the intervals in ``to_frame()``."""
+        Level of the intervals in ``to_frame()``.
+    degrees_of_freedom : {"infinite", "design", "domain"} or float
+        Intervals ``estimate -/+ q * std_error``: ``q`` from the normal (``"infinite"``, R's
+        ``confint`` default; quantiles default to ``"domain"``) or from Student's t with the
+        design's degrees of freedom (``"design"``: PSUs minus strata, or the rank of the replicate
+        weights minus one, R ``confint(..., df = degf(design))``), each domain's (``"domain"``:
+        the same rule on the domain's rows, for Taylor and replicate designs alike, as R ``svyby``
+        gives ``svyquantile``), or a number."""
 
 
 TOTAL_WEIGHT_RANGE = (1e-150, 1e150)
@@ -619,7 +678,7 @@ def _check_total_weight_range(weights: np.ndarray) -> None:
 
 def _linear_statistic(
     design: Any,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     statistic: Literal["mean", "total"],
     *,
     by: ColumnSpec,
@@ -628,25 +687,38 @@ def _linear_statistic(
     raking_variance: Any,
     deff: Any,
     confidence_level: Any,
+    degrees_of_freedom: Any,
+    adjust_domain_lonely: Any,
 ) -> Estimate:
     """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
-    prep = _prepare(design, [y], by, nan_policy)
-    yv = prep.columns[y]
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
+    variables = list(y) if isinstance(y, list) else [y]
+    if not variables:
+        fail(ValidationError, "y", "needs at least one column", bad=[y])
+    prep = _prepare(design, variables, by, nan_policy)
     if statistic == "total":
         _check_total_weight_range(prep.weights)
-    denominator = np.ones(len(yv)) if statistic == "mean" else None
-    core = _core(prep.domain, len(prep.labels), yv, denominator)
+    k = len(prep.labels)
+    denominator = np.ones(prep.design.n) if statistic == "mean" else None
+    cores = [_core(prep.domain, k, prep.columns[v], denominator) for v in variables]
+    core = cores[0] if len(cores) == 1 else _stack(cores)
+    labels = prep.labels
+    if isinstance(y, list):
+        # several outcomes at once (their joint covariance, for contrasts): variable first
+        labels = pd.concat([prep.labels] * len(variables), ignore_index=True)
+        labels.insert(0, "variable", np.repeat(np.asarray([str(v) for v in variables], dtype=object), k))
     est, _ = _estimate_core(
-        prep, core, statistic=statistic, variable=str(y), labels=prep.labels,
+        prep, core, statistic=statistic, variable=" + ".join(str(v) for v in variables), labels=labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
+        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
     return est
 
 
 def mean(
     design: SurveyDesign | ReplicateDesign,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -654,6 +726,8 @@ def mean(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted mean of ``y`` (overall or per domain) with a design-based standard error.
 
@@ -661,8 +735,9 @@ def mean(
     ----------
     design : SurveyDesign or ReplicateDesign
         Taylor linearisation for a ``SurveyDesign``, replicate variance for a ``ReplicateDesign``.
-    y : str
-        Numeric outcome column.
+    y : str or list of str
+        Numeric outcome column, or a list of them (estimated together, with their covariance;
+        ``labels`` gains a ``variable`` column and rows run variable first, then domain).
     {params}
 
     Returns
@@ -695,12 +770,13 @@ def mean(
     return _linear_statistic(
         design, y, "mean", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
+        degrees_of_freedom=degrees_of_freedom, adjust_domain_lonely=adjust_domain_lonely,
     )
 
 
 def total(
     design: SurveyDesign | ReplicateDesign,
-    y: Hashable,
+    y: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -708,14 +784,16 @@ def total(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted (Horvitz–Thompson / calibrated) total of ``y``, overall or per domain.
 
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    y : str
-        Numeric outcome column.
+    y : str or list of str
+        Numeric outcome column, or a list of them (estimated together, as for :func:`mean`).
     {params}
 
     Returns
@@ -743,6 +821,7 @@ def total(
     return _linear_statistic(
         design, y, "total", by=by, nan_policy=nan_policy, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=confidence_level,
+        degrees_of_freedom=degrees_of_freedom, adjust_domain_lonely=adjust_domain_lonely,
     )
 
 
@@ -756,6 +835,8 @@ def proportion(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Weighted share of each category of ``y`` (overall or per domain).
 
@@ -789,6 +870,7 @@ def proportion(
     [0.8333333333333334, 0.16666666666666666]
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
     prep = _prepare(design, [y], by, nan_policy, numeric=False)
     k = len(prep.labels)
     values = prep.columns[y]
@@ -804,14 +886,15 @@ def proportion(
     est, _ = _estimate_core(
         prep, core, statistic="proportion", variable=str(y), labels=labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
+        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
     return est
 
 
 def ratio(
     design: SurveyDesign | ReplicateDesign,
-    numerator: Hashable,
-    denominator: Hashable,
+    numerator: Hashable | list[Hashable],
+    denominator: Hashable | list[Hashable],
     *,
     by: ColumnSpec = None,
     nan_policy: NanPolicy = "raise",
@@ -819,14 +902,19 @@ def ratio(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "infinite",
+    adjust_domain_lonely: bool = False,
 ) -> Estimate:
     """Ratio of two weighted totals ``sum w y / sum w x`` (overall or per domain).
 
     Parameters
     ----------
     design : SurveyDesign or ReplicateDesign
-    numerator, denominator : str
-        Numeric columns ``y`` and ``x``.
+    numerator, denominator : str or list of str
+        Numeric columns ``y`` and ``x``. Lists give every numerator / denominator pair at once,
+        with their joint covariance (R ``svyratio(~y1 + y2, ~x1 + x2, covmat = TRUE)``); rows run
+        denominator first, then numerator, then domain, and ``labels`` gains ``numerator`` and
+        ``denominator`` columns.
     {params}
 
     Returns
@@ -850,21 +938,36 @@ def ratio(
     1.714286
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
-    prep = _prepare(design, [numerator, denominator], by, nan_policy)
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
+    several = isinstance(numerator, list) or isinstance(denominator, list)
+    numerators = list(numerator) if isinstance(numerator, list) else [numerator]
+    denominators = list(denominator) if isinstance(denominator, list) else [denominator]
+    if not numerators or not denominators:
+        fail(ValidationError, "numerator", "needs at least one numerator and one denominator",
+             bad=[numerator, denominator])
+    prep = _prepare(design, list(dict.fromkeys(numerators + denominators)), by, nan_policy)
     k = len(prep.labels)
-    yv, xv = prep.columns[numerator], prep.columns[denominator]
-    core = _core(prep.domain, k, yv, xv)
+    pairs = [(y, x) for x in denominators for y in numerators]  # R's order: as.vector(ratio)
+    cores = [_core(prep.domain, k, prep.columns[y], prep.columns[x]) for y, x in pairs]
+    core = cores[0] if len(cores) == 1 else _stack(cores)
+    labels = prep.labels
+    if several:
+        labels = pd.concat([prep.labels] * len(pairs), ignore_index=True)
+        labels.insert(0, "denominator", np.repeat(np.asarray([str(x) for _, x in pairs], dtype=object), k))
+        labels.insert(0, "numerator", np.repeat(np.asarray([str(y) for y, _ in pairs], dtype=object), k))
     den = core.column_sums(core.b * prep.weights[core.rows])  # type: ignore[operator]
     if (den == 0).any():
         fail(
             DesignError,
             "denominator",
             "the weighted denominator total is zero in some domains",
-            bad=[_label_text(prep.labels.iloc[i]) for i in np.flatnonzero(den == 0)],
+            bad=[_label_text(labels.iloc[i]) for i in np.flatnonzero(den == 0)],
         )
+    variable = ", ".join(f"{y}/{x}" for y, x in pairs)
     est, _ = _estimate_core(
-        prep, core, statistic="ratio", variable=f"{numerator}/{denominator}", labels=prep.labels,
+        prep, core, statistic="ratio", variable=variable, labels=labels,
         lonely_psu=lonely_psu, raking_variance=raking_variance, deff=deff, confidence_level=level,
+        degrees_of_freedom=df_option, adjust_domain_lonely=adjust_domain_lonely,
     )
     return est
 
@@ -898,6 +1001,11 @@ def quantile(
     raking_variance: RakingVariance = "greg",
     deff: DeffKind = "auto",
     confidence_level: float = 0.95,
+    degrees_of_freedom: DegreesOfFreedom | float = "domain",
+    adjust_domain_lonely: bool = False,
+    rule: QuantileRule = "math",
+    interval_type: Literal["mean", "beta", "xlogit", "asin", "score", "quantile"] = "mean",
+    clip_limits: bool = True,
 ) -> Estimate:
     """Weighted quantiles of ``y`` with Woodruff confidence intervals and standard errors.
 
@@ -909,6 +1017,26 @@ def quantile(
     quantiles : float or sequence of float
         Probabilities in (0, 1).
     {params}
+    rule : {"math", "school", "shahvaish", "hf1", ..., "hf9"}
+        R ``svyquantile``'s ``qrule``: ``"math"`` (default, the smallest ``y`` with ``F(y) >= p``;
+        R's ``"math"`` code returns the second smallest value when ``p`` is below the smallest
+        value's weight share, and ``"hf1"`` reproduces that code exactly),
+        ``"school"`` (the average of the two values when ``F(y) = p`` exactly), Shah and Vaish's
+        rule, or the weighted versions of Hyndman and Fan's types 1 to 9 (``hf7`` as R defines it).
+        The interval ends are mapped back with the same rule.
+    interval_type : {"mean", "beta", "xlogit", "asin"}
+        Scale of the Woodruff interval for ``F(q_p)`` (R ``interval.type``): symmetric on the
+        probability (default), Korn-Graubard's beta, logit or arcsine square root scale, as
+        :func:`estimators.proportion_interval`; or ``"score"``: Francisco and Fuller's test
+        inversion, the values where the design-based score test of ``P(Y > theta) = 1 - p``
+        crosses the t quantile (found with R ``uniroot``'s iterations, then mapped back as R
+        does, through the unweighted share of values below them). Replicate designs also take
+        ``"quantile"``: the
+        replicate variance of the quantiles recomputed with each replicate's weights, and the
+        interval ``q -/+ t SE`` (R ``interval.type = "quantile"``).
+    clip_limits : bool
+        A Woodruff probability limit outside [0, 1] is clipped to it (default: the interval ends
+        at the smallest or largest value) or, with ``False``, gives a NaN limit and SE, as R.
 
     Returns
     -------
@@ -939,23 +1067,38 @@ def quantile(
     5.0
     """
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
+    rule = check_option(rule, ("math", *RULES), "rule")
+    interval_type = check_option(
+        interval_type, ("mean", "beta", "xlogit", "asin", "score", "quantile"), "interval_type"
+    )
     probs = np.atleast_1d(np.asarray(quantiles, dtype=float))
     for p in probs:
         check_probability(p, "quantiles")
+    df_option = _check_degrees_of_freedom(degrees_of_freedom)
     prep = _prepare(design, [y], by, nan_policy)
     k = len(prep.labels)
     yv = prep.columns[y]
     w = prep.weights
     # per domain: sorted positive-weight values and cumulative weight shares (full-sample weights)
-    sorted_parts: list[tuple[np.ndarray, np.ndarray]] = []
+    sorted_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    domain_rows = np.bincount(prep.domain[prep.domain >= 0], minlength=k).astype(float)
     for j in range(k):
         rows = np.flatnonzero((prep.domain == j) & (w > 0))
         order = np.argsort(yv[rows], kind="stable")
         ys = yv[rows][order]
-        cw = np.cumsum(w[rows][order].astype(np.longdouble)).astype(float)
-        sorted_parts.append((ys, cw))
+        ws = w[rows][order]
+        cw = np.cumsum(ws.astype(np.longdouble)).astype(float)
+        sorted_parts.append((ys, ws, cw))
+    if rule == "math":
+        def rule_value(part: tuple[np.ndarray, np.ndarray, np.ndarray], p: float) -> float:
+            return _weighted_quantile(part[0], part[2], p)
+    else:
+        chosen = RULES[rule]
+
+        def rule_value(part: tuple[np.ndarray, np.ndarray, np.ndarray], p: float) -> float:
+            return chosen(part[0], part[1], part[2], min(max(p, 0.0), 1.0))
     n_p = len(probs)
-    qhat = np.array([_weighted_quantile(*sorted_parts[j], p) for p in probs for j in range(k)])
+    qhat = np.array([rule_value(sorted_parts[j], p) for p in probs for j in range(k)])
     # F(qhat): mean of 1[y <= qhat] in the domain, column (p, domain)
     n = len(yv)
     inside = prep.domain >= 0
@@ -971,19 +1114,110 @@ def quantile(
     f_est, m_hat = _estimate_core(
         prep, core, statistic="quantile", variable=str(y), labels=labels, lonely_psu=lonely_psu,
         raking_variance=raking_variance, deff=deff, confidence_level=level,
+        adjust_domain_lonely=adjust_domain_lonely,
     )
-    if prep.replicate is None:
-        df_dom = _taylor_degrees_of_freedom(prep, k)
-    else:
-        df_dom = np.full(k, float(prep.replicate.degrees_of_freedom))
-    df = np.tile(df_dom, n_p)
+    df = np.tile(_domain_degrees_of_freedom(prep, df_option), n_p)
     se_m = f_est.std_error
     parts = [sorted_parts[j] for _ in range(n_p) for j in range(k)]
 
-    def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+    if interval_type == "beta":
+        source = prep.design if prep.replicate is None else prep.replicate
+        beta_df = np.tile(source.domain_degrees_of_freedom(prep.domain, k), n_p)
+        if prep.replicate is None and prep.design.weighting_steps:
+            beta_rows = np.full(k * n_p, float(prep.design.n))
+        else:
+            beta_rows = np.tile(domain_rows, n_p)
+
+    def probability_interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        """Woodruff: the interval for F(q_p) on the chosen scale."""
         crit = _critical(lvl, df)
-        lo = np.array([_weighted_quantile(*parts[i], m_hat[i] - crit[i] * se_m[i]) for i in range(len(parts))])
-        hi = np.array([_weighted_quantile(*parts[i], m_hat[i] + crit[i] * se_m[i]) for i in range(len(parts))])
+        m, se = m_hat, se_m
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if interval_type == "mean":
+                return m - crit * se, m + crit * se
+            if interval_type == "xlogit":
+                centre, half = np.log(m / (1 - m)), crit * se / (m * (1 - m))
+                return 1 / (1 + np.exp(-(centre - half))), 1 / (1 + np.exp(-(centre + half)))
+            if interval_type == "asin":
+                centre, half = np.arcsin(np.sqrt(m)), crit * se / (2 * np.sqrt(m * (1 - m)))
+                return np.sin(centre - half) ** 2, np.sin(centre + half) ** 2
+            alpha = 1 - lvl
+            ratio = stats.t.ppf(alpha / 2, beta_rows - 1) / stats.t.ppf(alpha / 2, beta_df)
+            n_eff = m * (1 - m) / se**2 * ratio**2
+            return (stats.beta.ppf(alpha / 2, n_eff * m, n_eff * (1 - m) + 1),
+                    stats.beta.ppf(1 - alpha / 2, n_eff * m + 1, n_eff * (1 - m)))
+
+    if interval_type == "quantile":
+        if prep.replicate is None:
+            fail(ValidationError, "interval_type",
+                 "'quantile' needs a replicate design (replicate estimates of the quantile)",
+                 bad=["quantile"], fix="Use a ReplicateDesign, or interval_type='mean'.")
+        rep_design = prep.replicate
+        weights_r = rep_design.replicate_weights()
+        replicate_q = np.empty((k * n_p, rep_design.n_replicates))
+        for j in range(k):
+            rows = np.flatnonzero((prep.domain == j) & (w > 0))
+            rows = rows[np.argsort(yv[rows], kind="stable")]
+            for r in range(rep_design.n_replicates):
+                wr = weights_r[rows, r]
+                keep = wr > 0
+                part = (yv[rows][keep], wr[keep],
+                        np.cumsum(wr[keep].astype(np.longdouble)).astype(float))
+                for i_p, p in enumerate(probs):
+                    replicate_q[i_p * k + j, r] = rule_value(part, p)
+        if rep_design.mse:
+            centre = qhat[:, None]
+        else:
+            centre = replicate_q[:, rep_design.rscales > 0].mean(axis=1, keepdims=True)
+        se_direct = np.sqrt(rep_design.scale * ((replicate_q - centre) ** 2) @ rep_design.rscales)
+
+    def score_interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        """R ``ffullerCI``: invert the score test of the domain's indicator ``y > theta``."""
+        lows, highs = np.empty(k * n_p), np.empty(k * n_p)
+        ones = np.ones(len(yv))
+        for j in range(k):
+            member = prep.domain == j
+            x = yv[member]
+            only = np.where(member, 0, -1)
+            iqr = float(np.subtract(*np.percentile(x, [75, 25])))
+            lower_t, upper_t = x.min() + iqr / 100, x.max() - iqr / 100
+            tol = 1 / (100 * np.sqrt(member.sum()))
+            for i_p, p in enumerate(probs):
+                crit = float(_critical(lvl, df[i_p * k + j]))
+
+                def score(theta: float, limit: float, p: float = p, member: np.ndarray = member,
+                          only: np.ndarray = only) -> float:
+                    values = np.where(member, (yv > theta) - (1 - p), 0.0)
+                    e, _ = _estimate_core(
+                        prep, _core(only, 1, values, ones), statistic="mean", variable="u",
+                        labels=pd.DataFrame(index=range(1)), lonely_psu=lonely_psu,
+                        raking_variance=raking_variance, deff="with_replacement",
+                        confidence_level=level,
+                    )
+                    return float(e.estimate[0] / e.std_error[0] - limit)
+
+                q_low = zeroin(lambda t, c=crit: score(t, c), lower_t, upper_t, tol)
+                q_up = zeroin(lambda t, c=crit: score(t, -c), lower_t, upper_t, tol)
+                part = sorted_parts[j]
+                lows[i_p * k + j] = rule_value(part, float(np.mean(x <= q_low)))
+                highs[i_p * k + j] = rule_value(part, float(np.mean(x <= q_up)))
+        return lows, highs
+
+    def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        if interval_type == "score":
+            return score_interval(lvl)
+        if interval_type == "quantile":
+            crit = _critical(lvl, df)
+            return qhat - crit * se_direct, qhat + crit * se_direct
+        p_lo, p_hi = probability_interval(lvl)
+        bad_lo, bad_hi = np.isnan(p_lo) | (p_lo < 0), np.isnan(p_hi) | (p_hi > 1)
+        p_lo = np.where(np.isnan(p_lo), 0.0, p_lo)
+        p_hi = np.where(np.isnan(p_hi), 1.0, p_hi)
+        lo = np.array([rule_value(parts[i], p_lo[i]) for i in range(len(parts))])
+        hi = np.array([rule_value(parts[i], p_hi[i]) for i in range(len(parts))])
+        if not clip_limits:  # R: a limit outside [0, 1] is NaN
+            lo = np.where(bad_lo, np.nan, lo)
+            hi = np.where(bad_hi, np.nan, hi)
         return lo, hi
 
     lo, hi = interval(level)
@@ -1007,16 +1241,6 @@ def quantile(
         confidence_level=level,
         _interval=interval,
     )
-
-
-def _taylor_degrees_of_freedom(prep: _Prepared, k: int) -> np.ndarray:
-    """PSUs minus strata among rows with positive weight in each domain (R ``degf``)."""
-    d = prep.design
-    out = np.empty(k)
-    for j in range(k):
-        rows = (prep.domain == j) & (prep.weights > 0)
-        out[j] = len(np.unique(d.psu_codes[rows])) - len(np.unique(d.strata_codes[rows]))
-    return out
 
 
 for _fn in (mean, total, proportion, ratio, quantile):

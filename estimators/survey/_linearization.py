@@ -29,7 +29,7 @@ __all__ = [
     "stratified_variances",
 ]
 
-LonelyPsu = Literal["raise", "adjust", "certainty", "remove"]
+LonelyPsu = Literal["raise", "adjust", "certainty", "remove", "average"]
 RakingVariance = Literal["greg", "backfit"]
 
 #: R ``rake()`` variance convention: this many back-fitting sweeps over the margins.
@@ -66,6 +66,12 @@ def stratified_covariance(
     population_psu: np.ndarray | None,
     lonely_psu: LonelyPsu,
     strata_labels: Sequence[Any],
+    *,
+    present: np.ndarray | None = None,
+    psu_present: np.ndarray | None = None,
+    domain_lonely: bool = False,
+    weights: np.ndarray | None = None,
+    psu_weights: np.ndarray | None = None,
 ) -> np.ndarray:
     """With-replacement covariance of the PSU totals of a linearised variable.
 
@@ -73,19 +79,56 @@ def stratified_covariance(
     ``f_h = 1 - n_h / N_h`` (1 without fpc). Strata sampled completely (``f_h = 0``) contribute 0.
     A stratum with a single PSU is handled by ``lonely_psu`` as R's ``survey.lonely.psu``: ``raise``
     (R ``"fail"``), ``certainty`` and ``remove`` (contribute 0), ``adjust`` (the PSU total is taken as a
-    deviation from zero, i.e. from the grand mean of a centred influence function).
+    deviation from zero, i.e. from the grand mean of a centred influence function) and ``average``
+    (the lonely strata are left out and the sum of the others scaled by strata / strata left, so
+    each lonely stratum counts as the average stratum). ``weights`` multiply each stratum's
+    contribution (a later stage of a multistage design: the first-stage sampling fraction);
+    ``psu_weights`` each PSU's (Brewer's approximation for PPS without replacement: ``1 - pi_i``).
+
+    ``present`` (strata x statistics, bool) says which strata have rows of each statistic's domain
+    and ``psu_present`` how many PSUs (default: all strata, all PSUs). With ``domain_lonely`` (R
+    ``survey.adjust.domain.lonely``), a stratum whose domain has one PSU out of several is treated
+    as lonely for ``adjust`` (deviation from zero) and ``average`` (left out); R counts only the
+    strata present in the domain for ``average``; a domain whose strata are all lonely gets a
+    NaN variance there (R: 0 * strata / 0).
     """
     n_h = np.bincount(strata_of_psu, minlength=n_strata).astype(float)
     scale, adjusted = _stratum_scale(n_h, population_psu, lonely_psu, strata_labels)
+    if weights is not None:  # a later stage: each "stratum" (PSU) weighted by its stage above
+        scale = scale * weights
     k = totals.shape[1]
     sums = np.empty((n_strata, k))
     for j in range(k):
         sums[:, j] = np.bincount(strata_of_psu, weights=totals[:, j], minlength=n_strata)
     means = sums / np.maximum(n_h, 1.0)[:, None]
     means[adjusted] = 0.0
-    dev = totals - means[strata_of_psu]
     weight = scale[strata_of_psu]
-    return (dev * weight[:, None]).T @ dev
+    if psu_weights is not None:  # PPS without replacement (Brewer): 1 - pi_i per PSU
+        weight = weight * psu_weights
+    if lonely_psu not in ("adjust", "average") or not (domain_lonely or lonely_psu == "average"):
+        dev = totals - means[strata_of_psu]
+        return (dev * weight[:, None]).T @ dev
+    certain = _certain(n_h, population_psu)
+    if present is None:
+        present = np.repeat((n_h > 0)[:, None], k, axis=1)
+    if psu_present is None:
+        psu_present = np.repeat(n_h[:, None], k, axis=1)
+    one_in_domain = np.zeros((n_strata, k), dtype=bool)
+    if domain_lonely:
+        one_in_domain = (n_h > 1)[:, None] & (psu_present == 1) & ~certain[:, None]
+    if lonely_psu == "adjust":
+        means[one_in_domain] = 0.0
+        dev = totals - means[strata_of_psu]
+        return (dev * weight[:, None]).T @ dev
+    lonely = ((n_h == 1) & ~certain)[:, None] | one_in_domain
+    excluded = lonely & present
+    n_present = present.sum(axis=0)
+    n_kept = n_present - excluded.sum(axis=0)
+    # a domain whose strata are all lonely has no variance estimate: NaN, as R (0 * H / 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        root = np.sqrt(np.where(n_kept > 0, n_present / np.maximum(n_kept, 1), np.nan))
+    dev = (totals - means[strata_of_psu]) * (~excluded)[strata_of_psu]
+    return ((dev * weight[:, None]).T @ dev) * root[:, None] * root[None, :]
 
 
 def stratified_variances(
@@ -130,6 +173,15 @@ def stratified_variances(
     return scale @ (sq - centred)
 
 
+def _certain(n_h: np.ndarray, population_psu: np.ndarray | None) -> np.ndarray:
+    """Strata sampled completely (finite-population correction below 1e-7, as R)."""
+    if population_psu is None:
+        return np.zeros(n_h.size, dtype=bool)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = np.where(np.isinf(population_psu), 1.0, (population_psu - n_h) / population_psu)
+    return f < 1e-7
+
+
 def _stratum_scale(
     n_h: np.ndarray,
     population_psu: np.ndarray | None,
@@ -153,7 +205,7 @@ def _stratum_scale(
             "some strata have only one PSU, so their variance cannot be estimated",
             bad=[strata_labels[i] for i in np.flatnonzero(lonely)],
             fix="Collapse those strata with a neighbour, or pass lonely_psu='adjust', "
-            "'certainty' or 'remove' (as R's options(survey.lonely.psu=...)).",
+            "'average', 'certainty' or 'remove' (as R's options(survey.lonely.psu=...)).",
         )
     scale = np.zeros(n_strata)
     many = (n_h > 1) & ~certain
@@ -205,9 +257,10 @@ def _greg_residualize(x: np.ndarray, step: WeightingStep) -> np.ndarray:
     the (well-conditioned) normal equations on the cell table.
     """
     X = _model_matrix(step)
-    d = np.asarray(step.base_weights, dtype=float)
+    # linear calibration with variance= projects with the weights d / v (R's calibrate)
+    d = np.asarray(step.options.get("projection_weights", step.base_weights), dtype=float)
     w = np.asarray(step.weights, dtype=float)
-    g = step.g
+    g = np.where(d > 0, w / np.where(d > 0, d, 1.0), 1.0)
     n, p = X.shape
     if sp.issparse(X) and n * p > _DENSE_QR_CELLS:
         xg = x / g[:, None]

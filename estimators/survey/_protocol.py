@@ -35,6 +35,7 @@ class Design(ABC):
         raking_variance: str,
         *,
         full: bool = True,
+        domain_lonely: bool = False,
     ) -> tuple[np.ndarray, str]:
         """Covariance of the statistics of ``core`` and the name of the variance method.
 
@@ -42,7 +43,8 @@ class Design(ABC):
         ``a`` and denominator ``b`` values); ``values`` are their linearised values per entry at
         the full-sample weights and ``theta`` the estimates. With ``full=False`` only the
         variances are returned (a vector), in memory proportional to the entries, not to the
-        square of the number of statistics.
+        square of the number of statistics. ``domain_lonely``: R's
+        ``survey.adjust.domain.lonely`` (Taylor designs only, as in R).
         """
 
 

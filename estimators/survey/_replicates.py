@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from scipy import linalg
 
 from estimators._lib.validation import (
     as_float_array,
@@ -34,8 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["ReplicateDesign", "ReplicateMethod", "hadamard", "replicate_design"]
 
-ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap"]
-_METHODS: tuple[ReplicateMethod, ...] = ("jk1", "jkn", "brr", "fay", "bootstrap")
+ReplicateMethod = Literal["jk1", "jkn", "brr", "fay", "bootstrap", "mrb"]
+_METHODS: tuple[ReplicateMethod, ...] = ("jk1", "jkn", "brr", "fay", "bootstrap", "mrb")
 UserMethod = Literal[
     "jk1", "jkn", "brr", "fay", "bootstrap", "successive_difference", "acs", "other"
 ]
@@ -314,6 +315,7 @@ class ReplicateDesign(Design):
         raking_variance: Any,
         *,
         full: bool = True,
+        domain_lonely: bool = False,
     ) -> tuple[np.ndarray, str]:
         """Replicate covariance of the ratio-of-totals statistics of ``core`` (see covariance)."""
         numerator = core.sparse(core.a)
@@ -363,6 +365,28 @@ class ReplicateDesign(Design):
             self._degf = rank - 1
         return self._degf
 
+    def domain_degrees_of_freedom(self, domain: np.ndarray, k: int) -> np.ndarray:
+        """Rank of the replicate weights of the rows of each domain ``0..k-1``, minus one
+        (R ``degf`` of the subset replicate design, as ``svyby`` gives ``svyquantile``).
+
+        Without weighting steps the rank is that of the replicate multipliers of the rows' PSUs
+        (or rows); after weighting, of the final replicate weights of those rows (for designs
+        with more than 16 million rows x replicates, of the multipliers, to bound memory).
+        """
+        steps = self.design.weighting_steps
+        small = self.design.n * self.n_replicates <= _CHUNK_CELLS
+        full = self.replicate_weights() if (steps and small) else None
+        out = []
+        domain = np.asarray(domain, dtype=np.int64)
+        for j in range(k):
+            rows = np.flatnonzero((domain == j) & (self.design.weight_array > 0))
+            if full is not None:
+                block = full[rows]
+            else:
+                block = self._factors[np.unique(self._index[rows])]
+            out.append(_rank(block) - 1)
+        return np.asarray(out, dtype=float)
+
     # -- thin estimator methods ---------------------------------------------------------------------
     def mean(self, y: Hashable, **options: Any) -> Any:
         """:func:`estimators.mean` on this replicate design."""
@@ -389,6 +413,21 @@ class ReplicateDesign(Design):
             f"ReplicateDesign(method={self.method!r}, replicates={self.n_replicates}, "
             f"scale={self.scale:.6g}, design={self.design!r})"
         )
+
+
+def _rank(matrix: np.ndarray, tol: float = 1e-5) -> int:
+    """Numerical rank with R ``qr(..., tol = 1e-5)``'s relative tolerance (pivoted QR)."""
+    if matrix.size == 0:
+        return 0
+    matrix = np.asarray(matrix, dtype=float)
+    if matrix.shape[0] > 4 * matrix.shape[1]:  # tall: the Gram matrix's eigenvalues are cheaper
+        values = np.linalg.eigvalsh(matrix.T @ matrix)
+        return int((values > tol**2 * values.max(initial=0.0)).sum()) if values.size else 0
+    r = linalg.qr(np.asarray(matrix, dtype=float), mode="r", pivoting=True)[0]
+    diag = np.abs(np.diag(r))
+    if diag.size == 0 or diag[0] == 0:
+        return 0
+    return int((diag > tol * diag[0]).sum())
 
 
 def _combine_codes(codes: list[np.ndarray]) -> np.ndarray:
@@ -485,7 +524,7 @@ def replicate_design(
     method: ReplicateMethod = "jk1",
     replicates: int = 200,
     fay_rho: float = 0.3,
-    lonely_psu: Literal["raise", "adjust", "certainty", "remove"] = "raise",
+    lonely_psu: Literal["raise", "adjust", "certainty", "remove", "average"] = "raise",
     hadamard_matrix: Any = None,
     mse: bool = False,
     rng: Any = None,
@@ -496,7 +535,7 @@ def replicate_design(
     ----------
     design : SurveyDesign
         Strata, PSUs and fpc define the replicates; its weighting steps are re-run on each.
-    method : {"jk1", "jkn", "brr", "fay", "bootstrap"}
+    method : {"jk1", "jkn", "brr", "fay", "bootstrap", "mrb"}
         ``jk1``: delete-one-PSU jackknife for unstratified designs, ``scale = (1 - f)(n - 1)/n``
         (R ``as.svrepdesign(type="JK1")``, fpc included as R does). ``jkn``: stratified jackknife,
         ``rscales_h = (1 - f_h)(n_h - 1)/n_h``, scale 1. ``brr`` / ``fay``: balanced half-samples
@@ -505,16 +544,24 @@ def replicate_design(
         bootstrap drawing ``n_h - 1`` PSUs with replacement per stratum,
         ``multiplier = 1 - lambda + lambda n_h/(n_h - 1) m_hi`` with ``lambda = sqrt(1 - f_h)``
         (``lambda = 1`` without fpc, as R ``type="subbootstrap"``), ``scale = 1/(R - 1)``.
+        ``mrb``: Preston's multistage rescaled bootstrap at the first stage (R
+        ``type="mrbbootstrap"`` for a one-stage design): half of each stratum's PSUs kept per
+        replicate, rescaled so that the variance of a total is the Taylor variance with fpc.
     replicates : int
-        Number of bootstrap replicates.
+        Number of bootstrap (and ``mrb``) replicates.
     fay_rho : float
         Fay's perturbation factor in [0, 1) (method ``"fay"``).
-    lonely_psu : {"raise", "adjust", "certainty", "remove"}
+    lonely_psu : {"raise", "adjust", "certainty", "remove", "average"}
         Single-PSU strata for ``jkn`` (as R ``jknweights``): raise, one replicate dropping the
-        stratum rescaled ``H/(H-1)`` (``adjust``), or no replicate (``certainty``/``remove``).
+        stratum rescaled ``H/(H-1)`` (``adjust``), no replicate (``certainty``/``remove``), or no
+        replicate and ``scale`` = PSUs / replicates (``average``).
     hadamard_matrix : array, optional
         Your own Hadamard matrix (+1/-1 or two distinct values) for BRR, e.g. to reproduce
-        published replicates; default: Sylvester of the next power-of-two order > strata.
+        published replicates, read as R ``brrweights(hadamard.matrix=)`` reads it: row ``1 + h``
+        serves the ``h``-th stratum in the order of the strata labels as text, and in replicate
+        ``r`` the first PSU of the stratum (in order of first appearance in the data) is left out
+        where the entry equals the matrix's first entry ``H[0, 0]``. Default: Sylvester of the
+        next power-of-two order > strata (first PSU in code order kept where the entry is +1).
     mse : bool
         Centre at the full-sample estimate instead of the replicates' mean.
     rng : None, int or numpy Generator
@@ -549,7 +596,9 @@ def replicate_design(
     if not isinstance(design, TaylorDesign):
         fail(ValidationError, "design", "must be a SurveyDesign", bad=[type(design).__name__])
     method = check_option(method, _METHODS, "method")
-    lonely_psu = check_option(lonely_psu, ("raise", "adjust", "certainty", "remove"), "lonely_psu")
+    lonely_psu = check_option(
+        lonely_psu, ("raise", "adjust", "certainty", "remove", "average"), "lonely_psu"
+    )
     strata_of_psu, n_h, fraction = _psu_structure(design)
     n_psu = design.n_psu
     labels = list(design.strata_labels)
@@ -580,7 +629,42 @@ def replicate_design(
             fail(ValidationError, "fay_rho", "must lie in [0, 1)", bad=[fay_rho])
         return _brr(design, strata_of_psu, n_h, rho, hadamard_matrix, labels, mse, method)
     R = as_int(replicates, "replicates", minimum=2)
+    if method == "mrb":
+        return _rescaled_half_sample(design, strata_of_psu, n_h, fraction, R, as_rng(rng), mse)
     return _bootstrap(design, strata_of_psu, n_h, fraction, R, as_rng(rng), labels, mse)
+
+
+def _rescaled_half_sample(
+    design: SurveyDesign,
+    strata_of_psu: np.ndarray,
+    n_h: np.ndarray,
+    fraction: np.ndarray,
+    R: int,
+    rng: np.random.Generator,
+    mse: bool,
+) -> ReplicateDesign:
+    """Preston's rescaled bootstrap at the first stage (R ``mrbweights`` with one stage).
+
+    In every stratum and replicate, ``m = floor(n_h / 2)`` PSUs are kept at random without
+    replacement; multipliers ``1 - lambda + lambda (n_h / m) 1[kept]`` with
+    ``lambda = sqrt(m (1 - f_h) / (n_h - m))`` (a stratum with one PSU gets multiplier 1);
+    ``scale = 1``, ``rscales = 1 / (R - 1)``.
+    """
+    n_psu = len(strata_of_psu)
+    factors = np.ones((n_psu, R))
+    for h in range(design.n_strata):
+        members = np.flatnonzero(strata_of_psu == h)
+        n = len(members)
+        m = n // 2
+        if m == 0:
+            continue
+        lam = np.sqrt(m * max(1.0 - fraction[h], 0.0) / (n - m))
+        kept = np.argsort(rng.random((n, R)), axis=0) < m  # m PSUs per replicate, uniformly
+        factors[members] = 1.0 - lam + lam * (n / m) * kept
+    return ReplicateDesign(
+        design, factors, design.psu_codes, method="mrb", scale=1.0,
+        rscales=np.full(R, 1.0 / (R - 1)), mse=mse, combined=False,
+    )
 
 
 def _jkn(
@@ -600,7 +684,7 @@ def _jkn(
             "lonely_psu",
             "some strata have only one PSU, so the stratified jackknife cannot drop it",
             bad=[labels[i] for i in lonely],
-            fix="Collapse strata, or pass lonely_psu='adjust', 'certainty' or 'remove'.",
+            fix="Collapse strata, or pass lonely_psu='adjust', 'average', 'certainty' or 'remove'.",
         )
     columns: list[np.ndarray] = []
     rscales: list[float] = []
@@ -626,8 +710,10 @@ def _jkn(
             rscales.append(f * (nh - 1) / nh)
     if not columns:
         fail(DesignError, "design", "every stratum was sampled completely: there is no sampling variance")
+    # R jknweights: with "average", the missing replicates of lonely strata are made up for
+    scale = n_psu / len(columns) if lonely_psu == "average" and len(columns) < n_psu else 1.0
     return ReplicateDesign(
-        design, np.column_stack(columns), design.psu_codes, method="jkn", scale=1.0,
+        design, np.column_stack(columns), design.psu_codes, method="jkn", scale=scale,
         rscales=np.asarray(rscales), mse=mse, combined=False,
     )
 
@@ -664,16 +750,29 @@ def _brr(
                 f"must be a square two-valued matrix with at least strata + 1 = {H + 1} rows",
                 bad=[f"shape {Hm.shape}, {values.size} distinct values"],
             )
-        Hm = np.where(Hm == values.max(), 1, -1)
+        # R brrweights: the value of the matrix's first entry means "first PSU out"
+        Hm = np.where(Hm == Hm.flat[0], -1, 1)
         if not np.array_equal(Hm @ Hm.T, Hm.shape[1] * np.eye(Hm.shape[0], dtype=Hm.dtype)):
             fail(ValidationError, "hadamard_matrix", "is not a Hadamard matrix (rows not orthogonal)")
     R = Hm.shape[1]
     n_psu = len(strata_of_psu)
-    # first PSU of each stratum (in PSU code order) is "in" the half-sample when H[1 + h, r] == +1
-    order = np.argsort(strata_of_psu, kind="stable")
+    if hadamard_matrix is None:
+        # first PSU of each stratum (in PSU code order) is "in" when H[1 + h, r] == +1
+        stratum_row = strata_of_psu
+        order = np.argsort(strata_of_psu, kind="stable")
+    else:
+        # as R brrweights: strata in the order of their labels as text, PSUs of a stratum in the
+        # order they first appear in the data
+        text = np.asarray([str(v) for v in labels], dtype=object)
+        rank = np.empty(len(text), dtype=np.int64)
+        rank[np.argsort(text, kind="stable")] = np.arange(len(text))
+        stratum_row = rank[strata_of_psu]
+        appearance = np.full(n_psu, len(design.psu_codes), dtype=np.int64)
+        np.minimum.at(appearance, design.psu_codes, np.arange(len(design.psu_codes)))
+        order = np.lexsort((appearance, stratum_row))
     first = np.zeros(n_psu, dtype=bool)
     first[order[0::2]] = True
-    signs = Hm[1 + strata_of_psu, :]  # (n_psu, R)
+    signs = Hm[1 + stratum_row, :]  # (n_psu, R)
     inside = np.where(first[:, None], signs > 0, signs < 0)
     factors = np.where(inside, 2.0 - rho, rho)
     return ReplicateDesign(

@@ -19,6 +19,7 @@ __all__ = ["trim"]
 
 BoundType = Literal["absolute", "mean_multiple", "median_multiple", "quantile"]
 Redistribute = Literal["equal", "proportional"]
+StrictRule = Literal["recursive", "freeze"]
 
 
 def _resolve_bounds(
@@ -64,18 +65,22 @@ def trim_weights(
     redistribute: str,
     strict: bool,
     max_passes: int,
+    strict_rule: str = "recursive",
 ) -> tuple[np.ndarray, int]:
     """Trim columns of ``w`` (n, R) to ``[lower, upper]``; rows with weight 0 are left alone.
 
     One pass (R ``trimWeights`` semantics): weights outside are set to the bound; the total removed
-    (or added) is shared by the rows that were inside and never trimmed, in equal absolute amounts
-    (``"equal"``) or in proportion to their weights (``"proportional"``). ``strict`` repeats passes
-    until every weight is inside (or nothing can absorb the excess). Returns the weights and the
-    number of passes.
+    (or added) is shared by the rows that were inside, in equal absolute amounts (``"equal"``) or in
+    proportion to their weights (``"proportional"``). ``strict`` repeats passes until every weight
+    is inside (or nothing can absorb the excess): with ``strict_rule="recursive"`` each pass is R's
+    pass again (``trimWeights`` calling itself), so weights already at a bound share later excess
+    and are trimmed again; with ``"freeze"`` weights trimmed once stay at their bound and only
+    never-trimmed rows absorb later excess. Returns the weights and the number of passes.
     """
     w = np.array(w, dtype=np.float64, copy=True)
     active = w > 0
     has_trimmed = np.zeros_like(active)
+    freeze = strict_rule == "freeze"
     passes = 0
     while passes < max_passes:
         outside = active & ((w < lower) | (w > upper))
@@ -84,7 +89,9 @@ def trim_weights(
         passes += 1
         new = np.where(active, np.clip(w, lower, upper), 0.0)
         removed = (w - new).sum(axis=0)
-        can = active & ~outside & ~has_trimmed
+        can = active & ~outside
+        if freeze:
+            can &= ~has_trimmed
         n_can = can.sum(axis=0)
         stuck = (n_can == 0) & outside.any(axis=0)
         if stuck.any():
@@ -118,6 +125,7 @@ def trim(
     bound_type: BoundType = "absolute",
     redistribute: Redistribute = "equal",
     strict: bool = False,
+    strict_rule: StrictRule = "recursive",
     recalibrate: bool = False,
     max_cycles: int = 50,
     tol: float = 1e-8,
@@ -140,6 +148,12 @@ def trim(
     strict : bool
         Repeat trimming passes until every weight is inside the bounds (R ``strict=TRUE``); with
         ``False`` one pass, as R's default, which may leave some weights outside.
+    strict_rule : {"recursive", "freeze"}
+        How ``strict`` repeats passes. ``"recursive"`` (default) is R's ``trimWeights(strict=TRUE)``,
+        which calls itself: every pass shares the excess among all rows inside the bounds,
+        including rows already at a bound, and trims again whatever that pushes outside.
+        ``"freeze"``: a weight trimmed once stays at its bound and later excess goes only to rows
+        never trimmed (fewer passes; the trimmed weights end exactly at the bounds).
     recalibrate : bool
         Trim-then-rerake cycles: after each trim, re-run the fit's weighting (same targets and
         options) from the trimmed weights, until the weights are inside the bounds and the margins
@@ -184,6 +198,7 @@ def trim(
         bound_type, ("absolute", "mean_multiple", "median_multiple", "quantile"), "bound_type"
     )
     redistribute = check_option(redistribute, ("equal", "proportional"), "redistribute")
+    strict_rule = check_option(strict_rule, ("recursive", "freeze"), "strict_rule")
     on_nonconvergence = check_option(on_nonconvergence, ("raise", "warn"), "on_nonconvergence")
     max_cycles = as_int(max_cycles, "max_cycles", minimum=1)
     tol = check_positive(tol, "tol")
@@ -214,11 +229,18 @@ def trim(
     passes = max_cycles if strict else 1
     prior_reweight = fit.step.reweight if (recalibrate and fit is not None) else None
 
+    # one trace column per margin and per numeric total, in the diagnostics' order
+    names: list[str] = []
+    if problem is not None:
+        names = [str(v) for v in pd.unique(margin_diagnostics(problem, w0)["variable"])]
+
     def margin_error(w: np.ndarray) -> np.ndarray:
         if problem is None:
             return np.zeros(0)
         diag = margin_diagnostics(problem, w)
-        return diag.groupby("variable", sort=False)["relative_error"].max().to_numpy()
+        worst = diag.groupby("variable", sort=False)["relative_error"].max()
+        worst.index = worst.index.astype(str)
+        return worst.reindex(names).to_numpy()
 
     def within(w: np.ndarray) -> np.ndarray:
         act = w > 0
@@ -231,7 +253,7 @@ def trim(
         trace_rows: list[np.ndarray] = []
         if prior_reweight is None:
             out, n_pass = trim_weights(w, lo, hi, redistribute=redistribute, strict=strict,
-                                       max_passes=passes)
+                                       max_passes=passes, strict_rule=strict_rule)
             return out, n_pass, bool(within(out).all()), trace_rows
         current = w
         cycles = 0
@@ -239,7 +261,7 @@ def trim(
         while cycles < max_cycles:
             cycles += 1
             trimmed, _ = trim_weights(current, lo, hi, redistribute=redistribute, strict=strict,
-                                      max_passes=passes)
+                                      max_passes=passes, strict_rule=strict_rule)
             current = prior_reweight(trimmed)
             if current.shape[1] == 1:
                 trace_rows.append(margin_error(current[:, 0]))
@@ -252,7 +274,6 @@ def trim(
 
     weights2d, n_iter, converged, trace_rows = apply(w0[:, None])
     weights = weights2d[:, 0]
-    names = [m.name for m in problem.margins] if problem is not None else []
     rows = [margin_error(w0), *trace_rows]
     if not trace_rows:
         rows.append(margin_error(weights))
@@ -283,6 +304,7 @@ def trim(
         "bound_type": bound_type,
         "redistribute": redistribute,
         "strict": strict,
+        "strict_rule": strict_rule,
         "recalibrate": recalibrate,
         "max_cycles": max_cycles,
         "tol": tol,

@@ -143,7 +143,7 @@ def test_unknown_column_raises(design):
 
 def test_bad_option_raises(design):
     with pytest.raises(est.ValidationError, match="lonely_psu: must be one of"):
-        design.mean("y", lonely_psu="average")
+        design.mean("y", lonely_psu="mean")
 
 
 def test_not_a_design_raises(frame):

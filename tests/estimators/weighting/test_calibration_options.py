@@ -88,18 +88,8 @@ def _check_estimates(design: Any, case: dict[str, Any]) -> None:
 
 TAYLOR = [c for c in CASES if c["design"] in ("dc", "ds")]
 REPLICATE = [c for c in CASES if c["design"] == "rc"]
-PROJECTION_NOTE = (
-    "the linearised variance of GREG weights with variance= needs residuals from the fit weighted "
-    "by d / v (the step records them as options['projection_weights']); the linearisation still "
-    "weights by d"
-)
-
-
 def _taylor_param(case: dict[str, Any]) -> Any:
-    marks = []
-    if case["name"] == "variance_linear":
-        marks.append(pytest.mark.xfail(strict=True, reason=PROJECTION_NOTE))
-    return pytest.param(case, id=case["name"], marks=marks)
+    return pytest.param(case, id=case["name"])
 
 
 @pytest.mark.reference

@@ -37,9 +37,14 @@ def test_one_pass_may_leave_weights_outside_and_strict_repeats() -> None:
     d = design([1.0, 1.0, 1.0, 5.0, 5.0, 20.0])
     one = trim(d, upper=6)  # excess 14 shared by five rows: 5 -> 7.8 > 6
     assert not one.converged and np.isclose(one.weights.max(), 7.8)
-    strict = trim(d, upper=6, strict=True)  # then 3.6 shared by the three never trimmed
-    assert strict.converged and strict.n_iter == 2
-    assert np.allclose(strict.weights, [5, 5, 5, 6, 6, 6])
+    # R's recursion: each pass shares the excess among every row inside, bounds included,
+    # so the weights approach [5, 5, 5, 6, 6, 6] geometrically
+    strict = trim(d, upper=6, strict=True)
+    assert strict.converged and strict.n_iter > 2
+    assert np.allclose(strict.weights, [5, 5, 5, 6, 6, 6], rtol=1e-12)
+    frozen = trim(d, upper=6, strict=True, strict_rule="freeze")  # 3.6 to the never trimmed
+    assert frozen.converged and frozen.n_iter == 2
+    assert np.allclose(frozen.weights, [5, 5, 5, 6, 6, 6])
 
 
 def test_bound_types() -> None:
