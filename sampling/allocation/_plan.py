@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -40,9 +41,11 @@ NO_CAP = np.inf
 CVXPY_KKT_TOL = 1e-4
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AllocationPlan(Result):
     """A recruitment plan: group sizes, their cost, predicted errors and solver certificates.
+
+    The per-group attributes are pandas Series indexed by group, built on first access.
 
     Attributes
     ----------
@@ -77,38 +80,111 @@ class AllocationPlan(Result):
         Budget multiplier ``lambda`` (or the common error level for maximin).
     solver : str
         ``"kkt"`` (exact core) or ``"cvxpy"``.
+    integer_status : str
+        What the integer step proved (``"not requested"`` for continuous plans).
+    costs, current_n : pandas.Series
+        Cost per new sample and samples already collected, per group.
+    pilot_max_n : pandas.Series
+        Largest pilot sample size per group behind the learning curve (NaN when the curves
+        came without pilot sizes).
+    extrapolation : pandas.Series
+        ``n / pilot_max_n``: how far beyond the pilot data the plan relies on the fitted curve
+        (values above 1 are extrapolations).
+    groups : pandas.Index
+        Group labels, in the order of the curves.
     uncertainty : pandas.DataFrame or None
         Per-group quantiles of ``n`` and predicted error across learning-curve bootstrap replicates.
     """
 
-    n: pd.Series
-    n_continuous: pd.Series
-    recruit: pd.Series
+    groups: pd.Index = field(repr=False)
+    _arrays: Mapping[str, np.ndarray] = field(repr=False)
+    integer: bool
     cost: float
     budget: float | None
-    predicted_error: pd.Series
     objective: str
     objective_value: float
     objective_value_continuous: float
     rounding_cost: float
     kkt_residual: float
     status: str
-    active_set: pd.Series
     multiplier: float
     solver: str
     integer_status: str = "not requested"
-    costs: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
-    current_n: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
     uncertainty: pd.DataFrame | None = field(default=None, repr=False)
+
+    def _series(self, key: str, name: str, dtype: Any = None) -> pd.Series:
+        arr = self._arrays[key]
+        return pd.Series(arr if dtype is None else arr.astype(dtype), index=self.groups,
+                         name=name, copy=False)
+
+    @cached_property
+    def n(self) -> pd.Series:
+        """Planned total size per group (int when ``integer=True``), including ``current_n``."""
+        return self._series("n", "n", np.int64 if self.integer else None)
+
+    @cached_property
+    def n_continuous(self) -> pd.Series:
+        """The continuous optimum the integer plan was rounded from."""
+        return self._series("n_continuous", "n_continuous")
+
+    @cached_property
+    def recruit(self) -> pd.Series:
+        """New samples to collect per group, ``n - current_n``."""
+        rec = self._arrays["recruit"]
+        whole = self.integer and bool(np.all(np.abs(rec - np.round(rec)) < 1e-9))
+        return pd.Series(np.round(rec).astype(np.int64) if whole else rec, index=self.groups,
+                         name="recruit", copy=False)
+
+    @cached_property
+    def predicted_error(self) -> pd.Series:
+        """Learning-curve error at ``n`` per group."""
+        return self._series("predicted_error", "predicted_error")
+
+    @cached_property
+    def active_set(self) -> pd.Series:
+        """``"lower"``, ``"upper"``, ``"fixed"`` or ``"free"`` per group at the continuous optimum."""
+        low, up = self._arrays["at_lower"], self._arrays["at_upper"]
+        active = np.where(low & up, "fixed", np.where(low, "lower", np.where(up, "upper", "free")))
+        return pd.Series(active, index=self.groups, name="active")
+
+    @cached_property
+    def costs(self) -> pd.Series:
+        """Cost per new sample, per group."""
+        return self._series("costs", "cost_per_sample")
+
+    @cached_property
+    def current_n(self) -> pd.Series:
+        """Samples already collected per group."""
+        return self._series("current_n", "current_n")
+
+    @cached_property
+    def pilot_max_n(self) -> pd.Series:
+        """Largest pilot sample size per group (NaN when unknown)."""
+        pilot = self._arrays["pilot_max_n"]
+        return pd.Series(np.full(len(self.groups), np.nan) if pilot is None else pilot,
+                         index=self.groups, name="pilot_max_n")
+
+    @cached_property
+    def extrapolation(self) -> pd.Series:
+        """``n / pilot_max_n`` per group (NaN when the pilot sizes are unknown)."""
+        return (self.n.astype(float) / self.pilot_max_n).rename("extrapolation")
+
+    def __repr__(self) -> str:
+        sizes = dict(zip(self.groups[:8], np.asarray(self._arrays["n"])[:8].tolist(), strict=True))
+        more = f", ... ({len(self.groups)} groups)" if len(self.groups) > 8 else ""
+        return (f"AllocationPlan(objective={self.objective!r}, status={self.status!r}, "
+                f"cost={self.cost!r}, budget={self.budget!r}, n={sizes}{more})")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group: n, recruit, n_continuous, cost per sample, spend, predicted error,
-        active bound (and uncertainty quantiles when computed)."""
+        active bound, largest pilot n and extrapolation factor (and uncertainty quantiles when
+        computed)."""
         out = pd.DataFrame({
             "n": self.n, "recruit": self.recruit, "n_continuous": self.n_continuous,
             "current_n": self.current_n, "cost_per_sample": self.costs,
             "spend": self.costs * self.recruit, "predicted_error": self.predicted_error,
-            "active": self.active_set,
+            "active": self.active_set, "pilot_max_n": self.pilot_max_n,
+            "extrapolation": self.extrapolation,
         })
         if self.uncertainty is not None:
             out = out.join(self.uncertainty)
@@ -148,62 +224,162 @@ class AllocationPlan(Result):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _curve_arrays(curves: Any) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, Any]:
+@dataclass(frozen=True)
+class _Curves:
+    """The curves as arrays aligned with ``groups``; ``pilot_max_n`` (largest pilot size per
+    group) and ``covariance`` (G x 3 x 3, of ``(log a, b, c)``) when the curves carry them."""
+
+    groups: pd.Index
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    pooled: Any
+    pilot_max_n: np.ndarray | None
+    covariance: np.ndarray | None
+
+
+def _column(p: pd.DataFrame, name: str) -> np.ndarray:
+    return _as_floats(p[name], f"curves.{name}")
+
+
+def _abc(p: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Columns a, b, c as float arrays: one conversion of the whole table when it is numeric
+    (a pandas column lookup costs more than the conversion of a small table), else by column."""
+    position = {name: j for j, name in enumerate(p.columns.tolist())}  # columns, not groups
+    try:
+        block = p.to_numpy(dtype=np.float64, na_value=np.nan)
+    except (TypeError, ValueError):
+        return _column(p, "a"), _column(p, "b"), _column(p, "c")
+    a, b, c = block.T[[position["a"], position["b"], position["c"]]]
+    return a, b, c
+
+
+def _curve_arrays(curves: Any) -> _Curves:
+    covariance = None
     if isinstance(curves, LearningCurves):
         p = curves.params
         pooled = (p["d"].to_numpy(float), p["beta"].to_numpy(float)) if curves.pooled else None
+        pilot_max_n = curves._pilot_max_n()
+        covariance = curves._covariance_stack()
     elif isinstance(curves, pd.DataFrame):
         p = curves
-        missing = [col for col in ("a", "b", "c") if col not in p.columns]
+        columns = p.columns
+        missing = [col for col in ("a", "b", "c") if col not in columns]
         if missing:
             fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
         pooled = None
+        pilot_max_n = _column(p, "pilot_max_n") if "pilot_max_n" in columns else None
     else:
         fail(ValidationError, "curves",
              "must be LearningCurves or a DataFrame of a, b, c indexed by group",
              bad=[type(curves).__name__], fix="Fit them with fit_learning_curves(...).")
-    if not p.index.is_unique:
+    groups = p.index
+    if not groups.is_unique:
         fail(ValidationError, "curves", "group labels must be unique",
-             bad=list(p.index[p.index.duplicated()]))
-    a = as_float_array(p["a"].to_numpy(), "curves.a", positive=True)
-    b = as_float_array(p["b"].to_numpy(), "curves.b", positive=True)
-    c = as_float_array(p["c"].to_numpy(), "curves.c", nonnegative=True)
-    return p.index, a, b, c, pooled
+             bad=list(groups[groups.duplicated()]))
+    if len(groups) == 0:
+        fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
+    a, b, c = _abc(p)
+    _check_values(a, groups, "curves.a", positive=True, nonnegative=True, finite=True)
+    _check_values(b, groups, "curves.b", positive=True, nonnegative=True, finite=True)
+    _check_values(c, groups, "curves.c", positive=False, nonnegative=True, finite=True)
+    return _Curves(groups, a, b, c, pooled, pilot_max_n, covariance)
+
+
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+
+
+def _labels(groups: pd.Index, mask: np.ndarray) -> list[Any]:
+    """The group labels where ``mask`` holds (error messages only)."""
+    return list(groups[mask])
+
+
+def _as_floats(values: Any, parameter: str) -> np.ndarray:
+    """float64 array of ``values`` (pandas missing values become NaN); package error otherwise."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
+    if isinstance(values, pd.Series) and values.dtype == np.float64:
+        return values.to_numpy()
+    try:
+        if isinstance(values, (pd.Series, pd.Index)):
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        plain = values.to_numpy(dtype=object) if isinstance(values, (pd.Series, pd.Index)) \
+            else values
+        return as_float_array(plain, parameter, ndim=None, finite=False)
 
 
 def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float | None,
               positive: bool = False, nonnegative: bool = True, finite: bool = True) -> np.ndarray:
-    """Resolve a scalar, mapping or Series to a float array aligned with ``groups``."""
+    """Resolve a scalar, mapping, Series or array to a float array aligned with ``groups``.
+
+    A Series or mapping is matched to the groups by label (vectorised: ``get_indexer``); labels
+    that are not groups are an error, and groups without a value get ``default`` (an error when
+    ``default`` is None). An array needs one value per group, in the order of ``groups``.
+    """
+    G = len(groups)
     if values is None:
         if default is None:
             fail(ValidationError, parameter, "is required")
-        return np.full(len(groups), float(default))
-    if np.ndim(values) == 0 and not isinstance(values, Mapping):
-        arr = np.full(len(groups), values, dtype=object)
+        return np.full(G, float(default))
+    if isinstance(values, Mapping):
+        values = pd.Series(values, dtype=object if len(values) == 0 else None)
+    if isinstance(values, pd.Series):
+        index = values.index
+        raw = _as_floats(values, parameter)
+        if index is groups or index.equals(groups):
+            arr = raw
+        else:
+            if not index.is_unique:
+                fail(ValidationError, parameter, "names a group more than once",
+                     bad=list(index[index.duplicated()]),
+                     fix="Give one value per group.")
+            unknown = groups.get_indexer(index) < 0
+            if unknown.any():
+                fail(ValidationError, parameter, "names groups that have no learning curve",
+                     bad=_labels(index, unknown), fix="Use the group labels of the curves.")
+            pos = index.get_indexer(groups)
+            missing = pos < 0
+            arr = raw[pos]
+            if missing.any():
+                if default is None:
+                    fail(ValidationError, parameter, "has no value for some groups",
+                         bad=_labels(groups, missing), fix="Give a value for every group.")
+                arr[missing] = default
+    elif np.ndim(values) == 0:
+        arr = np.full(G, _as_floats(values, parameter))
     else:
-        series = pd.Series(values) if isinstance(values, Mapping) else values
-        if not isinstance(series, pd.Series):
-            series = pd.Series(np.asarray(values), index=groups) if len(values) == len(groups) \
-                else fail(ValidationError, parameter, f"needs one value per group ({len(groups)})",
-                          bad=[f"length {len(values)}"])
-        unknown = [g for g in series.index if g not in groups]
-        if unknown:
-            fail(ValidationError, parameter, "names groups that have no learning curve",
-                 bad=unknown, fix="Use the group labels of the curves.")
-        missing = [g for g in groups if g not in series.index]
-        if missing and default is None:
-            fail(ValidationError, parameter, "has no value for some groups", bad=missing,
-                 fix="Give a value for every group.")
-        arr = series.reindex(groups).to_numpy(dtype=object)
-        if missing:
-            arr[pd.isna(arr)] = default
-    out = as_float_array(arr.astype(float), parameter, positive=positive, finite=False,
-                         nonnegative=nonnegative and not positive)
-    bad = np.isnan(out) | (np.isinf(out) if finite else np.isneginf(out))
-    if bad.any():
-        fail(ValidationError, parameter, "must be finite" if finite else "must not be NaN or -inf",
-             bad=list(groups[bad]))
-    return out
+        arr = _as_floats(values, parameter)
+        if arr.ndim != 1 or arr.shape[0] != G:
+            fail(ValidationError, parameter, f"needs one value per group ({G})",
+                 bad=[f"shape {arr.shape}"],
+                 fix="Pass a Series or mapping indexed by group, or one value per group.")
+    _check_values(arr, groups, parameter, positive=positive, nonnegative=nonnegative,
+                  finite=finite)
+    return arr
+
+
+def _check_values(arr: np.ndarray, groups: pd.Index, parameter: str, *, positive: bool,
+                  nonnegative: bool, finite: bool) -> None:
+    """Two reductions (NaN propagates through min and max); the specific message is built only
+    when something is wrong."""
+    if arr.size == 0:
+        return
+    low = _MIN(arr)
+    ok = (low > 0 if positive else low >= 0 if nonnegative else low > -np.inf) and (
+        not finite or _MAX(arr) < np.inf)
+    if ok:
+        return
+    nonfinite = np.isnan(arr) | (np.isinf(arr) if finite else np.isneginf(arr))
+    if nonfinite.any():
+        fail(ValidationError, parameter,
+             "must be finite" if finite else "must not be NaN or -inf",
+             bad=_labels(groups, nonfinite))
+    if positive:
+        fail(ValidationError, parameter, "must be strictly positive",
+             bad=_labels(groups, ~(arr > 0)))
+    fail(ValidationError, parameter, "must be non-negative", bad=_labels(groups, arr < 0))
 
 
 def _errors(a, b, c, n, pooled=None) -> np.ndarray:
@@ -339,7 +515,8 @@ def allocate(
     >>> unequal.n.to_dict(), unequal.integer_status, unequal.rounding_cost >= 0
     ({'x': 30, 'y': 28}, 'optimal', True)
     """
-    groups, a, b, c, pooled = _curve_arrays(curves)
+    cv = _curve_arrays(curves)
+    groups, a, b, c, pooled = cv.groups, cv.a, cv.b, cv.c, cv.pooled
     custom = objective if callable(objective) else None
     kind = "custom" if custom is not None else check_option(objective, OBJECTIVES, "objective")
     tie_break = check_option(tie_break, ("leximin", "utilitarian", "none"), "tie_break")
@@ -362,7 +539,7 @@ def allocate(
     unc = None if reps is None else _replicate_summary(reps, solve, groups, box.current, pooled,
                                                        quantile)
     return _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final,
-                        integer, integer_status, unc)
+                        integer, integer_status, unc, cv.pilot_max_n)
 
 
 # ----------------------------------------------------------------------------- steps of allocate
@@ -405,11 +582,11 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
         else np.full(G, NO_CAP)
     lo = np.maximum(mn, cur)
     hi = mx
-    crossing = [g for g, l_, h_ in zip(groups, lo, hi, strict=True) if l_ > h_]
-    if crossing:
+    crossing = lo > hi
+    if crossing.any():
         fail(InfeasibleError, "max_n",
              "bounds cross: max_n is below max(min_n, current_n) for some groups (certificate: "
-             "no n satisfies both bounds)", bad=crossing,
+             "no n satisfies both bounds)", bad=_labels(groups, crossing),
              fix="Raise max_n or lower min_n for those groups.")
     if kind != "target":
         if budget is None:
@@ -522,46 +699,39 @@ def _integer_plan(goal: _Goal, plan_curves, pooled, box: _BudgetBox, n_cont: np.
 
 
 def _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final, integer,
-                 integer_status, unc) -> AllocationPlan:
+                 integer_status, unc, pilot_max_n) -> AllocationPlan:
     """The plan: sizes, recruits, cost, errors, objective values, status and active set."""
-    n_cont = sol.n
     err, obj = _plan_value(goal, plan_curves, pooled, box, n_final)
+    n_final = np.asarray(n_final, dtype=float)
     recruit = n_final - box.current
     sign = -1.0 if goal.kind == "alpha_fair" else 1.0
     rounding = sign * (obj - obj_cont)
     status = sol.status
     if integer and integer_status != "optimal" and status == "optimal":
         status = f"continuous optimal; integer {integer_status}"
-    active = np.where(sol.at_lower & sol.at_upper, "fixed",
-                      np.where(sol.at_lower, "lower", np.where(sol.at_upper, "upper", "free")))
-    idx = groups
-    n_series = pd.Series(np.asarray(n_final, dtype=np.int64) if integer else n_final, index=idx,
-                         name="n")
-    rec_series = pd.Series(np.asarray(np.round(recruit), dtype=np.int64) if integer else recruit,
-                           index=idx, name="recruit") if not integer or np.all(
-        np.abs(recruit - np.round(recruit)) < 1e-9) else pd.Series(recruit, index=idx,
-                                                                   name="recruit")
+    arrays = {
+        "n": n_final, "n_continuous": np.asarray(sol.n, dtype=float), "recruit": recruit,
+        "predicted_error": err, "at_lower": sol.at_lower, "at_upper": sol.at_upper,
+        "costs": box.costs, "current_n": box.current, "pilot_max_n": pilot_max_n,
+    }
     return AllocationPlan(
-        n=n_series,
-        n_continuous=pd.Series(n_cont, index=idx, name="n_continuous"),
-        recruit=rec_series,
+        groups=groups,
+        _arrays=arrays,
+        integer=bool(integer),
         cost=float(box.costs @ recruit),
         budget=box.budget,
-        predicted_error=pd.Series(err, index=idx, name="predicted_error"),
         objective=goal.kind,
         objective_value=obj,
         objective_value_continuous=obj_cont,
         rounding_cost=float(rounding),
         kkt_residual=float(sol.kkt_residual),
         status=status,
-        active_set=pd.Series(active, index=idx, name="active"),
         multiplier=float(sol.multiplier),
         solver="cvxpy" if (goal.custom is not None or pooled is not None) else "kkt",
         integer_status=integer_status,
-        costs=pd.Series(box.costs, index=idx, name="cost_per_sample"),
-        current_n=pd.Series(box.current, index=idx, name="current_n"),
         uncertainty=unc,
     )
+
 
 def _custom_value(objective, err, n) -> float:
     import cvxpy as cp
@@ -574,18 +744,18 @@ def _solve_target(a, b, c, k, lo, hi, targets, groups, B_total, cur) -> core.Cor
     if targets is None:
         fail(ValidationError, "targets", "is required for objective='target'")
     e = per_group(targets, groups, "targets", default=None, positive=True)
-    below = [g for g, e_, c_ in zip(groups, e, c, strict=True) if e_ <= c_]
-    if below:
+    below = e <= c
+    if below.any():
         fail(InfeasibleError, "targets",
              "some targets are at or below the group's asymptotic error c_g (certificate: "
-             "a n^-b + c > c >= target for every n)", bad=below,
+             "a n^-b + c > c >= target for every n)", bad=_labels(groups, below),
              fix="Raise those targets above curves.params['c'].")
     need = np.exp(-np.log((e - c) / a) / b)
-    over = [g for g, n_, h_ in zip(groups, need, hi, strict=True) if n_ > h_ * (1 + 1e-12)]
-    if over:
+    over = need > hi * (1 + 1e-12)
+    if over.any():
         fail(InfeasibleError, "targets",
              "reaching these targets needs more than max_n (certificate: err(max_n) > target)",
-             bad=over, fix="Relax the targets or raise max_n.")
+             bad=_labels(groups, over), fix="Relax the targets or raise max_n.")
     n = np.maximum(need, lo)
     spent = float(k @ n)
     if B_total is not None and spent > B_total * (1 + 1e-12):
