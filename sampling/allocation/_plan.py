@@ -242,16 +242,18 @@ def _column(p: pd.DataFrame, name: str) -> np.ndarray:
     return _as_floats(p[name], f"curves.{name}")
 
 
-def _abc(p: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Columns a, b, c as float arrays: one conversion of the whole table when it is numeric
-    (a pandas column lookup costs more than the conversion of a small table), else by column."""
-    position = {name: j for j, name in enumerate(p.columns.tolist())}  # columns, not groups
-    try:
-        block = p.to_numpy(dtype=np.float64, na_value=np.nan)
-    except (TypeError, ValueError):
-        return _column(p, "a"), _column(p, "b"), _column(p, "c")
-    a, b, c = block.T[[position["a"], position["b"], position["c"]]]
-    return a, b, c
+def _abc(p: pd.DataFrame) -> np.ndarray:
+    """Columns a, b, c as a (3, groups) float array: one conversion of the whole table when it
+    is numeric (a pandas column lookup costs more than converting a small table), else by
+    column."""
+    columns = p.columns
+    position = [columns.get_loc(name) for name in ("a", "b", "c")]  # columns, not groups
+    if all(isinstance(j, (int, np.integer)) for j in position):
+        try:
+            return p.to_numpy(dtype=np.float64).T[position]
+        except (TypeError, ValueError):
+            pass
+    return np.stack([_column(p, "a"), _column(p, "b"), _column(p, "c")])
 
 
 def _curve_arrays(curves: Any) -> _Curves:
@@ -279,10 +281,13 @@ def _curve_arrays(curves: Any) -> _Curves:
              bad=list(groups[groups.duplicated()]))
     if len(groups) == 0:
         fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
-    a, b, c = _abc(p)
-    _check_values(a, groups, "curves.a", positive=True, nonnegative=True, finite=True)
-    _check_values(b, groups, "curves.b", positive=True, nonnegative=True, finite=True)
-    _check_values(c, groups, "curves.c", positive=False, nonnegative=True, finite=True)
+    abc = _abc(p)
+    low = _MIN(abc, axis=1)
+    if not (low[0] > 0 and low[1] > 0 and low[2] >= 0 and _MAX(abc, axis=None) < np.inf):
+        _check_values(abc[0], groups, "curves.a", positive=True, nonnegative=True, finite=True)
+        _check_values(abc[1], groups, "curves.b", positive=True, nonnegative=True, finite=True)
+        _check_values(abc[2], groups, "curves.c", positive=False, nonnegative=True, finite=True)
+    a, b, c = abc
     return _Curves(groups, a, b, c, pooled, pilot_max_n, covariance)
 
 
@@ -348,7 +353,13 @@ def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float |
                          bad=_labels(groups, missing), fix="Give a value for every group.")
                 arr[missing] = default
     elif np.ndim(values) == 0:
-        arr = np.full(G, _as_floats(values, parameter))
+        value = float(_as_floats(values, parameter))
+        ok = (value > 0 if positive else value >= 0 if nonnegative else value > -np.inf) and (
+            not finite or value < np.inf)
+        if not ok:
+            _check_values(np.array([value]), pd.Index([value]), parameter, positive=positive,
+                          nonnegative=nonnegative, finite=finite)
+        return np.full(G, value)
     else:
         arr = _as_floats(values, parameter)
         if arr.ndim != 1 or arr.shape[0] != G:
@@ -621,8 +632,8 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
                  "alpha_fair uses utility 1 - error, so every error must stay below 1; at min_n "
                  "these groups are at or above 1", bad=list(groups[f_lo >= 1]),
                  fix="Raise min_n or use errors on a 0-1 scale.")
-    transform = {"pnorm": core.Transform("power", float(p)),
-                 "alpha_fair": core.Transform("alpha_fair", float(alpha))}.get(kind, core.IDENTITY)
+    transform = core.Transform("power", float(p)) if kind == "pnorm" else core.Transform(
+        "alpha_fair", float(alpha)) if kind == "alpha_fair" else core.IDENTITY
     return _Goal(kind, custom, w, p, alpha, transform, tie_break)
 
 
