@@ -22,7 +22,8 @@ PACKAGES = ("equisample", "estimators", "sampling")
 
 ESTIMATORS_PUBLIC = [
     "AggregationResult", "ColumnError", "ConvergenceError", "ConvergenceWarning", "DataWarning",
-    "DesignError", "EquisampleError", "EquisampleWarning", "Estimate", "InfeasibleError",
+    "DesignError", "EquisampleError", "EquisampleWarning", "Estimate", "ExtrapolationWarning",
+    "InfeasibleError",
     "JuryPolicy", "MarginError", "PrismData", "ReplicateDesign", "RepresentativenessResult",
     "StrengthModelResult", "SurveyDesign", "UtilityTable", "ValidationError", "WeightingResult",
     "WelfareResult", "WhoDecidesResult", "aggregate", "answer_distribution", "bradley_terry",

@@ -8,6 +8,7 @@ objectives through a scaled cvxpy model that is verified by its KKT residual aft
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -18,7 +19,7 @@ import pandas as pd
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import as_float_array, check_option, check_positive, fail
-from estimators.errors import InfeasibleError, ValidationError
+from estimators.errors import ExtrapolationWarning, InfeasibleError, ValidationError
 from sampling.allocation import _core as core
 from sampling.allocation._cvxpy_path import solve_cvxpy
 from sampling.allocation._integer import (
@@ -39,6 +40,12 @@ OBJECTIVES = ("utilitarian", "population", "maximin", "pnorm", "alpha_fair", "ta
 NO_CAP = np.inf
 # interior-point solutions are accurate to ~sqrt(gap) in n; the cvxpy path verifies to this
 CVXPY_KKT_TOL = 1e-4
+# a predicted error whose standard error (delta method) is at least this share of it is
+# "poorly determined" and the plan built on it unstable
+UNSTABLE_RELATIVE_SE = 0.5
+# defaults of the settings that only some objectives use (a changed value is checked for use)
+DEFAULT_P, DEFAULT_ALPHA, DEFAULT_TIE_BREAK, DEFAULT_QUANTILE = 2.0, 1.0, "leximin", 0.9
+DEFAULT_TOL, DEFAULT_EXTRAPOLATION_LIMIT = 1e-9, 4.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -428,13 +435,14 @@ def allocate(
     max_n: Any = None,
     current_n: Any = None,
     integer: bool = True,
-    p: float = 2.0,
-    alpha: float = 1.0,
+    p: float = DEFAULT_P,
+    alpha: float = DEFAULT_ALPHA,
     targets: Any = None,
-    tie_break: Literal["leximin", "utilitarian", "none"] = "leximin",
+    tie_break: Literal["leximin", "utilitarian", "none"] = DEFAULT_TIE_BREAK,
     uncertainty: Literal["none", "bootstrap", "robust"] = "none",
-    quantile: float = 0.9,
-    tol: float = 1e-9,
+    quantile: float = DEFAULT_QUANTILE,
+    extrapolation_limit: float = DEFAULT_EXTRAPOLATION_LIMIT,
+    tol: float = DEFAULT_TOL,
 ) -> AllocationPlan:
     """Choose group sample sizes under a budget from learning curves.
 
@@ -454,7 +462,7 @@ def allocate(
         minimise (solved by the scaled cvxpy path).
     population_shares : mapping or Series, optional
         Weights for ``"population"`` (required) and for ``"pnorm"``/``"alpha_fair"`` (default
-        equal). Normalised to sum to one.
+        equal). Normalised to sum to one. An error with any other objective.
     min_n, max_n : float, mapping or Series, optional
         Box bounds on the total group size (default 1 and no cap; ``max_n`` is e.g. pool size).
     current_n : float, mapping or Series, optional
@@ -469,22 +477,29 @@ def allocate(
         objectives and pooled curves get a greedy fill plus 1-exchange local search
         (``"heuristic (local optimum; gap to the continuous bound <= X)"``).
     p, alpha : float
-        Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0).
+        Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0); a value other than
+        the default with another objective is an error (it would have no effect).
     targets : float, mapping or Series
-        Error targets for ``"target"``.
+        Error targets for ``"target"`` (an error with other objectives).
     tie_break : {"leximin", "utilitarian", "none"}
         How ``"maximin"`` spends budget left when a capped group sets the worst error. Integer
         plans with unequal costs: ``"none"`` keeps the cheapest plan reaching the optimal level;
         ``"leximin"`` and ``"utilitarian"`` both spend the rest to minimise the sum of errors.
+        Only ``"maximin"`` with unpooled curves uses it.
     uncertainty : {"none", "bootstrap", "robust"}
         ``"bootstrap"`` re-solves for each bootstrap replicate of the curves and reports quantiles;
         ``"robust"`` also plans for the ``quantile`` of each group's curve across replicates.
     quantile : float
-        Upper quantile used by the uncertainty summaries and ``"robust"``.
+        Upper quantile used by the uncertainty summaries and ``"robust"`` (only there).
+    extrapolation_limit : float
+        Warn (:class:`~estimators.errors.ExtrapolationWarning`) when a group's planned ``n`` is
+        more than this multiple of its largest pilot sample size (``np.inf``: never). Needs
+        curves that know their pilot sizes (``LearningCurves``, or a table with a
+        ``pilot_max_n`` column). The factors are in ``plan.extrapolation``.
     tol : float
         Relative KKT tolerance below which the status may read ``"optimal"`` (the cvxpy path
         uses ``max(tol, 1e-4)``: interior-point sizes are accurate to about the square root of
-        the duality gap).
+        the duality gap). Not used by ``"target"`` (closed form).
 
     Returns
     -------
@@ -495,6 +510,18 @@ def allocate(
     InfeasibleError
         With a certificate: lower bounds cost more than the budget, bounds cross, a target is at
         or below a group's asymptote ``c_g`` or needs more than ``max_n``.
+    ValidationError
+        Bad inputs, or a setting the chosen objective does not use (``population_shares`` with
+        ``"utilitarian"``, ``p`` with ``"maximin"``, ...): it would be ignored silently.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        When the plan puts a group beyond ``extrapolation_limit`` times its largest pilot size,
+        or relies on a predicted error whose standard error (delta method from the fit's
+        covariance) is at least half the error itself (``uncertainty="none"`` only): such
+        plans move with small changes in the pilot data. The message names the groups and
+        points to ``uncertainty="bootstrap"`` / ``"robust"``.
 
     Notes
     -----
@@ -532,6 +559,8 @@ def allocate(
     kind = "custom" if custom is not None else check_option(objective, OBJECTIVES, "objective")
     tie_break = check_option(tie_break, ("leximin", "utilitarian", "none"), "tie_break")
     uncertainty = check_option(uncertainty, ("none", "bootstrap", "robust"), "uncertainty")
+    _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
+                         uncertainty, quantile, extrapolation_limit, tol, cv.pilot_max_n)
     box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n)
     goal = _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
                          tie_break)
@@ -549,11 +578,119 @@ def allocate(
         n_final, integer_status = _integer_plan(goal, plan_curves, pooled, box, sol.n)
     unc = None if reps is None else _replicate_summary(reps, solve, groups, box.current, pooled,
                                                        quantile)
-    return _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final,
+    plan = _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final,
                         integer, integer_status, unc, cv.pilot_max_n)
+    if cv.pilot_max_n is not None or cv.covariance is not None:
+        _warn_if_unreliable(cv, plan, extrapolation_limit, uncertainty)
+    return plan
 
 
 # ----------------------------------------------------------------------------- steps of allocate
+_USED_BY = {
+    "population_shares": ("population", "pnorm", "alpha_fair"),
+    "p": ("pnorm",),
+    "alpha": ("alpha_fair",),
+    "targets": ("target",),
+    "tie_break": ("maximin",),
+}
+
+
+def _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
+                         uncertainty, quantile, extrapolation_limit, tol, pilot_max_n) -> None:
+    """A setting the chosen objective does not use is an error, never ignored silently."""
+    given = {
+        "population_shares": population_shares is not None,
+        "p": p != DEFAULT_P,
+        "alpha": alpha != DEFAULT_ALPHA,
+        "targets": targets is not None,
+        "tie_break": tie_break != DEFAULT_TIE_BREAK,
+    }
+    for name, used_by in _USED_BY.items():
+        if given[name] and kind not in used_by:
+            users = ", ".join(repr(u) for u in used_by)
+            what = "the callable objective" if kind == "custom" else f"objective={kind!r}"
+            fail(ValidationError, name, f"is not used by {what}; only objective={users} uses "
+                 "it, so it would be ignored", bad=[_shown(name, population_shares, p, alpha,
+                                                             targets, tie_break)],
+                 fix=f"Drop {name}= or choose an objective that uses it.")
+    if given["tie_break"] and pooled is not None:
+        fail(ValidationError, "tie_break", "is not used with pooled curves (their maximin plan "
+             "is solved by cvxpy without a tie-break), so it would be ignored", bad=[tie_break],
+             fix="Drop tie_break= or fit unpooled curves.")
+    if quantile != DEFAULT_QUANTILE and uncertainty == "none":
+        fail(ValidationError, "quantile", "is used only with uncertainty='bootstrap' or "
+             "'robust'; with uncertainty='none' it would be ignored", bad=[quantile],
+             fix="Drop quantile= or set uncertainty='bootstrap' or 'robust'.")
+    if tol != DEFAULT_TOL and kind == "target":
+        fail(ValidationError, "tol", "is not used by objective='target' (its plan is in closed "
+             "form), so it would be ignored", bad=[tol], fix="Drop tol=.")
+    if extrapolation_limit != DEFAULT_EXTRAPOLATION_LIMIT:
+        limit = check_positive(extrapolation_limit, "extrapolation_limit") \
+            if extrapolation_limit != np.inf else np.inf
+        if limit < 1:
+            fail(ValidationError, "extrapolation_limit", "must be >= 1 (a multiple of the largest "
+                 "pilot sample size)", bad=[extrapolation_limit])
+        if pilot_max_n is None:
+            fail(ValidationError, "extrapolation_limit", "needs curves that know their pilot "
+                 "sample sizes; these have none, so it would be ignored",
+                 fix="Pass LearningCurves from fit_learning_curves, or add a pilot_max_n "
+                 "column to the parameter table.")
+
+
+def _shown(name, population_shares, p, alpha, targets, tie_break) -> Any:
+    value = {"population_shares": population_shares, "p": p, "alpha": alpha,
+             "targets": targets, "tie_break": tie_break}[name]
+    return value if np.ndim(value) == 0 and not isinstance(value, Mapping) else \
+        f"{type(value).__name__} of {len(value)} values"
+
+
+def _warn_if_unreliable(cv: _Curves, plan: AllocationPlan, limit: float,
+                        uncertainty: str) -> None:
+    """ExtrapolationWarning for groups planned beyond ``limit`` x their largest pilot size, and
+    (without an uncertainty mode) for predicted errors the pilot data determine poorly."""
+    groups = cv.groups
+    n = np.asarray(plan._arrays["n"], dtype=float)
+    modes = ("plan with uncertainty='bootstrap' to see how n moves across bootstrap refits of "
+             "the curves, or uncertainty='robust' to plan for the upper quantile of each curve "
+             "(both need fit_learning_curves(..., bootstrap=200))")
+    if cv.pilot_max_n is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = n / cv.pilot_max_n
+        far = np.flatnonzero(factor > limit)
+        if far.size:
+            far = far[np.argsort(-factor[far], kind="stable")]
+            shown = "; ".join(
+                f"{groups[g]!r}: n = {n[g]:.6g} is {factor[g]:.3g}x its largest pilot n "
+                f"{cv.pilot_max_n[g]:.6g}" for g in far[:5])
+            more = f" (and {far.size - 5} more)" if far.size > 5 else ""
+            warnings.warn(ExtrapolationWarning(
+                f"allocate: the plan extrapolates the learning curves of {far.size} group(s) "
+                f"beyond {limit:g}x their largest pilot sample size: {shown}{more}. The errors "
+                "predicted there rest on the fitted curve alone (see plan.extrapolation and "
+                f"curves.plot()). Collect pilot data at larger n, or {modes}. "
+                "extrapolation_limit= sets the multiple."), stacklevel=3)
+    if cv.covariance is None or uncertainty != "none":
+        return
+    a, b, c = cv.a, cv.b, cv.c
+    power = a * n ** (-b)
+    grad = np.stack([power, -power * np.log(n), np.ones_like(n)], axis=1)
+    sd = np.sqrt(np.maximum(np.einsum("gi,gij,gj->g", grad, cv.covariance, grad), 0.0))
+    err = power + c
+    shaky = np.flatnonzero(sd >= UNSTABLE_RELATIVE_SE * err)
+    if shaky.size:
+        shaky = shaky[np.argsort(-(sd[shaky] / err[shaky]), kind="stable")]
+        se_c = np.sqrt(np.maximum(cv.covariance[:, 2, 2], 0.0))
+        shown = "; ".join(
+            f"{groups[g]!r}: error {err[g]:.3g} +/- {sd[g]:.2g} at n = {n[g]:.6g} "
+            f"(asymptote c = {c[g]:.3g} +/- {se_c[g]:.2g})" for g in shaky[:5])
+        more = f" (and {shaky.size - 5} more)" if shaky.size > 5 else ""
+        warnings.warn(ExtrapolationWarning(
+            f"allocate: the plan rests on predicted errors the pilot data determine poorly "
+            f"(standard error >= {UNSTABLE_RELATIVE_SE:g} x the error) for {shaky.size} "
+            f"group(s): {shown}{more}. Small changes in the pilot data can move this plan; "
+            f"{modes}."), stacklevel=3)
+
+
 @dataclass(frozen=True)
 class _BudgetBox:
     """Costs, bounds and budget, per group: ``sum k (n - current) <= budget``, ``lower <= n <=
