@@ -413,12 +413,13 @@ def fit_learning_curves(
         Number of residual-bootstrap refits (0 = none). Replicates feed the uncertainty bands and
         :func:`sampling.allocate` with ``uncertainty=...``.
     rng : None, int or numpy.random.Generator
-        Randomness for the bootstrap.
+        Randomness for the bootstrap (an error with ``bootstrap=0``).
     pooled : bool
         Also fit a transfer term in the total sample size (Rolf et al. 2021):
         ``err_g = a_g n_g^(-b_g) + d_g N^(-beta_g) + c_g`` with ``N`` from column ``total``.
     total : column name
-        Total sample size column (used only when ``pooled=True``).
+        Total sample size column (only with ``pooled=True``; another name without it is an
+        error).
     on_nonmonotone : {"warn", "raise"}
         What to do when a group's mean error does not decrease with ``n``.
 
@@ -466,6 +467,13 @@ def fit_learning_curves(
     space = check_option(space, ("log", "linear"), "space")
     on_nonmonotone = check_option(on_nonmonotone, ("warn", "raise"), "on_nonmonotone")
     nboot = as_int(bootstrap, "bootstrap", minimum=0)
+    if not pooled and total != "total":
+        fail(ValidationError, "total", "names the total sample size column of pooled curves; "
+             "with pooled=False it would be ignored", bad=[total],
+             fix="Drop total= or set pooled=True.")
+    if rng is not None and nboot == 0:
+        fail(ValidationError, "rng", "drives the bootstrap only; with bootstrap=0 it would be "
+             "ignored", fix="Drop rng= or set bootstrap= to the number of replicates.")
     cols = [group, n, error] + ([total] if pooled else [])
     check_columns(frame, cols, "columns")
     labels = frame[group]
