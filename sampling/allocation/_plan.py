@@ -254,8 +254,12 @@ def _abc(p: pd.DataFrame) -> np.ndarray:
     is numeric (a pandas column lookup costs more than converting a small table), else by
     column."""
     columns = p.columns
-    position = [columns.get_loc(name) for name in ("a", "b", "c")]  # columns, not groups
-    if all(isinstance(j, (int, np.integer)) for j in position):
+    try:
+        position = [columns.get_loc(name) for name in ("a", "b", "c")]  # columns, not groups
+    except KeyError:
+        missing = [col for col in ("a", "b", "c") if col not in columns]
+        fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
+    if all(type(j) is int for j in position):
         try:
             return p.to_numpy(dtype=np.float64).T[position]
         except (TypeError, ValueError):
@@ -272,12 +276,8 @@ def _curve_arrays(curves: Any) -> _Curves:
         covariance = curves._covariance_stack()
     elif isinstance(curves, pd.DataFrame):
         p = curves
-        columns = p.columns
-        missing = [col for col in ("a", "b", "c") if col not in columns]
-        if missing:
-            fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
         pooled = None
-        pilot_max_n = _column(p, "pilot_max_n") if "pilot_max_n" in columns else None
+        pilot_max_n = _column(p, "pilot_max_n") if "pilot_max_n" in p.columns else None
     else:
         fail(ValidationError, "curves",
              "must be LearningCurves or a DataFrame of a, b, c indexed by group",
@@ -286,9 +286,9 @@ def _curve_arrays(curves: Any) -> _Curves:
     if not groups.is_unique:
         fail(ValidationError, "curves", "group labels must be unique",
              bad=list(groups[groups.duplicated()]))
-    if len(groups) == 0:
-        fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
     abc = _abc(p)
+    if abc.shape[1] == 0:
+        fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
     low = _MIN(abc, axis=1)
     if not (low[0] > 0 and low[1] > 0 and low[2] >= 0 and _MAX(abc, axis=None) < np.inf):
         _check_values(abc[0], groups, "curves.a", positive=True, nonnegative=True, finite=True)
@@ -330,16 +330,17 @@ def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float |
     that are not groups are an error, and groups without a value get ``default`` (an error when
     ``default`` is None). An array needs one value per group, in the order of ``groups``.
     """
-    G = len(groups)
     if values is None:
         if default is None:
             fail(ValidationError, parameter, "is required")
-        return np.full(G, float(default))
-    if isinstance(values, Mapping):
+        return np.full(len(groups), float(default))
+    if not isinstance(values, pd.Series) and isinstance(values, Mapping):
         values = pd.Series(values, dtype=object if len(values) == 0 else None)
     if isinstance(values, pd.Series):
         index = values.index
-        raw = _as_floats(values, parameter)
+        raw = values.to_numpy()
+        if raw.dtype != np.float64:
+            raw = _as_floats(values, parameter)
         if index is groups or index.equals(groups):
             arr = raw
         else:
@@ -366,9 +367,10 @@ def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float |
         if not ok:
             _check_values(np.array([value]), pd.Index([value]), parameter, positive=positive,
                           nonnegative=nonnegative, finite=finite)
-        return np.full(G, value)
+        return np.full(len(groups), value)
     else:
         arr = _as_floats(values, parameter)
+        G = len(groups)
         if arr.ndim != 1 or arr.shape[0] != G:
             fail(ValidationError, parameter, f"needs one value per group ({G})",
                  bad=[f"shape {arr.shape}"],
@@ -572,13 +574,13 @@ def allocate(
         # refit (a, b, c) to that pointwise quantile curve on the plausible range of n.
         plan_curves = _robust_curves(reps, box.lower, box.upper, box.total, box.costs, quantile)
     sol = solve(*plan_curves)
-    _, obj_cont = _plan_value(goal, plan_curves, pooled, box, sol.n)
+    continuous = _plan_value(goal, plan_curves, pooled, box, sol.n)
     n_final, integer_status = sol.n, "not requested"
     if integer:
         n_final, integer_status = _integer_plan(goal, plan_curves, pooled, box, sol.n)
     unc = None if reps is None else _replicate_summary(reps, solve, groups, box.current, pooled,
                                                        quantile)
-    plan = _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final,
+    plan = _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_final,
                         integer, integer_status, unc, cv.pilot_max_n)
     if cv.pilot_max_n is not None or cv.covariance is not None:
         _warn_if_unreliable(cv, plan, extrapolation_limit, uncertainty)
@@ -721,9 +723,10 @@ class _Goal:
 def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n: Any,
                 min_n: Any, max_n: Any) -> _BudgetBox:
     """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``."""
-    G = len(groups)
     k = per_group(costs, groups, "costs", default=None, positive=True)
-    cur = per_group(current_n, groups, "current_n", default=0.0)
+    G = k.shape[0]
+    cur = per_group(current_n, groups, "current_n", default=0.0) if current_n is not None \
+        else np.zeros(G)
     mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
     mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
         if max_n is not None \
@@ -740,25 +743,28 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
         if budget is None:
             fail(ValidationError, "budget", "is required for this objective")
     B = check_positive(budget, "budget", allow_zero=True) if budget is not None else None
-    B_total = None if B is None else B + float(k @ cur)  # budget in total-n units
+    # budget in total-n units
+    B_total = None if B is None else (B + float(k @ cur) if current_n is not None else B)
     return _BudgetBox(k, cur, lo, hi, B, B_total)
 
 
 def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
                   tie_break) -> _Goal:
     """Check the objective's settings against the curves and bounds."""
-    G = len(groups)
+    G = a.shape[0]
     if pooled is not None and kind not in ("utilitarian", "population", "maximin", "custom"):
         fail(ValidationError, "objective", "pooled curves support utilitarian, population, "
              "maximin or a callable objective", bad=[kind])
-    w = np.full(G, 1.0 / G)
     if kind == "population" or (population_shares is not None and kind in ("pnorm", "alpha_fair")):
         if population_shares is None:
             fail(ValidationError, "population_shares", "is required for objective='population'")
         w = per_group(population_shares, groups, "population_shares", default=None)
-        if w.sum() <= 0:
+        total = float(w.sum())
+        if total <= 0:
             fail(ValidationError, "population_shares", "must not all be zero")
-        w = w / w.sum()
+        w = w / total
+    else:
+        w = np.full(G, 1.0 / G)
     if kind == "pnorm" and not p >= 1:
         fail(ValidationError, "p", "must be >= 1 (the p-norm is convex only then)", bad=[p])
     if kind == "alpha_fair":
@@ -846,10 +852,13 @@ def _integer_plan(goal: _Goal, plan_curves, pooled, box: _BudgetBox, n_cont: np.
                        box.total, box.lower, box.upper, n_cont, goal.tie_break, value_of)
 
 
-def _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final, integer,
+def _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_final, integer,
                  integer_status, unc, pilot_max_n) -> AllocationPlan:
-    """The plan: sizes, recruits, cost, errors, objective values, status and active set."""
-    err, obj = _plan_value(goal, plan_curves, pooled, box, n_final)
+    """The plan: sizes, recruits, cost, errors, objective values, status and active set;
+    ``continuous`` is ``(errors, objective value)`` at the continuous optimum."""
+    obj_cont = continuous[1]
+    err, obj = continuous if n_final is sol.n else _plan_value(goal, plan_curves, pooled, box,
+                                                                n_final)
     n_final = np.asarray(n_final, dtype=float)
     recruit = n_final - box.current
     sign = -1.0 if goal.kind == "alpha_fair" else 1.0
