@@ -231,7 +231,7 @@ class AllocationPlan(Result):
 
 
 # ----------------------------------------------------------------------------- helpers
-@dataclass(frozen=True)
+@dataclass(slots=True)  # internal: plain slots are cheaper to build than frozen
 class _Curves:
     """The curves as arrays aligned with ``groups``; ``pilot_max_n`` (largest pilot size per
     group) and ``covariance`` (G x 3 x 3, of ``(log a, b, c)``) when the curves carry them."""
@@ -693,7 +693,7 @@ def _warn_if_unreliable(cv: _Curves, plan: AllocationPlan, limit: float,
             f"{modes}."), stacklevel=3)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _BudgetBox:
     """Costs, bounds and budget, per group: ``sum k (n - current) <= budget``, ``lower <= n <=
     upper``; ``total`` is the budget in total-n units (``None`` without a budget)."""
@@ -706,7 +706,7 @@ class _BudgetBox:
     total: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Goal:
     """The objective and its settings: group weights, p, alpha, the transform of the exact
     core, the maximin tie-break, and the callable of a custom objective."""
@@ -780,7 +780,7 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
     return _Goal(kind, custom, w, p, alpha, transform, tie_break)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Solver:
     """The continuous solve for one set of curves (the plan's, or a bootstrap replicate's)."""
 
