@@ -277,7 +277,8 @@ def _curve_arrays(curves: Any) -> _Curves:
     elif isinstance(curves, pd.DataFrame):
         p = curves
         pooled = None
-        pilot_max_n = _column(p, "pilot_max_n") if "pilot_max_n" in p.columns else None
+        pilot_max_n = _column(p, "pilot_max_n") \
+            if p.shape[1] > 3 and "pilot_max_n" in p.columns else None
     else:
         fail(ValidationError, "curves",
              "must be LearningCurves or a DataFrame of a, b, c indexed by group",
