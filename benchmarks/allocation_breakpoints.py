@@ -1,7 +1,7 @@
 """Exact breakpoint search vs the safeguarded Newton of the allocation core (``solve_budget``).
 
 Run from the repository root:
-    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/allocation_breakpoints.py
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/allocation_breakpoints.py
 
 The alternative sorts the 2G breakpoints of S(t) (where a group reaches a bound), bisects over them
 to find the root's smooth segment, then runs the core's safeguarded Newton on that segment. Its

@@ -1,7 +1,7 @@
 """Allocation solver benchmark: the public ``allocate`` call, its exact KKT core, and cvxpy.
 
 Run from the repository root:
-    OPENBLAS_NUM_THREADS=1 python benchmarks/allocation_solver.py
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/allocation_solver.py
 
 For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, population weights, costs, box
 bounds with ~40% of groups capped) the first table times, on the same problem:

@@ -8,7 +8,7 @@ Compares, in the same run and on the same matrix,
 and times ``sampling.lewis_weights(X, p=1, tol=1e-8)``. Peak Python-heap memory (tracemalloc,
 which sees numpy's allocations) is measured in separate calls, excluding X itself.
 
-Run:  OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/sensitivity_leverage.py
+Run:  OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/sensitivity_leverage.py
       [--sizes 1000000x50,1000000x200] [--repeat 3] [--qr-max-mb 400]
 """
 

@@ -12,9 +12,9 @@ a plain design at 10M rows (ours only).
 Run (BLAS pinned to one thread; the machine is shared, so CPU time is reported beside wall time
 and the best of ``--repeat`` runs is kept)::
 
-    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/variance_replicates.py \
-        --rows 1000000 --participants 100000 --replicates 200 --repeat 3 \
-        --svy-python /work/venvs/svy/bin/python --r-timeout 1800
+    python benchmarks/peers/install.py svy --with-r   # once
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/variance_replicates.py \
+        --rows 1000000 --participants 100000 --replicates 200 --repeat 3 --r-timeout 1800
 """
 
 from __future__ import annotations
@@ -34,6 +34,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import estimators as est
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import peer_python
 
 LEVELS = {"age": 8, "sex": 2, "region": 16, "edu": 6}
 POPULATION = 2_000_000.0
@@ -139,7 +142,7 @@ def main() -> None:
     parser.add_argument("--replicates", type=int, default=200)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--taylor-rows", type=int, default=10_000_000)
-    parser.add_argument("--svy-python", default="/work/venvs/svy/bin/python")
+    parser.add_argument("--svy-python", default=str(peer_python("svy")))
     parser.add_argument("--r-timeout", type=float, default=1800)
     parser.add_argument("--skip-peers", action="store_true")
     args = parser.parse_args()

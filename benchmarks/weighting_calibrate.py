@@ -15,7 +15,7 @@ the steadier figure. Weights of the two tools are compared (max relative differe
 
 Run (BLAS threads pinned to 1)::
 
-    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/weighting_calibrate.py \\
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/weighting_calibrate.py \\
         --sizes 100000 1000000 --markdown out.md
 """
 

@@ -5,8 +5,8 @@ One run measures, side by side on the same data:
 * equisample ``rake`` from pandas Categorical columns and from plain string (object) columns;
 * the "floor": factorising the four columns plus one ``np.bincount`` pass (same run);
 * peak traced memory of ``rake`` (tracemalloc) against the in-memory size of the four columns;
-* peers, each in its own virtualenv under ``/work/venvs/<name>`` (balance, svy, weightipy,
-  rimpy) and R ``survey::rake`` via ``Rscript``, each timing only its raking call.
+* peers, each in its own virtual environment made by ``benchmarks/peers/install.py`` (balance,
+  svy, weightipy, rimpy) and R ``survey::rake`` via ``Rscript``, each timing only its raking call.
 
 Every timing is the best of ``--repeats`` runs, as wall time and CPU time (``time.process_time``;
 R: user + system). The machine is shared, so CPU time is the steadier figure. The biased sample
@@ -16,7 +16,8 @@ set as tight as it allows); the achieved max relative error is measured on every
 
 Run (BLAS threads pinned to 1)::
 
-    OPENBLAS_NUM_THREADS=1 /work/venv/bin/python benchmarks/weighting_rake.py \\
+    python benchmarks/peers/install.py balance svy weightipy rimpy --with-r   # once
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/weighting_rake.py \\
         --sizes 100000 1000000 10000000 --peer-sizes 100000 1000000 --markdown out.md
 """
 
@@ -41,9 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from estimators import rake
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import missing_message, peer_python
+
 COLUMNS = {"age": 8, "sex": 2, "region": 16, "education": 6}
 TOL = 1e-6
-VENVS = Path("/work/venvs")
 
 
 def skewed(k: int, power: float) -> np.ndarray:
@@ -251,9 +254,9 @@ def run_peer(name: str, csv: Path, margins_json: Path, repeats: int) -> dict:
             fh.write(R_SCRIPT)
         cmd = ["Rscript", fh.name, str(csv), str(margins_json), str(repeats)]
     else:
-        python = VENVS / name / "bin" / "python"
+        python = peer_python(name)
         if not python.exists():
-            return {"peer": name, "error": f"not installed ({python} missing)"}
+            return {"peer": name, "error": missing_message(name)}
         cmd = [str(python), "-c", PEER_PRELUDE + PEERS[name], str(csv), str(margins_json),
                str(repeats)]
     try:

@@ -9,9 +9,10 @@ Workload: 21 options x 10,000 raters x 100,000 pairwise comparisons.
   subset of draws and scaled), and by Copeland / Schulze vs ``pref_voting`` on the same juries
   (timed on a subset and scaled).
 
-Run (peers in their own virtualenv, this tree on the path):
+Run (choix and pref_voting in their own environment, this tree on the path):
 
-    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. /work/venvs/welfare-ref/bin/python \
+    python benchmarks/peers/install.py welfare   # once
+    OPENBLAS_NUM_THREADS=1 PYTHONPATH=. benchmarks/.peers/welfare/bin/python \
         benchmarks/welfare_bt_juries.py
 
 Times are the best of ``--repeat`` runs, wall clock and CPU (``time.process_time``).

@@ -1,29 +1,6 @@
 """The error and warning classes of equisample (the same objects as :mod:`estimators.errors`)."""
 
-from estimators.errors import (
-    ColumnError,
-    ConvergenceError,
-    ConvergenceWarning,
-    DataWarning,
-    DesignError,
-    EquisampleError,
-    EquisampleWarning,
-    ExtrapolationWarning,
-    InfeasibleError,
-    MarginError,
-    ValidationError,
-)
+from estimators import errors as _errors
+from estimators.errors import *  # noqa: F403
 
-__all__ = [
-    "ColumnError",
-    "ConvergenceError",
-    "ConvergenceWarning",
-    "DataWarning",
-    "DesignError",
-    "EquisampleError",
-    "EquisampleWarning",
-    "ExtrapolationWarning",
-    "InfeasibleError",
-    "MarginError",
-    "ValidationError",
-]
+__all__ = list(_errors.__all__)

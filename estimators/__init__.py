@@ -1,6 +1,6 @@
 """equisample estimators: everything after collection.
 
-Survey designs, weighting (rake, calibrate, post-stratify, trim), design-based variance,
+Survey designs, weighting (rake, calibrate, post-stratify, trim, adjust to a reference sample), design-based variance,
 estimates, and welfare / preference aggregation. Depends on numpy, scipy, pandas, statsmodels.
 
 The families are sub-packages — :mod:`estimators.survey`, :mod:`estimators.weighting`,
@@ -42,7 +42,17 @@ from estimators.survey import (
     replicate_design,
     total,
 )
-from estimators.weighting import WeightingResult, calibrate, poststratify, rake, trim
+from estimators.weighting import (
+    BalanceResult,
+    ReferenceWeightingResult,
+    WeightingResult,
+    adjust_to_reference,
+    calibrate,
+    covariate_balance,
+    poststratify,
+    rake,
+    trim,
+)
 from estimators.welfare import (
     AggregationResult,
     JuryPolicy,
@@ -67,6 +77,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AggregationResult",
+    "BalanceResult",
     "ColumnError",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -80,6 +91,7 @@ __all__ = [
     "JuryPolicy",
     "MarginError",
     "PrismData",
+    "ReferenceWeightingResult",
     "ReplicateDesign",
     "RepresentativenessResult",
     "StrengthModelResult",
@@ -89,11 +101,13 @@ __all__ = [
     "WeightingResult",
     "WelfareResult",
     "WhoDecidesResult",
+    "adjust_to_reference",
     "aggregate",
     "answer_distribution",
     "bradley_terry",
     "calibrate",
     "choice_sets",
+    "covariate_balance",
     "datasets",
     "load_prism",
     "mean",

@@ -21,13 +21,15 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("equisample", "estimators", "sampling")
 
 ESTIMATORS_PUBLIC = [
-    "AggregationResult", "ColumnError", "ConvergenceError", "ConvergenceWarning", "DataWarning",
-    "DesignError", "EquisampleError", "EquisampleWarning", "Estimate", "ExtrapolationWarning",
-    "InfeasibleError",
-    "JuryPolicy", "MarginError", "PrismData", "ReplicateDesign", "RepresentativenessResult",
+    "AggregationResult", "BalanceResult", "ColumnError", "ConvergenceError", "ConvergenceWarning",
+    "DataWarning", "DesignError", "EquisampleError", "EquisampleWarning", "Estimate",
+    "ExtrapolationWarning",
+    "InfeasibleError", "JuryPolicy", "MarginError", "PrismData", "ReferenceWeightingResult",
+    "ReplicateDesign", "RepresentativenessResult",
     "StrengthModelResult", "SurveyDesign", "UtilityTable", "ValidationError", "WeightingResult",
-    "WelfareResult", "WhoDecidesResult", "aggregate", "answer_distribution", "bradley_terry",
-    "calibrate", "choice_sets", "datasets", "load_prism", "mean", "pairwise_battles",
+    "WelfareResult", "WhoDecidesResult", "adjust_to_reference", "aggregate",
+    "answer_distribution", "bradley_terry", "calibrate", "choice_sets", "covariate_balance",
+    "datasets", "load_prism", "mean", "pairwise_battles",
     "plackett_luce", "poststratify", "proportion", "quantile", "rake", "ratio", "read_prism_table",
     "replicate_design", "representativeness", "total", "trim", "utility_table",
     "utterances_from_conversations", "welfare", "who_decides",

@@ -94,22 +94,22 @@ def quota_file(tmp_path):
 
 
 def test_cli_track_unknown_id_column_fails(tmp_path, quota_file, capsys):
-    # guards against: a misspelt --id-column being ignored (exit 0, every person anonymous)
+    # guards against: a misspelt --id being ignored (exit 0, every person anonymous)
     arrivals = tmp_path / "a.csv"
     pd.DataFrame({"pid": [1, 2], "sex": ["f", "m"]}).to_csv(arrivals, index=False)
-    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
-            str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv")]
-    assert main([*args, "--id-column", "person"]) == 2
-    assert "--id-column: names a column that is not in the arrivals" in capsys.readouterr().err
-    assert main([*args, "--id-column", "pid"]) == 0
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--out",
+            str(tmp_path / "log.csv"), "--status-out", str(tmp_path / "st.csv")]
+    assert main([*args, "--id", "person"]) == 2
+    assert "--id: names a column that is not in the arrivals" in capsys.readouterr().err
+    assert main([*args, "--id", "pid"]) == 0
 
 
 def test_cli_track_arrivals_without_quota_variable_fails(tmp_path, quota_file, capsys):
     # guards against: exit 0 with every arrival rejected as "missing attribute"
     arrivals = tmp_path / "a.csv"
     pd.DataFrame({"id": [1, 2], "gender": ["f", "m"]}).to_csv(arrivals, index=False)
-    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
-            str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv")]
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--out",
+            str(tmp_path / "log.csv"), "--status-out", str(tmp_path / "st.csv")]
     assert main(args) == 2
     assert "--arrivals: lacks quota variables" in capsys.readouterr().err
 
@@ -119,10 +119,11 @@ def test_cli_track_corrupt_state_file_names_the_flag(tmp_path, quota_file, capsy
     pd.DataFrame({"id": [1], "sex": ["f"]}).to_csv(arrivals, index=False)
     state = tmp_path / "state.json"
     state.write_text("{bad")
-    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log",
-            str(tmp_path / "log.csv"), "--status", str(tmp_path / "st.csv"), "--state", str(state)]
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--out",
+            str(tmp_path / "log.csv"), "--status-out", str(tmp_path / "st.csv"), "--state", str(state)]
     assert main(args) == 2
-    assert "--state: could not be restored" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "--state: " in err and "is not valid JSON" in err
 
 
 def test_cli_welfare_on_missing_drop_is_reachable(tmp_path, capsys):

@@ -16,7 +16,7 @@ import numpy as np
 
 __all__ = ["WeightingMethod", "WeightingStep"]
 
-WeightingMethod = Literal["poststratify", "rake", "linear", "raking", "logit", "trim"]
+WeightingMethod = Literal["poststratify", "rake", "linear", "raking", "logit", "trim", "ipw", "cbps"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +26,8 @@ class WeightingStep:
     Attributes
     ----------
     method : str
-        ``"poststratify"``, ``"rake"``, ``"linear"``, ``"raking"``, ``"logit"`` or ``"trim"``.
+        ``"poststratify"``, ``"rake"``, ``"linear"``, ``"raking"``, ``"logit"``, ``"trim"``, or the
+        reference-sample weightings ``"ipw"`` and ``"cbps"``.
     base_weights : ndarray, shape (n,)
         Weights going in (design weights ``d``).
     weights : ndarray, shape (n,)

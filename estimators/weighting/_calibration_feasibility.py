@@ -24,6 +24,9 @@ from scipy.optimize import linprog
 
 __all__ = ["FeasibilityReport", "check_bounds"]
 
+Bound = float | np.ndarray
+"""A bound on g: one number for every unit, or an array (m,) with one bound per unit."""
+
 INFEASIBLE_TOLERANCE = 1e-7
 """Sum of relative misfits above which the elastic LP declares the totals unreachable."""
 
@@ -46,15 +49,23 @@ class FeasibilityReport:
     narrowest_range: tuple[float, float] | None  # None: no range works (for positive g)
 
 
-def _elastic(a_eq: sp.csr_matrix, b_eq: np.ndarray, lower: float, upper: float):
+def _elastic(a_eq: sp.csr_matrix, b_eq: np.ndarray, lower: Bound, upper: Bound):
     m = a_eq.shape[1]
     p = a_eq.shape[0]
     eye = sp.identity(p, format="csr")
     a_full = sp.hstack([a_eq, eye, -eye], format="csr")
     cost = np.concatenate([np.zeros(m), np.ones(2 * p)])
-    lo = None if not math.isfinite(lower) else lower
-    up = None if not math.isfinite(upper) else upper
-    var_bounds = [(lo, up)] * m + [(0, None)] * (2 * p)
+    if np.ndim(lower) or np.ndim(upper):  # one bound per unit
+        lo_u = np.broadcast_to(np.asarray(lower, dtype=np.float64), (m,))
+        up_u = np.broadcast_to(np.asarray(upper, dtype=np.float64), (m,))
+        var_bounds = [
+            (lo if math.isfinite(lo) else None, up if math.isfinite(up) else None)
+            for lo, up in zip(lo_u.tolist(), up_u.tolist())
+        ] + [(0, None)] * (2 * p)
+    else:
+        lo = None if not math.isfinite(lower) else lower
+        up = None if not math.isfinite(upper) else upper
+        var_bounds = [(lo, up)] * m + [(0, None)] * (2 * p)
     return linprog(cost, A_eq=a_full, b_eq=b_eq, bounds=var_bounds, method=_solver(m))
 
 
@@ -94,8 +105,8 @@ def check_bounds(
     targets: np.ndarray,
     scale: np.ndarray,
     *,
-    lower: float,
-    upper: float,
+    lower: Bound,
+    upper: Bound,
     nonnegative: bool,
 ) -> FeasibilityReport:
     """Decide whether some g in ``[lower, upper]`` meets every total (see the module notes).
@@ -108,14 +119,15 @@ def check_bounds(
         Their base weights.
     targets, scale : ndarray (p,)
         Totals, and the denominator of each total's relative misfit.
-    lower, upper : float
-        Bounds on g (``-inf`` / ``inf`` for none).
+    lower, upper : float or ndarray (m,)
+        Bounds on g (``-inf`` / ``inf`` for none), the same for every unit or one per unit. With
+        bounds per unit no narrowest common range is computed (``narrowest_range`` is None).
     nonnegative : bool
         Whether g must also be >= 0 (raking and logit).
     """
     a_eq = sp.csr_matrix((x * d[:, None]).T / scale[:, None])
     b_eq = targets / scale
-    lo = max(lower, 0.0) if nonnegative else lower
+    lo = np.maximum(lower, 0.0) if nonnegative else lower
     res = _elastic(a_eq, b_eq, lo, upper)
     if res.status != 0:  # pragma: no cover - the elastic LP is always feasible and bounded
         raise RuntimeError(f"feasibility LP failed: {res.message}")
@@ -124,7 +136,10 @@ def check_bounds(
     reached = a_eq @ g
     shortfall = b_eq - reached
     feasible = bool(res.fun <= INFEASIBLE_TOLERANCE)
-    narrowest = None if feasible else _narrowest_range(a_eq, b_eq, nonnegative=nonnegative)
+    per_unit = bool(np.ndim(lower) or np.ndim(upper))
+    narrowest = (
+        None if feasible or per_unit else _narrowest_range(a_eq, b_eq, nonnegative=nonnegative)
+    )
     return FeasibilityReport(
         feasible=feasible,
         relative_shortfall=shortfall,

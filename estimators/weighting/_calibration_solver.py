@@ -45,20 +45,29 @@ MAX_HALVINGS = 40
 
 @dataclass(frozen=True)
 class CalibrationDistance:
-    """The calibration function ``g`` of one method with its bounds (``-inf``/``inf`` = none)."""
+    """The calibration function ``g`` of one method with its bounds (``-inf``/``inf`` = none).
+
+    ``lower`` and ``upper`` are numbers, or arrays of shape (m, 1) with one bound per unit (they
+    broadcast against ``u`` of shape (m, R)).
+    """
 
     method: Method
-    lower: float = -np.inf
-    upper: float = np.inf
+    lower: float | np.ndarray = -np.inf
+    upper: float | np.ndarray = np.inf
 
     @property
     def bounded(self) -> bool:
-        return bool(np.isfinite(self.lower) or np.isfinite(self.upper))
+        return bool(np.isfinite(self.lower).any() or np.isfinite(self.upper).any())
 
-    def _logit_constants(self) -> tuple[float, float, float, float]:
+    @property
+    def per_unit(self) -> bool:
+        """Whether the bounds are given unit by unit."""
+        return np.ndim(self.lower) > 0 or np.ndim(self.upper) > 0
+
+    def _logit_constants(self) -> tuple:
         lo, up = self.lower, self.upper
         a = (up - lo) / ((up - 1.0) * (1.0 - lo))
-        c0 = float(np.log((1.0 - lo) / (up - 1.0)))
+        c0 = np.log((1.0 - lo) / (up - 1.0))
         return lo, up, a, c0
 
     def g(self, u: np.ndarray) -> np.ndarray:
@@ -173,6 +182,7 @@ def solve_multipliers(
     tol: float,
     max_iter: int,
     start: np.ndarray | None = None,
+    q: np.ndarray | None = None,
 ) -> NewtonOutcome:
     """Damped Newton on the dual of calibration for R sets of base weights at once.
 
@@ -193,17 +203,29 @@ def solve_multipliers(
         Newton iterations at most.
     start : ndarray (p,), optional
         Multipliers to start from (default 0, i.e. g = 1).
+    q : ndarray (m,), optional
+        Per-unit factor of the argument, ``g_k = g(q_k x_k' lambda)``: ``q_k = 1 / v_k`` for a
+        heteroscedastic calibration model with variances ``v_k`` (default 1). The dual term of
+        unit ``k`` is then ``D_k G(q_k x_k' lambda) / q_k``.
     """
     p = x.shape[1]
     n_rep = d.shape[1]
     lam = np.zeros((p, n_rep))
     if start is not None:
         lam += np.asarray(start, dtype=np.float64).reshape(p, 1)
-    u = x @ lam
+    qc = None if q is None else np.asarray(q, dtype=np.float64)[:, None]
+
+    def argument(lam_: np.ndarray) -> np.ndarray:
+        return x @ lam_ if qc is None else qc * (x @ lam_)
+
+    u = argument(lam)
 
     def objective(u_: np.ndarray, lam_: np.ndarray, d_: np.ndarray) -> np.ndarray:
         with np.errstate(invalid="ignore", over="ignore"):
-            val = (d_ * distance.antiderivative(u_)).sum(axis=0) - targets @ lam_
+            term = distance.antiderivative(u_)
+            if qc is not None:
+                term = term / qc
+            val = (d_ * term).sum(axis=0) - targets @ lam_
         return np.where(np.isfinite(val), val, np.inf)
 
     g = distance.g(u)
@@ -217,14 +239,14 @@ def solve_multipliers(
         n_iter += 1
         active = rel > tol
         dg = distance.dg(u[:, active])
-        curvature = d[:, active] * dg
+        curvature = d[:, active] * dg if qc is None else d[:, active] * dg * qc
         hessian = np.stack([(x * c[:, None]).T @ x for c in curvature.T])
         step = _solve_batched(hessian, misfit[:, active].T).T  # (p, r)
         slope = -(misfit[:, active] * step).sum(axis=0)  # grad' step (grad = -misfit)
         t = np.ones(step.shape[1])
         lam_a, phi_a, rel_a, d_a = lam[:, active], phi[active], rel[active], d[:, active]
         new_lam = lam_a + step
-        new_u = x @ new_lam
+        new_u = argument(new_lam)
         new_phi = objective(new_u, new_lam, d_a)
         for _ in range(MAX_HALVINGS):
             slack = 1e-12 * (np.abs(phi_a) + 1.0)
@@ -234,7 +256,7 @@ def solve_multipliers(
             t = np.where(ok, t, t / 2)
             bad = ~ok
             new_lam[:, bad] = lam_a[:, bad] + t[bad] * step[:, bad]
-            new_u[:, bad] = x @ new_lam[:, bad]
+            new_u[:, bad] = argument(new_lam[:, bad])
             new_phi[bad] = objective(new_u[:, bad], new_lam[:, bad], d_a[:, bad])
         new_g = distance.g(new_u)
         new_misfit = targets[:, None] - x.T @ (d_a * new_g)

@@ -244,7 +244,37 @@ def parse_targets(
         margins.append(_one_margin(key, spec, parameter))
     if not margins and not numeric:
         fail(MarginError, parameter, "must contain at least one margin", bad=["<empty>"])
+    _refuse_ambiguous_sums(margins, parameter)
     return ParsedTargets(tuple(margins), tuple(numeric))
+
+
+AMBIGUOUS_SUMS = (0.8, 1.2)
+"""Targets summing to 1 within SHARE_TOLERANCE are shares; a sum in this band otherwise is refused."""
+
+
+def _refuse_ambiguous_sums(margins: Sequence[MarginTargets], parameter: str) -> None:
+    """Shares and counts are told apart by their sum: 1 (within ``SHARE_TOLERANCE``) means shares.
+
+    A sum near 1 but not within the tolerance (rounded shares summing to 0.99, or shares with a
+    missing category) would otherwise be read as counts of a population of about one person, so
+    the whole weighted total would shrink to it; it is refused instead of guessed.
+    """
+    low, high = AMBIGUOUS_SUMS
+    ambiguous = [
+        f"{m.name}: {float(m.values.sum()):.6g}"
+        for m in margins
+        if not m.is_shares and low <= float(m.values.sum()) <= high
+    ]
+    if ambiguous:
+        fail(
+            MarginError,
+            parameter,
+            f"targets of {len(ambiguous)} margin(s) sum to nearly but not exactly 1, so whether "
+            "they are shares or counts is ambiguous",
+            bad=ambiguous,
+            fix="Give shares that sum to 1 (divide each margin by its sum) or counts of the "
+            "population (multiply the shares by the population size).",
+        )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import (
@@ -183,7 +183,7 @@ class StrengthModelResult(Result):
 
     def _own_frame(self, level: float) -> pd.DataFrame:
         order = np.argsort(-self.params.to_numpy(), kind="stable")
-        q = float(stats.norm.ppf(0.5 + level / 2))
+        q = float(ndtri(0.5 + level / 2))
         se = self.std_errors.to_numpy()
         frame = pd.DataFrame(
             {
@@ -238,7 +238,7 @@ class StrengthModelResult(Result):
         self._check_labels(a, b)
         level = self.confidence_level if confidence_level is None else check_probability(
             confidence_level, "confidence_level")
-        q = float(stats.norm.ppf(0.5 + level / 2))
+        q = float(ndtri(0.5 + level / 2))
         rows = []
         for label, fit in self._fits():
             d = float(fit.params[a] - fit.params[b])

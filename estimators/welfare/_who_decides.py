@@ -22,13 +22,15 @@ from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import as_int, as_rng, check_option, fail
 from estimators.errors import ValidationError
 from estimators.welfare import _juries as juries
-from estimators.welfare import _welfare_kernels as kernels
+from estimators.welfare import _welfare_variance as variance
 from estimators.welfare._aggregation import RULES
 from estimators.welfare._design_link import link_design
 from estimators.welfare._dominance import probability_greater, stochastic_dominance
 from estimators.welfare._utility import UtilityTable
-from estimators.welfare._utility_input import Utilities, as_utilities, rater_values
+from estimators.welfare._utility_input import Utilities, as_utilities, rater_labels, rater_values
 from estimators.welfare._welfare import LOWER_IS_BETTER, SWF_NAMES, welfare
+from estimators.welfare._welfare import _check_parameters as check_welfare_parameters
+from estimators.welfare._welfare import _statistics as welfare_statistics
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -90,16 +92,24 @@ class WhoDecidesResult(Result):
     welfare_draws : ndarray
         (policies x populations x draws) welfare of each draw's winner for each population.
     option_welfare : DataFrame
-        Per population and option: ``welfare`` (full evaluation sample), ``n_exposed``, and
-        ``std_error`` (linearised, utilitarian) / ``bootstrap_se`` where computed.
+        Per population and option: ``welfare`` (full evaluation sample), ``n_exposed``,
+        ``std_error`` (design-based, as :func:`~estimators.welfare` reports it: every measure
+        but the sample minimum) and ``bootstrap_se`` where computed.
     estimation_se : ndarray or None
         (policies x populations) rater-bootstrap SE of the expected welfare, holding the winner
         distribution fixed (estimation uncertainty, separate from selection uncertainty).
     design_se : ndarray or None
-        (policies x populations) linearised SE of the expected welfare (utilitarian welfare).
+        (policies x populations) design-based SE of the expected welfare, holding the winner
+        distribution fixed (linearised, or from the replicates of a ``ReplicateDesign``); None
+        for the sample minimum (``"maximin"``, power means of order +-inf).
     tied_share, no_information_share : ndarray
         Per policy: share of draws whose top score was tied (broken by ``tie_break``) and share
         where no juror had seen any option.
+    variance_method : str or None
+        How ``std_error`` and ``design_se`` were obtained: ``"taylor"`` (linearisation; without
+        a design the raters are with-replacement draws with the given weights) or the replicate
+        method of a ``ReplicateDesign`` (``"jk1"``, ``"bootstrap"``, ...); None when there are
+        none.
 
     Examples
     --------
@@ -129,6 +139,7 @@ class WhoDecidesResult(Result):
     mode: str = "default"
     evaluation: str = "in_sample"
     policy_sizes: tuple[int, ...] = ()
+    variance_method: str | None = None
 
     @property
     def n_draws(self) -> int:
@@ -223,6 +234,8 @@ class WhoDecidesResult(Result):
         yield "policies", ", ".join(self.policies)
         yield "populations", ", ".join(self.populations)
         yield "largest share of tied draws", float(self.tied_share.max())
+        if self.variance_method is not None:
+            yield "standard errors", self.variance_method
 
     def plot(
         self,
@@ -428,8 +441,9 @@ def who_decides(
     uncertainty : {"none", "bootstrap"}
         ``"bootstrap"`` adds the rater-bootstrap SE (``n_bootstrap`` replicates; raters
         resampled as independent units, ignoring strata and clusters) of every option's welfare
-        and of each policy's expected welfare. Design-based SEs (utilitarian welfare) are always
-        reported; pass ``design=`` for strata, clusters and calibration.
+        and of each policy's expected welfare. Design-based SEs are always reported (every
+        welfare function but the sample minimum); pass ``design=`` for strata, clusters and
+        calibration.
     tie_break : {"random", "order"}
         How a tied top is broken (the share of tied draws is reported either way).
     options : sequence, optional
@@ -437,10 +451,12 @@ def who_decides(
     veto_threshold, borda, regularization
         Passed to the rule (veto level, Borda variant, Bradley–Terry ridge when a jury's
         comparison graph is not strongly connected).
-    design : SurveyDesign, optional
+    design : SurveyDesign or ReplicateDesign, optional
         Rater-level design (one row per rater; strata, PSUs, fpc, weighting steps). Its weights
-        evaluate welfare, and the design-based SEs (utilitarian) come from
-        ``SurveyDesign.mean`` / ``SurveyDesign.total`` instead of the single-stage formula.
+        evaluate welfare, and the design-based SEs use its PSUs, strata, fpc and weighting
+        steps (linearised), or its replicates (the welfare recomputed with every replicate's
+        weights), exactly as :func:`~estimators.welfare` with ``design=``. Without a design the
+        raters are with-replacement draws with the given weights.
 
     Returns
     -------
@@ -457,9 +473,12 @@ def who_decides(
     (utilities and exposure indicators, Borda points, pairwise wins) are summed per jury with one
     sparse product, and winners are row-wise argmaxes. The expected welfare
     :math:`\\sum_o \\hat p_o W_P(o)` has Monte Carlo SE ``sd / sqrt(B)`` (selection), a
-    linearised SE treating :math:`\\hat p` as fixed (raters as with-replacement PSUs; utilitarian
-    welfare) and a rater-bootstrap SE (estimation); both are computed on the full evaluation
-    sample (for held-out and cross-fitted runs they describe the full-sample welfare table).
+    design-based SE treating :math:`\\hat p` as fixed (estimation): its linearised variable is
+    :math:`\\sum_o \\hat p_o w_k z_{k}(o)`, with :math:`z_k(o)` the influence value of rater
+    :math:`k` on :math:`W_P(o)` used by :func:`~estimators.welfare` (the population is a domain
+    of the whole design, which is never subset), or the replicates of a ``ReplicateDesign``;
+    and optionally a rater-bootstrap SE. They are computed on the full evaluation sample (for
+    held-out and cross-fitted runs they describe the full-sample welfare table).
 
     ``mode="prism"`` follows PRISM's notebook (``11b_welfare_analysis``) call for call on a
     ``random.Random(seed)``: per draw ``rng.choices(pool, k=size)``; each option's score is the
@@ -536,7 +555,14 @@ def who_decides(
         mode=mode,
         evaluation=evaluation,
         policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
+        variance_method=_variance_method(design_se, linked),
     )
+
+
+def _variance_method(design_se: np.ndarray | None, linked: Any) -> str | None:
+    if design_se is None:
+        return None
+    return "taylor" if linked is None or linked.replicate is None else linked.replicate.method
 
 
 # --------------------------------------------------------------------------------------------
@@ -594,7 +620,7 @@ def _evaluation_weights(util: Utilities, weights: Any, design: Any, mode: str) -
              "used), not both", bad=["weights", "design"])
     if mode == "prism":
         fail(ValidationError, "design", 'mode="prism" is unweighted', bad=["design"])
-    linked = link_design(design, util)
+    linked = link_design(design, util, allow_replicates=True)
     return linked.weights, linked
 
 
@@ -763,47 +789,91 @@ def _option_welfare(values, w, members, util, spec: _WelfareSpec, name) -> np.nd
     return out
 
 
+class _Mixture(variance.Statistic):
+    """``sum_o p_o theta_o``: the expected welfare of a policy whose winner is option ``o`` with
+    probability ``p_o`` (the shares held fixed)."""
+
+    def __init__(self, parts: Sequence[variance.Statistic], shares: np.ndarray) -> None:
+        self.parts = tuple(parts)
+        self.shares = np.asarray(shares, dtype=np.float64)
+        self.smooth = all(part.smooth for part in self.parts)
+
+    def _compute(self, W: np.ndarray) -> np.ndarray:
+        out = np.zeros(W.shape[1])
+        for part, share in zip(self.parts, self.shares):
+            if share > 0:
+                out = out + share * part.value(W)
+        return out
+
+    def influence(self, w: np.ndarray) -> np.ndarray:
+        out = np.zeros(w.shape[0])
+        for part, share in zip(self.parts, self.shares):
+            if share > 0:
+                out += share * part.influence(w)
+        return out
+
+
+def _welfare_statistics(values, w, members, util, spec: _WelfareSpec) -> list[variance.Statistic]:
+    """Each option's welfare over ``members`` (the row ``_option_welfare`` reports) as a function
+    of the raters' weights, for the design-based variance of :mod:`._welfare_variance`."""
+    m = values.shape[1]
+    exposed = ~np.isnan(values) & (w > 0)[:, None] & members[:, None]
+    if spec.swf in ("group_maximin", "group_gap"):
+        codes, labels = rater_labels(spec.by, util, "by")
+        out: list[variance.Statistic] = []
+        for j in range(m):
+            parts = tuple(variance.Mean(values[:, j], exposed[:, j] & (codes == g))
+                          for g in range(len(labels)) if (exposed[:, j] & (codes == g)).any())
+            if spec.swf == "group_maximin":
+                out.append(variance.Extreme(parts, largest=False))
+            else:
+                out.append(variance.Difference(variance.Extreme(parts, largest=True),
+                                               variance.Extreme(parts, largest=False)))
+        return out
+    if spec.swf == "regret":
+        means = [variance.Mean(values[:, j], exposed[:, j]) for j in range(m)]
+        best = variance.Extreme(tuple(means), largest=True)
+        return [variance.Difference(best, mean) for mean in means]
+    parameter = check_welfare_parameters(spec.swf, spec.eps, spec.power, 0.0, 10.0)
+    return [welfare_statistics(spec.swf, values[:, j], exposed[:, j], parameter, False)[0]
+            for j in range(m)]
+
+
 def _uncertainty(values, exposure, w, util, pop_rows, spec, winners, kind, n_bootstrap, gen,
                  linked=None):
+    """Per-option welfare table with design-based SEs, the design-based SE of each policy's
+    expected welfare, and (``kind="bootstrap"``) the rater-bootstrap SEs."""
     n, m = values.shape
     shares = np.stack([np.bincount(wr, minlength=m) / wr.size for wr in winners])
     rows = []
-    utilitarian = spec.swf == "utilitarian"
-    design = np.zeros((winners.shape[0], len(pop_rows))) if utilitarian else None
-    boot = None
+    source = None if linked is None else linked.variance_source
+    design_rows = None if linked is None else linked.rows
+    option_stats: list[variance.Statistic] = []
+    policy_stats: list[variance.Statistic] = []
     full = []
-    for q, (name, idx) in enumerate(pop_rows):
+    for name, idx in pop_rows:
         members = np.zeros(n, dtype=bool)
         members[idx] = True
         point = _option_welfare(values, w, members, util, spec, name)
         full.append(point)
-        z = np.zeros((n, m))
+        stats = _welfare_statistics(values, w, members, util, spec)
+        option_stats.extend(stats)
+        policy_stats.extend(_Mixture(stats, shares[p]) for p in range(shares.shape[0]))
         for j, option in enumerate(util.options):
-            dom = members & ~np.isnan(values[:, j]) & (w > 0)
-            row = {"population": name, "option": option, "welfare": float(point[j]),
-                   "n_exposed": int((members & exposure[:, j]).sum())}
-            if utilitarian:
-                x = np.nan_to_num(values[:, j])
-                total = w[dom].sum()
-                # linearised variable of the domain mean, without the weight factor
-                z[:, j] = np.where(dom, x - point[j], 0.0) / total
-                if linked is None:
-                    row["std_error"] = kernels.linearised_mean_se(x, w, dom)
-                else:
-                    row["std_error"] = float(
-                        linked.domain_mean(np.where(dom, values[:, j], np.nan))[1][0]
-                    )
-            rows.append(row)
-        if design is not None:
-            combined = z @ shares.T  # (n, policies)
-            if linked is None:
-                weighted = w[:, None] * combined
-                centred = weighted - weighted.mean(axis=0)
-                design[:, q] = np.sqrt(n / (n - 1) * (centred**2).sum(axis=0)) if n > 1 else 0.0
-            else:
-                for p in range(combined.shape[1]):
-                    design[p, q] = linked.total_se(combined[:, p])
+            rows.append({"population": name, "option": option, "welfare": float(point[j]),
+                         "n_exposed": int((members & exposure[:, j]).sum())})
     table = pd.DataFrame(rows)
+    design = None
+    if all(stat.smooth for stat in option_stats):
+        names = [f"{r['option']} ({r['population']})" for r in rows]
+        table["std_error"], _ = variance.standard_errors(
+            option_stats, w, design=source, rows=design_rows, names=names)
+        policy_names = [f"policy {p} ({name})" for name, _ in pop_rows
+                        for p in range(shares.shape[0])]
+        se, _ = variance.standard_errors(policy_stats, w, design=source, rows=design_rows,
+                                         names=policy_names)
+        design = se.reshape(len(pop_rows), shares.shape[0]).T
+    boot = None
     if kind == "bootstrap":
         n_bootstrap = as_int(n_bootstrap, "n_bootstrap", minimum=2)
         reps = np.empty((n_bootstrap, len(pop_rows), m))
@@ -887,4 +957,5 @@ def _prism_mode(util, named_policies, pop_rows, rule, swf, n_draws, rng, weights
         mode="prism",
         evaluation="in_sample",
         policy_sizes=tuple(int(pol.size) for _, pol in named_policies),
+        variance_method=_variance_method(design, None),
     )

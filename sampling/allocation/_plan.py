@@ -23,6 +23,7 @@ from estimators.errors import ExtrapolationWarning, InfeasibleError, ValidationE
 from sampling.allocation import _core as core
 from sampling.allocation._cvxpy_path import solve_cvxpy
 from sampling.allocation._integer import (
+    integer_box,
     integer_budget,
     integer_local_search,
     integer_maximin,
@@ -472,11 +473,13 @@ def allocate(
         Samples already collected per group: lower bounds that cost nothing.
     integer : bool
         Return whole samples. Built-in objectives get a proven integer optimum (``integer_status
-        "optimal"``): greedy plus exchanges for equal costs; for unequal costs, Lagrangian
-        reduced-cost fixing narrows each group to a window that provably holds every integer
-        optimum, then an exact dynamic programme (costs that are integers after scaling by a
-        power of ten) or a 0/1 MILP (HiGHS) over the windows; maximin searches the finite set
-        of candidate levels ``err_g(n)`` and spends what is left on the sum of errors. Callable
+        "optimal"``): for equal costs the largest marginal gains, found by an exact search; for
+        unequal costs, Lagrangian reduced-cost fixing narrows each group to a window that provably
+        holds every integer optimum, then an exact dynamic programme (costs that are integers
+        after scaling by a power of ten) or a 0/1 MILP (HiGHS, zero gap) over the windows.
+        Maximin finds the smallest affordable worst error by bisection on the floating-point
+        numbers (proof: the plan at the next smaller level costs more than the budget), then
+        applies ``tie_break``. Group sizes above 2**53 are refused. Callable
         objectives and pooled curves get a greedy fill plus 1-exchange local search
         (``"heuristic (local optimum; gap to the continuous bound <= X)"``).
     p, alpha : float
@@ -486,8 +489,9 @@ def allocate(
         Error targets for ``"target"`` (an error with other objectives).
     tie_break : {"leximin", "utilitarian", "none"}
         How ``"maximin"`` spends budget left when a capped group sets the worst error. Integer
-        plans with unequal costs: ``"none"`` keeps the cheapest plan reaching the optimal level;
-        ``"leximin"`` and ``"utilitarian"`` both spend the rest to minimise the sum of errors.
+        plans: ``"none"`` keeps the cheapest plan reaching the optimal level; ``"utilitarian"``
+        spends the rest to minimise the sum of errors (exactly); ``"leximin"`` is the exact
+        leximin plan with equal costs and the same as ``"utilitarian"`` with unequal costs.
         Only ``"maximin"`` with unpooled curves uses it.
     uncertainty : {"none", "bootstrap", "robust"}
         ``"bootstrap"`` re-solves for each bootstrap replicate of the curves and reports quantiles;
@@ -926,16 +930,13 @@ def _solve_target(a, b, c, k, lo, hi, targets, groups, B_total, cur) -> core.Cor
 
 
 def _round_plan(kind, a, b, c, w, transform, k, B_total, lo, hi, n_cont, tie_break, value_of):
-    lo_i = np.ceil(lo - 1e-9).astype(np.int64)
-    big = np.int64(2**62)
-    hi_i = np.where(np.isfinite(hi), np.floor(np.minimum(hi, 2.0**62) + 1e-9), big).astype(np.int64)
     if kind == "target":
-        return np.maximum(np.ceil(n_cont - 1e-9), lo_i).astype(np.int64), "optimal"
+        return integer_box(np.maximum(np.ceil(n_cont - 1e-9), lo), hi, lower="targets")[0], \
+            "optimal"
+    # integer range capped by what the budget can buy (refused beyond 2**53, never wrapped)
+    lo_i, hi_i = integer_box(lo, hi, k, B_total)
     if value_of is not None:
         return _local_search_plan(value_of, k, B_total, lo_i, hi_i, n_cont)
-    # cap the integer range by what the budget can buy
-    afford = np.floor((B_total - float(k @ lo_i) + k * lo_i) / k + 1e-9).astype(np.int64)
-    hi_i = np.minimum(hi_i, np.maximum(afford, lo_i))
     if kind == "maximin":
         sol = integer_maximin(power_curve_terms(a, b, c), k, B_total, lo_i, hi_i, n_cont,
                               tie_break=tie_break)

@@ -7,21 +7,23 @@ Reads targets and writes weights and the report with the same plumbing as ``equi
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from estimators._lib.validation import fail
 from estimators.errors import ValidationError
 from estimators.weighting._calibration import calibrate
-from sampling.cli._io import check_report_path, read_table, write_json
+from sampling.cli._io import Outputs, check_out_path, check_report_path, read_table, say
+from sampling.cli._options import add_deprecated
 from sampling.cli._rake import (
     JOINT_SEPARATOR,
     add_common,
+    check_bounds,
     margin_columns,
     read_margins,
     result_report,
     string_columns,
-    write_weights,
+    summary_lines,
+    weights_table,
 )
 
 __all__ = ["register", "run"]
@@ -39,8 +41,8 @@ The output is DATA with the calibrated weights added as a column (or only --id a
 written atomically. Bad input or non-convergence: one line on stderr and exit status 2.
 
 example:
-  equisample calibrate sample.csv --totals totals.csv --method raking --lower 0.5 --upper 2 \\
-      --weights design_weight --out weighted.csv --report report.json
+  equisample calibrate sample.csv --totals totals.csv --method raking --bounds 0.5,2 \\
+      --weights design_weight --out weighted.csv --report-out report.json
 """
 
 
@@ -57,10 +59,10 @@ def register(subparsers: Any) -> None:
                         help="targets file (CSV/Parquet long table, YAML or JSON)")
     parser.add_argument("--method", choices=["linear", "raking", "logit"], default="linear",
                         help="distance (default: linear)")
-    parser.add_argument("--lower", type=float, default=None, metavar="L",
-                        help="lower bound on g = weight / base weight")
-    parser.add_argument("--upper", type=float, default=None, metavar="U",
-                        help="upper bound on g = weight / base weight")
+    add_deprecated(parser, "--lower", type=float, default=None,
+                   note="is now the first number of --bounds LOWER,UPPER")
+    add_deprecated(parser, "--upper", type=float, default=None,
+                   note="is now the second number of --bounds LOWER,UPPER")
     parser.add_argument("--tol", type=float, default=1e-10,
                         help="max relative misfit of every total (default: 1e-10)")
     parser.add_argument("--max-iter", type=int, default=100,
@@ -68,23 +70,21 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+PARAMETERS = {"data": "DATA", "totals": "--totals", "margins": "--totals", "targets": "--totals"}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the subcommand; returns the exit status."""
-    bounds: Any = None
+    bounds: Any = check_bounds(args.bounds)
     if args.lower is not None or args.upper is not None:
-        if args.bounds is not None:
-            fail(
-                ValidationError,
-                "--bounds",
-                "give either --bounds LOWER UPPER or --lower / --upper, not both",
-                bad=[args.bounds],
-            )
+        if bounds is not None:
+            fail(ValidationError, "--bounds", "give --bounds LOWER,UPPER only (not also the old "
+                 "--lower / --upper)", bad=args.bounds)
         bounds = (args.lower, args.upper)
-    elif args.bounds is not None:
-        bounds = tuple(args.bounds)
-    check_report_path(args.report)
-    data = read_table(args.data, "data")
-    totals = read_margins(args.totals, "totals")
+    check_out_path(args.out)
+    check_report_path(args.report_out, "--report-out")
+    data = read_table(args.data, "DATA")
+    totals = read_margins(args.totals, "--totals")
     frame = string_columns(data, margin_columns(totals))
     fit = calibrate(
         frame,
@@ -98,14 +98,10 @@ def run(args: argparse.Namespace) -> int:
         on_missing=args.on_missing,
         on_empty_category=args.on_empty_category,
     )
-    write_weights(fit, data, args)
-    if args.report:
-        write_json({"command": "calibrate", **result_report(fit)}, args.report)
-    if not args.quiet:
-        lo, hi = fit.g_range
-        sys.stdout.write(
-            f"calibrated {len(fit.weights)} rows ({fit.method}) in {fit.n_iter} Newton iterations: "
-            f"max relative error {fit.max_margin_error:.3g}, g in [{lo:.4g}, {hi:.4g}], Kish deff "
-            f"{fit.design_effect:.4g}; weights written to {args.out}\n"
-        )
+    outputs = Outputs()
+    outputs.table(weights_table(fit, data, args), args.out)
+    if args.report_out:
+        outputs.json({"command": "calibrate", **result_report(fit)}, args.report_out)
+    written = outputs.commit()
+    say(args, *summary_lines("calibrate", fit, data, args, totals, args.totals, written))
     return 0

@@ -9,7 +9,10 @@ on its own.
 from __future__ import annotations
 
 import argparse
-import sys
+import os
+import shutil
+import tempfile
+import textwrap
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from estimators._lib.validation import as_int, as_rng
+from estimators._lib.validation import as_int, as_rng, fail
 from estimators.datasets._census import census, census_margins
+from estimators.errors import ValidationError
 from estimators.weighting._raking import rake
 from estimators.weighting._result import WeightingResult
+from sampling.cli._io import say
+from sampling.cli._options import add_n, add_out, add_quiet, add_reps, add_seed
 
 __all__ = ["biased_sample", "register", "run_demo"]
 
@@ -77,37 +83,57 @@ def register(subparsers: Any) -> None:
         "of the chosen model per group) and simulate (sampling policies x reweighting, many times). "
         "Writes report.md, report.html, figures/*.png and tables/*.csv to --out and prints where.",
     )
-    parser.add_argument("--rows", type=int, default=400, help="people recruited (default 400)")
+    add_n(parser, default=400, aliases=["--rows"],
+          help="people recruited, at least 100 (default 400)")
     parser.add_argument("--country", choices=("uk", "us"), default="uk",
                         help="census to draw from and rake to (default uk: England and Wales 2021)")
-    parser.add_argument("--seed", type=int, default=2024, help="random seed (default 2024)")
-    parser.add_argument("--reps", type=int, default=40,
-                        help="replicates per policy in the simulation step (default 40)")
-    parser.add_argument("--out", default="equisample-report",
-                        help="report folder (default ./equisample-report)")
+    add_seed(parser, default=2024)
+    add_reps(parser, default=40, help="replicates per policy in the simulation step, at least 2 "
+             "(default 40)")
+    add_out(parser, "report folder (default ./equisample-report); replaced only when the demo "
+            "succeeds", default="equisample-report")
+    add_quiet(parser)
     parser.set_defaults(func=run)
+
+
+PARAMETERS = {"n": "--n", "reps": "--reps", "seed": "--seed", "country": "--country"}
 
 
 def run(args: argparse.Namespace) -> int:
     from sampling.cli._demo_report import write_report
 
-    n = as_int(args.rows, "--rows", minimum=100)
+    n = as_int(args.n, "--n", minimum=100)
     reps = as_int(args.reps, "--reps", minimum=2)
-    out = sys.stdout
-    out.write(f"equisample demo: the whole loop on a synthetic {args.country.upper()} population "
-              f"drawn from the embedded census (seed {args.seed})\n")
+    target = Path(args.out)
+    if target.exists() and (not target.is_dir() or (any(target.iterdir())
+                                                     and not (target / "report.md").exists())):
+        fail(ValidationError, "--out", "exists and is not an equisample report folder",
+             bad=[str(target)], fix="Choose a new folder name with --out.")
+    say(args, f"equisample demo: the whole loop on a synthetic {args.country.upper()} population "
+        f"from the embedded census (seed {args.seed})")
     start = time.perf_counter()
 
     def step(line: str) -> None:
-        out.write(f"  [{time.perf_counter() - start:5.1f} s] {line}\n")
-        out.flush()
+        say(args, f"  [{time.perf_counter() - start:5.1f} s] {line}")
 
-    report = write_report(Path(args.out), country=args.country, n=n, reps=reps, seed=args.seed,
-                          progress=step)
-    folder = report.folder.resolve()
-    for line in report.headline:
-        out.write(f"  {line}\n")
-    out.write(f"\nreport written to {folder}\n")
-    out.write(f"  open {folder / 'report.html'} (or report.md); figures in {folder / 'figures'}, "
-              f"tables in {folder / 'tables'}\n")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    mask = os.umask(0o022)
+    os.umask(mask)
+    os.chmod(staging, 0o777 & ~mask)
+    try:
+        report = write_report(staging, country=args.country, n=n, reps=reps, seed=args.seed,
+                              progress=step)
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    folder = target.resolve()
+    say(args, *(wrapped for line in report.headline
+                for wrapped in textwrap.wrap(line, 100, initial_indent="  ",
+                                             subsequent_indent="    ")))
+    say(args, f"  wrote {folder}",
+        "  open report.html there (or report.md); figures in figures/, tables in tables/")
     return 0

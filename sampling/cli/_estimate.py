@@ -12,7 +12,19 @@ from estimators import survey
 from estimators.survey._design import SurveyDesign
 from estimators.survey._replicates import replicate_design
 from estimators.weighting._raking import rake
-from sampling.cli._io import read_table, write_table
+from sampling.cli._io import Outputs, check_out_path, format_table, read_table, say
+from sampling.cli._options import (
+    add_by,
+    add_confidence_level,
+    add_flag,
+    add_out,
+    add_quiet,
+    add_reps,
+    add_seed,
+    add_strata_psu,
+    add_weights,
+    progress,
+)
 from sampling.cli._rake import margin_columns, read_margins, string_columns
 
 __all__ = ["register", "run"]
@@ -21,56 +33,68 @@ STATISTICS = ("mean", "total", "proportion", "quantile")
 REPLICATES = ("jk1", "jkn", "brr", "fay", "bootstrap")
 
 
+PARAMETERS = {"data": "DATA", "y": "--y", "quantiles": "--quantiles", "method": "--variance",
+              "replicates": "--reps", "rng": "--seed", "margins": "--margins"}
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "estimate",
         help="estimates with design-based standard errors",
         description="Weighted means, totals, proportions or quantiles of one or more outcomes, "
         "overall or by domain, with design-based standard errors (Taylor linearisation, or "
-        "replicate weights with --replicates). With --margins the weights are first raked to the "
-        "margins and the standard errors account for the raking. Prints the table and writes it "
-        "(CSV, Parquet or JSON).",
+        "replicate weights with --variance). With --margins the weights are first raked to the "
+        "margins and the standard errors account for the raking. Prints the table (at most 100 "
+        "columns wide) and writes it whole with --out (CSV, Parquet or JSON).",
     )
     parser.add_argument("data", help="sample table (CSV or Parquet), one row per observation")
-    parser.add_argument("--y", required=True, action="append", help="outcome column (repeatable)")
-    parser.add_argument("--out", help="table to write (CSV, Parquet or JSON)")
+    add_flag(parser, "--y", action="list", required=True, metavar="COLUMN[,COLUMN]",
+             help="outcome column(s)")
+    add_out(parser, "table to write (CSV, Parquet or JSON)")
     parser.add_argument("--statistic", choices=STATISTICS, default="mean", help="default: mean")
-    parser.add_argument("--quantiles", type=float, nargs="+", default=[0.5],
-                        help="probabilities for --statistic quantile (default 0.5)")
-    parser.add_argument("--by", action="append", help="domain column (repeatable: joint domains)")
-    parser.add_argument("--weights", help="weight column (default 1)")
-    parser.add_argument("--psu", help="cluster column, e.g. participant_id when people rate many items")
-    parser.add_argument("--strata", action="append", help="stratum column (repeatable)")
+    add_flag(parser, "--quantiles", action="list", item_type=float, nargs="+", default=[0.5],
+             metavar="P[,P]", help="probabilities for --statistic quantile (default 0.5)")
+    add_by(parser, help="domain column(s): estimates per (joint) domain")
+    add_weights(parser, help="weight column (default: all 1)")
+    add_strata_psu(parser)
     parser.add_argument("--fpc", help="first-stage population size (or sampling fraction) column")
     parser.add_argument("--margins", help="rake the weights to these margins first (as `rake`)")
-    parser.add_argument("--replicates", choices=REPLICATES,
-                        help="replicate-weight variance instead of Taylor linearisation")
-    parser.add_argument("--n-replicates", type=int, default=200, help="bootstrap replicates (200)")
-    parser.add_argument("--seed", type=int, help="random seed for bootstrap replicates")
+    add_flag(parser, "--variance", choices=("taylor", *REPLICATES), default="taylor",
+             aliases=["--replicates"],
+             help="taylor linearisation (default) or replicate weights: " + ", ".join(REPLICATES))
+    add_reps(parser, default=200, aliases=["--n-replicates"],
+             help="bootstrap replicates for --variance bootstrap (default 200)")
+    add_seed(parser, help="random seed for bootstrap replicates")
     parser.add_argument("--nan-policy", choices=("raise", "omit"), default="raise",
                         help="missing outcome values: raise (default) or leave them out")
     parser.add_argument("--lonely-psu", choices=("raise", "adjust", "certainty", "remove"),
                         default="raise", help="strata with one PSU (default: raise)")
-    parser.add_argument("--confidence-level", type=float, default=0.95, help="default 0.95")
-    parser.add_argument("--quiet", action="store_true", help="do not print the table")
+    add_confidence_level(parser)
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    data = read_table(args.data, "data")
-    margins = read_margins(args.margins) if args.margins else None
+    check_out_path(args.out)
+    data = read_table(args.data, "DATA")
+    margins = read_margins(args.margins, "--margins") if args.margins else None
     frame = string_columns(data, margin_columns(margins)) if margins else data
-    design = SurveyDesign(frame, weights=args.weights, strata=args.strata, psu=args.psu, fpc=args.fpc)
+    design = SurveyDesign(frame, weights=args.weights, strata=args.strata or None, psu=args.psu,
+                          fpc=args.fpc)
     if margins:
         design = rake(design, margins).design
     target: Any = design
-    if args.replicates:
+    replicated = args.variance != "taylor"
+    steps = progress(total=len(args.y) + replicated, desc="estimate",
+                     quiet=args.quiet or len(args.y) + replicated < 2)
+    if replicated:
         target = replicate_design(
-            design, method=args.replicates, replicates=args.n_replicates, rng=args.seed,
+            design, method=args.variance, replicates=args.reps, rng=args.seed,
             lonely_psu=args.lonely_psu,
         )
+        steps.update()
     options = {
-        "by": args.by,
+        "by": args.by or None,
         "nan_policy": args.nan_policy,
         "lonely_psu": args.lonely_psu,
         "confidence_level": args.confidence_level,
@@ -86,10 +110,24 @@ def run(args: argparse.Namespace) -> int:
         table.insert(1, "statistic", args.statistic)
         table["variance"] = result.variance_method
         tables.append(table)
+        steps.update()
+    steps.close()
     out = pd.concat(tables, ignore_index=True)
+    written = []
     if args.out:
-        write_table(out, args.out)
+        outputs = Outputs()
+        outputs.table(out, args.out)
+        written = outputs.commit()
     if not args.quiet:
-        with pd.option_context("display.max_rows", 200, "display.width", 160):
-            sys.stdout.write(out.to_string(index=False, float_format=lambda x: f"{x:.6g}") + "\n")
+        shown = out.drop(columns="variance")  # said in the summary
+        sys.stdout.write(format_table(shown, max_rows=40, written_to=args.out) + "\n")
+    by = f" by {', '.join(args.by)}" if args.by else ""
+    say(args,
+        f"equisample estimate: read {len(data)} rows from {args.data}"
+        + (f", raked to {args.margins}" if margins else ""),
+        f"  {args.statistic} of {', '.join(args.y)}{by}: {len(out)} estimates"[:100],
+        f"  {args.confidence_level:.0%} intervals, variance by "
+        + ("Taylor linearisation" if args.variance == "taylor" else
+           f"{args.variance} replicate weights"),
+        "  wrote " + ", ".join(map(str, written)) if written else "  (no file written: add --out)")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import textwrap
 
 import pandas as pd
 
@@ -11,7 +11,8 @@ from estimators._lib.validation import check_columns, fail
 from estimators.errors import ValidationError
 from sampling.allocation._learning_curves import fit_learning_curves
 from sampling.allocation._plan import OBJECTIVES, allocate
-from sampling.cli._io import read_table, write_table
+from sampling.cli._io import Outputs, check_out_path, format_table, read_table, say
+from sampling.cli._options import add_by, add_flag, add_out, add_quiet, add_reps, add_seed
 
 __all__ = ["register"]
 
@@ -32,10 +33,46 @@ def _per_group(value: str | None, parameter: str, column: str) -> float | pd.Ser
     return pd.Series(table[column].to_numpy(), index=table["group"].to_numpy())
 
 
+PARAMETERS = {"df": "PILOT", "group": "--by", "n": "--n-column", "error": "--error-column",
+              "population_shares": "--population", "integer": "--continuous", "rng": "--seed",
+              "bootstrap": "--reps", "costs": "--costs", "min_n": "--min-n", "max_n": "--max-n",
+              "current_n": "--current-n", "curves": "PILOT"}
+
+
+def _curve_table(curves: object, plan: object, pilot_max: pd.Series) -> pd.DataFrame:
+    """Fitted curves with standard errors, the planned size and how far it reaches past the pilot."""
+    params = curves.params  # type: ignore[attr-defined]
+    rows = []
+    for group, row in params.iterrows():
+        planned = float(plan.n.get(group, float("nan")))  # type: ignore[attr-defined]
+        largest = float(pilot_max.get(group, float("nan")))
+        reach = planned / largest if largest > 0 else float("nan")
+        rows.append({
+            "group": group,
+            "a": f"{row['a']:.3g} +/- {row['se_a']:.2g}",
+            "b": f"{row['b']:.3g} +/- {row['se_b']:.2g}",
+            "c": f"{row['c']:.3g} +/- {row['se_c']:.2g}",
+            "pilot_max_n": int(largest) if largest == largest else largest,
+            "plan_n": round(planned) if planned == planned else planned,
+            "x_pilot": round(reach, 1),
+            "extrapolates": "yes" if reach > 1 else "no",
+        })
+    return pd.DataFrame(rows)
+
+
 def _run(args: argparse.Namespace) -> int:
-    pilot = read_table(args.pilot, "pilot")
-    curves = fit_learning_curves(pilot, group=args.group, n=args.n, error=args.error,
-                                 space=args.space)
+    check_out_path(args.out)
+    if len(args.by) != 1:
+        fail(ValidationError, "--by", "takes one group column here", bad=args.by)
+    pilot = read_table(args.pilot, "PILOT")
+    for flag, column in (("--by", args.by[0]), ("--n-column", args.n_column),
+                         ("--error-column", args.error_column)):
+        if column not in pilot.columns:
+            fail(ValidationError, flag, "names a column that is not in PILOT", bad=[column],
+                 fix=f"Columns of PILOT: {list(pilot.columns)[:10]}.")
+    bootstrap = args.reps if args.uncertainty != "none" else 0
+    curves = fit_learning_curves(pilot, group=args.by[0], n=args.n_column, error=args.error_column,
+                                 space=args.space, bootstrap=bootstrap, rng=args.seed)
     costs = _per_group(args.costs, "--costs", "cost")
     plan = allocate(
         curves,
@@ -50,13 +87,37 @@ def _run(args: argparse.Namespace) -> int:
         integer=not args.continuous,
         p=args.p,
         alpha=args.alpha,
+        uncertainty=args.uncertainty,
     )
     frame = plan.to_frame()
     frame.index.name = "group"
+    written = []
     if args.out:
-        write_table(frame.reset_index(), args.out)
-    if not args.quiet:
-        sys.stdout.write(plan.summary() + "\n")
+        outputs = Outputs()
+        outputs.table(frame.reset_index(), args.out)
+        written = outputs.commit()
+    pilot_max = curves.data.groupby("group")["n"].max()
+    table = _curve_table(curves, plan, pilot_max)
+    beyond = table[table["extrapolates"] == "yes"]
+    budget = "" if plan.budget is None else f", budget {plan.budget:g}"
+    lines = [
+        f"equisample plan: {len(curves.data)} pilot points in {len(table)} groups from "
+        f"{args.pilot}; fitted err = a n^-b + c ({args.space} scale)",
+        f"  {args.objective} plan{budget}: cost {plan.cost:g}, {int(plan.recruit.sum())} new "
+        f"samples, status {plan.status}, uncertainty {args.uncertainty}",
+        format_table(table, max_rows=30, written_to=written[0] if written else None),
+    ]
+    if len(beyond):
+        worst = beyond.loc[beyond["x_pilot"].idxmax()]
+        lines += textwrap.wrap(
+            f"the plan extrapolates the curves of {len(beyond)} group(s) past the largest pilot n "
+            f"(up to x{worst['x_pilot']:g} for {worst['group']}): predicted errors there rest on "
+            "the fitted asymptote c; a wide c +/- SE makes the plan unstable (try --uncertainty "
+            "robust or bootstrap, or pilot at larger n)", width=100, initial_indent="  ",
+            subsequent_indent="    ")
+    lines.append("  wrote " + ", ".join(map(str, written)) if written
+                 else "  (no file written: add --out)")
+    say(args, *lines)
     return 0
 
 
@@ -67,7 +128,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fit group learning curves to pilot errors and allocate a recruitment budget",
         description="Fit err = a n^-b + c per group to PILOT (columns group, n, error) and choose "
         "how many samples to recruit per group under a budget. Per-group options take a number "
-        "or a CSV/Parquet table with columns group and the named value column.",
+        "or a CSV/Parquet table with columns group and the named value column. Prints the fitted "
+        "curves (a, b, c with standard errors) and how far the plan reaches past the largest "
+        "pilot n of each group (x_pilot).",
     )
     p.add_argument("pilot", help="pilot errors: CSV or Parquet with group, n, error columns")
     p.add_argument("--budget", type=float, help="budget for new samples (not needed for target)")
@@ -83,10 +146,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--alpha", type=float, default=1.0, help="alpha for --objective alpha_fair")
     p.add_argument("--space", default="log", choices=("log", "linear"),
                    help="fit residuals on the log or linear error scale")
-    p.add_argument("--group", default="group", help="group column of PILOT")
-    p.add_argument("--n", default="n", help="sample-size column of PILOT")
-    p.add_argument("--error", default="error", help="error column of PILOT")
+    p.add_argument("--uncertainty", default="none", choices=("none", "bootstrap", "robust"),
+                   help="plan against bootstrap refits of the curves (default none)")
+    add_reps(p, default=200, help="bootstrap refits with --uncertainty (default 200)")
+    add_seed(p, help="random seed for the bootstrap refits")
+    add_by(p, default=["group"], aliases=["--group"], help="group column of PILOT (default group)")
+    add_flag(p, "--n-column", default="n", aliases=["--n"], metavar="COLUMN",
+             help="sample-size column of PILOT (default n)")
+    add_flag(p, "--error-column", default="error", aliases=["--error"], metavar="COLUMN",
+             help="error column of PILOT (default error)")
     p.add_argument("--continuous", action="store_true", help="do not round to whole samples")
-    p.add_argument("--out", help="write the plan table (.csv, .parquet or .json)")
-    p.add_argument("--quiet", action="store_true", help="do not print the summary")
+    add_out(p, "write the plan table (.csv, .parquet or .json)")
+    add_quiet(p)
     p.set_defaults(func=_run)

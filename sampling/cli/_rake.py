@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +15,18 @@ from estimators.errors import MarginError, ValidationError
 from estimators.weighting._margins import parse_targets
 from estimators.weighting._raking import rake
 from estimators.weighting._result import WeightingResult
-from sampling.cli._io import TABLE_SUFFIXES, check_report_path, read_table, write_json, write_table
+from sampling.cli._io import (
+    TABLE_SUFFIXES,
+    Outputs,
+    check_out_path,
+    check_report_path,
+    read_table,
+    say,
+)
+from sampling.cli._options import add_flag, add_id, add_out, add_quiet, add_weights
 
-__all__ = ["JOINT_SEPARATOR", "read_margins", "register", "result_report", "string_columns"]
+__all__ = ["JOINT_SEPARATOR", "read_margins", "register", "result_report", "string_columns",
+           "weights_table"]
 
 JOINT_SEPARATOR = "|"
 """In margin files, a joint margin is written ``age|sex`` with categories ``18-24|female``."""
@@ -75,7 +83,12 @@ def read_margins(path: str | Path, parameter: str = "margins") -> dict[Any, Any]
     if suffix in (".yaml", ".yml", ".json"):
         if not p.is_file():
             fail(ValidationError, parameter, "file does not exist", bad=[str(p)])
-        text = p.read_text(encoding="utf-8")
+        try:
+            text = p.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            fail(ValidationError, parameter, f"is not UTF-8 text (byte {exc.start}: "
+                 f"{exc.object[exc.start:exc.start + 1]!r})", bad=[str(p)],
+                 fix="Save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8 IN > OUT).")
         try:
             if suffix == ".json":
                 raw = json.loads(text)
@@ -176,11 +189,13 @@ def result_report(fit: WeightingResult) -> dict[str, Any]:
     }
 
 
-def write_weights(fit: WeightingResult, data: pd.DataFrame, args: argparse.Namespace) -> None:
+def weights_table(fit: WeightingResult, data: pd.DataFrame, args: argparse.Namespace) -> pd.DataFrame:
+    """DATA with the weight column added, or only --id and the weight."""
     name = args.weight_column
     if args.id:
         if args.id not in data.columns:
-            fail(ValidationError, "--id", "names a column that is not in the data", bad=[args.id])
+            fail(ValidationError, "--id", "names a column that is not in the data", bad=[args.id],
+                 fix=f"Columns: {list(data.columns)[:10]}.")
         out = pd.DataFrame({args.id: data[args.id].to_numpy(), name: fit.weights.to_numpy()})
     else:
         out = data.copy(deep=False)
@@ -188,24 +203,62 @@ def write_weights(fit: WeightingResult, data: pd.DataFrame, args: argparse.Names
             fail(ValidationError, "--weight-column", "already is a column of the data", bad=[name],
                  fix="Choose another name with --weight-column.")
         out[name] = fit.weights.to_numpy()
-    write_table(out, args.out)
+    return out
+
+
+def check_bounds(bounds: list[float] | None) -> tuple[float, float] | None:
+    if bounds is None:
+        return None
+    if len(bounds) != 2:
+        fail(ValidationError, "--bounds", "needs two numbers, LOWER,UPPER", bad=bounds,
+             fix="e.g. --bounds 0.3,3")
+    return (bounds[0], bounds[1])
+
+
+def summary_lines(command: str, fit: WeightingResult, data: pd.DataFrame, args: argparse.Namespace,
+                  targets: dict[Any, Any], source: str, written: list[Any]) -> list[str]:
+    """The closing summary of rake and calibrate."""
+    margins = sum(1 for spec in targets.values() if isinstance(spec, dict))
+    numeric = len(targets) - margins
+    cells = sum(len(spec) for spec in targets.values() if isinstance(spec, dict))
+    what = f"{margins} margins ({cells} categories)" + (f" and {numeric} numeric totals"
+                                                         if numeric else "")
+    lo, hi = fit.g_range
+    w = fit.weights.to_numpy()
+    lines = [
+        f"equisample {command}: read {len(data)} rows from {args.data}",
+        f"  and {what} from {source}",
+        f"  {fit.method} fit in {fit.n_iter} iterations, max relative error "
+        f"{fit.max_margin_error:.2g} (tolerance {fit.tol:.2g})",
+        f"  weights {w.min():.4g} to {w.max():.4g} (g = weight / base weight in [{lo:.3g}, "
+        f"{hi:.3g}])",
+        f"  Kish design effect {fit.design_effect:.3g}, effective n "
+        f"{fit.effective_sample_size:.0f} of {len(w)}",
+    ]
+    if len(fit.dropped_rows) or len(fit.dropped_categories):
+        lines.append(f"  left out: {len(fit.dropped_rows)} rows, {len(fit.dropped_categories)} "
+                     "target categories (see --on-missing / --on-empty-category)")
+    lines.append("  wrote " + ", ".join(map(str, written)))
+    return lines
 
 
 def add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("data", help="sample table (CSV or Parquet), one row per respondent/rating")
-    parser.add_argument("--out", required=True, help="weights file to write (CSV, Parquet or JSON)")
-    parser.add_argument("--report", help="write a JSON report (convergence, diagnostics, deff)")
-    parser.add_argument("--weights", help="column of base (design) weights; default 1")
-    parser.add_argument("--id", help="write only this id column and the weight (default: all columns)")
-    parser.add_argument("--weight-column", default="weight", help="name of the weight column written")
+    add_out(parser, "weights file to write (CSV, Parquet or JSON)", required=True)
+    add_flag(parser, "--report-out", aliases=["--report"], metavar="FILE.json",
+             help="also write a JSON report (convergence, diagnostics, design effect)")
+    add_weights(parser, help="column of base (design) weights (default: all 1)")
+    add_id(parser, help="person id column: write only it and the weight (default: all columns)")
+    parser.add_argument("--weight-column", default="weight",
+                        help="name of the weight column written (default weight)")
     parser.add_argument("--population-total", type=float, help="population size shares refer to")
     parser.add_argument("--on-missing", choices=("raise", "level", "drop"), default="raise",
                         help="missing values in a weighting column (default: raise)")
     parser.add_argument("--on-empty-category", choices=("raise", "drop"), default="raise",
                         help="target categories with no sample (default: raise)")
-    parser.add_argument("--bounds", type=float, nargs=2, metavar=("LOWER", "UPPER"),
-                        help="bounds on g = w / d")
-    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
+    add_flag(parser, "--bounds", action="list", item_type=float, nargs="+", metavar="LOWER,UPPER",
+             help="bounds on g = weight / base weight, e.g. 0.3,3")
+    add_quiet(parser)
 
 
 def register(subparsers: Any) -> None:
@@ -225,10 +278,15 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+PARAMETERS = {"data": "DATA", "margins": "--margins", "targets": "--margins"}
+
+
 def run(args: argparse.Namespace) -> int:
-    check_report_path(args.report)
-    data = read_table(args.data, "data")
-    margins = read_margins(args.margins)
+    check_out_path(args.out)
+    check_report_path(args.report_out, "--report-out")
+    bounds = check_bounds(args.bounds)
+    data = read_table(args.data, "DATA")
+    margins = read_margins(args.margins, "--margins")
     frame = string_columns(data, margin_columns(margins))
     fit = rake(
         frame,
@@ -236,18 +294,15 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         tol=args.tol,
         max_iter=args.max_iter,
-        bounds=args.bounds,
+        bounds=bounds,
         population_total=args.population_total,
         on_missing=args.on_missing,
         on_empty_category=args.on_empty_category,
     )
-    write_weights(fit, data, args)
-    if args.report:
-        write_json(result_report(fit), args.report)
-    if not args.quiet:
-        sys.stdout.write(
-            f"raked {len(fit.weights)} rows in {fit.n_iter} iterations: max relative margin error "
-            f"{fit.max_margin_error:.3g}, Kish deff {fit.design_effect:.4g}, effective n "
-            f"{fit.effective_sample_size:.1f}; weights written to {args.out}\n"
-        )
+    outputs = Outputs()
+    outputs.table(weights_table(fit, data, args), args.out)
+    if args.report_out:
+        outputs.json(result_report(fit), args.report_out)
+    written = outputs.commit()
+    say(args, *summary_lines("rake", fit, data, args, margins, args.margins, written))
     return 0

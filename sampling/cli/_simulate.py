@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from estimators._lib.validation import as_int, fail
 from estimators.datasets._synthetic import SYNTHETIC_OPTIONS, synthetic_population
 from estimators.errors import ValidationError
-from sampling.cli._io import read_table, write_table
+from sampling.cli._io import Outputs, check_out_path, format_table, read_table, say
+from sampling.cli._options import add_by, add_flag, add_out, add_quiet, add_reps, add_seed
 from sampling.simulation._policies import (
     ConveniencePolicy,
     EqualPolicy,
@@ -24,14 +24,11 @@ __all__ = ["POLICY_NAMES", "register"]
 POLICY_NAMES = ("convenience", "simple_random", "proportional", "equal", "quota")
 
 
-def _split(text: str | None) -> list[str]:
-    return [part.strip() for part in (text or "").split(",") if part.strip()]
-
-
 def _policies(names: list[str], propensity: str | None, quota_variables: list[str]) -> list[Any]:
     unknown = [n for n in names if n not in POLICY_NAMES]
     if unknown or not names:
-        fail(ValidationError, "--policies", f"must be a comma-separated list of {', '.join(POLICY_NAMES)}",
+        fail(ValidationError, "--policies",
+             f"must be a comma-separated list of {', '.join(POLICY_NAMES)}",
              bad=unknown or ["<empty>"])
     out: list[Any] = []
     for name in names:
@@ -51,6 +48,15 @@ def _policies(names: list[str], propensity: str | None, quota_variables: list[st
     return out
 
 
+PARAMETERS = {"groups": "--by", "n_reps": "--reps", "rng": "--seed", "budget": "--budget",
+              "options": "--options", "reweighting": "--reweighting", "population": "POPULATION",
+              "weighting_variables": "--weighting-variables", "propensity": "--propensity",
+              "variables": "--quota-variables"}
+
+COMPACT = ["policy", "budget", "reweighting", "welfare", "regret", "best_chosen", "rmse",
+           "worst_group_rmse", "coverage_design"]
+
+
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "simulate",
@@ -58,67 +64,103 @@ def register(subparsers: Any) -> None:
         description="Run recruit -> reweight -> decide -> evaluate many times on a population with "
         "known utilities, for several sampling policies, budgets and reweighting methods, and write "
         "the summary with Monte Carlo standard errors. Without POPULATION a synthetic UK population "
-        "drawn from the embedded census is used.",
+        "drawn from the embedded census is used. A progress bar shows on a terminal (not with "
+        "--quiet); the main columns are printed and the whole table written to --out.",
     )
     parser.add_argument("population", nargs="?", help="population table (CSV or Parquet): one row "
                         "per person, group attributes and one utility column per option")
-    parser.add_argument("--options", help="comma-separated utility columns (default: the synthetic "
-                        "population's model_a..model_d)")
-    parser.add_argument("--groups", default="age", help="group column (default age)")
-    parser.add_argument("--policies", default="convenience,simple_random,proportional,equal",
-                        help=f"comma-separated policies among {', '.join(POLICY_NAMES)}")
-    parser.add_argument("--propensity", default=None, help="column of opt-in propensities for the "
-                        "convenience and quota policies (default: 'propensity' for the synthetic population)")
-    parser.add_argument("--quota-variables", default="", help="comma-separated quota variables")
-    parser.add_argument("--budget", default="100", help="comma-separated budgets (default 100)")
-    parser.add_argument("--reps", type=int, default=100, help="replicates per arm (default 100)")
-    parser.add_argument("--reweighting", default="none,rake",
-                        help="comma-separated: none, poststratify, rake, calibrate (default none,rake)")
-    parser.add_argument("--weighting-variables", default=None,
-                        help="comma-separated columns to reweight on (default: the group column)")
+    add_flag(parser, "--options", action="list", metavar="COLUMN[,COLUMN]",
+             help="utility columns (default: the synthetic population's model_a..model_d)")
+    add_by(parser, default=["age"], aliases=["--groups"],
+           help="group column whose worst-off group is reported (default age)")
+    add_flag(parser, "--policies", action="list",
+             default=["convenience", "simple_random", "proportional", "equal"],
+             help=f"policies among {', '.join(POLICY_NAMES)} (default: all but quota)")
+    parser.add_argument("--propensity", default=None, metavar="COLUMN",
+                        help="column of opt-in propensities for the convenience and quota "
+                        "policies (default: 'propensity' for the synthetic population)")
+    add_flag(parser, "--quota-variables", action="list", default=[], metavar="VAR[,VAR]",
+             help="quota variables (for the quota policy)")
+    add_flag(parser, "--budget", action="list", item_type=float, default=[100.0],
+             metavar="B[,B]", help="budgets to compare (default 100)")
+    add_reps(parser, default=100, help="replicates per arm (default 100)")
+    add_flag(parser, "--reweighting", action="list", default=["none", "rake"],
+             help="methods among none, poststratify, rake, calibrate (default none,rake)")
+    add_flag(parser, "--weighting-variables", action="list", default=None, metavar="VAR[,VAR]",
+             help="columns to reweight on (default: the --by column)")
     parser.add_argument("--rating-sd", type=float, default=0.0,
                         help="Gaussian rating noise (default 0: people report their utilities)")
-    parser.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
-    parser.add_argument("--out", required=True, help="summary table (CSV, Parquet or JSON)")
-    parser.add_argument("--replicates", default=None, help="optional per-replicate table")
+    add_seed(parser, default=1)
+    add_out(parser, "summary table to write (CSV, Parquet or JSON)", required=True)
+    add_flag(parser, "--replicates-out", aliases=["--replicates"], metavar="FILE",
+             help="also write the per-replicate table")
+    add_quiet(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    check_out_path(args.out)
+    check_out_path(args.replicates_out, "--replicates-out")
+    if len(args.by) != 1:
+        fail(ValidationError, "--by", "takes one group column here", bad=args.by)
     if args.population:
-        population = read_table(args.population, "population")
-        options = _split(args.options)
+        population = read_table(args.population, "POPULATION")
+        options = list(args.options or [])
         if not options:
             fail(ValidationError, "--options", "name the utility columns of the population",
                  bad=["<empty>"], fix="e.g. --options model_a,model_b")
         propensity = args.propensity
+        source = str(args.population)
     else:
         population = synthetic_population(rng=args.seed)
-        options = _split(args.options) or list(SYNTHETIC_OPTIONS)
+        options = list(args.options or SYNTHETIC_OPTIONS)
         propensity = args.propensity or "propensity"
-    try:
-        budgets = [float(b) for b in _split(args.budget)]
-    except ValueError:
-        fail(ValidationError, "--budget", "must be comma-separated numbers", bad=[args.budget])
-    policies = _policies(_split(args.policies), propensity, _split(args.quota_variables))
-    weighting = _split(args.weighting_variables) or None
+        source = "the synthetic UK population"
+    policies = _policies(list(args.policies), propensity, list(args.quota_variables))
+    reps = as_int(args.reps, "--reps", minimum=2)
+    arms = len(policies) * len(args.budget) * len(args.reweighting)
     sim = simulate_policies(
         population,
         policies,
         options=options,
-        groups=args.groups,
-        budget=budgets,
-        n_reps=as_int(args.reps, "--reps", minimum=2),
-        reweighting=_split(args.reweighting),  # type: ignore[arg-type]
-        weighting_variables=weighting,
+        groups=args.by[0],
+        budget=list(args.budget),
+        n_reps=reps,
+        reweighting=list(args.reweighting),  # type: ignore[arg-type]
+        weighting_variables=args.weighting_variables or None,
         weighting_options=(
-            {"on_empty_category": "drop"} if set(_split(args.reweighting)) - {"none"} else None
+            {"on_empty_category": "drop"} if set(args.reweighting) - {"none"} else None
         ),
         outcome_model=GaussianRatings(sd=args.rating_sd) if args.rating_sd > 0 else None,
         rng=args.seed,
+        progress=not args.quiet,
     )
-    path = write_table(sim.to_frame(), args.out)
-    if args.replicates:
-        write_table(sim.to_frame("replicates"), args.replicates)
-    sys.stdout.write(sim.summary() + f"\n\nsummary written to {path}\n")
+    frame = sim.to_frame()
+    outputs = Outputs()
+    outputs.table(frame, args.out)
+    if args.replicates_out:
+        outputs.table(sim.to_frame("replicates"), args.replicates_out, "--replicates-out")
+    written = outputs.commit()
+    compact = frame[[c for c in COMPACT if c in frame.columns]]
+    failed = int(frame["n_failed"].sum()) if "n_failed" in frame.columns else 0
+    lines = [f"equisample simulate: {len(population)} people from {source}",
+             f"  {arms} arms ({len(policies)} policies x {len(args.budget)} budgets x "
+             f"{len(args.reweighting)} reweightings), {reps} replicates each",
+             format_table(compact, max_rows=20, written_to=written[0], digits=3)]
+    if "welfare" in frame.columns and frame["welfare"].notna().any():
+        top = float(frame["welfare"].max())
+        tied = frame[frame["welfare"] >= top - 1e-9 * max(1.0, abs(top))]
+        best = tied.iloc[0]
+        arm = f"{best['policy']} / {best['reweighting']} at budget {best['budget']:g}"
+        se = float(best.get("welfare_mc_se", float("nan")))
+        if len(tied) > 1:
+            lines.append(f"  highest welfare {top:.4g}, reached by {len(tied)} of {len(frame)} "
+                         f"arms (e.g. {arm})"[:100])
+        else:
+            lines.append(f"  highest welfare: {arm} ({top:.4g} +/- {se:.2g} Monte Carlo SE)")
+    if failed:
+        lines.append(f"  {failed} replicates failed (column n_failed)")
+    lines.append("  wrote " + ", ".join(map(str, written))
+                 + f" (the full table: {frame.shape[1]} columns, with Monte Carlo SEs)")
+    say(args, *lines)
     return 0

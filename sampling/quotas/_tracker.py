@@ -4,6 +4,10 @@
 over-fills a cell or margin, and for non-interlocked (margin) quotas it accepts a person only when
 the remaining margin quotas can still be filled together by people from the cells that exist
 (a transportation feasibility problem), so fieldwork never dead-ends.
+
+With ``autosave`` the tracker is a view of a store on disk (``sampling.quotas._store``) that any
+number of trackers, threads and processes share: each decision is one transaction that first
+catches up with the others' decisions, so places are never over-filled or lost.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import heapq
 import json
 import math
 import os
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,19 +30,38 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import csr_array
 
 from estimators._lib.results import get_axes
-from estimators._lib.validation import as_int, fail
+from estimators._lib.validation import as_int, check_option, fail
 from estimators.errors import InfeasibleError, MarginError, ValidationError
-from sampling.cli._io import atomic_write
 from sampling.quotas._apportionment import _priority_key
 from sampling.quotas._design import CELL_SEPARATOR, NON_VARIABLE_COLUMNS, QuotaPlan
+from sampling.quotas._store import (
+    FORMAT,
+    Event,
+    JsonStore,
+    SqliteStore,
+    open_store,
+    parse_json,
+    validate_state,
+    write_private,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
 __all__ = ["Decision", "QuotaTracker"]
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 Key = tuple[str, ...]
+
+
+class DesignChangeError(ValidationError):
+    """A store was opened with quotas other than the ones it was made for (and no migration)."""
+
+    changes: pd.DataFrame | None = None
+
+
+def change_labels(changes: pd.DataFrame) -> list[str]:
+    return [f"{r.name}: {_show(r.old)} -> {_show(r.new)}" for r in changes.itertuples(index=False)]
 
 
 @dataclass(frozen=True)
@@ -120,8 +145,26 @@ class QuotaTracker:
         Non-interlocked quotas: reject a person whose acceptance would leave margin quotas that no
         set of future people (from ``allowed_cells``) can fill exactly. On by default.
     autosave : str or path, optional
-        Write the state as JSON (atomically) after every change, so a crash loses no accepted
-        participant; restore with :meth:`load`.
+        Keep the state in a store at this path, written in the same transaction as every decision,
+        so a crash loses no accepted participant. Every tracker opened on the path (in this or any
+        other process, e.g. web workers) is a view of one store: decisions are serialised by the
+        store's write lock, so the quotas are never over-filled and nobody accepted is lost. A
+        path ending in ``.json`` keeps the portable JSON document (rewritten after every change);
+        any other path is a SQLite database (one row per decision; use it when several processes
+        share the quotas or the sample is large). When the path already holds a store made for
+        the same quotas, the tracker joins it; see ``on_design_change`` otherwise. Files are
+        created readable by their owner only (0600): they hold person-level data.
+    on_design_change : {"raise", "migrate"}
+        What to do when ``autosave`` holds a store made for different quotas: ``"raise"`` an
+        error listing the changes (default), or ``"migrate"`` the store to the new quotas, keeping
+        every person's place (refused when a new target is below the places already held). The
+        changes are in :attr:`migration`.
+
+    Attributes
+    ----------
+    migration : DataFrame or None
+        After a migration, one row per change (``level``: ``"cell"``, ``"margin"`` or
+        ``"design"``; ``name``; ``old``; ``new``; ``held``: places filled or reserved there).
 
     Notes
     -----
@@ -132,6 +175,14 @@ class QuotaTracker:
     variable :math:`v` and category :math:`k` (checked with ``scipy.optimize.milp``; with every
     combination allowed it always holds, because the margins share one total). Reserved places
     count as taken until confirmed or released.
+
+    With a store, every offer, confirmation, release and resize takes the store's write lock
+    (SQLite ``BEGIN IMMEDIATE``, or an exclusive lock for a JSON file), applies the decisions other
+    trackers made since this one last looked, decides, and writes the change before releasing the
+    lock; so decisions on one store are serialised and each sees all earlier ones. A SQLite store
+    writes one row per decision; a JSON file is rewritten whole. A loaded state is checked (schema,
+    whole non-negative targets, known cells and statuses, ``n`` against the targets, no cell over
+    its target) and a damaged one raises :class:`~estimators.ValidationError` naming the entry.
 
     References
     ----------
@@ -148,6 +199,15 @@ class QuotaTracker:
     (True, 'cell full: sex=Female (target 1)')
     >>> tracker.offer({"age": "30"}).reason
     'missing attribute: sex'
+
+    A store that several processes share (each opens the same path):
+
+    >>> import os, tempfile
+    >>> path = os.path.join(tempfile.mkdtemp(), "quotas.db")
+    >>> first = QuotaTracker(quotas, autosave=path)
+    >>> second = QuotaTracker.load(path)
+    >>> first.offer({"sex": "Male"}).accepted, second.offer({"sex": "Male"}).reason
+    (True, 'cell full: sex=Male (target 1)')
     """
 
     def __init__(
@@ -157,7 +217,13 @@ class QuotaTracker:
         allowed_cells: pd.DataFrame | Iterable[tuple[Any, ...]] | None = None,
         check_completability: bool = True,
         autosave: str | os.PathLike[str] | None = None,
+        on_design_change: Literal["raise", "migrate"] = "raise",
     ) -> None:
+        on_design_change = check_option(on_design_change, ("raise", "migrate"), "on_design_change")
+        self.autosave: Path | None = None
+        self._store: SqliteStore | JsonStore | None = None
+        self._lock = threading.RLock()
+        self.migration: pd.DataFrame | None = None
         if isinstance(quotas, QuotaPlan):
             self._from_plan(quotas)
         elif isinstance(quotas, pd.DataFrame):
@@ -172,7 +238,6 @@ class QuotaTracker:
         if allowed_cells is not None:
             self.allowed = self._read_allowed(allowed_cells)
         self.check_completability = bool(check_completability)
-        self.autosave = None if autosave is None else Path(autosave)
         self.participants: dict[str, dict[str, Any]] = {}
         self.next_number = 1
         self._recount()
@@ -184,7 +249,9 @@ class QuotaTracker:
                 bad=[f"{len(self.allowed or [])} allowed cells"],
                 fix="Check allowed_cells, or use interlocked quotas.",
             )
-        self._save()
+        self.design = self._design()
+        if autosave is not None:
+            self._attach(Path(autosave), on_design_change=on_design_change)
 
     # ------------------------------------------------------------------ construction
     def _from_plan(self, plan: QuotaPlan) -> None:
@@ -262,7 +329,17 @@ class QuotaTracker:
             fail(MarginError, "quotas", "each cell (category) must appear once", bad=list(dict.fromkeys(dup)))
         self.targets = dict(zip(keys, (int(t) for t in targets)))
         if "share" in frame.columns:
-            self.shares = dict(zip(keys, pd.to_numeric(frame["share"]).astype(float)))
+            share = pd.to_numeric(frame["share"], errors="coerce").to_numpy(dtype=float)
+            wrong = ~np.isfinite(share) | (share < 0)
+            if wrong.any():
+                fail(
+                    ValidationError,
+                    "quotas['share']",
+                    "must be non-negative numbers",
+                    bad=[frame["share"].iloc[i] for i in np.flatnonzero(wrong)],
+                    fix="Drop the column to derive shares from the quotas.",
+                )
+            self.shares = dict(zip(keys, (float(x) for x in share)))
         else:
             self.shares = {k: t / max(self.n, 1) for k, t in self.targets.items()}
 
@@ -363,19 +440,36 @@ class QuotaTracker:
         Decision
             ``accepted`` and the ``reason`` (rejections never raise).
         """
+        if isinstance(person, pd.Series):
+            person = person.to_dict()
+        if not isinstance(person, Mapping):
+            fail(ValidationError, "person", "must be a mapping or Series of attributes", bad=[type(person).__name__])
         pid = None if person_id is None else str(person_id)
+        with self._transaction() as events:
+            decision = self._decide(person, pid, reserve)
+            if decision.accepted:
+                assert decision.person_id is not None and decision.cell is not None
+                new_cell = self._apply_offer(decision.person_id, decision.cell, decision.status, self.next_number)
+                events.append(("offer", decision.person_id, {
+                    "cell": list(decision.cell),
+                    "status": decision.status,
+                    "next_number": self.next_number,
+                    "new_cell": new_cell,
+                }))
+        return decision
+
+    def _decide(self, person: Mapping[str, Any], pid: str | None, reserve: bool) -> Decision:
         if pid is not None and pid in self.participants:
             return Decision(False, f"duplicate person id: {pid!r} already holds a place", pid, None, "rejected")
         cell, problem = self._read_person(person)
         if cell is None:
             return Decision(False, problem, pid, None, "rejected")
         keys = self._keys_of(cell)
-        open_ = self._open()
         for key in keys:
-            if key not in open_:
+            if key not in self.targets:
                 label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
                 return Decision(False, f"no quota for cell: {label}", pid, cell, "rejected")
-            if open_[key] <= 0:
+            if self.targets[key] - self.filled[key] - self.reserved[key] <= 0:
                 if self.interlocked:
                     label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
                     reason = f"cell full: {label} (target {self.targets[key]})"
@@ -383,7 +477,7 @@ class QuotaTracker:
                     reason = f"margin full: {key[0]}={key[1]} (target {self.targets[key]})"
                 return Decision(False, reason, pid, cell, "rejected")
         if not self.interlocked and self.check_completability:
-            after = dict(open_)
+            after = self._open()
             for key in keys:
                 after[key] -= 1
             if not self._feasible(after, extra=cell):
@@ -399,21 +493,38 @@ class QuotaTracker:
                 self.next_number += 1
             pid = f"p{self.next_number}"
             self.next_number += 1
-        if self.allowed is not None and cell not in self.allowed:
+        status: Literal["filled", "reserved"] = "reserved" if reserve else "filled"
+        return Decision(True, "reserved" if reserve else "accepted", pid, cell, status)
+
+    def _apply_offer(self, pid: str, cell: Key, status: str, next_number: int) -> bool:
+        """Record an accepted person; True when their cell was not among the allowed cells."""
+        new_cell = self.allowed is not None and cell not in self.allowed
+        if new_cell:
             # people with these categories evidently exist: count on the cell from now on, so
             # releasing this person's reservation later cannot strand the remaining quotas
-            self.allowed.append(cell)
-        status: Literal["filled", "reserved"] = "reserved" if reserve else "filled"
+            self.allowed.append(cell)  # type: ignore[union-attr]
         self.participants[pid] = {
             "cell": list(cell),
             "status": status,
             "attributes": {v: c for v, c in zip(self.variables, cell)},
         }
-        counter = self.reserved if reserve else self.filled
-        for key in keys:
+        counter = self.reserved if status == "reserved" else self.filled
+        for key in self._keys_of(cell):
             counter[key] += 1
-        self._save()
-        return Decision(True, "reserved" if reserve else "accepted", pid, cell, status)
+        self.next_number = max(self.next_number, int(next_number))
+        return new_cell
+
+    def _apply_confirm(self, pid: str) -> None:
+        record = self.participants[pid]
+        record["status"] = "filled"
+        for key in self._keys_of(tuple(record["cell"])):
+            self.reserved[key] -= 1
+            self.filled[key] += 1
+
+    def _apply_release(self, pid: str) -> None:
+        record = self.participants.pop(pid)
+        for key in self._keys_of(tuple(record["cell"])):
+            self.reserved[key] -= 1
 
     def reserve(self, person: Any, *, person_id: str | None = None) -> Decision:
         """Hold a place for a person who has started but not finished (``offer(..., reserve=True)``)."""
@@ -434,36 +545,43 @@ class QuotaTracker:
 
     def confirm(self, person_id: str) -> Decision:
         """Turn a reservation into a filled place (the person completed)."""
-        record = self._reservation(person_id)
-        record["status"] = "filled"
-        for key in self._keys_of(tuple(record["cell"])):
-            self.reserved[key] -= 1
-            self.filled[key] += 1
-        self._save()
-        return Decision(True, "confirmed", str(person_id), tuple(record["cell"]), "filled")
+        pid = str(person_id)
+        with self._transaction() as events:
+            record = self._reservation(pid)
+            self._apply_confirm(pid)
+            events.append(("confirm", pid, None))
+        return Decision(True, "confirmed", pid, tuple(record["cell"]), "filled")
 
     def release(self, person_id: str) -> Decision:
         """Give a reserved place back (the person dropped out)."""
-        record = self._reservation(person_id)
-        del self.participants[str(person_id)]
-        for key in self._keys_of(tuple(record["cell"])):
-            self.reserved[key] -= 1
-        self._save()
-        return Decision(False, "released", str(person_id), tuple(record["cell"]), "released")
+        pid = str(person_id)
+        with self._transaction() as events:
+            record = self._reservation(pid)
+            self._apply_release(pid)
+            events.append(("release", pid, None))
+        return Decision(False, "released", pid, tuple(record["cell"]), "released")
 
     # ------------------------------------------------------------------ reporting
     @property
     def complete(self) -> bool:
         """True when every target is filled (reservations do not count)."""
-        return all(self.filled[k] >= t for k, t in self.targets.items())
+        with self._lock:
+            self.refresh()
+            return all(self.filled[k] >= t for k, t in self.targets.items())
 
     def status(self) -> pd.DataFrame:
         """Target, filled, reserved, open and percent complete per cell, margin and in total.
 
         Columns ``level`` (``"cell"``, ``"margin"``, ``"total"``), ``variable``, ``category``
         (cells: categories joined by ``|``), ``target``, ``filled``, ``reserved``, ``open``,
-        ``percent_complete`` (100 x filled / target; 100 for a target of 0).
+        ``percent_complete`` (100 x filled / target; 100 for a target of 0). With a store, the
+        figures include every process's decisions up to now.
         """
+        with self._lock:
+            self.refresh()
+            return self._status()
+
+    def _status(self) -> pd.DataFrame:
         rows = []
         if self.interlocked:
             name = " x ".join(self.variables)
@@ -522,31 +640,36 @@ class QuotaTracker:
         place. Non-interlocked quotas are resized per variable and must stay jointly fillable.
         """
         n = as_int(n, "n", minimum=1)
-        held = sum(1 for _ in self.participants)
-        if n < held:
-            fail(
-                InfeasibleError,
-                "n",
-                f"cannot be below the {held} participants already accepted or reserved",
-                bad=[n],
-            )
-        old = dict(self.targets)
-        groups = [list(self.targets)] if self.interlocked else [
-            [(v, c) for c in self.categories[v]] for v in self.variables
-        ]
-        for keys in groups:
-            self._resize_group(keys, n)
-        if not self.interlocked and self.check_completability and not self._feasible(self._open()):
-            self.targets = old
-            fail(
-                InfeasibleError,
-                "n",
-                "the resized margin quotas could not be filled together from the allowed cells",
-                bad=[n],
-                fix="Choose another n, or set targets by hand.",
-            )
-        self.n = n
-        self._save()
+        with self._transaction() as events:
+            held = sum(1 for _ in self.participants)
+            if n < held:
+                fail(
+                    InfeasibleError,
+                    "n",
+                    f"cannot be below the {held} participants already accepted or reserved",
+                    bad=[n],
+                )
+            old = dict(self.targets)
+            groups = [list(self.targets)] if self.interlocked else [
+                [(v, c) for c in self.categories[v]] for v in self.variables
+            ]
+            try:
+                for keys in groups:
+                    self._resize_group(keys, n)
+            except BaseException:
+                self.targets = old
+                raise
+            if not self.interlocked and self.check_completability and not self._feasible(self._open()):
+                self.targets = old
+                fail(
+                    InfeasibleError,
+                    "n",
+                    "the resized margin quotas could not be filled together from the allowed cells",
+                    bad=[n],
+                    fix="Choose another n, or set targets by hand.",
+                )
+            self.n = n
+            events.append(("reload", None, None))
 
     def _resize_group(self, keys: list[Key], n: int) -> None:
         weights = {k: Fraction(self.shares.get(k, 0.0)) for k in keys}
@@ -574,9 +697,19 @@ class QuotaTracker:
             self.targets[k] -= 1
 
     # ------------------------------------------------------------------ persistence
+    def _design(self) -> dict[str, Any]:
+        """The quota design a store is made for (compared when another tracker opens it)."""
+        return {
+            "variables": list(self.variables),
+            "interlocked": self.interlocked,
+            "targets": [[list(k), t] for k, t in self.targets.items()],
+            "allowed": None if self.allowed is None else sorted(list(c) for c in self.allowed),
+            "check_completability": self.check_completability,
+        }
+
     def _state(self) -> dict[str, Any]:
         return {
-            "format": "equisample.QuotaTracker",
+            "format": FORMAT,
             "version": STATE_VERSION,
             "variables": self.variables,
             "interlocked": self.interlocked,
@@ -587,64 +720,374 @@ class QuotaTracker:
             "allowed": None if self.allowed is None else [list(c) for c in self.allowed],
             "check_completability": self.check_completability,
             "next_number": self.next_number,
+            "design": self.design,
             "participants": [
                 {"person_id": pid, **record} for pid, record in self.participants.items()
             ],
         }
 
+    def _restore(self, state: dict[str, Any]) -> None:
+        """Take over a state checked by ``validate_state``."""
+        self.variables = list(state["variables"])
+        self.interlocked = state["interlocked"]
+        self.method = state["method"]
+        self.n = state["n"]
+        self.categories = {v: list(c) for v, c in state["categories"].items()}
+        self.targets = {tuple(k): int(t) for k, t, _ in state["targets"]}
+        self.shares = {tuple(k): float(s) for k, _, s in state["targets"]}
+        self.allowed = None if state["allowed"] is None else [tuple(c) for c in state["allowed"]]
+        self.check_completability = state["check_completability"]
+        self.next_number = state["next_number"]
+        self.design = state["design"]
+        self.participants = {
+            record["person_id"]: {
+                "cell": list(record["cell"]),
+                "status": record["status"],
+                "attributes": dict(zip(self.variables, record["cell"])),
+            }
+            for record in state["participants"]
+        }
+        self._recount()
+
+    def _check_restored(self, origin: str) -> None:
+        """A saved state is always completable (offers that would strand it are refused)."""
+        if not self.interlocked and self.check_completability and not self._feasible(self._open()):
+            fail(
+                ValidationError,
+                f"{origin}: state['allowed']",
+                "the allowed cells cannot fill the open margin quotas together, which no saved "
+                "tracker can reach",
+                bad=[f"{len(self.allowed or [])} allowed cells"],
+                fix="The state was edited or damaged. Restore the file from a copy.",
+            )
+
+    @classmethod
+    def _blank(cls) -> QuotaTracker:
+        tracker = cls.__new__(cls)
+        tracker.autosave = None
+        tracker._store = None
+        tracker._lock = threading.RLock()
+        tracker.migration = None
+        return tracker
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a copy sent to another process re-opens the store by its path (a new connection)
+        return {k: v for k, v in self.__dict__.items() if k not in ("_store", "_lock")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+        self._store = None
+        if self.autosave is not None:
+            self._store = open_store(self.autosave, create=False)
+            self._store.stale = True  # catch up in full at the first transaction
+
+    @contextmanager
+    def _transaction(self) -> Iterator[list[Event]]:
+        """One store transaction: take the write lock, catch up, decide, write what changed."""
+        events: list[Event] = []
+        with self._lock:  # one decision at a time per tracker, whatever the threads
+            store = self._store
+            if store is None:
+                yield events
+                return
+            store.begin()
+            try:
+                self._catch_up()
+                yield events
+            except BaseException:
+                store.rollback(stale=bool(events))
+                raise
+            store.commit(events, self._state)
+
+    def _catch_up(self) -> None:
+        """Apply the decisions other trackers on the store made since this one last looked."""
+        store = self._store
+        assert store is not None
+        try:
+            self._apply_changes(store)
+        except BaseException:
+            store.stale = True  # whatever was read is not applied: read everything next time
+            raise
+
+    def _apply_changes(self, store: SqliteStore | JsonStore) -> None:
+        for kind, pid, payload in store.changes():
+            try:
+                if kind == "offer":
+                    assert pid is not None and payload is not None
+                    self._apply_offer(pid, tuple(payload["cell"]), payload["status"], payload["next_number"])
+                elif kind == "confirm":
+                    self._apply_confirm(str(pid))
+                elif kind == "release":
+                    self._apply_release(str(pid))
+                else:
+                    raise KeyError(kind)
+            except (KeyError, TypeError, AssertionError):
+                self._restore(validate_state(store.read_state(), store.origin))
+                return
+
+    def refresh(self) -> None:
+        """Bring this tracker up to date with decisions made through other trackers on its store.
+
+        Decisions, :meth:`status` and :attr:`complete` do this themselves; call it before reading
+        attributes such as ``filled`` directly.
+        """
+        with self._lock:
+            store = self._store
+            if store is None:
+                return
+            store.begin(write=False)
+            try:
+                self._catch_up()
+            finally:
+                store.end()
+
+    def _attach(self, path: Path, *, on_design_change: str, imported: bool = False) -> None:
+        """Create the store at ``path`` from this tracker, or join (or migrate) the one there."""
+        store = open_store(path, create=True)
+        events: list[Event] = []
+        try:
+            store.begin()
+            try:
+                store.prepare()
+                if store.is_empty():
+                    events.append(("reload", None, None))
+                elif imported:
+                    fail(
+                        ValidationError,
+                        "autosave",
+                        "already holds a quota store",
+                        bad=[str(path)],
+                        fix="Open it with QuotaTracker.load(path), or import into a new path.",
+                    )
+                else:
+                    stored = validate_state(store.read_state(), store.origin)
+                    changes = self._design_changes(stored)
+                    if changes.empty:
+                        self._restore(stored)
+                        self._check_restored(store.origin)
+                    elif on_design_change == "raise":
+                        try:
+                            fail(
+                                DesignChangeError,
+                                "autosave",
+                                f"{path} holds a quota store made for different quotas",
+                                bad=change_labels(changes),
+                                fix="Pass on_design_change='migrate' to move the store to the new "
+                                "quotas (everyone keeps their place), open it with "
+                                "QuotaTracker.load(path) to keep its quotas, or use a new path.",
+                            )
+                        except DesignChangeError as exc:
+                            exc.changes = changes
+                            raise
+                    else:
+                        self._migrate(stored, changes, path)
+                        events.append(("reload", None, None))
+            except BaseException:
+                store.rollback(stale=False)
+                raise
+            store.commit(events, self._state)
+        except BaseException:
+            store.close()
+            raise
+        self._store = store
+        self.autosave = path
+
+    def _held(self, state: dict[str, Any]) -> dict[Key, int]:
+        held: dict[Key, int] = {}
+        for record in state["participants"]:
+            cell = tuple(record["cell"])
+            keys = [cell] if state["interlocked"] else list(zip(state["variables"], cell))
+            for key in keys:
+                held[key] = held.get(key, 0) + 1
+        return held
+
+    def _design_changes(self, stored: dict[str, Any]) -> pd.DataFrame:
+        """What differs between the design a store was made for and this tracker's."""
+        old, new = stored["design"], self.design
+        rows: list[tuple[str, str, Any, Any, int]] = []
+        for name in ("variables", "interlocked", "check_completability"):
+            if old[name] != new[name]:
+                rows.append(("design", name, old[name], new[name], 0))
+
+        def cells(allowed: Any) -> Any:
+            return None if allowed is None else sorted(tuple(c) for c in allowed)
+
+        if cells(old["allowed"]) != cells(new["allowed"]):
+            count = [None if a is None else f"{len(a)} cells" for a in (old["allowed"], new["allowed"])]
+            rows.append(("design", "allowed_cells", count[0] or "all", count[1] or "all", 0))
+        held = self._held(stored)
+        before = {tuple(k): t for k, t in old["targets"]}
+        after = {tuple(k): t for k, t in new["targets"]}
+        for key in dict.fromkeys([*before, *after]):
+            if before.get(key) != after.get(key):
+                interlocked = new["interlocked"] if key in after else old["interlocked"]
+                name = CELL_SEPARATOR.join(key) if interlocked else f"{key[0]}={key[1]}"
+                rows.append(("cell" if interlocked else "margin", name, before.get(key),
+                             after.get(key), held.get(key, 0)))
+        columns = list(zip(*rows)) if rows else [[]] * 5
+        return pd.DataFrame({
+            "level": pd.Series(columns[0], dtype=object),
+            "name": pd.Series(columns[1], dtype=object),
+            "old": pd.Series(columns[2], dtype=object),  # None where a cell is added or removed
+            "new": pd.Series(columns[3], dtype=object),
+            "held": pd.Series(columns[4], dtype=np.int64),
+        })
+
+    def _migrate(self, stored: dict[str, Any], changes: pd.DataFrame, path: Path) -> None:
+        """Move the people held in ``stored`` onto this tracker's quotas (nobody loses a place)."""
+        if stored["variables"] != self.variables or stored["interlocked"] != self.interlocked:
+            fail(
+                ValidationError,
+                "quotas",
+                f"cannot migrate the store at {path}: its people were counted by other variables "
+                "(or with other interlocking)",
+                bad=[f"{stored['variables']} -> {self.variables}"],
+                fix="Start a new store at another path for the new design.",
+            )
+        held = self._held(stored)
+        homeless = [k for k in held if k not in self.targets]
+        if homeless:
+            fail(
+                InfeasibleError,
+                "quotas",
+                "cannot migrate: the new quotas have no place for people already accepted",
+                bad=[CELL_SEPARATOR.join(k) for k in homeless],
+                fix="Keep these cells (categories) in the new quotas.",
+            )
+        short = [
+            f"{CELL_SEPARATOR.join(k)}: target {self.targets[k]}, {h} held"
+            for k, h in held.items()
+            if h > self.targets[k]
+        ]
+        if short:
+            fail(
+                InfeasibleError,
+                "quotas",
+                "cannot migrate: new targets below the places already filled or reserved",
+                bad=short,
+                fix="Raise these targets to at least the places held.",
+            )
+        self.next_number = max(self.next_number, stored["next_number"])
+        for record in stored["participants"]:
+            self._apply_offer(record["person_id"], tuple(record["cell"]), record["status"], 1)
+        if not self.interlocked and self.check_completability and not self._feasible(self._open()):
+            fail(
+                InfeasibleError,
+                "quotas",
+                "cannot migrate: the people already held leave margin quotas that cannot be "
+                "filled together",
+                bad=[f"{len(self.participants)} held"],
+                fix="Adjust the new targets, or use interlocked quotas.",
+            )
+        self.migration = changes
+
     def to_json(self) -> str:
         """The whole state (targets, shares, every accepted or reserved participant) as JSON."""
-        return json.dumps(self._state(), indent=1)
-
-    def _save(self) -> None:
-        if getattr(self, "autosave", None) is not None:
-            text = self.to_json()
-            atomic_write(self.autosave, lambda tmp: tmp.write_text(text, encoding="utf-8"))  # type: ignore[arg-type]
+        with self._lock:
+            self.refresh()
+            return json.dumps(self._state(), indent=1)
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write :meth:`to_json` to ``path`` atomically."""
-        text = self.to_json()
-        return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+        """Export :meth:`to_json` to ``path`` (durably, atomically, readable by the owner only)."""
+        return write_private(path, self.to_json())
 
     @classmethod
     def from_json(cls, text: str, *, autosave: str | os.PathLike[str] | None = None) -> QuotaTracker:
-        """Restore a tracker from :meth:`to_json` output."""
-        try:
-            state = json.loads(text)
-        except json.JSONDecodeError as exc:
-            fail(ValidationError, "text", f"is not valid JSON ({exc.msg})", bad=[text[:40]])
-        if not isinstance(state, dict) or state.get("format") != "equisample.QuotaTracker":
-            fail(ValidationError, "text", "is not a saved QuotaTracker state", bad=[str(text)[:40]])
-        tracker = cls.__new__(cls)
-        tracker.variables = list(state["variables"])
-        tracker.interlocked = bool(state["interlocked"])
-        tracker.method = state["method"]
-        tracker.n = int(state["n"])
-        tracker.categories = {v: list(c) for v, c in state["categories"].items()}
-        tracker.targets = {tuple(k): int(t) for k, t, _ in state["targets"]}
-        tracker.shares = {tuple(k): float(s) for k, _, s in state["targets"]}
-        tracker.allowed = None if state["allowed"] is None else [tuple(c) for c in state["allowed"]]
-        tracker.check_completability = bool(state["check_completability"])
-        tracker.next_number = int(state["next_number"])
-        tracker.participants = {}
-        for record in state["participants"]:
-            pid = record["person_id"]
-            tracker.participants[pid] = {k: v for k, v in record.items() if k != "person_id"}
-        tracker.autosave = None if autosave is None else Path(autosave)
-        tracker._recount()
-        tracker._save()
+        """Restore a tracker from :meth:`to_json` output (import into a new store at ``autosave``).
+
+        The state is checked first (schema, whole non-negative targets, known cells and
+        statuses, ``n`` against the targets, no cell over its target); a damaged state raises
+        :class:`~estimators.ValidationError` naming the entry.
+        """
+        state = validate_state(parse_json(text, "text"), "text")
+        tracker = cls._blank()
+        tracker._restore(state)
+        tracker._check_restored("text")
+        if autosave is not None:
+            tracker._attach(Path(autosave), on_design_change="raise", imported=True)
         return tracker
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, autosave: bool = True) -> QuotaTracker:
-        """Restore a tracker saved at ``path`` (and keep autosaving there unless told not to)."""
+        """Open the store (SQLite) or state file (JSON) at ``path``, whichever it holds.
+
+        With ``autosave=True`` (default) the tracker joins the store: its decisions are written
+        there and it sees every other tracker's. With ``autosave=False`` it is a detached copy.
+        The state is checked on load, as in :meth:`from_json`.
+        """
         p = Path(path)
-        if not p.is_file():
-            fail(ValidationError, "path", "state file does not exist", bad=[str(p)])
-        return cls.from_json(p.read_text(encoding="utf-8"), autosave=p if autosave else None)
+        store = open_store(p, create=False)
+        try:
+            store.begin()
+            try:
+                store.check()
+                state = validate_state(store.read_state(), store.origin)
+            except BaseException:
+                store.rollback(stale=False)
+                raise
+            store.end()
+        except BaseException:
+            store.close()
+            raise
+        tracker = cls._blank()
+        tracker._restore(state)
+        try:
+            tracker._check_restored(store.origin)
+        except ValidationError:
+            store.close()
+            raise
+        if autosave:
+            tracker._store = store
+            tracker.autosave = p
+        else:
+            store.close()
+        return tracker
+
+    @contextmanager
+    def batch(self) -> Iterator[QuotaTracker]:
+        """Flush the store to disk once, at the end of a run of decisions, not at every one.
+
+        Inside the block every decision is still its own transaction: other processes see it at
+        once, nothing is over-filled, and a crashed process loses nothing committed. Only the
+        fsync is deferred to the end of the block, so a power cut inside the block may lose its
+        decisions. Use it when decisions are reported only after the block (``equisample track``
+        writes its log afterwards); a live service that answers each person should not.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import pandas as pd
+        >>> tracker = QuotaTracker(pd.DataFrame({"g": ["a"], "quota": [2]}),
+        ...                        autosave=os.path.join(tempfile.mkdtemp(), "quotas.db"))
+        >>> with tracker.batch():
+        ...     accepted = [tracker.offer({"g": "a"}).accepted for _ in range(3)]
+        >>> accepted
+        [True, True, False]
+        """
+        store = self._store
+        if store is None:
+            yield self
+            return
+        store.defer_sync(True)
+        try:
+            yield self
+        finally:
+            store.defer_sync(False)
+            store.flush()
+
+    def close(self) -> None:
+        """Detach from the store (the tracker keeps the state it last saw)."""
+        if self._store is not None:
+            self._store.close()
+        self._store = None
+        self.autosave = None
 
     def __repr__(self) -> str:
         held = len(self.participants)
         kind = "cells" if self.interlocked else "margins"
         return f"QuotaTracker({len(self.targets)} {kind}, n={self.n}, {held} accepted or reserved)"
 
+
+def _show(value: Any) -> str:
+    return "(none)" if value is None else str(value)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+from scipy.special import ndtri
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import (
@@ -319,7 +319,7 @@ class Subset(Result):
             if statistic == "mean":
                 est, var = est / self.n, var / self.n**2
         se = float(np.sqrt(max(var, 0.0)))
-        z = float(stats.norm.ppf(0.5 + float(level) / 2))
+        z = float(ndtri(0.5 + float(level) / 2))
         return pd.DataFrame({"statistic": [statistic], "estimator": [estimator],
                              "estimate": [est], "std_error": [se],
                              "ci_lower": [est - z * se], "ci_upper": [est + z * se]})

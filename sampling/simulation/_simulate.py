@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import (
@@ -874,7 +874,7 @@ def simulate_policies(
         group_truth=group_truth,
         welfare=welfare,
         group_welfare=group_welfare,
-        z=float(stats.norm.ppf(0.5 + level / 2)),
+        z=float(ndtri(0.5 + level / 2)),
         standard_errors=se_kinds,
         on_reweighting_error=on_reweighting_error,
         entropy=entropy,

@@ -260,3 +260,15 @@ def test_error_totals_disagree_with_population_total(df) -> None:
 def test_error_bad_option(df) -> None:
     with pytest.raises(ValidationError, match="on_missing: must be one of 'raise', 'level', 'drop'"):
         problem(df, {"sex": SEX}, on_missing="ignore")
+
+
+def test_targets_summing_to_nearly_one_are_refused_not_guessed():
+    import pytest
+
+    from estimators import MarginError
+    from estimators.weighting._margins import parse_targets
+
+    with pytest.raises(MarginError, match="sum to nearly but not exactly 1"):
+        parse_targets({"sex": {"f": 0.5, "m": 0.49}})
+    assert parse_targets({"sex": {"f": 0.5, "m": 0.5}}).margins[0].is_shares
+    assert not parse_targets({"sex": {"f": 510.0, "m": 490.0}}).margins[0].is_shares

@@ -17,6 +17,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import sampling.allocation._integer as integer_module
+from estimators.errors import ValidationError
 from sampling.allocation._integer import (
     integer_budget,
     integer_local_search,
@@ -348,3 +349,77 @@ def test_maximin_unequal_costs_equals_brute_force(costs, budget):
     got = plan.predicted_error.to_numpy()
     assert got.max() == best
     assert got.sum() == pytest.approx(total[tie].min(), rel=1e-12)
+
+
+# ---- exactness regressions and the range of integer sizes ----
+
+
+def test_equal_cost_maximin_moves_units_down_from_the_continuous_floor():
+    """Equal costs, budget 34 at cost 2: the floor of the continuous plan has 13 in group c, the
+    integer optimum 12; filling the floor greedily gave (3, 1, 13) with worst error 1.524."""
+    curves = pd.DataFrame({"a": [2.942, 1.256, 3.273], "b": [1.102, 1.083, 0.335],
+                           "c": [0.187, 0.268, 0.06]}, index=["a", "b", "c"])
+    par = curves.to_numpy()
+    best = min(float(np.max(par[:, 0] * np.asarray(n, float) ** -par[:, 1] + par[:, 2]))
+               for n in itertools.product(range(1, 18), repeat=3) if 2 * sum(n) <= 34)
+    for tie_break in ("leximin", "utilitarian", "none"):
+        plan = allocate(curves, budget=34, costs=2.0, objective="maximin", tie_break=tie_break)
+        assert plan.n.tolist() == [3, 2, 12]
+        assert plan.predicted_error.max() == pytest.approx(best, rel=1e-15)
+        assert plan.predicted_error.max() == pytest.approx(1.4837059100792667, rel=1e-12)
+        assert plan.integer_status == "optimal" and plan.cost == 34
+
+
+def test_milp_plan_over_the_budget_by_the_solver_tolerance_is_cut_off():
+    """HiGHS accepted (3, 3, 6, 4), over the budget by 2.7e-7 (within its feasibility
+    tolerance); the plan returned must be the best truly affordable one, found by enumeration."""
+    curves = pd.DataFrame({
+        "a": [0.17095057, 0.06054491, 0.14032377, 0.34761706],
+        "b": [0.90978979, 1.39709056, 0.3079564, 0.16396321],
+        "c": [0.11081896, 0.07186282, 0.14173013, 0.04549]}, index=list("pqrs"))
+    k = np.array([3.51463871, 2.7385036, 0.84612547, 2.88936084])
+    budget = float(k @ [3, 3, 6, 4]) - 2.7e-7
+    par = curves.to_numpy()
+    plan = allocate(curves, budget=budget, costs=dict(zip(curves.index, k)),
+                    min_n={"p": 3, "q": 2, "r": 1, "s": 3})
+    best = min(float(np.mean(par[:, 0] * np.asarray(n, float) ** -par[:, 1] + par[:, 2]))
+               for n in itertools.product(range(3, 11), range(2, 13), range(1, 42), range(3, 13))
+               if k @ n <= budget * (1 + 1e-12))
+    assert plan.cost <= budget * (1 + 1e-12)
+    assert plan.objective_value == pytest.approx(best, rel=1e-12)
+    assert plan.integer_status == "optimal"
+
+
+def test_budget_buying_more_than_2_53_samples_is_refused():
+    curves = CURVES
+    with pytest.raises(ValidationError, match=r"budget: integer plans support group sizes up to "
+                                              r"2\*\*53 .* buys more samples than that"):
+        allocate(curves, budget=1e19, costs=1.0)
+    with pytest.raises(ValidationError, match="buys more samples than that"):
+        allocate(curves, budget=1e19, costs=1.0, objective="maximin")
+    capped = allocate(curves, budget=1e19, costs=1.0, max_n=1000)  # sizes fit: no refusal
+    assert capped.n.tolist() == [1000, 1000, 1000] and capped.integer_status == "optimal"
+    assert allocate(curves, budget=1e19, costs=1.0, integer=False).status == "optimal"
+
+
+def test_lower_bounds_above_2_53_are_refused():
+    with pytest.raises(ValidationError, match=r"min_n: integer plans support group sizes up to "
+                                              r"2\*\*53 .* some lower bounds"):
+        allocate(CURVES, budget=1e17, costs=1.0, min_n=1e16, max_n=2e16)
+
+
+def test_targets_needing_more_than_2_53_samples_are_refused():
+    curves = pd.DataFrame({"a": [1.0], "b": [0.5], "c": [0.0]}, index=["x"])
+    with pytest.raises(ValidationError, match=r"targets: integer plans support group sizes up to "
+                                              r"2\*\*53 .* reaching some targets"):
+        allocate(curves, objective="target", targets=1e-9)
+    assert allocate(curves, objective="target", targets=1e-9, integer=False).n_continuous[
+        "x"] == pytest.approx(1e18, rel=1e-9)
+
+
+def test_objective_terms_that_are_nan_are_refused():
+    def F(n, idx=None):
+        return np.full(np.shape(n), np.nan)
+
+    with pytest.raises(ValidationError, match="objective: the objective terms must be finite"):
+        integer_budget(F, np.array([1.0, 2.0]), 20.0, np.array([1, 1]), np.array([30, 30]))

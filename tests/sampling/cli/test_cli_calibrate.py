@@ -51,7 +51,7 @@ def test_csv_totals_to_csv_weights_and_report(
     totals = _write_totals_csv(tmp_path / "totals.csv")
     out, report = tmp_path / "w.csv", tmp_path / "report.json"
     status, err = _run(
-        ["calibrate", str(sample), "--totals", str(totals), "--out", str(out), "--report", str(report)],
+        ["calibrate", str(sample), "--totals", str(totals), "--out", str(out), "--report-out", str(report)],
         capsys,
     )
     assert status == 0, err
@@ -72,8 +72,8 @@ def test_yaml_totals_numeric_labels_and_bounds(
     totals.write_text("region:\n  1: 5\n  2: 5\nz: 26\n")
     out = tmp_path / "w.parquet"
     status, err = _run(
-        ["calibrate", str(sample), "--totals", str(totals), "--method", "logit", "--lower", "0.5",
-         "--upper", "5", "--weights", "d", "--out", str(out)],
+        ["calibrate", str(sample), "--totals", str(totals), "--method", "logit", "--bounds", "0.5,5",
+         "--weights", "d", "--out", str(out)],
         capsys,
     )
     assert status == 0, err
@@ -117,11 +117,11 @@ def test_joint_json_totals_equal_r(tmp_path: Path, capsys: pytest.CaptureFixture
         ([], "7\n", ".yaml", r"totals: must hold a mapping or a list of records"),
         ([], "sex: {f: 4, m: 6}\n", ".txt", r"totals: file type must be one of"),
         (["--method", "logit"], "sex: {f: 4, m: 6}\n", ".yaml",
-         r'bounds: method="logit" needs finite bounds'),
-        (["--lower", "0.9", "--upper", "1.1"], "sex: {f: 2, m: 6}\n", ".yaml",
-         r"bounds: no weights with g = w / d in \[0.9, 1.1\] meet every total"),
-        (["--lower", "0.9", "--bounds", "0.5", "2"], "sex: {f: 4, m: 6}\n", ".yaml",
-         r"--bounds: give either --bounds LOWER UPPER or --lower / --upper, not both"),
+         r'--bounds: --method "logit" needs finite bounds'),
+        (["--bounds", "0.9,1.1"], "sex: {f: 2, m: 6}\n", ".yaml",
+         r"--bounds: no weights with g = w / d in \[0.9, 1.1\] meet every total"),
+        (["--bounds", "0.9"], "sex: {f: 4, m: 6}\n", ".yaml",
+         r"--bounds: needs two numbers, LOWER,UPPER"),
         (["--weights", "nope"], "sex: {f: 4, m: 6}\n", ".yaml",
          r"weights: names columns that are not in the data"),
         (["--weight-column", "z"], "sex: {f: 4, m: 6}\n", ".yaml",
@@ -153,7 +153,7 @@ def test_missing_data_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
          str(tmp_path / "w.csv")],
         capsys,
     )
-    assert status == 2 and "data: file does not exist" in err
+    assert status == 2 and "DATA: file does not exist" in err
 
 
 def test_help_lists_formats(capsys: pytest.CaptureFixture[str]) -> None:

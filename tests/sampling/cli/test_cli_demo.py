@@ -12,9 +12,9 @@ from sampling.cli._main import main
 
 def test_demo_writes_the_report_and_says_where(tmp_path, capsys) -> None:
     out = tmp_path / "report"
-    assert main(["demo", "--rows", "200", "--reps", "4", "--out", str(out)]) == 0
-    printed = capsys.readouterr().out
-    assert f"report written to {out.resolve()}" in printed
+    assert main(["demo", "--n", "200", "--reps", "4", "--out", str(out)]) == 0
+    printed = capsys.readouterr().err
+    assert f"wrote {out.resolve()}" in printed
     for step in ("plan:", "recruit:", "reweight:", "evaluate:", "simulate:"):
         assert step in printed
     assert (out / "report.md").is_file() and (out / "report.html").is_file()
@@ -33,7 +33,7 @@ def test_demo_writes_the_report_and_says_where(tmp_path, capsys) -> None:
 
 def test_demo_is_reproducible(tmp_path) -> None:
     for name in ("a", "b"):
-        assert main(["demo", "--rows", "150", "--reps", "3", "--seed", "5", "--country", "us",
+        assert main(["demo", "--n", "150", "--reps", "3", "--seed", "5", "--country", "us",
                      "--out", str(tmp_path / name)]) == 0
     first = pd.read_csv(tmp_path / "a" / "tables" / "simulate_summary.csv")
     second = pd.read_csv(tmp_path / "b" / "tables" / "simulate_summary.csv")
@@ -41,7 +41,7 @@ def test_demo_is_reproducible(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--rows", "10"], "--rows: must be >= 100"),
+    (["--n", "10"], "--n: must be >= 100"),
     (["--reps", "1"], "--reps: must be >= 2"),
 ])
 def test_demo_bad_arguments(tmp_path, capsys, argv, message) -> None:

@@ -69,4 +69,4 @@ def test_estimate_bad_input_is_one_line(sample, capsys):
     _, path = sample
     code = main(["estimate", str(path), "--y", "nope"])
     err = capsys.readouterr().err
-    assert code == 2 and err.count("\n") == 1 and "equisample estimate: error: y:" in err
+    assert code == 2 and err.count("\n") == 1 and "equisample estimate: error: --y:" in err

@@ -20,14 +20,14 @@ def test_header_only_table_is_a_clear_error(files, capsys):
     empty.write_text("sex,y\n")
     assert main(["estimate", str(empty), "--y", "y"]) == 2
     err = capsys.readouterr().err
-    assert "data: the table has a header but no rows" in err and err.count("\n") == 1
+    assert "DATA: the table has a header but no rows" in err and err.count("\n") == 1
 
 
 def test_report_must_be_json_and_nothing_is_written(files, capsys):
     tmp, data, margins = files
     out = tmp / "w.csv"
     code = main(["rake", str(data), "--margins", str(margins), "--out", str(out),
-                 "--report", str(tmp / "r.txt")])
+                 "--report-out", str(tmp / "r.txt")])
     assert code == 2
-    assert "--report: file type must be one of .json" in capsys.readouterr().err
+    assert "--report-out: file type must be one of .json" in capsys.readouterr().err
     assert not out.exists() and not (tmp / "r.txt").exists()

@@ -26,7 +26,7 @@ def test_plan_writes_the_same_plan_as_the_api(tmp_path, capsys):
                str(tmp_path / "costs.csv"), "--objective", "maximin", "--out",
                str(tmp_path / "plan.csv")])
     assert rc == 0
-    assert "Allocation plan (maximin)" in capsys.readouterr().out
+    assert "maximin plan, budget 500" in capsys.readouterr().err
     out = pd.read_csv(tmp_path / "plan.csv")
     want = allocate(fit_learning_curves(pilot), budget=500, costs={"x": 1.0, "y": 3.0},
                     objective="maximin")

@@ -40,7 +40,7 @@ def test_quotas_command_errors(tmp_path, capsys):
     code = main(["quotas", "--country", "uk", "--variables", "age,religion", "--n", "300",
                  "--out", str(tmp_path / "q.csv")])
     assert code == 2
-    assert "equisample quotas: error: variables:" in capsys.readouterr().err
+    assert "equisample quotas: error: --variables:" in capsys.readouterr().err
     bad = tmp_path / "bad.csv"
     pd.DataFrame({"g": ["a", "b"], "share": [0.6, 0.6]}).to_csv(bad, index=False)
     assert main(["quotas", "--table", str(bad), "--variables", "g", "--n", "10",
@@ -66,8 +66,8 @@ def test_track_command_log_status_and_resume(tmp_path, quota_file):
         "event": ["offer", "reserve", "confirm", "offer", "offer", "offer", "release"],
     }).to_csv(arrivals, index=False)
     log, status, state = tmp_path / "LOG.csv", tmp_path / "STATUS.csv", tmp_path / "STATE.json"
-    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--log", str(log),
-            "--status", str(status), "--state", str(state)]
+    args = ["track", "--quotas", str(quota_file), "--arrivals", str(arrivals), "--out", str(log),
+            "--status-out", str(status), "--state", str(state)]
     assert main(args) == 0
     log_frame = pd.read_csv(log)
     assert log_frame["accepted"].tolist() == [True, True, True, True, False, False, False]
@@ -89,10 +89,10 @@ def test_track_command_bad_event(tmp_path, quota_file, capsys):
     arrivals = tmp_path / "a.csv"
     pd.DataFrame({"sex": ["f"], "age": ["old"], "event": ["cancel"]}).to_csv(arrivals, index=False)
     code = main(["track", "--quotas", str(quota_file), "--arrivals", str(arrivals),
-                 "--log", str(tmp_path / "l.csv"), "--status", str(tmp_path / "s.csv")])
+                 "--out", str(tmp_path / "l.csv"), "--status-out", str(tmp_path / "s.csv")])
     assert code == 2
     assert "column 'event' must be one of" in capsys.readouterr().err
     pd.DataFrame({"sex": ["f"], "age": ["old"], "event": ["confirm"]}).to_csv(arrivals, index=False)
     assert main(["track", "--quotas", str(quota_file), "--arrivals", str(arrivals),
-                 "--log", str(tmp_path / "l.csv"), "--status", str(tmp_path / "s.csv")]) == 2
+                 "--out", str(tmp_path / "l.csv"), "--status-out", str(tmp_path / "s.csv")]) == 2
     assert "row 1: confirm needs an id" in capsys.readouterr().err

@@ -43,9 +43,9 @@ def test_rake_long_csv_to_csv_with_report(sample, tmp_path, capsys) -> None:
     df, data = sample
     out, report = tmp_path / "w.csv", tmp_path / "r.json"
     code = main(["rake", str(data), "--margins", str(_long(tmp_path)), "--out", str(out),
-                 "--report", str(report), "--weights", "d", "--id", "id"])
+                 "--report-out", str(report), "--weights", "d", "--id", "id"])
     assert code == 0
-    assert "raked 400 rows" in capsys.readouterr().out
+    assert "read 400 rows" in capsys.readouterr().err
     written = pd.read_csv(out)
     assert written.columns.tolist() == ["id", "weight"]
     expected = rake(df.astype({"age": str}), MARGINS, weights="d").weights.to_numpy()
