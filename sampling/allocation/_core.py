@@ -659,7 +659,10 @@ def solve_maximin(
                     break
                 right = left
                 left = t_min + 0.5 * (left - t_min)
-            if gap(right) == 0:
+            if gap(right) == 0 or right <= np.nextafter(left, np.inf):
+                # a bracket of adjacent floats: the level is ``right`` (the budget cannot be
+                # spent at any representable level above it; the exact rescaling below spends
+                # the rest on the free groups)
                 t = right
             else:
                 t, info = brentq(gap, left, right, xtol=4 * EPS * max(abs(right), 1e-300),

@@ -253,3 +253,17 @@ def test_plan_series_are_typed_and_cached():
     continuous = allocate(CURVES, budget=100, integer=False)
     assert continuous.n.dtype == np.float64
     assert "AllocationPlan(objective='utilitarian'" in repr(plan)
+
+
+def test_maximin_level_below_float_resolution():
+    # group B's curve (b at the fit's bound 10, a ~ 1e12) drops below its asymptote's next float
+    # before the budget is spent: the level is that float and the rest goes to B
+    steep = pd.DataFrame({"a": [2.7331317389945884, 1042865900771.3677, 0.6735146774661682],
+                          "b": [0.966194896985565, 9.999999999997941, 0.2731477482361001],
+                          "c": [0.1756002055165407, 0.3627385394561072, 5.727279893211005e-16]},
+                         index=["A", "B", "C"])
+    plan = allocate(steep, budget=668, current_n=100, objective="maximin", integer=False)
+    assert plan.n_continuous.to_dict() == pytest.approx({"A": 100.0, "B": 768.0, "C": 100.0})
+    assert plan.status == "optimal" and plan.kkt_residual <= 1e-12
+    whole = allocate(steep, budget=668, current_n=100, objective="maximin")
+    assert whole.n.to_dict() == {"A": 100, "B": 768, "C": 100}
