@@ -178,22 +178,24 @@ class AllocationPlan(Result):
         return (self.n.astype(float) / self.pilot_max_n).rename("extrapolation")
 
     def __repr__(self) -> str:
-        sizes = dict(zip(self.groups[:8], np.asarray(self._arrays["n"])[:8].tolist(), strict=True))
+        sizes = self.n.iloc[:8].to_dict()
         more = f", ... ({len(self.groups)} groups)" if len(self.groups) > 8 else ""
         return (f"AllocationPlan(objective={self.objective!r}, status={self.status!r}, "
                 f"cost={self.cost!r}, budget={self.budget!r}, n={sizes}{more})")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group: n, recruit, n_continuous, cost per sample, spend, predicted error,
-        active bound, largest pilot n and extrapolation factor (and uncertainty quantiles when
-        computed)."""
+        active bound, the largest pilot n and extrapolation factor (when the curves know their
+        pilot sizes) and the uncertainty quantiles (when computed)."""
         out = pd.DataFrame({
             "n": self.n, "recruit": self.recruit, "n_continuous": self.n_continuous,
             "current_n": self.current_n, "cost_per_sample": self.costs,
             "spend": self.costs * self.recruit, "predicted_error": self.predicted_error,
-            "active": self.active_set, "pilot_max_n": self.pilot_max_n,
-            "extrapolation": self.extrapolation,
+            "active": self.active_set,
         })
+        if self._arrays["pilot_max_n"] is not None:
+            out["pilot_max_n"] = self.pilot_max_n
+            out["extrapolation"] = self.extrapolation
         if self.uncertainty is not None:
             out = out.join(self.uncertainty)
         return out

@@ -87,6 +87,7 @@ def test_parameter_table_with_pilot_sizes_warns_and_without_does_not():
         plain = allocate(CURVES, budget=600)
     assert plain.extrapolation.isna().all()
     assert plain.pilot_max_n.isna().all()
+    assert "extrapolation" not in plain.to_frame().columns
 
 
 def test_extrapolation_limit_needs_pilot_sizes():
