@@ -1,25 +1,37 @@
-"""Allocation solver benchmark: exact KKT core vs the best well-scaled cvxpy solve.
+"""Allocation solver benchmark: the public ``allocate`` call, its exact KKT core, and cvxpy.
 
 Run from the repository root:
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/allocation_solver.py
 
-For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, costs, box bounds with ~40% of
-groups capped), times ``solve_budget`` (``sampling/allocation/_core.py``) (best of many repeats, wall and
-CPU) and the scaled cvxpy model that agrees best with it in
-tests/sampling/allocation/reference/allocation_cvxpy_agreement.py (n = s exp(v), budget row / B, objective normalised;
-CLARABEL at tolerance 1e-13), DPP-parametrised so three cvxpy times are reported: the first solve
-(canonicalisation + solve), a cached re-solve with new parameter values (best of 3, the fairest
-"best cvxpy solve"), and CLARABEL's own solve time. Accuracy is the relative KKT residual computed
-the same way for both (stationarity, sign conditions, budget) and the distance of the cvxpy point
-from the core's.
+For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, population weights, costs, box
+bounds with ~40% of groups capped) the first table times, on the same problem:
 
-``solve_budget`` runs the compiled kernel (sampling/allocation/_budget_kernel.c) for G <= KERNEL_MAX_GROUPS
-and the numpy implementation above that; the numpy implementation is also timed on its own at
-every G, and a second table measures the crossover that sets KERNEL_MAX_GROUPS.
+* the public call ``sampling.allocate(curves, budget=..., costs=..., min_n=..., max_n=...,
+  objective="population", population_shares=..., integer=False)`` with the curves as a
+  DataFrame indexed by string labels and every per-group input as a labelled Series
+  (validation, alignment, solve and the plan object; best of many repeats, wall and CPU), and
+  the same call with ``integer=True`` (the default: the proven integer plan on top; best of
+  3, G <= 1000);
+* the internal core ``solve_budget`` (``sampling/allocation/_core.py``) on the arrays;
+* the scaled cvxpy model that agrees best with it in
+  tests/sampling/allocation/reference/allocation_cvxpy_agreement.py (n = s exp(v), budget row
+  / B, objective normalised; CLARABEL at tolerance 1e-13), DPP-parametrised so three cvxpy
+  times are reported: the first solve (canonicalisation + solve), a cached re-solve with new
+  parameter values (best of 3) and CLARABEL's own solve time (best over the solves).
+
+Speed-ups are the public call's wall time against CLARABEL's own solve time. Accuracy is the
+relative KKT residual computed the same way for both (stationarity, sign conditions, budget) and
+the distance of the cvxpy point from the public plan's.
+
+``solve_budget`` runs the compiled kernel (sampling/allocation/_budget_kernel.c) for
+G <= KERNEL_MAX_GROUPS and the numpy implementation above that. A second table times the public
+call with the kernel on and off (``sampling.allocation.use_compiled_kernel``) at G = 10 and 100;
+a third measures the kernel/numpy crossover of the core that sets KERNEL_MAX_GROUPS.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -129,6 +141,26 @@ def cvxpy_solve(inst):
     return n, prob.status, first_wall, first_cpu, re_wall, re_cpu, solver_only
 
 
+def public_inputs(inst, G: int):
+    """The instance as a user passes it: a parameter table and Series indexed by group label."""
+    import pandas as pd
+
+    a, b, c, w, k, lo, hi, B = inst
+    labels = pd.Index([f"group {i}" for i in range(G)])
+    curves = pd.DataFrame({"a": a, "b": b, "c": c}, index=labels)
+    options = dict(budget=B, costs=pd.Series(k, index=labels), min_n=pd.Series(lo, index=labels),
+                   max_n=pd.Series(hi, index=labels), objective="population",
+                   population_shares=pd.Series(w, index=labels))
+    return curves, options
+
+
+def time_public(inst, G: int, repeats: int, integer: bool = False):
+    from sampling import allocate
+
+    curves, options = public_inputs(inst, G)
+    return best_time(lambda: allocate(curves, integer=integer, **options), repeats)
+
+
 def main() -> None:
     import warnings
 
@@ -137,40 +169,61 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     print(f"# machine: {platform.processor() or platform.machine()}, {platform.system()} "
           f"{platform.release()}, python {platform.python_version()}, numpy {np.__version__}, "
-          f"cvxpy {cp.__version__}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
-    kernel = "compiled kernel" if core._kernel is not None else "NOT BUILT (numpy everywhere)"
+          f"cvxpy {cp.__version__}; date {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+          f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    kernel = "compiled kernel" if core.compiled_kernel_available() else "numpy everywhere"
     print(f"# core: solve_budget ({kernel} for G <= {core.KERNEL_MAX_GROUPS}, numpy above)")
-    print("| G | core wall / CPU (ms, best) | core path | numpy path CPU (ms) | core iters | "
-          "core rel. KKT | cvxpy first solve "
-          "wall / CPU (ms) | cvxpy cached re-solve wall / CPU (ms, best of 3) | CLARABEL "
-          "solver-only (ms) | cvxpy status | cvxpy rel. KKT | max rel. diff n | rel. diff "
-          "objective | speed-up vs first / re-solve (CPU) / solver-only (wall) |")
+    print("| G | public allocate wall / CPU (ms, best) | public, integer=True wall (ms) | "
+          "core wall (ms) | public / core | public rel. KKT | CLARABEL solver-only (ms) | "
+          "cvxpy first solve wall (ms) | cvxpy cached re-solve wall (ms) | cvxpy status | "
+          "cvxpy rel. KKT | max rel. diff n | public vs CLARABEL solver-only | public vs "
+          "cvxpy re-solve |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for G in (10, 100, 1000, 10000):
         inst = instance(G)
-        reps = 2000 if G <= 100 else (300 if G <= 1000 else 100)
-        sol, wall, cpu = best_time(lambda inst=inst: core.solve_budget(*inst[:5], inst[7], inst[5],
-                                                                      inst[6]), reps)
-        _, _, np_cpu = best_time(lambda inst=inst: core._solve_budget_identity(
-            inst[0], inst[1], inst[3], inst[4], inst[7], inst[5], inst[6], core.KKT_TOL), reps)
-        path = "kernel" if core._kernel is not None and G <= core.KERNEL_MAX_GROUPS else "numpy"
-        n, status, fw, fc, rw, rc, so = cvxpy_solve(inst)
-        a, b, c, w, _k, lo, hi, _budget = inst
+        reps = 2000 if G <= 100 else (300 if G <= 1000 else 50)
+        plan, wall, cpu = time_public(inst, G, reps)
+        int_wall = time_public(inst, G, 3, integer=True)[1] if G <= 1000 else np.nan
+        sol, core_wall, _ = best_time(lambda inst=inst: core.solve_budget(
+            *inst[:5], inst[7], inst[5], inst[6]), reps)
+        n_plan = plan.n_continuous.to_numpy()
+        assert np.allclose(n_plan, sol.n, rtol=1e-12), "public call and core disagree"
+        n, status, fw, _fc, rw, _rc, so = cvxpy_solve(inst)
+        integer_ms = f"{int_wall * 1e3:.1f}" if np.isfinite(int_wall) else "not run"
+        head = (f"| {G} | {wall * 1e3:.4f} / {cpu * 1e3:.4f} | {integer_ms} | "
+                f"{core_wall * 1e3:.4f} | {wall / core_wall:.1f}x | {plan.kkt_residual:.1e} | "
+                f"{so * 1e3:.2f} | {fw * 1e3:.1f} | "
+                + (f"{rw * 1e3:.1f}" if np.isfinite(rw) else "-") + f" | {status} | ")
         if n is None:
-            print(f"| {G} | {wall * 1e3:.4f} / {cpu * 1e3:.4f} | {path} | {np_cpu * 1e3:.4f} | "
-                  f"{sol.iterations} | "
-                  f"{sol.kkt_residual:.1e} | {fw * 1e3:.1f} / {fc * 1e3:.1f} | {rw * 1e3:.1f} / "
-                  f"{rc * 1e3:.1f} | {so * 1e3:.2f} | {status} | - | - | - | - |")
+            print(head + "- | - | - | - |")
             continue
         res = kkt(inst, n)
-        f = lambda m, a=a, b=b, c=c, w=w: float(w @ (a * m**-b + c))  # noqa: E731
-        dn = float(np.max(np.abs(n - sol.n) / sol.n))
-        gap = abs(f(np.clip(n, lo, hi)) - f(sol.n)) / f(sol.n)
-        print(f"| {G} | {wall * 1e3:.4f} / {cpu * 1e3:.4f} | {path} | {np_cpu * 1e3:.4f} | "
-              f"{sol.iterations} | "
-              f"{sol.kkt_residual:.1e} | {fw * 1e3:.1f} / {fc * 1e3:.1f} | {rw * 1e3:.1f} / "
-              f"{rc * 1e3:.1f} | {so * 1e3:.2f} | {status} | {res:.1e} | {dn:.1e} | {gap:.1e} | "
-              f"{fc / cpu:.0f}x / {rc / cpu:.0f}x / {so / wall:.0f}x |")
+        dn = float(np.max(np.abs(n - n_plan) / n_plan))
+        re_ratio = f"{rw / wall:.0f}x" if np.isfinite(rw) else "-"
+        print(head + f"{res:.1e} | {dn:.1e} | {so / wall:.0f}x | {re_ratio} |")
+
+
+def kernel_through_the_public_call() -> None:
+    """The public call with the compiled kernel on and off (best wall, interleaved runs)."""
+    if not core.compiled_kernel_available():
+        print("\n# kernel on/off: compiled kernel not built")
+        return
+    from sampling.allocation import use_compiled_kernel
+
+    print("\n# public allocate (integer=False) with the compiled kernel on and off, wall us "
+          "(best of 5 x 400, interleaved)")
+    print("| G | kernel on | kernel off | off / on |")
+    print("|---|---|---|---|")
+    for G in (10, 100):
+        inst = instance(G)
+        on, off = np.inf, np.inf
+        for _ in range(5):
+            use_compiled_kernel(True)
+            on = min(on, time_public(inst, G, 400)[1])
+            use_compiled_kernel(False)
+            off = min(off, time_public(inst, G, 400)[1])
+        use_compiled_kernel(True)
+        print(f"| {G} | {on * 1e6:.1f} | {off * 1e6:.1f} | {off / on:.2f} |")
 
 
 def crossover() -> None:
@@ -231,5 +284,6 @@ def other_solvers() -> None:
 
 if __name__ == "__main__":
     main()
+    kernel_through_the_public_call()
     crossover()
     other_solvers()

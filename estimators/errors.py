@@ -52,6 +52,11 @@ class DataWarning(EquisampleWarning):
     """The data are usable but something about them deserves attention."""
 
 
+class ExtrapolationWarning(DataWarning):
+    """A plan rests on a fitted curve far beyond the data it was fitted to, or on parameters the
+    data determine poorly."""
+
+
 __all__ = [
     "ColumnError",
     "ConvergenceError",
@@ -60,6 +65,7 @@ __all__ = [
     "DesignError",
     "EquisampleError",
     "EquisampleWarning",
+    "ExtrapolationWarning",
     "InfeasibleError",
     "MarginError",
     "ValidationError",

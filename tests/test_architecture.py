@@ -23,6 +23,7 @@ PACKAGES = ("equisample", "estimators", "sampling")
 ESTIMATORS_PUBLIC = [
     "AggregationResult", "BalanceResult", "ColumnError", "ConvergenceError", "ConvergenceWarning",
     "DataWarning", "DesignError", "EquisampleError", "EquisampleWarning", "Estimate",
+    "ExtrapolationWarning",
     "InfeasibleError", "JuryPolicy", "MarginError", "PrismData", "ReferenceWeightingResult",
     "ReplicateDesign", "RepresentativenessResult",
     "StrengthModelResult", "SurveyDesign", "UtilityTable", "ValidationError", "WeightingResult",

@@ -223,13 +223,16 @@ class AdaptiveAllocator:
             return Batch(pd.Series(counts, index=self.groups, name="counts"), float(k @ counts),
                          "worst_group", round)
         try:
+            # each round refits and re-plans: extrapolation warnings of one round's plan would
+            # describe a plan that is never carried out beyond this batch
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", EquisampleWarning)
                 curves = fit_learning_curves(obs, group=group, n=n, error=error)
-            plan = allocate(curves, budget=rest, costs=pd.Series(k, index=self.groups),
-                            objective=self.objective, population_shares=self.population_shares,
-                            current_n=pd.Series(cur + floor, index=self.groups),
-                            max_n=self.max_n, p=self.p, alpha=self.alpha, integer=True)
+                plan = allocate(curves, budget=rest, costs=pd.Series(k, index=self.groups),
+                                objective=self.objective,
+                                population_shares=self.population_shares,
+                                current_n=pd.Series(cur + floor, index=self.groups),
+                                max_n=self.max_n, p=self.p, alpha=self.alpha, integer=True)
         except EquisampleError as exc:
             counts = self._equal_split(self.batch_budget, round)
             return Batch(pd.Series(counts, index=self.groups, name="counts"), float(k @ counts),

@@ -197,7 +197,10 @@ def neyman_allocation(
         ``"optimal"`` uses costs (``n_h`` proportional to ``N_h S_h / sqrt(c_h)``) for a fixed
         budget or a fixed variance; ``"bankier"`` is power allocation, ``n_h`` proportional to
         ``X_h^power S_h / Ybar_h`` (``sizes`` X_h default ``N_h``, ``means`` default 1);
-        ``"proportional"`` gives ``n_h`` proportional to ``N_h``.
+        ``"proportional"`` gives ``n_h`` proportional to ``N_h``. ``"optimal"`` with ``n`` is an
+        error (the costs would not enter).
+    power, sizes, means : optional
+        Settings of ``"bankier"`` (an error with the other methods, which would ignore them).
     take_all : {"reallocate", "raise"}
         When an allocation exceeds ``N_h``: take the stratum whole and re-allocate the rest
         (reported in ``take_all``), or raise.
@@ -235,6 +238,18 @@ def neyman_allocation(
     method = check_option(method, ("neyman", "proportional", "optimal", "bankier"), "method")
     estimate = check_option(estimate, ("mean", "total"), "estimate")
     take_all = check_option(take_all, ("reallocate", "raise"), "take_all")
+    if method != "bankier":
+        for name, value, given in (("power", power, power != 0.5), ("sizes", sizes, sizes is not None),
+                                   ("means", means, means is not None)):
+            if given:
+                fail(ValidationError, name, f"is used only by method='bankier', not by "
+                     f"method={method!r}, so it would be ignored",
+                     bad=[value if np.ndim(value) == 0 else type(value).__name__],
+                     fix=f"Drop {name}= or use method='bankier'.")
+    if method == "optimal" and n is not None:
+        fail(ValidationError, "method", "'optimal' allocates a budget or a variance target; with "
+             "n= the costs do not enter the allocation (it would be Neyman's)", bad=[method],
+             fix="Pass budget= (with costs=) or target_variance=, or use method='neyman'.")
     index, N = _labelled(population_sizes, "population_sizes", None)
     if N.size == 0:
         fail(ValidationError, "population_sizes", "is empty: there are no strata to allocate to",
@@ -394,7 +409,7 @@ def bethel_allocation(
         Coefficient-of-variation targets; ``V_j = (cv_j Ybar_j)^2`` with ``means`` the stratum means
         table (strata x variables), giving the population mean ``Ybar_j``.
     means : pandas.DataFrame, optional
-        Stratum means (required with ``target_cvs``).
+        Stratum means (required with ``target_cvs``; an error with ``target_variances``).
     costs : optional
         Cost per unit per stratum (default 1).
     estimate, min_n, max_n : see :func:`neyman_allocation`.
@@ -446,6 +461,12 @@ def bethel_allocation(
     scale = Ntot if estimate == "mean" else 1.0
     if target_variances is None and target_cvs is None:
         fail(ValidationError, "target_variances", "give target_variances or target_cvs")
+    if target_variances is not None and target_cvs is not None:
+        fail(ValidationError, "target_cvs", "give target_variances or target_cvs, not both (one "
+             "would be ignored)", fix="Drop one of them.")
+    if target_variances is not None and means is not None:
+        fail(ValidationError, "means", "is used only with target_cvs; with target_variances it "
+             "would be ignored", fix="Drop means= or give target_cvs= instead.")
     if target_variances is not None:
         V = pd.Series(target_variances).reindex(variables)
     else:

@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -448,33 +449,89 @@ def _trim_to_budget(n: np.ndarray, costs: np.ndarray, lo: np.ndarray, hi: np.nda
     """Remove a rounding-level overspend (<= 1e-12 B) from the free groups, largest spend first.
 
     Group ``j`` takes the largest float in ``[lo_j, n_j]`` for which the float sum
-    ``costs @ n`` is within budget (bisection between adjacent floats, starting from the exact
-    correction); when even ``lo_j`` is not enough it stays there (a move smaller than the
+    ``costs @ n`` is within budget (the sum is monotone in ``n_j``: a galloping search over
+    adjacent floats, starting from the exact correction, which is usually within a few floats
+    of the answer); when even ``lo_j`` is not enough it stays there (a move smaller than the
     overspend) and the next group continues."""
     spent = float(np.dot(costs, n))
     if spent <= budget or spent - budget > 1e-12 * budget:
         return n
     n = n.copy()
-    free = np.flatnonzero((n > lo) & (n < hi))
-    for j in free[np.argsort(-(costs[free] * n[free]), kind="stable")]:
-        top = n[j]  # over budget
-        guess = (budget - (spent - costs[j] * top)) / costs[j]
-        n[j] = lo[j]
-        if float(np.dot(costs, n)) > budget:
+    spend = np.where((n > lo) & (n < hi), costs * n, -1.0)  # free groups only
+    first = int(spend.argmax())
+    if spend[first] <= 0:
+        return n
+    # the largest spender almost always absorbs the overspend; the full order only otherwise
+    if not _trim_group(n, first, costs, lo, budget, spent):
+        order = np.argsort(-spend, kind="stable")[1:int((spend > 0).sum())].tolist()
+        spent = float(np.dot(costs, n))
+        for j in order:
+            if _trim_group(n, j, costs, lo, budget, spent):
+                break
             spent = float(np.dot(costs, n))
-            continue
-        bottom = lo[j]  # within budget
-        x = guess if lo[j] < guess < top else 0.5 * (bottom + top)
-        while bottom < x < top:
-            n[j] = x
-            if float(np.dot(costs, n)) <= budget:
-                bottom = x
-            else:
-                top = x
-            x = bottom + 0.5 * (top - bottom)
-        n[j] = bottom
-        break
     return n
+
+
+def _trim_group(n: np.ndarray, j: int, costs: np.ndarray, lo: np.ndarray, budget: float,
+                spent: float) -> bool:
+    """Lower ``n[j]`` to the largest float within budget (True), or to ``lo[j]`` when even that
+    is over budget (False)."""
+    top = float(n[j])  # over budget
+    k = float(costs[j])
+    x = _largest_within(n, j, costs, budget, float(lo[j]), top, (budget - (spent - k * top)) / k)
+    n[j] = lo[j] if x is None else x
+    return x is not None
+
+
+_DOUBLE, _INT64 = struct.Struct("<d"), struct.Struct("<q")
+
+
+def _bits(x: float) -> int:
+    return _INT64.unpack(_DOUBLE.pack(x))[0]
+
+
+def _float(bits: int) -> float:
+    return _DOUBLE.unpack(_INT64.pack(bits))[0]
+
+
+def _largest_within(n: np.ndarray, j: int, costs: np.ndarray, budget: float, low: float,
+                    high: float, guess: float) -> float | None:
+    """The largest float ``x`` in ``[low, high)`` with ``costs @ n <= budget`` once ``n[j] = x``
+    (``high`` is over budget), or None when even ``low`` is over. Non-negative floats order like
+    their bit patterns, so the search runs over integers: gallop from ``guess`` (1, 2, 4, ...
+    floats) to bracket the answer, then bisect the bracket."""
+    def within(bits: int) -> bool:
+        n[j] = _float(bits)
+        return float(np.dot(costs, n)) <= budget
+
+    floor, bad = _bits(low), _bits(high)
+    start = _bits(guess) if low < guess < high else (floor + bad) // 2
+    if within(start):
+        good, step = start, 1
+        while good + step < bad:
+            if within(good + step):
+                good += step
+                step *= 2
+            else:
+                bad = good + step
+                break
+    else:
+        bad, step = start, 1
+        while True:
+            probe = max(bad - step, floor)
+            if within(probe):
+                good = probe
+                break
+            if probe == floor:
+                return None
+            bad, step = probe, step * 2
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if within(mid):
+            good = mid
+        else:
+            bad = mid
+    return _float(good)
 
 
 def solve_level(
@@ -602,7 +659,10 @@ def solve_maximin(
                     break
                 right = left
                 left = t_min + 0.5 * (left - t_min)
-            if gap(right) == 0:
+            if gap(right) == 0 or right <= np.nextafter(left, np.inf):
+                # a bracket of adjacent floats: the level is ``right`` (the budget cannot be
+                # spent at any representable level above it; the exact rescaling below spends
+                # the rest on the free groups)
                 t = right
             else:
                 t, info = brentq(gap, left, right, xtol=4 * EPS * max(abs(right), 1e-300),

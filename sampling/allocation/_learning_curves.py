@@ -187,7 +187,8 @@ class LearningCurves(Result):
     params : pandas.DataFrame
         Indexed by group: ``a, b, c`` (and ``d, beta`` when pooled), their standard errors
         ``se_a, se_b, se_c`` (delta method from the least-squares Jacobian), ``residual_scale`` and
-        ``n_points`` and ``converged`` (False when the least-squares iteration limit was hit:
+        ``n_points``, ``pilot_max_n`` (the largest pilot sample size: beyond it the curve is an
+        extrapolation) and ``converged`` (False when the least-squares iteration limit was hit:
         the curve is then poorly identified by the pilot data).
     covariance : dict
         Per group, the covariance of ``(log a, b, c[, log d, beta])``.
@@ -230,27 +231,50 @@ class LearningCurves(Result):
         p = self.params
         return (p["a"].to_numpy(float), p["b"].to_numpy(float), p["c"].to_numpy(float))
 
+    def _pilot_max_n(self) -> np.ndarray:
+        """Largest pilot sample size per group, aligned with :attr:`groups`."""
+        if "pilot_max_n" in self.params.columns:
+            return self.params["pilot_max_n"].to_numpy(float)
+        largest = self.data.groupby("group", sort=False)["n"].max()
+        return largest.reindex(self.groups).to_numpy(float)
+
+    def _covariance_stack(self) -> np.ndarray | None:
+        """Covariances of ``(log a, b, c)`` stacked as a (groups x 3 x 3) array (cached)."""
+        cached = self.__dict__.get("_covariance_cache")
+        if cached is None:
+            try:
+                cached = np.stack([np.asarray(self.covariance[g], float)[:3, :3]
+                                   for g in self.groups])
+            except (KeyError, TypeError, ValueError, IndexError):
+                return None
+            self.__dict__["_covariance_cache"] = cached
+        return cached
+
     def replicate_arrays(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """Bootstrap replicates as ``(a, b, c)`` arrays aligned with :attr:`groups`."""
         if self.bootstrap_params is None:
             fail(ValidationError, "bootstrap", "these curves have no bootstrap replicates",
                  fix="Refit with fit_learning_curves(..., bootstrap=200).")
-        out = []
-        for _, rep in self.bootstrap_params.groupby("replicate", sort=True):
-            rep = rep.set_index("group").reindex(self.groups)
-            out.append((rep["a"].to_numpy(float), rep["b"].to_numpy(float), rep["c"].to_numpy(float)))
-        return out
+        boot = self.bootstrap_params
+        reps, rep_codes = np.unique(boot["replicate"].to_numpy(), return_inverse=True)
+        cols = self.groups.get_indexer(boot["group"])
+        out = np.full((3, reps.size, len(self.groups)), np.nan)
+        for k, name in enumerate(("a", "b", "c")):
+            out[k, rep_codes, cols] = boot[name].to_numpy(float)
+        return [(out[0, r], out[1, r], out[2, r]) for r in range(reps.size)]
 
-    def _group_positions(self, group: Any) -> list[int]:
-        labels = list(self.groups)
-        wanted = labels if group is None else (
-            list(group) if isinstance(group, (list, tuple, pd.Index, np.ndarray)) else [group]
-        )
-        unknown = [g for g in wanted if g not in labels]
-        if unknown:
-            fail(ValidationError, "group", "names groups without a fitted curve", bad=unknown,
+    def _group_positions(self, group: Any) -> np.ndarray:
+        labels = self.groups
+        if group is None:
+            return np.arange(len(labels))
+        wanted = pd.Index(list(group) if isinstance(group, (list, tuple, pd.Index, np.ndarray))
+                          else [group], tupleize_cols=False)
+        pos = labels.get_indexer(wanted)
+        if (pos < 0).any():
+            fail(ValidationError, "group", "names groups without a fitted curve",
+                 bad=list(wanted[pos < 0]),
                  fix=f"Known groups: {', '.join(map(str, labels[:8]))}.")
-        return [labels.index(g) for g in wanted]
+        return pos
 
     def predict(self, n: Any, *, group: Any = None, total: Any = None) -> Any:
         """Predicted error at sample size(s) ``n``.
@@ -280,18 +304,16 @@ class LearningCurves(Result):
                                  nn.shape)
         pos = self._group_positions(group)
         p = self.params
-        cols = {}
-        for i in pos:
-            row = p.iloc[i]
-            val = row["a"] * nn ** (-row["b"]) + row["c"]
-            if tt is not None:
-                val = val + row["d"] * tt ** (-row["beta"])
-            cols[p.index[i]] = val
+        a, b, c = (p[k].to_numpy(float)[pos] for k in ("a", "b", "c"))
+        values = a[None, :] * nn[:, None] ** (-b[None, :]) + c[None, :]
+        if tt is not None:
+            d, beta = (p[k].to_numpy(float)[pos] for k in ("d", "beta"))
+            values = values + d[None, :] * tt[:, None] ** (-beta[None, :])
         single = group is not None and not isinstance(group, (list, tuple, pd.Index, np.ndarray))
         if single:
-            out = next(iter(cols.values()))
+            out = values[:, 0]
             return float(out[0]) if scalar else out
-        return pd.DataFrame(cols, index=pd.Index(nn, name="n"))
+        return pd.DataFrame(values, index=pd.Index(nn, name="n"), columns=p.index[pos].rename(None))
 
     def prediction_interval(
         self, n: Any, *, group: Hashable, level: float = 0.9
@@ -391,12 +413,13 @@ def fit_learning_curves(
         Number of residual-bootstrap refits (0 = none). Replicates feed the uncertainty bands and
         :func:`sampling.allocate` with ``uncertainty=...``.
     rng : None, int or numpy.random.Generator
-        Randomness for the bootstrap.
+        Randomness for the bootstrap (an error with ``bootstrap=0``).
     pooled : bool
         Also fit a transfer term in the total sample size (Rolf et al. 2021):
         ``err_g = a_g n_g^(-b_g) + d_g N^(-beta_g) + c_g`` with ``N`` from column ``total``.
     total : column name
-        Total sample size column (used only when ``pooled=True``).
+        Total sample size column (only with ``pooled=True``; another name without it is an
+        error).
     on_nonmonotone : {"warn", "raise"}
         What to do when a group's mean error does not decrease with ``n``.
 
@@ -444,6 +467,13 @@ def fit_learning_curves(
     space = check_option(space, ("log", "linear"), "space")
     on_nonmonotone = check_option(on_nonmonotone, ("warn", "raise"), "on_nonmonotone")
     nboot = as_int(bootstrap, "bootstrap", minimum=0)
+    if not pooled and total != "total":
+        fail(ValidationError, "total", "names the total sample size column of pooled curves; "
+             "with pooled=False it would be ignored", bad=[total],
+             fix="Drop total= or set pooled=True.")
+    if rng is not None and nboot == 0:
+        fail(ValidationError, "rng", "drives the bootstrap only; with bootstrap=0 it would be "
+             "ignored", fix="Drop rng= or set bootstrap= to the number of replicates.")
     cols = [group, n, error] + ([total] if pooled else [])
     check_columns(frame, cols, "columns")
     labels = frame[group]
@@ -500,7 +530,7 @@ def fit_learning_curves(
         if pooled:
             row.update(se_d=float(np.exp(th[3]) * sd[3]), se_beta=float(sd[4]))
         row.update(residual_scale=fit.residual_scale, n_points=int(m.sum()),
-                   converged=fit.converged)
+                   pilot_max_n=float(ng.max()), converged=fit.converged)
         rows.append(row)
         cov[g] = cv
         if gen is not None:

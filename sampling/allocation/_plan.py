@@ -8,8 +8,10 @@ objectives through a scaled cvxpy model that is verified by its KKT residual aft
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -17,7 +19,7 @@ import pandas as pd
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import as_float_array, check_option, check_positive, fail
-from estimators.errors import InfeasibleError, ValidationError
+from estimators.errors import ExtrapolationWarning, InfeasibleError, ValidationError
 from sampling.allocation import _core as core
 from sampling.allocation._cvxpy_path import solve_cvxpy
 from sampling.allocation._integer import (
@@ -39,11 +41,19 @@ OBJECTIVES = ("utilitarian", "population", "maximin", "pnorm", "alpha_fair", "ta
 NO_CAP = np.inf
 # interior-point solutions are accurate to ~sqrt(gap) in n; the cvxpy path verifies to this
 CVXPY_KKT_TOL = 1e-4
+# a predicted error whose standard error (delta method) is at least this share of it is
+# "poorly determined" and the plan built on it unstable
+UNSTABLE_RELATIVE_SE = 0.5
+# defaults of the settings that only some objectives use (a changed value is checked for use)
+DEFAULT_P, DEFAULT_ALPHA, DEFAULT_TIE_BREAK, DEFAULT_QUANTILE = 2.0, 1.0, "leximin", 0.9
+DEFAULT_TOL, DEFAULT_EXTRAPOLATION_LIMIT = 1e-9, 4.0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class AllocationPlan(Result):
     """A recruitment plan: group sizes, their cost, predicted errors and solver certificates.
+
+    The per-group attributes are pandas Series indexed by group, built on first access.
 
     Attributes
     ----------
@@ -78,39 +88,114 @@ class AllocationPlan(Result):
         Budget multiplier ``lambda`` (or the common error level for maximin).
     solver : str
         ``"kkt"`` (exact core) or ``"cvxpy"``.
+    integer_status : str
+        What the integer step proved (``"not requested"`` for continuous plans).
+    costs, current_n : pandas.Series
+        Cost per new sample and samples already collected, per group.
+    pilot_max_n : pandas.Series
+        Largest pilot sample size per group behind the learning curve (NaN when the curves
+        came without pilot sizes).
+    extrapolation : pandas.Series
+        ``n / pilot_max_n``: how far beyond the pilot data the plan relies on the fitted curve
+        (values above 1 are extrapolations).
+    groups : pandas.Index
+        Group labels, in the order of the curves.
     uncertainty : pandas.DataFrame or None
         Per-group quantiles of ``n`` and predicted error across learning-curve bootstrap replicates.
     """
 
-    n: pd.Series
-    n_continuous: pd.Series
-    recruit: pd.Series
+    groups: pd.Index = field(repr=False)
+    _arrays: Mapping[str, np.ndarray] = field(repr=False)
+    integer: bool
     cost: float
     budget: float | None
-    predicted_error: pd.Series
     objective: str
     objective_value: float
     objective_value_continuous: float
     rounding_cost: float
     kkt_residual: float
     status: str
-    active_set: pd.Series
     multiplier: float
     solver: str
     integer_status: str = "not requested"
-    costs: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
-    current_n: pd.Series = field(default=None, repr=False)  # type: ignore[assignment]
     uncertainty: pd.DataFrame | None = field(default=None, repr=False)
+
+    def _series(self, key: str, name: str, dtype: Any = None) -> pd.Series:
+        arr = self._arrays[key]
+        return pd.Series(arr if dtype is None else arr.astype(dtype), index=self.groups,
+                         name=name, copy=False)
+
+    @cached_property
+    def n(self) -> pd.Series:
+        """Planned total size per group (int when ``integer=True``), including ``current_n``."""
+        return self._series("n", "n", np.int64 if self.integer else None)
+
+    @cached_property
+    def n_continuous(self) -> pd.Series:
+        """The continuous optimum the integer plan was rounded from."""
+        return self._series("n_continuous", "n_continuous")
+
+    @cached_property
+    def recruit(self) -> pd.Series:
+        """New samples to collect per group, ``n - current_n``."""
+        rec = self._arrays["recruit"]
+        whole = self.integer and bool(np.all(np.abs(rec - np.round(rec)) < 1e-9))
+        return pd.Series(np.round(rec).astype(np.int64) if whole else rec, index=self.groups,
+                         name="recruit", copy=False)
+
+    @cached_property
+    def predicted_error(self) -> pd.Series:
+        """Learning-curve error at ``n`` per group."""
+        return self._series("predicted_error", "predicted_error")
+
+    @cached_property
+    def active_set(self) -> pd.Series:
+        """``"lower"``, ``"upper"``, ``"fixed"`` or ``"free"`` per group at the continuous optimum."""
+        low, up = self._arrays["at_lower"], self._arrays["at_upper"]
+        active = np.where(low & up, "fixed", np.where(low, "lower", np.where(up, "upper", "free")))
+        return pd.Series(active, index=self.groups, name="active")
+
+    @cached_property
+    def costs(self) -> pd.Series:
+        """Cost per new sample, per group."""
+        return self._series("costs", "cost_per_sample")
+
+    @cached_property
+    def current_n(self) -> pd.Series:
+        """Samples already collected per group."""
+        return self._series("current_n", "current_n")
+
+    @cached_property
+    def pilot_max_n(self) -> pd.Series:
+        """Largest pilot sample size per group (NaN when unknown)."""
+        pilot = self._arrays["pilot_max_n"]
+        return pd.Series(np.full(len(self.groups), np.nan) if pilot is None else pilot,
+                         index=self.groups, name="pilot_max_n")
+
+    @cached_property
+    def extrapolation(self) -> pd.Series:
+        """``n / pilot_max_n`` per group (NaN when the pilot sizes are unknown)."""
+        return (self.n.astype(float) / self.pilot_max_n).rename("extrapolation")
+
+    def __repr__(self) -> str:
+        sizes = self.n.iloc[:8].to_dict()
+        more = f", ... ({len(self.groups)} groups)" if len(self.groups) > 8 else ""
+        return (f"AllocationPlan(objective={self.objective!r}, status={self.status!r}, "
+                f"cost={self.cost!r}, budget={self.budget!r}, n={sizes}{more})")
 
     def to_frame(self) -> pd.DataFrame:
         """One row per group: n, recruit, n_continuous, cost per sample, spend, predicted error,
-        active bound (and uncertainty quantiles when computed)."""
+        active bound, the largest pilot n and extrapolation factor (when the curves know their
+        pilot sizes) and the uncertainty quantiles (when computed)."""
         out = pd.DataFrame({
             "n": self.n, "recruit": self.recruit, "n_continuous": self.n_continuous,
             "current_n": self.current_n, "cost_per_sample": self.costs,
             "spend": self.costs * self.recruit, "predicted_error": self.predicted_error,
             "active": self.active_set,
         })
+        if self._arrays["pilot_max_n"] is not None:
+            out["pilot_max_n"] = self.pilot_max_n
+            out["extrapolation"] = self.extrapolation
         if self.uncertainty is not None:
             out = out.join(self.uncertainty)
         return out
@@ -149,62 +234,176 @@ class AllocationPlan(Result):
 
 
 # ----------------------------------------------------------------------------- helpers
-def _curve_arrays(curves: Any) -> tuple[pd.Index, np.ndarray, np.ndarray, np.ndarray, Any]:
+@dataclass(slots=True)  # internal: plain slots are cheaper to build than frozen
+class _Curves:
+    """The curves as arrays aligned with ``groups``; ``pilot_max_n`` (largest pilot size per
+    group) and ``covariance`` (G x 3 x 3, of ``(log a, b, c)``) when the curves carry them."""
+
+    groups: pd.Index
+    a: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    pooled: Any
+    pilot_max_n: np.ndarray | None
+    covariance: np.ndarray | None
+
+
+def _column(p: pd.DataFrame, name: str) -> np.ndarray:
+    return _as_floats(p[name], f"curves.{name}")
+
+
+def _abc(p: pd.DataFrame) -> np.ndarray:
+    """Columns a, b, c as a (3, groups) float array: one conversion of the whole table when it
+    is numeric (a pandas column lookup costs more than converting a small table), else by
+    column."""
+    columns = p.columns
+    try:
+        position = [columns.get_loc(name) for name in ("a", "b", "c")]  # columns, not groups
+    except KeyError:
+        missing = [col for col in ("a", "b", "c") if col not in columns]
+        fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
+    if all(type(j) is int for j in position):
+        try:
+            return p.to_numpy(dtype=np.float64).T[position]
+        except (TypeError, ValueError):
+            pass
+    return np.stack([_column(p, "a"), _column(p, "b"), _column(p, "c")])
+
+
+def _curve_arrays(curves: Any) -> _Curves:
+    covariance = None
     if isinstance(curves, LearningCurves):
         p = curves.params
         pooled = (p["d"].to_numpy(float), p["beta"].to_numpy(float)) if curves.pooled else None
+        pilot_max_n = curves._pilot_max_n()
+        covariance = curves._covariance_stack()
     elif isinstance(curves, pd.DataFrame):
         p = curves
-        missing = [col for col in ("a", "b", "c") if col not in p.columns]
-        if missing:
-            fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
         pooled = None
+        pilot_max_n = _column(p, "pilot_max_n") \
+            if p.shape[1] > 3 and "pilot_max_n" in p.columns else None
     else:
         fail(ValidationError, "curves",
              "must be LearningCurves or a DataFrame of a, b, c indexed by group",
              bad=[type(curves).__name__], fix="Fit them with fit_learning_curves(...).")
-    if not p.index.is_unique:
+    groups = p.index
+    if not groups.is_unique:
         fail(ValidationError, "curves", "group labels must be unique",
-             bad=list(p.index[p.index.duplicated()]))
-    a = as_float_array(p["a"].to_numpy(), "curves.a", positive=True)
-    b = as_float_array(p["b"].to_numpy(), "curves.b", positive=True)
-    c = as_float_array(p["c"].to_numpy(), "curves.c", nonnegative=True)
-    return p.index, a, b, c, pooled
+             bad=list(groups[groups.duplicated()]))
+    abc = _abc(p)
+    if abc.shape[1] == 0:
+        fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
+    low = _MIN(abc, axis=1)
+    if not (low[0] > 0 and low[1] > 0 and low[2] >= 0 and _MAX(abc, axis=None) < np.inf):
+        _check_values(abc[0], groups, "curves.a", positive=True, nonnegative=True, finite=True)
+        _check_values(abc[1], groups, "curves.b", positive=True, nonnegative=True, finite=True)
+        _check_values(abc[2], groups, "curves.c", positive=False, nonnegative=True, finite=True)
+    a, b, c = abc
+    return _Curves(groups, a, b, c, pooled, pilot_max_n, covariance)
+
+
+_MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+
+
+def _labels(groups: pd.Index, mask: np.ndarray) -> list[Any]:
+    """The group labels where ``mask`` holds (error messages only)."""
+    return list(groups[mask])
+
+
+def _as_floats(values: Any, parameter: str) -> np.ndarray:
+    """float64 array of ``values`` (pandas missing values become NaN); package error otherwise."""
+    if isinstance(values, np.ndarray) and values.dtype == np.float64:
+        return values
+    if isinstance(values, pd.Series) and values.dtype == np.float64:
+        return values.to_numpy()
+    try:
+        if isinstance(values, (pd.Series, pd.Index)):
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        plain = values.to_numpy(dtype=object) if isinstance(values, (pd.Series, pd.Index)) \
+            else values
+        return as_float_array(plain, parameter, ndim=None, finite=False)
 
 
 def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float | None,
               positive: bool = False, nonnegative: bool = True, finite: bool = True) -> np.ndarray:
-    """Resolve a scalar, mapping or Series to a float array aligned with ``groups``."""
+    """Resolve a scalar, mapping, Series or array to a float array aligned with ``groups``.
+
+    A Series or mapping is matched to the groups by label (vectorised: ``get_indexer``); labels
+    that are not groups are an error, and groups without a value get ``default`` (an error when
+    ``default`` is None). An array needs one value per group, in the order of ``groups``.
+    """
     if values is None:
         if default is None:
             fail(ValidationError, parameter, "is required")
         return np.full(len(groups), float(default))
-    if np.ndim(values) == 0 and not isinstance(values, Mapping):
-        arr = np.full(len(groups), values, dtype=object)
+    if not isinstance(values, pd.Series) and isinstance(values, Mapping):
+        values = pd.Series(values, dtype=object if len(values) == 0 else None)
+    if isinstance(values, pd.Series):
+        index = values.index
+        raw = values.to_numpy()
+        if raw.dtype != np.float64:
+            raw = _as_floats(values, parameter)
+        if index is groups or index.equals(groups):
+            arr = raw
+        else:
+            if not index.is_unique:
+                fail(ValidationError, parameter, "names a group more than once",
+                     bad=list(index[index.duplicated()]),
+                     fix="Give one value per group.")
+            unknown = groups.get_indexer(index) < 0
+            if unknown.any():
+                fail(ValidationError, parameter, "names groups that have no learning curve",
+                     bad=_labels(index, unknown), fix="Use the group labels of the curves.")
+            pos = index.get_indexer(groups)
+            missing = pos < 0
+            arr = raw[pos]
+            if missing.any():
+                if default is None:
+                    fail(ValidationError, parameter, "has no value for some groups",
+                         bad=_labels(groups, missing), fix="Give a value for every group.")
+                arr[missing] = default
+    elif np.ndim(values) == 0:
+        value = float(_as_floats(values, parameter))
+        ok = (value > 0 if positive else value >= 0 if nonnegative else value > -np.inf) and (
+            not finite or value < np.inf)
+        if not ok:
+            _check_values(np.array([value]), pd.Index([value]), parameter, positive=positive,
+                          nonnegative=nonnegative, finite=finite)
+        return np.full(len(groups), value)
     else:
-        series = pd.Series(values) if isinstance(values, Mapping) else values
-        if not isinstance(series, pd.Series):
-            series = pd.Series(np.asarray(values), index=groups) if len(values) == len(groups) \
-                else fail(ValidationError, parameter, f"needs one value per group ({len(groups)})",
-                          bad=[f"length {len(values)}"])
-        unknown = [g for g in series.index if g not in groups]
-        if unknown:
-            fail(ValidationError, parameter, "names groups that have no learning curve",
-                 bad=unknown, fix="Use the group labels of the curves.")
-        missing = [g for g in groups if g not in series.index]
-        if missing and default is None:
-            fail(ValidationError, parameter, "has no value for some groups", bad=missing,
-                 fix="Give a value for every group.")
-        arr = series.reindex(groups).to_numpy(dtype=object)
-        if missing:
-            arr[pd.isna(arr)] = default
-    out = as_float_array(arr.astype(float), parameter, positive=positive, finite=False,
-                         nonnegative=nonnegative and not positive)
-    bad = np.isnan(out) | (np.isinf(out) if finite else np.isneginf(out))
-    if bad.any():
-        fail(ValidationError, parameter, "must be finite" if finite else "must not be NaN or -inf",
-             bad=list(groups[bad]))
-    return out
+        arr = _as_floats(values, parameter)
+        G = len(groups)
+        if arr.ndim != 1 or arr.shape[0] != G:
+            fail(ValidationError, parameter, f"needs one value per group ({G})",
+                 bad=[f"shape {arr.shape}"],
+                 fix="Pass a Series or mapping indexed by group, or one value per group.")
+    _check_values(arr, groups, parameter, positive=positive, nonnegative=nonnegative,
+                  finite=finite)
+    return arr
+
+
+def _check_values(arr: np.ndarray, groups: pd.Index, parameter: str, *, positive: bool,
+                  nonnegative: bool, finite: bool) -> None:
+    """Two reductions (NaN propagates through min and max); the specific message is built only
+    when something is wrong."""
+    if arr.size == 0:
+        return
+    low = _MIN(arr)
+    ok = (low > 0 if positive else low >= 0 if nonnegative else low > -np.inf) and (
+        not finite or _MAX(arr) < np.inf)
+    if ok:
+        return
+    nonfinite = np.isnan(arr) | (np.isinf(arr) if finite else np.isneginf(arr))
+    if nonfinite.any():
+        fail(ValidationError, parameter,
+             "must be finite" if finite else "must not be NaN or -inf",
+             bad=_labels(groups, nonfinite))
+    if positive:
+        fail(ValidationError, parameter, "must be strictly positive",
+             bad=_labels(groups, ~(arr > 0)))
+    fail(ValidationError, parameter, "must be non-negative", bad=_labels(groups, arr < 0))
 
 
 def _errors(a, b, c, n, pooled=None) -> np.ndarray:
@@ -242,13 +441,14 @@ def allocate(
     max_n: Any = None,
     current_n: Any = None,
     integer: bool = True,
-    p: float = 2.0,
-    alpha: float = 1.0,
+    p: float = DEFAULT_P,
+    alpha: float = DEFAULT_ALPHA,
     targets: Any = None,
-    tie_break: Literal["leximin", "utilitarian", "none"] = "leximin",
+    tie_break: Literal["leximin", "utilitarian", "none"] = DEFAULT_TIE_BREAK,
     uncertainty: Literal["none", "bootstrap", "robust"] = "none",
-    quantile: float = 0.9,
-    tol: float = 1e-9,
+    quantile: float = DEFAULT_QUANTILE,
+    extrapolation_limit: float = DEFAULT_EXTRAPOLATION_LIMIT,
+    tol: float = DEFAULT_TOL,
 ) -> AllocationPlan:
     """Choose group sample sizes under a budget from learning curves.
 
@@ -268,7 +468,7 @@ def allocate(
         minimise (solved by the scaled cvxpy path).
     population_shares : mapping or Series, optional
         Weights for ``"population"`` (required) and for ``"pnorm"``/``"alpha_fair"`` (default
-        equal). Normalised to sum to one.
+        equal). Normalised to sum to one. An error with any other objective.
     min_n, max_n : float, mapping or Series, optional
         Box bounds on the total group size (default 1 and no cap; ``max_n`` is e.g. pool size).
     current_n : float, mapping or Series, optional
@@ -285,23 +485,30 @@ def allocate(
         objectives and pooled curves get a greedy fill plus 1-exchange local search
         (``"heuristic (local optimum; gap to the continuous bound <= X)"``).
     p, alpha : float
-        Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0).
+        Parameters of ``"pnorm"`` (p >= 1) and ``"alpha_fair"`` (alpha > 0); a value other than
+        the default with another objective is an error (it would have no effect).
     targets : float, mapping or Series
-        Error targets for ``"target"``.
+        Error targets for ``"target"`` (an error with other objectives).
     tie_break : {"leximin", "utilitarian", "none"}
         How ``"maximin"`` spends budget left when a capped group sets the worst error. Integer
         plans: ``"none"`` keeps the cheapest plan reaching the optimal level; ``"utilitarian"``
         spends the rest to minimise the sum of errors (exactly); ``"leximin"`` is the exact
         leximin plan with equal costs and the same as ``"utilitarian"`` with unequal costs.
+        Only ``"maximin"`` with unpooled curves uses it.
     uncertainty : {"none", "bootstrap", "robust"}
         ``"bootstrap"`` re-solves for each bootstrap replicate of the curves and reports quantiles;
         ``"robust"`` also plans for the ``quantile`` of each group's curve across replicates.
     quantile : float
-        Upper quantile used by the uncertainty summaries and ``"robust"``.
+        Upper quantile used by the uncertainty summaries and ``"robust"`` (only there).
+    extrapolation_limit : float
+        Warn (:class:`~estimators.errors.ExtrapolationWarning`) when a group's planned ``n`` is
+        more than this multiple of its largest pilot sample size (``np.inf``: never). Needs
+        curves that know their pilot sizes (``LearningCurves``, or a table with a
+        ``pilot_max_n`` column). The factors are in ``plan.extrapolation``.
     tol : float
         Relative KKT tolerance below which the status may read ``"optimal"`` (the cvxpy path
         uses ``max(tol, 1e-4)``: interior-point sizes are accurate to about the square root of
-        the duality gap).
+        the duality gap). Not used by ``"target"`` (closed form).
 
     Returns
     -------
@@ -312,6 +519,18 @@ def allocate(
     InfeasibleError
         With a certificate: lower bounds cost more than the budget, bounds cross, a target is at
         or below a group's asymptote ``c_g`` or needs more than ``max_n``.
+    ValidationError
+        Bad inputs, or a setting the chosen objective does not use (``population_shares`` with
+        ``"utilitarian"``, ``p`` with ``"maximin"``, ...): it would be ignored silently.
+
+    Warns
+    -----
+    ExtrapolationWarning
+        When the plan puts a group beyond ``extrapolation_limit`` times its largest pilot size,
+        or relies on a predicted error whose standard error (delta method from the fit's
+        covariance) is at least half the error itself (``uncertainty="none"`` only): such
+        plans move with small changes in the pilot data. The message names the groups and
+        points to ``uncertainty="bootstrap"`` / ``"robust"``.
 
     Notes
     -----
@@ -343,11 +562,14 @@ def allocate(
     >>> unequal.n.to_dict(), unequal.integer_status, unequal.rounding_cost >= 0
     ({'x': 30, 'y': 28}, 'optimal', True)
     """
-    groups, a, b, c, pooled = _curve_arrays(curves)
+    cv = _curve_arrays(curves)
+    groups, a, b, c, pooled = cv.groups, cv.a, cv.b, cv.c, cv.pooled
     custom = objective if callable(objective) else None
     kind = "custom" if custom is not None else check_option(objective, OBJECTIVES, "objective")
     tie_break = check_option(tie_break, ("leximin", "utilitarian", "none"), "tie_break")
     uncertainty = check_option(uncertainty, ("none", "bootstrap", "robust"), "uncertainty")
+    _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
+                         uncertainty, quantile, extrapolation_limit, tol, cv.pilot_max_n)
     box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n)
     goal = _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
                          tie_break)
@@ -359,18 +581,126 @@ def allocate(
         # refit (a, b, c) to that pointwise quantile curve on the plausible range of n.
         plan_curves = _robust_curves(reps, box.lower, box.upper, box.total, box.costs, quantile)
     sol = solve(*plan_curves)
-    _, obj_cont = _plan_value(goal, plan_curves, pooled, box, sol.n)
+    continuous = _plan_value(goal, plan_curves, pooled, box, sol.n)
     n_final, integer_status = sol.n, "not requested"
     if integer:
         n_final, integer_status = _integer_plan(goal, plan_curves, pooled, box, sol.n)
     unc = None if reps is None else _replicate_summary(reps, solve, groups, box.current, pooled,
                                                        quantile)
-    return _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final,
-                        integer, integer_status, unc)
+    plan = _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_final,
+                        integer, integer_status, unc, cv.pilot_max_n)
+    if cv.pilot_max_n is not None or cv.covariance is not None:
+        _warn_if_unreliable(cv, plan, extrapolation_limit, uncertainty)
+    return plan
 
 
 # ----------------------------------------------------------------------------- steps of allocate
-@dataclass(frozen=True)
+_USED_BY = {
+    "population_shares": ("population", "pnorm", "alpha_fair"),
+    "p": ("pnorm",),
+    "alpha": ("alpha_fair",),
+    "targets": ("target",),
+    "tie_break": ("maximin",),
+}
+
+
+def _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
+                         uncertainty, quantile, extrapolation_limit, tol, pilot_max_n) -> None:
+    """A setting the chosen objective does not use is an error, never ignored silently."""
+    given = {
+        "population_shares": population_shares is not None,
+        "p": p != DEFAULT_P,
+        "alpha": alpha != DEFAULT_ALPHA,
+        "targets": targets is not None,
+        "tie_break": tie_break != DEFAULT_TIE_BREAK,
+    }
+    for name, used_by in _USED_BY.items():
+        if given[name] and kind not in used_by:
+            users = ", ".join(repr(u) for u in used_by)
+            what = "the callable objective" if kind == "custom" else f"objective={kind!r}"
+            fail(ValidationError, name, f"is not used by {what}; only objective={users} uses "
+                 "it, so it would be ignored", bad=[_shown(name, population_shares, p, alpha,
+                                                             targets, tie_break)],
+                 fix=f"Drop {name}= or choose an objective that uses it.")
+    if given["tie_break"] and pooled is not None:
+        fail(ValidationError, "tie_break", "is not used with pooled curves (their maximin plan "
+             "is solved by cvxpy without a tie-break), so it would be ignored", bad=[tie_break],
+             fix="Drop tie_break= or fit unpooled curves.")
+    if quantile != DEFAULT_QUANTILE and uncertainty == "none":
+        fail(ValidationError, "quantile", "is used only with uncertainty='bootstrap' or "
+             "'robust'; with uncertainty='none' it would be ignored", bad=[quantile],
+             fix="Drop quantile= or set uncertainty='bootstrap' or 'robust'.")
+    if tol != DEFAULT_TOL and kind == "target":
+        fail(ValidationError, "tol", "is not used by objective='target' (its plan is in closed "
+             "form), so it would be ignored", bad=[tol], fix="Drop tol=.")
+    if extrapolation_limit != DEFAULT_EXTRAPOLATION_LIMIT:
+        limit = check_positive(extrapolation_limit, "extrapolation_limit") \
+            if extrapolation_limit != np.inf else np.inf
+        if limit < 1:
+            fail(ValidationError, "extrapolation_limit", "must be >= 1 (a multiple of the largest "
+                 "pilot sample size)", bad=[extrapolation_limit])
+        if pilot_max_n is None:
+            fail(ValidationError, "extrapolation_limit", "needs curves that know their pilot "
+                 "sample sizes; these have none, so it would be ignored",
+                 fix="Pass LearningCurves from fit_learning_curves, or add a pilot_max_n "
+                 "column to the parameter table.")
+
+
+def _shown(name, population_shares, p, alpha, targets, tie_break) -> Any:
+    value = {"population_shares": population_shares, "p": p, "alpha": alpha,
+             "targets": targets, "tie_break": tie_break}[name]
+    return value if np.ndim(value) == 0 and not isinstance(value, Mapping) else \
+        f"{type(value).__name__} of {len(value)} values"
+
+
+def _warn_if_unreliable(cv: _Curves, plan: AllocationPlan, limit: float,
+                        uncertainty: str) -> None:
+    """ExtrapolationWarning for groups planned beyond ``limit`` x their largest pilot size, and
+    (without an uncertainty mode) for predicted errors the pilot data determine poorly."""
+    groups = cv.groups
+    n = np.asarray(plan._arrays["n"], dtype=float)
+    modes = ("plan with uncertainty='bootstrap' to see how n moves across bootstrap refits of "
+             "the curves, or uncertainty='robust' to plan for the upper quantile of each curve "
+             "(both need fit_learning_curves(..., bootstrap=200))")
+    if cv.pilot_max_n is not None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            factor = n / cv.pilot_max_n
+        far = np.flatnonzero(factor > limit)
+        if far.size:
+            far = far[np.argsort(-factor[far], kind="stable")]
+            shown = "; ".join(
+                f"{groups[g]!r}: n = {n[g]:.6g} is {factor[g]:.3g}x its largest pilot n "
+                f"{cv.pilot_max_n[g]:.6g}" for g in far[:5])
+            more = f" (and {far.size - 5} more)" if far.size > 5 else ""
+            warnings.warn(ExtrapolationWarning(
+                f"allocate: the plan extrapolates the learning curves of {far.size} group(s) "
+                f"beyond {limit:g}x their largest pilot sample size: {shown}{more}. The errors "
+                "predicted there rest on the fitted curve alone (see plan.extrapolation and "
+                f"curves.plot()). Collect pilot data at larger n, or {modes}. "
+                "extrapolation_limit= sets the multiple."), stacklevel=3)
+    if cv.covariance is None or uncertainty != "none":
+        return
+    a, b, c = cv.a, cv.b, cv.c
+    power = a * n ** (-b)
+    grad = np.stack([power, -power * np.log(n), np.ones_like(n)], axis=1)
+    sd = np.sqrt(np.maximum(np.einsum("gi,gij,gj->g", grad, cv.covariance, grad), 0.0))
+    err = power + c
+    shaky = np.flatnonzero(sd >= UNSTABLE_RELATIVE_SE * err)
+    if shaky.size:
+        shaky = shaky[np.argsort(-(sd[shaky] / err[shaky]), kind="stable")]
+        se_c = np.sqrt(np.maximum(cv.covariance[:, 2, 2], 0.0))
+        shown = "; ".join(
+            f"{groups[g]!r}: error {err[g]:.3g} +/- {sd[g]:.2g} at n = {n[g]:.6g} "
+            f"(asymptote c = {c[g]:.3g} +/- {se_c[g]:.2g})" for g in shaky[:5])
+        more = f" (and {shaky.size - 5} more)" if shaky.size > 5 else ""
+        warnings.warn(ExtrapolationWarning(
+            f"allocate: the plan rests on predicted errors the pilot data determine poorly "
+            f"(standard error >= {UNSTABLE_RELATIVE_SE:g} x the error) for {shaky.size} "
+            f"group(s): {shown}{more}. Small changes in the pilot data can move this plan; "
+            f"{modes}."), stacklevel=3)
+
+
+@dataclass(slots=True)
 class _BudgetBox:
     """Costs, bounds and budget, per group: ``sum k (n - current) <= budget``, ``lower <= n <=
     upper``; ``total`` is the budget in total-n units (``None`` without a budget)."""
@@ -383,7 +713,7 @@ class _BudgetBox:
     total: float | None
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Goal:
     """The objective and its settings: group weights, p, alpha, the transform of the exact
     core, the maximin tie-break, and the callable of a custom objective."""
@@ -400,44 +730,48 @@ class _Goal:
 def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n: Any,
                 min_n: Any, max_n: Any) -> _BudgetBox:
     """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``."""
-    G = len(groups)
     k = per_group(costs, groups, "costs", default=None, positive=True)
-    cur = per_group(current_n, groups, "current_n", default=0.0)
+    G = k.shape[0]
+    cur = per_group(current_n, groups, "current_n", default=0.0) if current_n is not None \
+        else np.zeros(G)
     mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
     mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
         if max_n is not None \
         else np.full(G, NO_CAP)
     lo = np.maximum(mn, cur)
     hi = mx
-    crossing = [g for g, l_, h_ in zip(groups, lo, hi, strict=True) if l_ > h_]
-    if crossing:
+    crossing = lo > hi
+    if crossing.any():
         fail(InfeasibleError, "max_n",
              "bounds cross: max_n is below max(min_n, current_n) for some groups (certificate: "
-             "no n satisfies both bounds)", bad=crossing,
+             "no n satisfies both bounds)", bad=_labels(groups, crossing),
              fix="Raise max_n or lower min_n for those groups.")
     if kind != "target":
         if budget is None:
             fail(ValidationError, "budget", "is required for this objective")
     B = check_positive(budget, "budget", allow_zero=True) if budget is not None else None
-    B_total = None if B is None else B + float(k @ cur)  # budget in total-n units
+    # budget in total-n units
+    B_total = None if B is None else (B + float(k @ cur) if current_n is not None else B)
     return _BudgetBox(k, cur, lo, hi, B, B_total)
 
 
 def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
                   tie_break) -> _Goal:
     """Check the objective's settings against the curves and bounds."""
-    G = len(groups)
+    G = a.shape[0]
     if pooled is not None and kind not in ("utilitarian", "population", "maximin", "custom"):
         fail(ValidationError, "objective", "pooled curves support utilitarian, population, "
              "maximin or a callable objective", bad=[kind])
-    w = np.full(G, 1.0 / G)
     if kind == "population" or (population_shares is not None and kind in ("pnorm", "alpha_fair")):
         if population_shares is None:
             fail(ValidationError, "population_shares", "is required for objective='population'")
         w = per_group(population_shares, groups, "population_shares", default=None)
-        if w.sum() <= 0:
+        total = float(w.sum())
+        if total <= 0:
             fail(ValidationError, "population_shares", "must not all be zero")
-        w = w / w.sum()
+        w = w / total
+    else:
+        w = np.full(G, 1.0 / G)
     if kind == "pnorm" and not p >= 1:
         fail(ValidationError, "p", "must be >= 1 (the p-norm is convex only then)", bad=[p])
     if kind == "alpha_fair":
@@ -448,12 +782,12 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
                  "alpha_fair uses utility 1 - error, so every error must stay below 1; at min_n "
                  "these groups are at or above 1", bad=list(groups[f_lo >= 1]),
                  fix="Raise min_n or use errors on a 0-1 scale.")
-    transform = {"pnorm": core.Transform("power", float(p)),
-                 "alpha_fair": core.Transform("alpha_fair", float(alpha))}.get(kind, core.IDENTITY)
+    transform = core.Transform("power", float(p)) if kind == "pnorm" else core.Transform(
+        "alpha_fair", float(alpha)) if kind == "alpha_fair" else core.IDENTITY
     return _Goal(kind, custom, w, p, alpha, transform, tie_break)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class _Solver:
     """The continuous solve for one set of curves (the plan's, or a bootstrap replicate's)."""
 
@@ -525,47 +859,43 @@ def _integer_plan(goal: _Goal, plan_curves, pooled, box: _BudgetBox, n_cont: np.
                        box.total, box.lower, box.upper, n_cont, goal.tie_break, value_of)
 
 
-def _plan_result(groups, goal, box, pooled, plan_curves, sol, obj_cont, n_final, integer,
-                 integer_status, unc) -> AllocationPlan:
-    """The plan: sizes, recruits, cost, errors, objective values, status and active set."""
-    n_cont = sol.n
-    err, obj = _plan_value(goal, plan_curves, pooled, box, n_final)
+def _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_final, integer,
+                 integer_status, unc, pilot_max_n) -> AllocationPlan:
+    """The plan: sizes, recruits, cost, errors, objective values, status and active set;
+    ``continuous`` is ``(errors, objective value)`` at the continuous optimum."""
+    obj_cont = continuous[1]
+    err, obj = continuous if n_final is sol.n else _plan_value(goal, plan_curves, pooled, box,
+                                                                n_final)
+    n_final = np.asarray(n_final, dtype=float)
     recruit = n_final - box.current
     sign = -1.0 if goal.kind == "alpha_fair" else 1.0
     rounding = sign * (obj - obj_cont)
     status = sol.status
     if integer and integer_status != "optimal" and status == "optimal":
         status = f"continuous optimal; integer {integer_status}"
-    active = np.where(sol.at_lower & sol.at_upper, "fixed",
-                      np.where(sol.at_lower, "lower", np.where(sol.at_upper, "upper", "free")))
-    idx = groups
-    n_series = pd.Series(np.asarray(n_final, dtype=np.int64) if integer else n_final, index=idx,
-                         name="n")
-    rec_series = pd.Series(np.asarray(np.round(recruit), dtype=np.int64) if integer else recruit,
-                           index=idx, name="recruit") if not integer or np.all(
-        np.abs(recruit - np.round(recruit)) < 1e-9) else pd.Series(recruit, index=idx,
-                                                                   name="recruit")
+    arrays = {
+        "n": n_final, "n_continuous": np.asarray(sol.n, dtype=float), "recruit": recruit,
+        "predicted_error": err, "at_lower": sol.at_lower, "at_upper": sol.at_upper,
+        "costs": box.costs, "current_n": box.current, "pilot_max_n": pilot_max_n,
+    }
     return AllocationPlan(
-        n=n_series,
-        n_continuous=pd.Series(n_cont, index=idx, name="n_continuous"),
-        recruit=rec_series,
+        groups=groups,
+        _arrays=arrays,
+        integer=bool(integer),
         cost=float(box.costs @ recruit),
         budget=box.budget,
-        predicted_error=pd.Series(err, index=idx, name="predicted_error"),
         objective=goal.kind,
         objective_value=obj,
         objective_value_continuous=obj_cont,
         rounding_cost=float(rounding),
         kkt_residual=float(sol.kkt_residual),
         status=status,
-        active_set=pd.Series(active, index=idx, name="active"),
         multiplier=float(sol.multiplier),
         solver="cvxpy" if (goal.custom is not None or pooled is not None) else "kkt",
         integer_status=integer_status,
-        costs=pd.Series(box.costs, index=idx, name="cost_per_sample"),
-        current_n=pd.Series(box.current, index=idx, name="current_n"),
         uncertainty=unc,
     )
+
 
 def _custom_value(objective, err, n) -> float:
     import cvxpy as cp
@@ -578,18 +908,18 @@ def _solve_target(a, b, c, k, lo, hi, targets, groups, B_total, cur) -> core.Cor
     if targets is None:
         fail(ValidationError, "targets", "is required for objective='target'")
     e = per_group(targets, groups, "targets", default=None, positive=True)
-    below = [g for g, e_, c_ in zip(groups, e, c, strict=True) if e_ <= c_]
-    if below:
+    below = e <= c
+    if below.any():
         fail(InfeasibleError, "targets",
              "some targets are at or below the group's asymptotic error c_g (certificate: "
-             "a n^-b + c > c >= target for every n)", bad=below,
+             "a n^-b + c > c >= target for every n)", bad=_labels(groups, below),
              fix="Raise those targets above curves.params['c'].")
     need = np.exp(-np.log((e - c) / a) / b)
-    over = [g for g, n_, h_ in zip(groups, need, hi, strict=True) if n_ > h_ * (1 + 1e-12)]
-    if over:
+    over = need > hi * (1 + 1e-12)
+    if over.any():
         fail(InfeasibleError, "targets",
              "reaching these targets needs more than max_n (certificate: err(max_n) > target)",
-             bad=over, fix="Relax the targets or raise max_n.")
+             bad=_labels(groups, over), fix="Relax the targets or raise max_n.")
     n = np.maximum(need, lo)
     spent = float(k @ n)
     if B_total is not None and spent > B_total * (1 + 1e-12):

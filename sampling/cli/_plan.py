@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import textwrap
+import warnings
 
 import pandas as pd
 
 from estimators._lib.validation import check_columns, fail
-from estimators.errors import ValidationError
+from estimators.errors import ExtrapolationWarning, ValidationError
 from sampling.allocation._learning_curves import fit_learning_curves
 from sampling.allocation._plan import OBJECTIVES, allocate
 from sampling.cli._io import Outputs, check_out_path, format_table, read_table, say
@@ -74,21 +75,24 @@ def _run(args: argparse.Namespace) -> int:
     curves = fit_learning_curves(pilot, group=args.by[0], n=args.n_column, error=args.error_column,
                                  space=args.space, bootstrap=bootstrap, rng=args.seed)
     costs = _per_group(args.costs, "--costs", "cost")
-    plan = allocate(
-        curves,
-        budget=args.budget,
-        costs=1.0 if costs is None else costs,
-        objective=args.objective,
-        population_shares=_per_group(args.population, "--population", "share"),
-        min_n=_per_group(args.min_n, "--min-n", "min_n"),
-        max_n=_per_group(args.max_n, "--max-n", "max_n"),
-        current_n=_per_group(args.current_n, "--current-n", "current_n"),
-        targets=_per_group(args.targets, "--targets", "target"),
-        integer=not args.continuous,
-        p=args.p,
-        alpha=args.alpha,
-        uncertainty=args.uncertainty,
-    )
+    with warnings.catch_warnings():
+        # the command prints its own note on extrapolation (the curve table, with c +/- SE)
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        plan = allocate(
+            curves,
+            budget=args.budget,
+            costs=1.0 if costs is None else costs,
+            objective=args.objective,
+            population_shares=_per_group(args.population, "--population", "share"),
+            min_n=_per_group(args.min_n, "--min-n", "min_n"),
+            max_n=_per_group(args.max_n, "--max-n", "max_n"),
+            current_n=_per_group(args.current_n, "--current-n", "current_n"),
+            targets=_per_group(args.targets, "--targets", "target"),
+            integer=not args.continuous,
+            p=args.p,
+            alpha=args.alpha,
+            uncertainty=args.uncertainty,
+        )
     frame = plan.to_frame()
     frame.index.name = "group"
     written = []
