@@ -268,3 +268,12 @@ def test_maximin_level_below_float_resolution():
     assert plan.status == "optimal" and plan.kkt_residual <= 1e-12
     whole = allocate(steep, budget=668, current_n=100, objective="maximin")
     assert whole.n.to_dict() == {"A": 100, "B": 768, "C": 100}
+
+
+def test_adaptive_allocator_refuses_settings_its_objective_ignores():
+    import sampling as smp
+    from estimators import ValidationError
+
+    with pytest.raises(ValidationError, match="population_shares: is not used by objective='maximin'"):
+        smp.AdaptiveAllocator(["a", "b"], batch_budget=10, objective="maximin",
+                              population_shares={"a": 0.5, "b": 0.5})
