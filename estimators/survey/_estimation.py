@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from scipy import stats
+from scipy.special import ndtri, stdtrit
 
 from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import check_columns, check_option, check_probability, fail
@@ -208,9 +208,9 @@ class Estimate(Result):
 
 def _critical(level: float, df: np.ndarray | float) -> np.ndarray:
     df = np.asarray(df, dtype=float)
-    z = stats.norm.ppf(0.5 + level / 2)
+    z = ndtri(0.5 + level / 2)
     finite = np.isfinite(df) & (df > 0)
-    t = stats.t.ppf(0.5 + level / 2, np.where(finite, df, 1.0))
+    t = stdtrit(np.where(finite, df, 1.0), 0.5 + level / 2)
     return np.where(finite, t, z)
 
 
@@ -1141,6 +1141,8 @@ def quantile(
             if interval_type == "asin":
                 centre, half = np.arcsin(np.sqrt(m)), crit * se / (2 * np.sqrt(m * (1 - m)))
                 return np.sin(centre - half) ** 2, np.sin(centre + half) ** 2
+            from scipy import stats  # the beta quantiles (only for this interval type)
+
             alpha = 1 - lvl
             ratio = stats.t.ppf(alpha / 2, beta_rows - 1) / stats.t.ppf(alpha / 2, beta_df)
             n_eff = m * (1 - m) / se**2 * ratio**2

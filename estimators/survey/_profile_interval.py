@@ -10,7 +10,7 @@ steps on arrays.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 __all__ = ["profile_interval"]
 
@@ -117,6 +117,8 @@ def profile_interval(
     ``se_p`` is the design-based SE of ``p``; ``dispersion`` the design-weighted variance of the
     Pearson residuals (R ``summary.svyglm``); ``df`` the degrees of freedom.
     """
+    from scipy import stats  # loaded only when an interval needs it
+
     prior = w / w.mean()
     beta0, naive = _glm_intercept(y, prior)
     se_beta = se_p / (p * (1 - p))

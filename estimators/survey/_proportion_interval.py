@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-from scipy import special, stats
+from scipy import special
 
 from estimators._lib.validation import check_option, check_probability, fail
 from estimators.errors import ValidationError
@@ -155,6 +155,8 @@ def proportion_interval(
         return lows, highs
 
     def interval(lvl: float) -> tuple[np.ndarray, np.ndarray]:
+        from scipy import stats  # loaded only when an interval needs it
+
         if method == "likelihood":
             return likelihood(lvl)
         crit = _critical(lvl, df)

@@ -7,7 +7,7 @@ import argparse
 from typing import Any
 
 import pandas as pd
-from scipy import stats
+from scipy.special import ndtri
 
 from estimators._lib.validation import fail
 from estimators.datasets._prism import load_prism
@@ -217,7 +217,7 @@ def _summary(args: argparse.Namespace, frame: pd.DataFrame, juries: pd.DataFrame
     n_raters, n_options = u.values.shape
     lines = [f"equisample welfare: {n_raters} raters x {n_options} options from {source}; "
              f"{args.swf} welfare" + (f" by {args.by[0]}" if args.by else "")]
-    z = float(stats.norm.ppf(0.5 + args.confidence_level / 2))
+    z = float(ndtri(0.5 + args.confidence_level / 2))
     groups = "group" in frame.columns and frame["group"].notna().any()
     for label, part in (frame.groupby("group", sort=False) if groups else [("all", frame)]):
         part = part.dropna(subset=["welfare"])
