@@ -36,3 +36,16 @@ def test_neyman_population_beyond_the_float_range():
 def test_neyman_std_devs_beyond_the_float_range():
     with pytest.raises(est.ValidationError, match="must lie within"):
         smp.neyman_allocation({"a": 100, "b": 100}, {"a": 1e-300, "b": 1e-300}, n=10)
+
+
+def test_allocate_with_an_empty_cost_mapping():
+    curves = pd.DataFrame({"a": [1.0], "b": [0.5], "c": [0.1]}, index=["g"])
+    with pytest.raises(est.ValidationError, match="has no value for some groups"):
+        smp.allocate(curves, budget=10, costs={})
+
+
+def test_simulate_policies_with_a_text_utility_column():
+    population = smp.synthetic_population(n=500, rng=0).assign(model_a="x")
+    with pytest.raises(est.ValidationError, match="must name numeric utility columns"):
+        smp.simulate_policies(population, [smp.SimpleRandomPolicy()], options=["model_a"],
+                              groups="age", budget=50, n_reps=2, rng=0)

@@ -358,12 +358,12 @@ def per_group(values: Any, groups: pd.Index, parameter: str, *, default: float |
                      bad=_labels(index, unknown), fix="Use the group labels of the curves.")
             pos = index.get_indexer(groups)
             missing = pos < 0
-            arr = raw[pos]
+            if missing.any() and default is None:
+                fail(ValidationError, parameter, "has no value for some groups",
+                     bad=_labels(groups, missing), fix="Give a value for every group.")
+            arr = raw[np.where(missing, 0, pos)] if raw.size else np.zeros(len(groups))
             if missing.any():
-                if default is None:
-                    fail(ValidationError, parameter, "has no value for some groups",
-                         bad=_labels(groups, missing), fix="Give a value for every group.")
-                arr[missing] = default
+                arr = np.where(missing, default, arr)
     elif np.ndim(values) == 0:
         value = float(_as_floats(values, parameter))
         ok = (value > 0 if positive else value >= 0 if nonnegative else value > -np.inf) and (

@@ -801,6 +801,11 @@ def simulate_policies(
     if not options:
         fail(ValidationError, "options", "must name at least one utility column", bad=["<empty>"])
     check_columns(frame, options, "options")
+    text = [c for c in options if not (pd.api.types.is_numeric_dtype(frame[c])
+                                       or pd.api.types.is_bool_dtype(frame[c]))]
+    if text:
+        fail(ValidationError, "options", "must name numeric utility columns", bad=text,
+             fix="Convert them with pd.to_numeric, or name the columns that hold utilities.")
     utilities = as_float_array(frame[list(options)].to_numpy(dtype=float), "options", ndim=2)
     if isinstance(policies, Policy):
         policies = [policies]
