@@ -4,10 +4,10 @@ Run from the repository root:
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/quota_store.py [--arrivals 3000]
 
 1. One process, ``tracker.offer`` on census-like arrivals against UK quotas (n = arrivals):
-   no store; the whole-state JSON rewrite after every decision that trackers used to do
-   (``to_json`` + atomic rename, no fsync); the JSON store (same rewrite, plus fsync); the SQLite
-   store with ``synchronous=FULL`` (default: fsync of the write-ahead log per commit) and with
-   ``NORMAL`` (no fsync per commit: like-for-like with the old rewrite, which never synced).
+   no store; a whole-state JSON rewrite after every decision (``to_json`` + atomic rename, no
+   fsync: what a simple file-backed tracker does); the JSON store (same rewrite, plus fsync); the
+   SQLite store with ``synchronous=FULL`` (default: fsync of the write-ahead log per commit) and
+   with ``NORMAL`` (no fsync per commit: like-for-like with the plain rewrite, which never syncs).
 2. ``equisample track`` on the same arrivals, ``--state`` none / SQLite.
 3. 8 processes x 200 offers on one SQLite store: a 50-place cell (1,600 decisions, 50 accepted)
    and a 1,600-place cell (every decision a committed write), also inside ``tracker.batch()``
