@@ -40,6 +40,7 @@ class Benchmark:
     full: tuple[str, ...]
     quick: tuple[str, ...]
     environment: str | None = None  # peer environment whose Python runs it
+    script: str | None = None  # the script, when it is not ``<name>.py``
 
 
 BENCHMARKS = (
@@ -63,8 +64,18 @@ BENCHMARKS = (
     Benchmark("welfare_bt_design", "Design-based Bradley–Terry against R svyglm", (), ()),
     Benchmark("welfare_bt_juries", "Bradley–Terry and juries against choix and pref_voting",
               ("--repeat", "3"), ("--repeat", "1", "--peer-juries", "10"), environment="welfare"),
-    Benchmark("welfare_se_coverage", "Coverage of welfare standard errors",
-              ("--replicates", "1000"), ("--replicates", "100")),
+    Benchmark("weighting_reference", "Reference-sample weighting against balance",
+              ("speed", "--rows", "100000", "1000000"), ("speed", "--rows", "100000")),
+    Benchmark("weighting_reference_compare", "Reference-sample weighting: defaults beside balance's",
+              ("compare",), ("compare",), script="weighting_reference"),
+    Benchmark("quota_store", "Quota tracker store: decisions per second, 8 processes",
+              ("--arrivals", "3000"), ("--arrivals", "500")),
+    Benchmark("coverage_welfare", "Coverage of welfare standard errors",
+              ("--study", "welfare", "--replicates", "1000"),
+              ("--study", "welfare", "--replicates", "100"), script="coverage_studies"),
+    Benchmark("coverage_bradley_terry", "Coverage of design-based Bradley–Terry intervals",
+              ("--study", "bradley_terry", "--replicates", "1000"),
+              ("--study", "bradley_terry", "--replicates", "100"), script="coverage_studies"),
 )
 
 
@@ -96,10 +107,10 @@ def load() -> str:
         return "n/a"
 
 
-def description(name: str) -> str:
+def description(script: str) -> str:
     import ast
 
-    doc = ast.get_docstring(ast.parse((HERE / f"{name}.py").read_text())) or ""
+    doc = ast.get_docstring(ast.parse((HERE / f"{script}.py").read_text())) or ""
     return doc.split("\nRun")[0].strip()
 
 
@@ -108,13 +119,14 @@ def run(bench: Benchmark, quick: bool, timeout: float) -> tuple[str, str, float]
     if bench.environment and peer_python(bench.environment).exists():
         python = str(peer_python(bench.environment))
     args = bench.quick if quick else bench.full
-    command = ["python", f"benchmarks/{bench.name}.py", *args]
+    script = bench.script or bench.name
+    command = ["python", f"benchmarks/{script}.py", *args]
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
            "MKL_NUM_THREADS": "1", "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
     try:
-        done = subprocess.run([python, str(HERE / f"{bench.name}.py"), *args], cwd=ROOT, env=env,
+        done = subprocess.run([python, str(HERE / f"{script}.py"), *args], cwd=ROOT, env=env,
                               capture_output=True, text=True, timeout=timeout, check=False)
         output = done.stdout.strip()
         if done.returncode != 0:
@@ -141,7 +153,7 @@ def main() -> None:
         command, output, seconds = run(bench, args.quick, args.timeout)
         sys.stderr.write(f"{bench.name}: {seconds:.0f} s\n")
         sections.append(
-            f"## {bench.title}\n\n{description(bench.name)}\n\nCommand "
+            f"## {bench.title}\n\n{description(bench.script or bench.name)}\n\nCommand "
             f"(BLAS threads 1; load average before / after: {before} | {load()}; "
             f"{seconds:.0f} s):\n\n```\n{command}\n```\n\n{output}\n"
         )

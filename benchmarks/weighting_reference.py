@@ -48,6 +48,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import estimators as est
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import peer_python
+
 REFERENCE = Path(__file__).resolve().parents[1] / "tests/estimators/weighting/reference"
 
 
@@ -284,7 +287,9 @@ def main() -> None:
     sp = sub.add_parser("speed")
     sp.add_argument("--rows", type=int, nargs="+", default=[100_000])
     sp.add_argument("--repeats", type=int, default=1)
-    sp.add_argument("--balance-python", help="python of a virtual environment with balance")
+    sp.add_argument("--balance-python", default=None,
+                    help="python of a virtual environment with balance (default: the one "
+                    "benchmarks/peers/install.py made, when it exists)")
     cp = sub.add_parser("coverage")
     cp.add_argument("--replicates", type=int, default=1000)
     cp.add_argument("--bootstrap", type=int, default=50)
@@ -294,7 +299,10 @@ def main() -> None:
     if args.part == "compare":
         compare()
     elif args.part == "speed":
-        speed(args.rows, args.repeats, args.balance_python)
+        balance_python = args.balance_python
+        if balance_python is None and peer_python("balance").exists():
+            balance_python = str(peer_python("balance"))
+        speed(args.rows, args.repeats, balance_python)
     else:
         coverage(args.replicates, args.bootstrap, args.seed, args.reference_rows)
 

@@ -1,7 +1,7 @@
 """Coverage of design-based Bradley–Terry intervals: raters with preferences of their own,
 clustered and unequally selected, raked to census margins.
 
-``coverage_study`` is the study; ``benchmarks/bt_coverage.py`` runs it with 1,000 replicates
+``coverage_study`` is the study; ``benchmarks/coverage_studies.py --study bradley_terry`` runs it with 1,000 replicates
 for docs/methods/preference-uncertainty.md, the slow test below with fewer.
 """
 
