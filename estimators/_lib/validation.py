@@ -114,8 +114,10 @@ def check_columns(frame: pd.DataFrame, columns: Iterable[Hashable], parameter: s
             bad=missing,
             fix=f"Available columns ({available}).",
         )
-    duplicated = frame.columns[frame.columns.duplicated()]
-    ambiguous = [c for c in dict.fromkeys(cols) if c in set(duplicated)]
+    if frame.columns.is_unique:
+        return cols
+    duplicated = set(frame.columns[frame.columns.duplicated()])
+    ambiguous = [c for c in dict.fromkeys(cols) if c in duplicated]
     if ambiguous:
         fail(
             ColumnError,
