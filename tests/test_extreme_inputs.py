@@ -3,6 +3,7 @@ exception or a silent inf / 0 / NaN."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -49,3 +50,27 @@ def test_simulate_policies_with_a_text_utility_column():
     with pytest.raises(est.ValidationError, match="must name numeric utility columns"):
         smp.simulate_policies(population, [smp.SimpleRandomPolicy()], options=["model_a"],
                               groups="age", budget=50, n_reps=2, rng=0)
+
+
+def test_welfare_parameter_of_another_welfare_function_is_refused():
+    u = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [2.0, 2.0, 2.0]})
+    with pytest.raises(est.ValidationError, match="eps: is not used by swf='utilitarian'"):
+        est.welfare(u, swf="utilitarian", eps=0.5)
+
+
+def test_sensitivity_sample_lewis_settings_without_lewis_are_refused():
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    with pytest.raises(est.ValidationError, match="are not used by method='leverage'"):
+        smp.sensitivity_sample(X, 30, method="leverage", lewis_tol=1e-3, rng=0)
+
+
+def test_sensitivity_sample_floor_constant_without_floor_is_refused():
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    with pytest.raises(est.ValidationError, match="is used only with allocation='floor'"):
+        smp.sensitivity_sample(X, 30, floor_constant=50, rng=0)
+
+
+def test_sensitivity_sample_allocation_without_strata_is_refused():
+    X = np.random.default_rng(0).normal(size=(300, 3))
+    with pytest.raises(est.ValidationError, match="no strata were given"):
+        smp.sensitivity_sample(X, 30, allocation="equal", rng=0)

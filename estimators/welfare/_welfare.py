@@ -418,6 +418,11 @@ def welfare(
 def _check_parameters(
     swf: str, eps: float | None, power: float | None, disagreement: float, veto_threshold: float
 ) -> float | None:
+    for name, value, user in (("eps", eps, "atkinson"), ("power", power, "power_mean")):
+        if value is not None and swf != user:
+            fail(ValidationError, name, f"is not used by swf={swf!r}; only swf={user!r} uses it, "
+                 "so it would be ignored", bad=[value],
+                 fix=f"Drop {name}= or use swf={user!r}.")
     if swf == "atkinson":
         if eps is None:
             fail(ValidationError, "eps", 'swf="atkinson" needs an inequality aversion eps >= 0',

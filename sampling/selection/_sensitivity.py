@@ -645,6 +645,7 @@ def sensitivity_sample(
     )
     generator = as_rng(rng)
     rows, strata = _row_data(X, strata, block_size)
+    _refuse_unused(method, strata, allocation, floor_constant, lewis_tol, lewis_max_iter)
     n, d = int(rows.n or 0), rows.d
     m = as_int(m, "m", minimum=1, maximum=n)
     if strata is None:
@@ -699,6 +700,26 @@ class _Scoring:
     uniform_mix: float
     lewis_tol: float
     lewis_max_iter: int
+
+
+def _refuse_unused(method: str, strata: Any, allocation: Any, floor_constant: float,
+                   lewis_tol: float, lewis_max_iter: int) -> None:
+    """A setting the chosen method or allocation does not use is an error, never ignored."""
+    if (lewis_tol != 1e-8 or lewis_max_iter != 200) and method != "lewis":
+        fail(ValidationError, "lewis_tol", f"and lewis_max_iter are not used by method={method!r} "
+             "(only by method='lewis'), so they would be ignored",
+             bad=[f"lewis_tol={lewis_tol}", f"lewis_max_iter={lewis_max_iter}"],
+             fix="Drop them or use method='lewis'.")
+    floor = isinstance(allocation, str) and allocation == "floor"
+    if floor_constant != 20.0 and not floor:
+        fail(ValidationError, "floor_constant", "is used only with allocation='floor', so it would "
+             "be ignored", bad=[floor_constant], fix="Drop floor_constant= or use allocation='floor'.")
+    default_allocation = isinstance(allocation, str) and allocation == "proportional"
+    if strata is None and not default_allocation:
+        fail(ValidationError, "allocation", "splits m across strata, and no strata were given, so "
+             "it would be ignored", bad=[allocation if isinstance(allocation, str) else
+                                         type(allocation).__name__],
+             fix="Pass strata= or drop allocation=.")
 
 
 def _checked_options(method, design, p, floor_constant, leverage_mix, uniform_mix, lewis_tol,
