@@ -21,7 +21,14 @@ from estimators._lib.results import Result, get_axes
 from estimators._lib.validation import as_frame, check_columns, check_option, check_positive, fail
 from estimators.errors import EquisampleError, EquisampleWarning, ValidationError
 from sampling.allocation._learning_curves import fit_learning_curves
-from sampling.allocation._plan import OBJECTIVES, allocate, per_group
+from sampling.allocation._plan import (
+    DEFAULT_ALPHA,
+    DEFAULT_P,
+    OBJECTIVES,
+    allocate,
+    check_objective_settings,
+    per_group,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -82,21 +89,6 @@ class Batch(Result):
         return ax
 
 
-def _check_objective_settings(objective: str, population_shares: Any, p: float,
-                              alpha: float) -> None:
-    """Refuse, when the allocator is made, settings its objective would never use (``allocate``
-    refuses them each round, which would otherwise turn every round into an equal split)."""
-    used_by = {"population_shares": ("population", "pnorm", "alpha_fair"), "p": ("pnorm",),
-               "alpha": ("alpha_fair",)}
-    given = {"population_shares": population_shares is not None, "p": p != 2.0, "alpha": alpha != 1.0}
-    for name, users in used_by.items():
-        if given[name] and objective not in users:
-            fail(ValidationError, name, f"is not used by objective={objective!r}; only objective="
-                 f"{', '.join(map(repr, users))} uses it, so it would be ignored",
-                 bad=[{"population_shares": population_shares, "p": p, "alpha": alpha}[name]],
-                 fix=f"Drop {name}= or choose an objective that uses it.")
-
-
 class AdaptiveAllocator:
     """Choose recruitment batches from the errors observed so far.
 
@@ -155,8 +147,8 @@ class AdaptiveAllocator:
         min_points: int = 3,
         population_shares: Any = None,
         max_n: Any = None,
-        p: float = 2.0,
-        alpha: float = 1.0,
+        p: float = DEFAULT_P,
+        alpha: float = DEFAULT_ALPHA,
         rng: Any = None,
     ) -> None:
         self.groups = pd.Index(list(groups))
@@ -174,7 +166,8 @@ class AdaptiveAllocator:
         self.exploration = float(exploration)
         self.min_points = max(3, int(min_points))
         self.objective = check_option(objective, OBJECTIVES, "objective")
-        _check_objective_settings(self.objective, population_shares, p, alpha)
+        check_objective_settings(self.objective, population_shares=population_shares, p=p,
+                                 alpha=alpha)
         self.population_shares = population_shares
         self.max_n = max_n
         self.p, self.alpha = p, alpha

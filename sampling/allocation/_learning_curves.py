@@ -89,29 +89,27 @@ def _fit_one(
     ymax = float(y.max())
     if ymax <= 0 or 1e-8 <= ymax <= 1e8:
         return _fit_unscaled(n, y, total, space, starts)
-    log_s = math.log(ymax)
-    pooled = total is not None
-    shift = np.zeros(5 if pooled else 3)
-    shift[0] = log_s
-    if pooled:
-        shift[3] = log_s
-    scaled_starts = None
-    if starts is not None:
-        scaled_starts = [s - shift for s in starts]
-        for s in scaled_starts:
-            s[2] = (s[2] + shift[2]) / ymax
+    scaled_starts = None if starts is None else [_rescale(s, 1.0 / ymax) for s in starts]
     fit = _fit_unscaled(n, y / ymax, total, space, scaled_starts)
-    theta = fit.theta + shift
-    theta[2] = fit.theta[2] * ymax
-    jacobian = np.ones(theta.size)
+    jacobian = np.ones(fit.theta.size)  # d theta / d theta_scaled: only c scales linearly
     jacobian[2] = ymax
-    covariance = fit.covariance * np.outer(jacobian, jacobian)
     linear = space == "linear"
     return _GroupFit(
-        theta, covariance, fit.residual_scale * (ymax if linear else 1.0), fit.fitted * ymax,
+        _rescale(fit.theta, ymax), fit.covariance * np.outer(jacobian, jacobian),
+        fit.residual_scale * (ymax if linear else 1.0), fit.fitted * ymax,
         fit.residuals * (ymax if linear else 1.0), fit.cost * (ymax**2 if linear else 1.0),
         fit.converged,
     )
+
+
+def _rescale(theta: np.ndarray, factor: float) -> np.ndarray:
+    """Parameters ``(log a, b, c[, log d, beta])`` of the curve of errors multiplied by ``factor``."""
+    out = np.array(theta, dtype=float)
+    out[0] += math.log(factor)
+    out[2] *= factor
+    if out.size > 3:
+        out[3] += math.log(factor)
+    return out
 
 
 def _fit_unscaled(

@@ -604,9 +604,10 @@ _USED_BY = {
 }
 
 
-def _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
-                         uncertainty, quantile, extrapolation_limit, tol, pilot_max_n) -> None:
-    """A setting the chosen objective does not use is an error, never ignored silently."""
+def check_objective_settings(kind: str, *, population_shares: Any = None, p: float = DEFAULT_P,
+                             alpha: float = DEFAULT_ALPHA, targets: Any = None,
+                             tie_break: str = DEFAULT_TIE_BREAK) -> None:
+    """A setting that objective ``kind`` does not use is an error, never ignored silently."""
     given = {
         "population_shares": population_shares is not None,
         "p": p != DEFAULT_P,
@@ -622,6 +623,14 @@ def _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie
                  "it, so it would be ignored", bad=[_shown(name, population_shares, p, alpha,
                                                              targets, tie_break)],
                  fix=f"Drop {name}= or choose an objective that uses it.")
+
+
+def _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
+                         uncertainty, quantile, extrapolation_limit, tol, pilot_max_n) -> None:
+    """A setting the chosen objective or mode does not use is an error, never ignored silently."""
+    check_objective_settings(kind, population_shares=population_shares, p=p, alpha=alpha,
+                             targets=targets, tie_break=tie_break)
+    given = {"tie_break": tie_break != DEFAULT_TIE_BREAK}
     if given["tie_break"] and pooled is not None:
         fail(ValidationError, "tie_break", "is not used with pooled curves (their maximin plan "
              "is solved by cvxpy without a tie-break), so it would be ignored", bad=[tie_break],

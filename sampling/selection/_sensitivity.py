@@ -53,6 +53,7 @@ __all__ = ["Subset", "inclusion_probabilities_for", "sensitivity_sample"]
 Method = Literal["leverage", "root_leverage", "lewis", "sensitivity", "uniform"]
 Design = Literal["poisson", "systematic", "pivotal", "multinomial"]
 Allocation = Literal["proportional", "equal", "floor"]
+DEFAULT_FLOOR_CONSTANT, DEFAULT_LEWIS_TOL, DEFAULT_LEWIS_MAX_ITER = 20.0, 1e-8, 200
 _METHODS = ("leverage", "root_leverage", "lewis", "sensitivity", "uniform")
 _DESIGNS = ("poisson", "systematic", "pivotal", "multinomial")
 
@@ -558,11 +559,11 @@ def sensitivity_sample(
     design: Design = "poisson",
     strata: Any = None,
     allocation: Allocation | Mapping[Any, int] = "proportional",
-    floor_constant: float = 20.0,
+    floor_constant: float = DEFAULT_FLOOR_CONSTANT,
     leverage_mix: float = 0.0,
     uniform_mix: float = 0.0,
-    lewis_tol: float = 1e-8,
-    lewis_max_iter: int = 200,
+    lewis_tol: float = DEFAULT_LEWIS_TOL,
+    lewis_max_iter: int = DEFAULT_LEWIS_MAX_ITER,
     report: bool = True,
     block_size: int | None = None,
     rng: int | np.random.Generator | None = None,
@@ -705,13 +706,14 @@ class _Scoring:
 def _refuse_unused(method: str, strata: Any, allocation: Any, floor_constant: float,
                    lewis_tol: float, lewis_max_iter: int) -> None:
     """A setting the chosen method or allocation does not use is an error, never ignored."""
-    if (lewis_tol != 1e-8 or lewis_max_iter != 200) and method != "lewis":
+    if (lewis_tol != DEFAULT_LEWIS_TOL or lewis_max_iter != DEFAULT_LEWIS_MAX_ITER) and \
+            method != "lewis":
         fail(ValidationError, "lewis_tol", f"and lewis_max_iter are not used by method={method!r} "
              "(only by method='lewis'), so they would be ignored",
              bad=[f"lewis_tol={lewis_tol}", f"lewis_max_iter={lewis_max_iter}"],
              fix="Drop them or use method='lewis'.")
     floor = isinstance(allocation, str) and allocation == "floor"
-    if floor_constant != 20.0 and not floor:
+    if floor_constant != DEFAULT_FLOOR_CONSTANT and not floor:
         fail(ValidationError, "floor_constant", "is used only with allocation='floor', so it would "
              "be ignored", bad=[floor_constant], fix="Drop floor_constant= or use allocation='floor'.")
     default_allocation = isinstance(allocation, str) and allocation == "proportional"
