@@ -20,6 +20,8 @@ from estimators._lib.validation import (
 from estimators.errors import DesignError, ValidationError
 from estimators.survey import _estimation, _replicates
 from estimators.survey._linearization import (
+    LaterStage,
+    later_stage_covariance,
     psu_strata,
     psu_totals,
     residualize,
@@ -49,6 +51,48 @@ def _as_columns(spec: ColumnSpec) -> list[Hashable]:
     if isinstance(spec, (list, tuple)):
         return list(spec)
     return [spec]
+
+
+def _split_stages(
+    psu: Any, fpc: Any, ssu: ColumnSpec, ssu_fpc: Any, stage_strata: Any
+) -> tuple[Any, Any, list[tuple[int, str, Any, Any, Any]]]:
+    """The first stage's ``psu`` and ``fpc``, and (number, parameter, units, fpc, strata) of each
+    later stage, from ``psu``/``fpc`` given per stage or from ``ssu``/``ssu_fpc``."""
+    if isinstance(psu, (list, tuple)) and len(psu) > 1:
+        if ssu is not None or ssu_fpc is not None:
+            fail(DesignError, "ssu", "cannot be combined with psu given per stage",
+                 bad=[ssu if ssu is not None else ssu_fpc],
+                 fix="Name every stage in psu=[...] and their fpc in fpc=[...].")
+        units, name = list(psu), "psu"
+        if isinstance(fpc, (list, tuple)):
+            if len(fpc) != len(units):
+                fail(DesignError, "fpc",
+                     f"must have one entry per stage ({len(units)}) when psu names the stages",
+                     bad=[f"{len(fpc)} entries"],
+                     fix="Give fpc=[...] one column, number or None per stage of psu.")
+            fpcs = list(fpc)
+        else:
+            fpcs = [fpc] + [None] * (len(units) - 1)
+    else:
+        if isinstance(psu, (list, tuple)):
+            psu = psu[0] if psu else None
+        if ssu is None:
+            if ssu_fpc is not None:
+                fail(DesignError, "ssu_fpc", "needs ssu (the second-stage units)", bad=[ssu_fpc],
+                     fix="Pass ssu='column of second-stage unit labels'.")
+            if stage_strata is not None:
+                fail(DesignError, "stage_strata", "needs later stages (psu=[...] or ssu=)",
+                     bad=[stage_strata], fix="Name the stages' units in psu=[...].")
+            return psu, fpc, []
+        units, fpcs, name = [psu, ssu], [fpc, ssu_fpc], "ssu"
+    strata = list(stage_strata) if isinstance(stage_strata, (list, tuple)) else [stage_strata]
+    if len(strata) > len(units) - 1:
+        fail(DesignError, "stage_strata",
+             f"has one entry per stage after the first ({len(units) - 1})",
+             bad=[f"{len(strata)} entries"], fix="Give one column or None per later stage.")
+    strata += [None] * (len(units) - 1 - len(strata))
+    later = [(i + 2, name, units[i + 1], fpcs[i + 1], strata[i]) for i in range(len(units) - 1)]
+    return units[0], fpcs[0], later
 
 
 def _codes(frame: pd.DataFrame, columns: list[Hashable], parameter: str) -> tuple[np.ndarray, pd.Index]:
@@ -146,8 +190,7 @@ class SurveyDesign(TaylorDesign):
         "_pps_probability",
         "_psu_codes",
         "_psu_columns",
-        "_ssu_codes",
-        "_ssu_fpc",
+        "_stages",
         "_steps",
         "_strata_codes",
         "_strata_columns",
@@ -165,6 +208,7 @@ class SurveyDesign(TaylorDesign):
         *,
         ssu: ColumnSpec = None,
         ssu_fpc: Any = None,
+        stage_strata: Any = None,
         pps: PpsMethod | None = None,
         joint_probabilities: Any = None,
         pps_variance: Literal["horvitz_thompson", "yates_grundy"] = "horvitz_thompson",
@@ -175,6 +219,7 @@ class SurveyDesign(TaylorDesign):
         self._weights = as_weights(weights, frame, "weights")
         self._weights.setflags(write=False)
         self._strata_columns = check_columns(frame, _as_columns(strata), "strata")
+        psu, fpc, later = _split_stages(psu, fpc, ssu, ssu_fpc, stage_strata)
         self._psu_columns = check_columns(frame, _as_columns(psu), "psu")
         n = len(frame)
         if self._strata_columns:
@@ -198,7 +243,10 @@ class SurveyDesign(TaylorDesign):
                          check_option(pps_variance, ("horvitz_thompson", "yates_grundy"),
                                       "pps_variance"))
         self._fpc = self._resolve_fpc(fpc)
-        self._ssu_codes, self._ssu_fpc = self._resolve_second_stage(ssu, ssu_fpc)
+        self._stages = self._resolve_stages(later)
+        if self._pps is not None and any(st.population is not None for st in self._stages):
+            fail(DesignError, "pps", "supports finite-population corrections at the first stage "
+                 "only", bad=[pps], fix="Leave out the fpc of the later stages.")
         if weights is None and self._pps_probability is not None:
             implied = 1.0 / self._pps_probability
             implied.setflags(write=False)
@@ -206,8 +254,9 @@ class SurveyDesign(TaylorDesign):
         if weights is None and self._fpc is not None:
             # R svydesign: without weights, the sampling probabilities come from the fpc
             implied = self._fpc / self._psu_per_stratum()[self._strata_codes]
-            if self._ssu_fpc is not None:
-                implied = implied * self._ssu_fpc / self._ssu_per_psu()[self._psu_codes]
+            for stage in self._fpc_stages():  # later stages: times N / n of each
+                per_unit = (stage.population / stage.sample_sizes)[stage.strata_of_unit]
+                implied = implied * per_unit[stage.units]
             implied.setflags(write=False)
             self._weights = implied
         self._steps: tuple[WeightingStep, ...] = ()
@@ -302,59 +351,97 @@ class SurveyDesign(TaylorDesign):
             cov = cov - totals.T @ (check.sum(axis=0)[:, None] * totals)
         return cov
 
-    def _ssu_per_psu(self) -> np.ndarray:
-        """Number of sampled second-stage units in each PSU (float)."""
-        assert self._ssu_codes is not None
-        first = np.unique(self._ssu_codes, return_index=True)[1]
-        return np.bincount(self._psu_codes[first], minlength=self.n_psu).astype(float)
+    def _fpc_stages(self) -> tuple[LaterStage, ...]:
+        """The later stages that enter the variance and the implied weights: those up to the
+        first without a finite-population correction (none without a first-stage fpc)."""
+        if self._fpc is None:
+            return ()
+        out = []
+        for stage in self._stages:
+            if stage.population is None:
+                break
+            out.append(stage)
+        return tuple(out)
 
-    def _resolve_second_stage(
-        self, ssu: ColumnSpec, ssu_fpc: Any
-    ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Codes of the second-stage units (nested in PSUs) and their population per row."""
-        columns = check_columns(self._data, _as_columns(ssu), "ssu")
-        if not columns:
-            if ssu_fpc is not None:
-                fail(DesignError, "ssu_fpc", "needs ssu (the second-stage units)", bad=[ssu_fpc],
-                     fix="Pass ssu='column of second-stage unit labels'.")
-            return None, None
-        if not self._psu_columns:
-            fail(DesignError, "ssu", "needs psu (second-stage units are sampled within PSUs)",
-                 bad=columns)
-        raw, _ = _codes(self._data, columns, "ssu")
-        joint = self._psu_codes * (int(raw.max(initial=-1)) + 1) + raw
-        codes = pd.factorize(joint, sort=True)[0].astype(np.int64)
-        if ssu_fpc is None:
-            return codes, None
-        if isinstance(ssu_fpc, str):
-            check_columns(self._data, [ssu_fpc], "ssu_fpc")
-            values = as_float_array(self._data[ssu_fpc].to_numpy(), "ssu_fpc", positive=True)
-        elif np.ndim(ssu_fpc) == 0:
-            values = np.full(len(self._data), check_positive(ssu_fpc, "ssu_fpc"))
+    def _resolve_stages(self, later: list[tuple[int, str, Any, Any, Any]]) -> tuple[LaterStage, ...]:
+        """Units, strata and population sizes of the stages after the first, nested in the
+        units of the stage above (R ``svydesign(id = ~psu + ssu + ...)``)."""
+        parent = self._psu_codes
+        stages: list[LaterStage] = []
+        for number, name, spec, fpc, strata in later:
+            columns = check_columns(self._data, _as_columns(spec), name)
+            if not columns:
+                fail(DesignError, name, f"stage {number} needs the column of its unit labels",
+                     bad=[spec], fix="Name one column (or a tuple of columns) per stage.")
+            if not self._psu_columns:
+                fail(DesignError, name, "needs psu (later-stage units are sampled within PSUs)",
+                     bad=columns)
+            raw, _ = _codes(self._data, columns, name)
+            units = pd.factorize(parent * (int(raw.max(initial=-1)) + 1) + raw,
+                                 sort=True)[0].astype(np.int64)
+            if strata is None:
+                row_strata = parent  # one stratum per unit of the stage above
+            else:
+                raw_strata, _ = _codes(
+                    self._data, check_columns(self._data, _as_columns(strata), "stage_strata"),
+                    "stage_strata")
+                row_strata = pd.factorize(parent * (int(raw_strata.max(initial=-1)) + 1)
+                                          + raw_strata, sort=True)[0].astype(np.int64)
+            n_units = int(units.max(initial=-1)) + 1
+            strata_of_unit = np.zeros(n_units, dtype=np.int64)
+            strata_of_unit[units] = row_strata
+            split = np.flatnonzero(strata_of_unit[units] != row_strata)
+            if split.size:
+                fail(DesignError, "stage_strata",
+                     f"each unit of stage {number} must lie in a single stratum",
+                     bad=list(self._data.index[split]),
+                     fix="Give strata that are constant within each unit of the stage.")
+            n_strata = int(row_strata.max(initial=-1)) + 1
+            parent_of_stratum = np.zeros(n_strata, dtype=np.int64)
+            parent_of_stratum[row_strata] = parent
+            stage = LaterStage(number, units, strata_of_unit, parent_of_stratum, None)
+            if fpc is not None:
+                population = self._stage_population(
+                    fpc, row_strata, stage.sample_sizes, "fpc" if name == "psu" else "ssu_fpc",
+                    number)
+                stage = LaterStage(number, units, strata_of_unit, parent_of_stratum, population)
+            stages.append(stage)
+            parent = units
+        return tuple(stages)
+
+    def _stage_population(
+        self, fpc: Any, row_strata: np.ndarray, sampled: np.ndarray, name: str, number: int
+    ) -> np.ndarray:
+        """Population size of each stratum of a later stage from a column, number or array of
+        population sizes (> 1) or sampling fractions (in (0, 1])."""
+        if isinstance(fpc, str):
+            check_columns(self._data, [fpc], name)
+            values = as_float_array(self._data[fpc].to_numpy(), name, positive=True)
+        elif np.ndim(fpc) == 0:
+            values = np.full(len(self._data), check_positive(fpc, name))
         else:
-            values = as_float_array(ssu_fpc, "ssu_fpc", length=len(self._data), positive=True)
-        n_psu = self.n_psu
-        lo = np.full(n_psu, np.inf)
-        hi = np.full(n_psu, -np.inf)
-        np.minimum.at(lo, self._psu_codes, values)
-        np.maximum.at(hi, self._psu_codes, values)
+            values = as_float_array(fpc, name, length=len(self._data), positive=True)
+        lo = np.full(sampled.size, np.inf)
+        hi = np.full(sampled.size, -np.inf)
+        np.minimum.at(lo, row_strata, values)
+        np.maximum.at(hi, row_strata, values)
         varying = np.flatnonzero(hi > lo)
         if varying.size:
-            fail(DesignError, "ssu_fpc", "must be constant within each PSU",
-                 bad=[f"PSU {int(i)}" for i in varying],
-                 fix="Give one second-stage population size (or fraction) per PSU.")
-        first = np.unique(codes, return_index=True)[1]
-        n_ssu = np.bincount(self._psu_codes[first], minlength=n_psu).astype(float)
+            fail(DesignError, name,
+                 f"must be constant within each stratum of stage {number} (each unit of stage "
+                 f"{number - 1} without stage_strata)",
+                 bad=[f"stage {number} stratum {int(i)}" for i in varying],
+                 fix="Give one population size (or sampling fraction) per stratum of the stage.")
         fraction = lo <= 1.0
-        population = np.where(fraction, n_ssu / np.where(fraction, lo, 1.0), lo)
-        small = np.flatnonzero(population < n_ssu - 1e-9)
+        population = np.where(fraction, sampled / np.where(fraction, lo, 1.0), lo)
+        small = np.flatnonzero(population < sampled - 1e-9)
         if small.size:
-            fail(DesignError, "ssu_fpc",
-                 "population size is smaller than the number of sampled second-stage units",
-                 bad=[f"PSU {int(i)}" for i in small],
-                 fix="ssu_fpc must be the number of second-stage units in the PSU's population "
-                 "or a fraction in (0, 1].")
-        return codes, population[self._psu_codes]
+            fail(DesignError, name,
+                 f"population size is smaller than the number of sampled units at stage {number}",
+                 bad=[f"stage {number} stratum {int(i)}" for i in small],
+                 fix="Give the number of units in the stratum's population or a fraction in "
+                 "(0, 1].")
+        return population
 
     def _psu_per_stratum(self) -> np.ndarray:
         """Number of sampled PSUs in each stratum (float)."""
@@ -528,7 +615,7 @@ class SurveyDesign(TaylorDesign):
         )
         psu = self.psu_codes if core.all_rows else self.psu_codes[core.rows]
         by_domain = lonely_psu == "average" or (domain_lonely and lonely_psu == "adjust")
-        two_stage = self._ssu_fpc is not None and population is not None
+        stages = self._fpc_stages()
         brewer = None
         other_pps = self._pps is not None and self._pps[0] != "brewer"
         if self._pps_probability is not None and not other_pps:
@@ -545,7 +632,7 @@ class SurveyDesign(TaylorDesign):
                 self.n_strata, core.k
             )
             present = psu_present > 0
-        if (not full and not residualized and not by_domain and not two_stage and brewer is None
+        if (not full and not residualized and not by_domain and not stages and brewer is None
                 and not other_pps):
             variance = stratified_variances(
                 psu, core.cols, values, core.k, strata_of_psu, self.n_strata, population,
@@ -568,18 +655,17 @@ class SurveyDesign(TaylorDesign):
             dense[core.rows, core.cols] = values
             dense = residualize(dense, steps, raking_variance)
             totals = psu_totals(dense, self.psu_codes, n_psu)
-            if two_stage:
-                ssu_totals = psu_totals(dense, self._ssu_codes, int(self._ssu_codes.max()) + 1)
+            stage_totals = [psu_totals(dense, st.units, st.n_units) for st in stages]
         else:
             key = psu * core.k + core.cols if core.k > 1 else psu
             flat = np.bincount(key, weights=values, minlength=n_psu * core.k)
             totals = flat.reshape(n_psu, core.k)
-            if two_stage:
-                n_ssu = int(self._ssu_codes.max()) + 1
-                ssu = self._ssu_codes if core.all_rows else self._ssu_codes[core.rows]
-                ssu_totals = np.bincount(
-                    ssu * core.k + core.cols, weights=values, minlength=n_ssu * core.k
-                ).reshape(n_ssu, core.k)
+            stage_totals = []
+            for st in stages:
+                units = st.units if core.all_rows else st.units[core.rows]
+                stage_totals.append(np.bincount(
+                    units * core.k + core.cols, weights=values, minlength=st.n_units * core.k
+                ).reshape(st.n_units, core.k))
         if other_pps:
             cov = self._pps_covariance(totals, strata_of_psu)
             return (cov if full else np.diag(cov).copy()), "taylor"
@@ -588,32 +674,25 @@ class SurveyDesign(TaylorDesign):
             present=present, psu_present=psu_present, domain_lonely=domain_lonely,
             psu_weights=brewer,
         )
-        if two_stage:
-            cov = cov + self._second_stage_covariance(ssu_totals, population, lonely_psu)
+        if stages:
+            assert population is not None
+            presence = None
+            if by_domain and not residualized:  # strata and units of each stage in the domain
+                presence = []
+                for st in stages:
+                    units = st.units if core.all_rows else st.units[core.rows]
+                    pairs = np.unique(units * core.k + core.cols)
+                    cell = st.strata_of_unit[pairs // core.k] * core.k + pairs % core.k
+                    count = np.bincount(cell, minlength=st.n_strata * core.k).reshape(
+                        st.n_strata, core.k)
+                    presence.append((count > 0, count))
+            n_h = np.bincount(strata_of_psu, minlength=self.n_strata)
+            fraction = (n_h / population)[strata_of_psu]
+            cov = cov + later_stage_covariance(
+                stage_totals, stages, fraction, lonely_psu, presence=presence,
+                domain_lonely=domain_lonely,
+            )
         return (cov if full else np.diag(cov).copy()), "taylor"
-
-    def _second_stage_covariance(
-        self, ssu_totals: np.ndarray, population: np.ndarray, lonely_psu: Any
-    ) -> np.ndarray:
-        """R ``multistage``: within each PSU, the with-replacement covariance of its second-stage
-        unit totals with ``f_2 = 1 - n_2 / N_2``, times the first-stage fraction ``n_h / N_h``."""
-        assert self._ssu_codes is not None and self._ssu_fpc is not None
-        n_ssu = ssu_totals.shape[0]
-        first = np.zeros(n_ssu, dtype=np.int64)
-        first[self._ssu_codes[::-1]] = np.arange(len(self._ssu_codes))[::-1]
-        psu_of_ssu = self._psu_codes[first]
-        n_psu = self.n_psu
-        strata_of_psu = psu_strata(self.strata_codes, self.psu_codes, n_psu)
-        stage2_population = np.zeros(n_psu)
-        stage2_population[self._psu_codes] = self._ssu_fpc
-        n_h = np.bincount(strata_of_psu, minlength=self.n_strata).astype(float)
-        first_fraction = n_h[strata_of_psu] / population[strata_of_psu]
-        labels = [f"PSU {int(i)} (second stage)" for i in range(n_psu)]
-        per_psu = stratified_covariance(
-            ssu_totals, psu_of_ssu, n_psu, stage2_population, lonely_psu, labels,
-            weights=first_fraction,
-        )
-        return per_psu
 
     # -- estimation (thin methods; see estimators.mean and estimators.replicate_design) -----------
     def mean(self, y: Hashable, *, by: ColumnSpec = None, **options: Any) -> Any:
@@ -655,8 +734,9 @@ class SurveyDesign(TaylorDesign):
             parts.append(f"psu={self._psu_columns} ({self.n_psu})")
         if self._fpc is not None:
             parts.append("fpc")
-        if self._ssu_codes is not None:
-            parts.append("second stage" + (" with fpc" if self._ssu_fpc is not None else ""))
+        if self._stages:
+            parts.append(f"{len(self._stages) + 1} stages"
+                         + (" with fpc" if len(self._fpc_stages()) == len(self._stages) else ""))
         if self._pps is not None:
             parts.append(f"pps={self._pps[0]}")
         if self._steps:

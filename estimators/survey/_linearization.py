@@ -10,6 +10,7 @@ linearised variable is replaced by its residuals from the calibration model.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -21,8 +22,10 @@ from estimators.errors import DesignError
 from estimators.survey._weighting_steps import WeightingStep
 
 __all__ = [
+    "LaterStage",
     "LonelyPsu",
     "RakingVariance",
+    "later_stage_covariance",
     "psu_strata",
     "residualize",
     "stratified_covariance",
@@ -72,6 +75,7 @@ def stratified_covariance(
     domain_lonely: bool = False,
     weights: np.ndarray | None = None,
     psu_weights: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
 ) -> np.ndarray:
     """With-replacement covariance of the PSU totals of a linearised variable.
 
@@ -82,8 +86,11 @@ def stratified_covariance(
     deviation from zero, i.e. from the grand mean of a centred influence function) and ``average``
     (the lonely strata are left out and the sum of the others scaled by strata / strata left, so
     each lonely stratum counts as the average stratum). ``weights`` multiply each stratum's
-    contribution (a later stage of a multistage design: the first-stage sampling fraction);
-    ``psu_weights`` each PSU's (Brewer's approximation for PPS without replacement: ``1 - pi_i``).
+    contribution (a later stage of a multistage design: the sampling fractions of the stages
+    above); ``psu_weights`` each PSU's (Brewer's approximation for PPS without replacement:
+    ``1 - pi_i``). ``groups`` (a code per stratum) are the units of the stage above at a later
+    stage: ``average`` then counts strata and lonely strata within each group, as R's
+    ``onestage`` does within each unit (default: one group, the whole design).
 
     ``present`` (strata x statistics, bool) says which strata have rows of each statistic's domain
     and ``psu_present`` how many PSUs (default: all strata, all PSUs). With ``domain_lonely`` (R
@@ -122,13 +129,120 @@ def stratified_covariance(
         return (dev * weight[:, None]).T @ dev
     lonely = ((n_h == 1) & ~certain)[:, None] | one_in_domain
     excluded = lonely & present
-    n_present = present.sum(axis=0)
-    n_kept = n_present - excluded.sum(axis=0)
-    # a domain whose strata are all lonely has no variance estimate: NaN, as R (0 * H / 0)
+    group = np.zeros(n_strata, dtype=np.int64) if groups is None else groups
+    n_groups = int(group.max(initial=-1)) + 1
+    n_present = np.zeros((n_groups, k))
+    n_kept = np.zeros((n_groups, k))
+    np.add.at(n_present, group, present.astype(float))
+    np.add.at(n_kept, group, (present & ~excluded).astype(float))
+    # a group whose strata are all lonely has no variance estimate: NaN, as R (0 * H / 0);
+    # a group with no stratum in the domain (a later stage) is not visited by R: 0
     with np.errstate(divide="ignore", invalid="ignore"):
         root = np.sqrt(np.where(n_kept > 0, n_present / np.maximum(n_kept, 1), np.nan))
+    if groups is not None:
+        root[n_present == 0] = 0.0
     dev = (totals - means[strata_of_psu]) * (~excluded)[strata_of_psu]
-    return ((dev * weight[:, None]).T @ dev) * root[:, None] * root[None, :]
+    dev = dev * root[group[strata_of_psu]]
+    return (dev * weight[:, None]).T @ dev
+
+
+@dataclass(frozen=True)
+class LaterStage:
+    """Stage ``s >= 2`` of a multistage design: units sampled within strata of the units above.
+
+    Attributes
+    ----------
+    number : int
+        The stage's number (2, 3, ...), for messages.
+    units : ndarray
+        Code (0..K-1) of each row's unit at this stage; units are nested in the units above.
+    strata_of_unit : ndarray
+        Stratum code (0..S-1) of each unit; strata are nested in the units of the stage above.
+    parent_of_stratum : ndarray
+        Code of the unit of the stage above that holds each stratum.
+    population : ndarray or None
+        Population size of each stratum (``N``: units in the population of that stratum); None: no
+        finite-population correction given, so the design's variance stops at the stage above
+        (its units are taken as ultimate clusters).
+    """
+
+    number: int
+    units: np.ndarray
+    strata_of_unit: np.ndarray
+    parent_of_stratum: np.ndarray
+    population: np.ndarray | None
+
+    @property
+    def n_units(self) -> int:
+        return self.strata_of_unit.size
+
+    @property
+    def n_strata(self) -> int:
+        return self.parent_of_stratum.size
+
+    @property
+    def sample_sizes(self) -> np.ndarray:
+        """Number of sampled units in each stratum (float)."""
+        return np.bincount(self.strata_of_unit, minlength=self.n_strata).astype(float)
+
+
+class _StageLabels:
+    """Message labels of a later stage's strata, built only when a message needs one."""
+
+    def __init__(self, stage: LaterStage) -> None:
+        self._stage = stage
+
+    def __getitem__(self, i: int) -> str:
+        parent = int(self._stage.parent_of_stratum[i])
+        return f"stage {self._stage.number}: stratum {int(i)} within unit {parent} of stage " \
+            f"{self._stage.number - 1}"
+
+
+def later_stage_covariance(
+    stage_totals: Sequence[np.ndarray],
+    stages: Sequence[LaterStage],
+    fraction: np.ndarray,
+    lonely_psu: LonelyPsu,
+    *,
+    presence: Sequence[tuple[np.ndarray, np.ndarray] | None] | None = None,
+    domain_lonely: bool = False,
+) -> np.ndarray | None:
+    """The stages after the first of R's multistage variance (``svyrecvar``), unrolled.
+
+    R's recursion adds, for every sampled unit ``i`` of stage ``s - 1``, the variance of the
+    stage-``s`` unit totals within ``i`` times the sampling fractions of ``i`` and of its
+    ancestors. Unrolled, stage ``s`` adds
+
+    ``sum_g F_g sum_(h in g) (1 - n_h / N_h) n_h / (n_h - 1) sum_j (t_hj - tbar_h)^2``
+
+    over the units ``g`` of stage ``s - 1``, their strata ``h`` at stage ``s`` and the totals
+    ``t_hj`` of the ``n_h`` sampled units ``j`` of ``h``, with ``F_g = prod_(r < s) n_r / N_r``
+    along ``g``'s ancestry. Lonely units follow ``lonely_psu`` within each stratum and, for
+    ``average``, within each unit ``g`` (R's ``onestage`` inside the recursion). The stages end
+    at the first one without a population size.
+
+    ``stage_totals`` holds the unit totals (units x statistics) of each stage, ``fraction`` the
+    first-stage sampling fraction of each PSU and ``presence`` per stage the (strata x
+    statistics) flags and unit counts of a domain (see :func:`stratified_covariance`). Returns
+    None when no later stage has a population size.
+    """
+    cov = None
+    for s, (stage, totals) in enumerate(zip(stages, stage_totals, strict=True)):
+        if stage.population is None:
+            break
+        weights = fraction[stage.parent_of_stratum]
+        present, psu_present = (None, None) if presence is None or presence[s] is None \
+            else presence[s]
+        term = stratified_covariance(
+            totals, stage.strata_of_unit, stage.n_strata, stage.population, lonely_psu,
+            _StageLabels(stage), present=present, psu_present=psu_present,  # type: ignore[arg-type]
+            domain_lonely=domain_lonely, weights=weights, groups=stage.parent_of_stratum,
+        )
+        cov = term if cov is None else cov + term
+        # the fraction of each unit of this stage: its stratum's n / N times its ancestors'
+        own = stage.sample_sizes / stage.population
+        fraction = (weights * own)[stage.strata_of_unit]
+    return cov
 
 
 def stratified_variances(
