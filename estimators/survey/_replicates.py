@@ -643,26 +643,53 @@ def _rescaled_half_sample(
     rng: np.random.Generator,
     mse: bool,
 ) -> ReplicateDesign:
-    """Preston's rescaled bootstrap at the first stage (R ``mrbweights`` with one stage).
+    """Preston's multistage rescaled bootstrap (R ``mrbweights``) over every stage with an fpc.
 
-    In every stratum and replicate, ``m = floor(n_h / 2)`` PSUs are kept at random without
-    replacement; multipliers ``1 - lambda + lambda (n_h / m) 1[kept]`` with
-    ``lambda = sqrt(m (1 - f_h) / (n_h - m))`` (a stratum with one PSU gets multiplier 1);
-    ``scale = 1``, ``rscales = 1 / (R - 1)``.
+    At each stage, in every stratum (within the units of the stage above) and replicate,
+    ``m = floor(n / 2)`` of its ``n`` units are kept at random without replacement. Unit ``j``
+    of stage ``s`` adds ``c_j (1 - lambda_s + lambda_s (n / m) 1[j kept]) - c_j`` to the
+    multiplier of its rows, with ``lambda_s = sqrt(F_s m (1 - f_s) / (n - m))``, ``f_s = n / N``
+    the stratum's sampling fraction, ``F_s`` the product of the sampling fractions of the
+    units above it (1 at the first stage) and ``c_j`` the product of ``sqrt(n_r / m_r) 1[kept]``
+    over its ancestors ``r`` (1 at the first stage). A stratum with one unit adds nothing, for
+    its unit nor below it. ``scale = 1``, ``rscales = 1 / (R - 1)``.
     """
-    n_psu = len(strata_of_psu)
-    factors = np.ones((n_psu, R))
-    for h in range(design.n_strata):
-        members = np.flatnonzero(strata_of_psu == h)
-        n = len(members)
-        m = n // 2
-        if m == 0:
-            continue
-        lam = np.sqrt(m * max(1.0 - fraction[h], 0.0) / (n - m))
-        kept = np.argsort(rng.random((n, R)), axis=0) < m  # m PSUs per replicate, uniformly
-        factors[members] = 1.0 - lam + lam * (n / m) * kept
+    levels = [(design.psu_codes, strata_of_psu, n_h.astype(float), fraction, np.ones(design.n_strata))]
+    above = fraction[strata_of_psu]  # sampling fraction of each PSU
+    for stage in design._fpc_stages():
+        assert stage.population is not None
+        cumulative = above[stage.parent_of_stratum]
+        own = stage.sample_sizes / stage.population
+        levels.append((stage.units, stage.strata_of_unit, stage.sample_sizes, own, cumulative))
+        above = (cumulative * own)[stage.strata_of_unit]
+    rows = levels[-1][0]
+    carry = np.ones((int(levels[0][0].max(initial=-1)) + 1, R))
+    parent = np.arange(carry.shape[0])
+    factors = None
+    for i, (units, strata, sizes, f, cumulative) in enumerate(levels):
+        n_units = strata.size
+        if i > 0:  # each unit of this stage inherits its parent unit's carry
+            parent = np.zeros(n_units, dtype=np.int64)
+            parent[units] = levels[i - 1][0]
+            carry = carry[parent]
+            factors = factors[parent]
+        n = sizes[strata]
+        m = np.floor(n / 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            lam = np.where(m > 0, np.sqrt(cumulative[strata] * m * np.maximum(1.0 - f[strata], 0.0)
+                                          / (n - m)), 0.0)
+        # m of the n units of each stratum kept: ranks of uniform keys within the stratum
+        keys = strata[:, None] + rng.random((n_units, R))
+        ranks = np.argsort(np.argsort(keys, axis=0, kind="stable"), axis=0, kind="stable")
+        start = np.concatenate(([0], np.cumsum(np.bincount(strata, minlength=sizes.size))))
+        kept = (ranks - start[strata][:, None]) < m[:, None]
+        ratio = np.where(m > 0, n / np.maximum(m, 1.0), 0.0)
+        term = carry * (lam[:, None] * (ratio[:, None] * kept - 1.0))
+        factors = 1.0 + term if factors is None else factors + term
+        carry = carry * (np.sqrt(ratio)[:, None] * kept)
+    assert factors is not None
     return ReplicateDesign(
-        design, factors, design.psu_codes, method="mrb", scale=1.0,
+        design, factors, rows, method="mrb", scale=1.0,
         rscales=np.full(R, 1.0 / (R - 1)), mse=mse, combined=False,
     )
 
