@@ -125,17 +125,25 @@ class SurveyDesign(TaylorDesign):
         labels must be unique because weights are aligned to them.
     weights : str, array-like, Series or None
         Design (base) weights: a column name, values aligned to the rows, or ``None``: then the
-        weights implied by ``fpc`` (``N_h / n_h``, the inverse first-stage sampling fraction, as R
-        ``svydesign`` without ``weights``), or 1 without ``fpc``.
+        weights implied by ``fpc`` (``N_h / n_h``, the inverse first-stage sampling fraction, times
+        ``N / n`` of every later stage with an fpc, as R ``svydesign`` without ``weights``), or 1
+        without ``fpc``.
     strata : str or list of str, optional
         Column(s) whose joint levels are the strata.
-    psu : str, optional
+    psu : str or list, optional
         Column identifying primary sampling units (clusters), e.g. the participant id when one
-        person gives many ratings. PSU labels are taken as nested within strata.
-    fpc : str or float, optional
+        person gives many ratings. PSU labels are taken as nested within strata. A list names
+        the units of every stage, first stage first (R ``svydesign(id = ~psu + ssu + tsu)``),
+        e.g. ``["district", "school", "class"]``; each stage's labels are taken as nested in the
+        units of the stage above (a tuple entry: the joint levels of several columns).
+    fpc : str, float or list, optional
         Finite-population correction at the first stage: either the population size (values > 1:
         number of PSUs in the stratum, or of units when there is no PSU) or the sampling fraction
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
+        With ``psu`` given per stage: a list with one entry per stage (column, number or
+        ``None``), each the population size of, or the fraction sampled in, the stratum of that
+        stage (constant within it). The variance stops at the first stage without one: its
+        units and those below are the ultimate clusters of the stage above.
     pps : {"brewer", "overton", "hartley_rao", "joint_probabilities"}, optional
         PSUs drawn with probability proportional to size without replacement, ``fpc`` holding
         each PSU's inclusion probability ``pi_i`` (weights ``1 / pi`` when none are given), with
@@ -159,15 +167,27 @@ class SurveyDesign(TaylorDesign):
         population (values > 1) or the fraction sampled, constant within a PSU (R's second
         ``fpc`` term). With ``fpc`` and ``ssu_fpc`` the variance adds the second stage (R's
         default multistage variance) and, without ``weights``, the weights are
-        ``N_h / n_h * M_i / m_i``.
+        ``N_h / n_h * M_i / m_i``. The same as ``psu=[psu, ssu]``, ``fpc=[fpc, ssu_fpc]``.
+    stage_strata : str or list, optional
+        Strata of the later stages, within the units of the stage above (R's later ``strata``
+        terms, ``svydesign(strata = ~s1 + s2)``): one column (or ``None``) per stage after the
+        first, a string for the second stage. Without: one stratum per unit of the stage above.
 
     Notes
     -----
     The variance estimators treat PSUs as drawn with replacement within strata (the usual
-    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given. With a
-    second stage (``ssu`` and ``ssu_fpc``) and a first-stage ``fpc`` they add, as R's
-    ``svyrecvar``, ``sum_i (n_h / N_h) (1 - m_i / M_i) m_i / (m_i - 1) sum_j (t_ij - tbar_i)^2``
-    over PSUs ``i`` and their second-stage unit totals ``t_ij``.
+    ultimate-cluster approximation), with the first-stage fpc ``1 - n_h / N_h`` when given. With
+    later stages and their fpcs they use R's default multistage variance (``svyrecvar``): stage
+    ``s`` adds, over the units ``g`` of stage ``s - 1`` and the strata ``k`` of stage ``s`` in them,
+
+    ``F_g (1 - n_k / N_k) n_k / (n_k - 1) sum_j (t_kj - tbar_k)^2``
+
+    with ``t_kj`` the totals of the ``n_k`` sampled units of stratum ``k`` (of ``N_k``) and
+    ``F_g`` the product of the sampling fractions ``n / N`` of ``g`` and its ancestors: for two
+    stages, ``sum_i (n_h / N_h) (1 - m_i / M_i) m_i / (m_i - 1) sum_j (t_ij - tbar_i)^2`` over
+    PSUs ``i`` and their second-stage unit totals ``t_ij``. Lonely units of later stages follow
+    ``lonely_psu`` as R's ``survey.lonely.psu`` does there (``"average"`` gives NaN, as R, when
+    a unit holds only lonely strata).
 
     References
     ----------
@@ -181,6 +201,18 @@ class SurveyDesign(TaylorDesign):
     >>> d = SurveyDesign(df, weights="w", psu="user")
     >>> d.n_psu
     3
+
+    Three stages (districts, schools, pupils) with each stage's population size:
+
+    >>> pupils = pd.DataFrame({"district": [1, 1, 1, 1, 2, 2, 2, 2],
+    ...                        "school": [1, 1, 2, 2, 1, 1, 2, 2], "pupil": [1, 2] * 4,
+    ...                        "N1": 10, "N2": 5, "N3": 30,
+    ...                        "y": [3.0, 4, 6, 5, 2, 3, 4, 8]})
+    >>> d3 = SurveyDesign(pupils, psu=["district", "school", "pupil"], fpc=["N1", "N2", "N3"])
+    >>> float(d3.weight_array[0])  # 10/2 * 5/2 * 30/2
+    187.5
+    >>> round(float(d3.total("y").std_error[0]), 4)  # R: 593.4802
+    593.4802
     """
 
     __slots__ = (
@@ -363,7 +395,9 @@ class SurveyDesign(TaylorDesign):
             out.append(stage)
         return tuple(out)
 
-    def _resolve_stages(self, later: list[tuple[int, str, Any, Any, Any]]) -> tuple[LaterStage, ...]:
+    def _resolve_stages(
+        self, later: list[tuple[int, str, Any, Any, Any]]
+    ) -> tuple[LaterStage, ...]:
         """Units, strata and population sizes of the stages after the first, nested in the
         units of the stage above (R ``svydesign(id = ~psu + ssu + ...)``)."""
         parent = self._psu_codes

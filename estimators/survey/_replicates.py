@@ -544,9 +544,10 @@ def replicate_design(
         bootstrap drawing ``n_h - 1`` PSUs with replacement per stratum,
         ``multiplier = 1 - lambda + lambda n_h/(n_h - 1) m_hi`` with ``lambda = sqrt(1 - f_h)``
         (``lambda = 1`` without fpc, as R ``type="subbootstrap"``), ``scale = 1/(R - 1)``.
-        ``mrb``: Preston's multistage rescaled bootstrap at the first stage (R
-        ``type="mrbbootstrap"`` for a one-stage design): half of each stratum's PSUs kept per
-        replicate, rescaled so that the variance of a total is the Taylor variance with fpc.
+        ``mrb``: Preston's multistage rescaled bootstrap (R ``type="mrbbootstrap"``): at every
+        stage with an fpc (the first stage only without fpc), half of the units of each stratum
+        kept per replicate and rescaled, so that on average over the replicates the variance of
+        a total is the multistage Taylor variance with the fpcs of every stage (see Notes).
     replicates : int
         Number of bootstrap (and ``mrb``) replicates.
     fay_rho : float
@@ -573,9 +574,17 @@ def replicate_design(
 
     Notes
     -----
-    Replicate multipliers are stored per PSU (n_psu x R). Estimates multiply the design's base
-    weights by them and re-run every weighting step's vectorised ``reweight`` on the (n x R) block,
-    in column chunks to bound memory.
+    Replicate multipliers are stored per PSU (n_psu x R; ``mrb`` with later stages: per unit of
+    the last stage with an fpc). Estimates multiply the design's base weights by them and re-run
+    every weighting step's vectorised ``reweight`` on the (n x R) block, in column chunks to bound
+    memory.
+
+    ``mrb`` (Preston 2009): at stage ``s``, in each stratum of ``n`` units (``N`` in the
+    population, ``f = n / N``) and each replicate, ``m = floor(n / 2)`` units are kept at random;
+    unit ``j`` adds ``c_j lambda (n / m 1[j kept] - 1)`` to the multiplier of its rows, with
+    ``lambda = sqrt(F m (1 - f) / (n - m))``, ``F`` the product of the sampling fractions of the
+    units above ``j`` and ``c_j`` the product of ``sqrt(n_r / m_r) 1[kept]`` over them (both 1 at
+    the first stage). A stratum with a single unit adds nothing, for it nor below it (as R).
 
     References
     ----------
@@ -583,6 +592,8 @@ def replicate_design(
     *JASA* 83, 231–241. Rao, J. N. K., Wu, C. F. J. and Yue, K. (1992). Some recent work on
     resampling methods for complex surveys. *Survey Methodology* 18, 209–217.
     Judkins, D. R. (1990). Fay's method for variance estimation. *J. Official Statistics* 6, 223–239.
+    Preston, J. (2009). Rescaled bootstrap for stratified multistage sampling. *Survey
+    Methodology* 35, 227–234.
 
     Examples
     --------
@@ -592,6 +603,17 @@ def replicate_design(
     >>> rd = replicate_design(SurveyDesign(df, psu="psu"), method="jk1")
     >>> rd.n_replicates, round(float(rd.mean("y").std_error[0]), 6)
     (3, 1.154701)
+
+    Preston's bootstrap over both stages of a two-stage design (random; its variance of a total
+    is the Taylor variance on average over the replicates):
+
+    >>> two = pd.DataFrame({"y": [1.0, 2, 4, 3, 5, 6, 8, 7], "psu": [1, 1, 1, 1, 2, 2, 3, 3],
+    ...                     "ssu": [1, 1, 2, 2, 1, 2, 1, 2], "N1": 6, "N2": 4})
+    >>> d2 = SurveyDesign(two, psu=["psu", "ssu"], fpc=["N1", "N2"])
+    >>> mrb = replicate_design(d2, method="mrb", replicates=4000, rng=1)
+    >>> ratio = mrb.total("y").std_error[0] ** 2 / d2.total("y").std_error[0] ** 2
+    >>> bool(abs(ratio - 1) < 0.1)
+    True
     """
     if not isinstance(design, TaylorDesign):
         fail(ValidationError, "design", "must be a SurveyDesign", bad=[type(design).__name__])
