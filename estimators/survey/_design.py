@@ -142,8 +142,8 @@ class SurveyDesign(TaylorDesign):
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
         With ``psu`` given per stage: a list with one entry per stage (column, number or
         ``None``), each the population size of, or the fraction sampled in, the stratum of that
-        stage (constant within it). The variance stops at the first stage without one: its
-        units and those below are the ultimate clusters of the stage above.
+        stage (constant within it). The variance stops at the first stage without one (the
+        units of the stage above it are then the ultimate clusters).
     pps : {"brewer", "overton", "hartley_rao", "joint_probabilities"}, optional
         PSUs drawn with probability proportional to size without replacement, ``fpc`` holding
         each PSU's inclusion probability ``pi_i`` (weights ``1 / pi`` when none are given), with

@@ -129,12 +129,17 @@ def stratified_covariance(
         return (dev * weight[:, None]).T @ dev
     lonely = ((n_h == 1) & ~certain)[:, None] | one_in_domain
     excluded = lonely & present
-    group = np.zeros(n_strata, dtype=np.int64) if groups is None else groups
-    n_groups = int(group.max(initial=-1)) + 1
-    n_present = np.zeros((n_groups, k))
-    n_kept = np.zeros((n_groups, k))
-    np.add.at(n_present, group, present.astype(float))
-    np.add.at(n_kept, group, (present & ~excluded).astype(float))
+    if groups is None:
+        group = np.zeros(n_strata, dtype=np.int64)
+        n_present = present.sum(axis=0, keepdims=True)
+        n_kept = n_present - excluded.sum(axis=0, keepdims=True)
+    else:
+        group = groups
+        n_groups = int(group.max(initial=-1)) + 1
+        n_present = np.zeros((n_groups, k))
+        n_kept = np.zeros((n_groups, k))
+        np.add.at(n_present, group, present.astype(float))
+        np.add.at(n_kept, group, (present & ~excluded).astype(float))
     # a group whose strata are all lonely has no variance estimate: NaN, as R (0 * H / 0);
     # a group with no stratum in the domain (a later stage) is not visited by R: 0
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -6,7 +6,8 @@
 # districts in two second-stage strata, pupils within schools) with the population sizes of every
 # stage, written to survey_multistage.csv; survey_multistage_lonely.csv is the same sample with
 # one district keeping a single school and one school a single pupil (lonely units at stages 2
-# and 3). Writes survey_multistage.json: one entry per case with R's call and its values. CI never
+# and 3), survey_multistage_lonely_strata.csv with one district keeping a single school of one
+# kind (a lonely stage-2 stratum next to one that is not). Writes survey_multistage.json: one entry per case with R's call and its values. CI never
 # runs R; it reads the JSON.
 suppressPackageStartupMessages({
   library(survey)
@@ -63,8 +64,16 @@ first_pupil <- lonely$psu == 7 & lonely$ssu == "pu1"
 lonely <- lonely[!(first_pupil & lonely$tsu != 1), ]
 write.csv(lonely, file.path(out_dir, "survey_multistage_lonely.csv"), row.names = FALSE)
 
+# a lonely school among several strata: district 4 keeps a single private school (with stage-2
+# strata, its private stratum is lonely and its public one is not)
+private4 <- ms$psu == 4 & ms$s2 == "private"
+lonely_strata <- ms[!(private4 & ms$ssu != ms$ssu[private4][1]), ]
+write.csv(lonely_strata, file.path(out_dir, "survey_multistage_lonely_strata.csv"), row.names = FALSE)
+
 ms <- read.csv(file.path(out_dir, "survey_multistage.csv"), stringsAsFactors = TRUE)
 lonely <- read.csv(file.path(out_dir, "survey_multistage_lonely.csv"), stringsAsFactors = TRUE)
+lonely_strata <- read.csv(file.path(out_dir, "survey_multistage_lonely_strata.csv"),
+                          stringsAsFactors = TRUE)
 
 cases <- list()
 put <- function(name, call, ...) {
@@ -117,6 +126,11 @@ for (opt in c("adjust", "average", "certainty", "remove")) {
     d <- svydesign(id = ~psu + ssu + tsu, strata = ~s1, fpc = ~N1 + N2 + N3, data = lonely)
     summarise(sprintf("lonely/%s/%s", opt, tolower(dl)),
               sprintf("options(survey.lonely.psu='%s', survey.adjust.domain.lonely=%s); svydesign(id=~psu+ssu+tsu, strata=~s1, fpc=~N1+N2+N3, data=lonely)", opt, dl),
+              suppressWarnings(d))
+    d <- svydesign(id = ~psu + ssu + tsu, strata = ~s1 + s2, fpc = ~N1 + N2s + N3,
+                   data = lonely_strata)
+    summarise(sprintf("lonely_strata/%s/%s", opt, tolower(dl)),
+              sprintf("options(survey.lonely.psu='%s', survey.adjust.domain.lonely=%s); svydesign(id=~psu+ssu+tsu, strata=~s1+s2, fpc=~N1+N2s+N3, data=lonely_strata)", opt, dl),
               suppressWarnings(d))
   }
 }
