@@ -101,6 +101,19 @@ def test_three_stage_designs_equal_r(name: str) -> None:
     _assert_close(_check_all(_design(name), CASES[f"design/{name}"]))
 
 
+def test_calibrated_three_stage_design_equal_r() -> None:
+    case = CASES["calibrated/three_stage"]
+    totals = case["totals"]
+    population = totals["(Intercept)"]
+    fit = est.calibrate(
+        _design("three_stage"),
+        {"kind": {"public": totals["kindpublic"], "private": population - totals["kindpublic"]},
+         "x": totals["x"]},
+        tol=1e-13,
+    )
+    _assert_close(_check_all(fit.design, case))
+
+
 @pytest.mark.parametrize("lonely_psu", ["adjust", "average", "certainty", "remove"])
 @pytest.mark.parametrize("domain", [False, True])
 def test_lonely_units_at_later_stages_equal_r(lonely_psu: str, domain: bool) -> None:
