@@ -142,7 +142,8 @@ class SurveyDesign(TaylorDesign):
         (values in (0, 1]), as in R ``survey::svydesign``. Must be constant within a stratum.
         With ``psu`` given per stage: a list with one entry per stage (column, number or
         ``None``), each the population size of, or the fraction sampled in, the stratum of that
-        stage (constant within it). The variance stops at the first stage without one (the
+        stage (constant within it); ``inf`` at a later stage: sampled with replacement there
+        (its variance without correction, none from the stages below, as R's ``Inf``). The variance stops at the first stage without one (the
         units of the stage above it are then the ultimate clusters).
     pps : {"brewer", "overton", "hartley_rao", "joint_probabilities"}, optional
         PSUs drawn with probability proportional to size without replacement, ``fpc`` holding
@@ -287,6 +288,10 @@ class SurveyDesign(TaylorDesign):
             # R svydesign: without weights, the sampling probabilities come from the fpc
             implied = self._fpc / self._psu_per_stratum()[self._strata_codes]
             for stage in self._fpc_stages():  # later stages: times N / n of each
+                if np.isinf(stage.population).any():
+                    fail(DesignError, "weights", f"cannot be implied by an infinite fpc at stage "
+                         f"{stage.number}", bad=[None],
+                         fix="Pass weights= (as R, which cannot compute them either).")
                 per_unit = (stage.population / stage.sample_sizes)[stage.strata_of_unit]
                 implied = implied * per_unit[stage.units]
             implied.setflags(write=False)
@@ -447,14 +452,17 @@ class SurveyDesign(TaylorDesign):
         self, fpc: Any, row_strata: np.ndarray, sampled: np.ndarray, name: str, number: int
     ) -> np.ndarray:
         """Population size of each stratum of a later stage from a column, number or array of
-        population sizes (> 1) or sampling fractions (in (0, 1])."""
+        population sizes (> 1; ``inf``: sampled with replacement) or sampling fractions."""
         if isinstance(fpc, str):
             check_columns(self._data, [fpc], name)
-            values = as_float_array(self._data[fpc].to_numpy(), name, positive=True)
-        elif np.ndim(fpc) == 0:
-            values = np.full(len(self._data), check_positive(fpc, name))
-        else:
-            values = as_float_array(fpc, name, length=len(self._data), positive=True)
+            fpc = self._data[fpc].to_numpy()
+        if np.ndim(fpc) == 0:
+            fpc = np.full(len(self._data), fpc)
+        values = as_float_array(fpc, name, length=len(self._data), positive=True, finite=False)
+        if np.isnan(values).any():
+            fail(ValidationError, name, "must not contain missing values",
+                 bad=list(self._data.index[np.isnan(values)]),
+                 fix="Give every row its stage's population size or sampling fraction.")
         lo = np.full(sampled.size, np.inf)
         hi = np.full(sampled.size, -np.inf)
         np.minimum.at(lo, row_strata, values)

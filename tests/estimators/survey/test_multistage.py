@@ -49,7 +49,7 @@ def _fractions(df: pd.DataFrame) -> pd.DataFrame:
     n1 = df.groupby("s1")["psu"].transform("nunique")
     n2 = df.groupby("psu")["ssu"].transform("nunique")
     n3 = df.groupby(["psu", "ssu"])["tsu"].transform("size")
-    return df.assign(f1=n1 / df["N1"], f2=n2 / df["N2"], f3=n3 / df["N3"])
+    return df.assign(f1=n1 / df["N1"], f2=n2 / df["N2"], f3=n3 / df["N3"], inf=np.inf)
 
 
 DESIGNS: dict[str, dict[str, Any]] = {
@@ -58,6 +58,10 @@ DESIGNS: dict[str, dict[str, Any]] = {
     "three_stage_strata": dict(strata="s1", psu=STAGES, fpc=["N1", "N2s", "N3"],
                                stage_strata=["s2"]),
     "three_stage_weighted": dict(strata="s1", psu=STAGES, fpc=["N1", "N2", "N3"], weights="w"),
+    "third_stage_with_replacement": dict(strata="s1", psu=STAGES, fpc=["N1", "N2", np.inf],
+                                         weights="w"),
+    "second_stage_with_replacement": dict(strata="s1", psu=STAGES, fpc=["N1", "inf", "N3"],
+                                          weights="w"),
     "two_stage_of_three": dict(strata="s1", psu="psu", fpc="N1", ssu="ssu", ssu_fpc="N2"),
 }
 
@@ -149,6 +153,16 @@ def test_a_stage_without_fpc_ends_the_variance_at_the_stage_above() -> None:
                            fpc=["N1", "N2", None])
     plain = est.SurveyDesign(MS, weights=w, strata="s1", psu=["psu", "ssu"], fpc=["N1", "N2"])
     assert rel(est.total(two, "y").std_error, est.total(plain, "y").std_error) < 1e-12
+
+
+def test_weights_cannot_be_implied_by_an_infinite_fpc() -> None:
+    with pytest.raises(est.DesignError, match="weights: cannot be implied by an infinite fpc at"):
+        est.SurveyDesign(MS, strata="s1", psu=STAGES, fpc=["N1", "N2", np.inf])
+
+
+def test_later_stage_fpc_must_not_be_missing() -> None:
+    with pytest.raises(est.ValidationError, match="fpc: must not contain missing values"):
+        est.SurveyDesign(MS, strata="s1", psu=STAGES, fpc=["N1", "N2", np.nan])
 
 
 def test_fpc_needs_one_entry_per_stage() -> None:

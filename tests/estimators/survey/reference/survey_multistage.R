@@ -113,6 +113,14 @@ designs <- list(
     "svydesign(id=~psu+ssu+tsu, strata=~s1, fpc=~N1+N2+N3, weights=~I(1.1 + x / 100), data=ms)",
     svydesign(id = ~psu + ssu + tsu, strata = ~s1, fpc = ~N1 + N2 + N3,
               weights = ~I(1.1 + x / 100), data = ms)),
+  third_stage_with_replacement = list(
+    "svydesign(id=~psu+ssu+tsu, strata=~s1, fpc=~N1+N2+I(Inf*N3), weights=~I(1.1 + x / 100), data=ms)",
+    svydesign(id = ~psu + ssu + tsu, strata = ~s1, fpc = ~N1 + N2 + I(Inf * N3),
+              weights = ~I(1.1 + x / 100), data = ms)),
+  second_stage_with_replacement = list(
+    "svydesign(id=~psu+ssu+tsu, strata=~s1, fpc=~N1+I(Inf*N2)+N3, weights=~I(1.1 + x / 100), data=ms)",
+    svydesign(id = ~psu + ssu + tsu, strata = ~s1, fpc = ~N1 + I(Inf * N2) + N3,
+              weights = ~I(1.1 + x / 100), data = ms)),
   two_stage_of_three = list(
     "svydesign(id=~psu+ssu, strata=~s1, fpc=~N1+N2, data=ms)",
     svydesign(id = ~psu + ssu, strata = ~s1, fpc = ~N1 + N2, data = ms))
