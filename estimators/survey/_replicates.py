@@ -286,8 +286,11 @@ class ReplicateDesign(Design):
         return np.concatenate(parts, axis=1)
 
     def _atoms(self) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, int, Callable]]] | None:
-        """Rows collapsed to (PSU x weighting cells) atoms, with each step's cell solver; or None."""
-        if self._combined or not np.array_equal(self._index, self.design.psu_codes):
+        """Rows collapsed to (replicate unit x weighting cells) atoms, with each step's cell
+        solver; or None. The replicate units are the PSUs (``mrb`` with later stages: the units of
+        the last stage it perturbs)."""
+        if self._combined or (self.method != "mrb"
+                              and not np.array_equal(self._index, self.design.psu_codes)):
             return None
         solvers = []
         for step in self.design.weighting_steps:
@@ -295,11 +298,11 @@ class ReplicateDesign(Design):
             if solver is None:
                 return None
             solvers.append(solver)
-        row_atom = _combine_codes([self.design.psu_codes] + [cells for cells, _, _ in solvers])
+        row_atom = _combine_codes([self._index] + [cells for cells, _, _ in solvers])
         n_atoms = int(row_atom.max(initial=-1)) + 1
         first = np.zeros(n_atoms, dtype=np.int64)
         first[row_atom[::-1]] = np.arange(len(row_atom))[::-1]
-        atom_psu = self.design.psu_codes[first]
+        atom_psu = self._index[first]
         steps = [(cells[first], n_cells, solve) for cells, n_cells, solve in solvers]
         return row_atom, atom_psu, steps
 
@@ -534,7 +537,9 @@ def replicate_design(
     Parameters
     ----------
     design : SurveyDesign
-        Strata, PSUs and fpc define the replicates; its weighting steps are re-run on each.
+        Strata, PSUs and fpc define the replicates; its weighting steps are re-run on each. Of a
+        multistage design, ``jk1``, ``jkn``, ``brr``, ``fay`` and ``bootstrap`` use the first
+        stage and its fpc (as R, which drops the later fpcs), ``mrb`` every stage with an fpc.
     method : {"jk1", "jkn", "brr", "fay", "bootstrap", "mrb"}
         ``jk1``: delete-one-PSU jackknife for unstratified designs, ``scale = (1 - f)(n - 1)/n``
         (R ``as.svrepdesign(type="JK1")``, fpc included as R does). ``jkn``: stratified jackknife,

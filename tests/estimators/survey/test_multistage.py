@@ -256,3 +256,19 @@ def test_mrb_without_fpc_uses_the_first_stage_only() -> None:
     for p in np.unique(psu):
         block = factors[psu == p]
         assert np.allclose(block, block[0])
+
+
+def test_mrb_on_a_raked_three_stage_design_reruns_the_raking_per_replicate() -> None:
+    d = _design("three_stage")
+    fit = est.rake(d, {"kind": {"public": 3700, "private": 3800},
+                       "dom": {"girls": 3600, "boys": 3900}})
+    rd = fit.design.with_replicates("mrb", replicates=200, rng=2)
+    se = est.mean(rd, "y", by="s1").std_error
+    weights = rd.replicate_weights()  # the raking re-run on each replicate, row by row
+    y, s1 = d.data["y"].to_numpy(), d.data["s1"].to_numpy()
+    want = []
+    for level in ["A", "B", "C"]:
+        rows = s1 == level
+        means = (weights[rows] * y[rows, None]).sum(axis=0) / weights[rows].sum(axis=0)
+        want.append(np.sqrt(((means - means.mean()) ** 2).sum() / 199))
+    assert rel(se, want) < 1e-9
