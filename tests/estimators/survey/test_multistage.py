@@ -235,6 +235,14 @@ def test_mrb_variance_is_the_multistage_taylor_variance_on_average(name: str, va
     assert abs(mrb - r_mrb) < 4 * np.hypot(mc_se, r_mc_se)
 
 
+def test_mrb_variance_on_r_two_stage_mu284_is_the_taylor_variance_on_average() -> None:
+    mu = pd.read_csv(REF / "survey_mu284.csv")
+    d = est.SurveyDesign(mu, psu="id1", fpc="n1", ssu="id2", ssu_fpc="n2")
+    taylor = est.total(d, "y1").std_error[0] ** 2
+    mrb, mc_se = _mrb_variance(d, "y1", 20_000, rng=11)
+    assert abs(mrb - taylor) < 4 * mc_se and abs(mrb / taylor - 1) < 0.03
+
+
 def test_mrb_later_stage_multipliers() -> None:
     d = _design("three_stage")
     rd = d.with_replicates("mrb", replicates=50, rng=3)
