@@ -3,8 +3,9 @@
 Everything here works on numpy arrays (and scipy sparse matrices) that the public functions in
 :mod:`estimators.survey` have already validated. The conventions follow R ``survey``
 (``svyrecvar``/``onestage``/``onestrat``): PSUs are treated as drawn with replacement within strata,
-with the first-stage finite-population correction ``f_h = (N_h - n_h) / N_h``; after calibration the
-linearised variable is replaced by its residuals from the calibration model.
+with the first-stage finite-population correction ``f_h = (N_h - n_h) / N_h``, plus R's recursive
+terms of the later stages of a multistage design (:func:`later_stage_covariance`); after calibration
+the linearised variable is replaced by its residuals from the calibration model.
 """
 
 from __future__ import annotations
