@@ -34,7 +34,9 @@ from estimators.errors import (
 )
 
 if TYPE_CHECKING:  # the names as static tools see them; at run time they load on first use
-    from estimators import datasets, survey, weighting
+    from estimators import datasets
+    from estimators import survey as survey
+    from estimators import weighting as weighting
     from estimators.datasets import (
         PrismData,
         load_prism,
@@ -160,4 +162,60 @@ class _Package(types.ModuleType):
 
 sys.modules[__name__].__class__ = _Package
 
-__all__ = sorted([*errors.__all__, *_HOME, "datasets"])
+__all__: list[str] = [
+    "AggregationResult",
+    "BalanceResult",
+    "ColumnError",
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "DataWarning",
+    "DesignError",
+    "EquisampleError",
+    "EquisampleWarning",
+    "Estimate",
+    "ExtrapolationWarning",
+    "InfeasibleError",
+    "JuryPolicy",
+    "MarginError",
+    "PrismData",
+    "ReferenceWeightingResult",
+    "ReplicateDesign",
+    "RepresentativenessResult",
+    "StrengthModelResult",
+    "SurveyDesign",
+    "UtilityTable",
+    "ValidationError",
+    "WeightingResult",
+    "WelfareResult",
+    "WhoDecidesResult",
+    "adjust_to_reference",
+    "aggregate",
+    "answer_distribution",
+    "bradley_terry",
+    "calibrate",
+    "choice_sets",
+    "contrast",
+    "covariate_balance",
+    "datasets",
+    "load_prism",
+    "mean",
+    "pairwise_battles",
+    "plackett_luce",
+    "poststratify",
+    "proportion",
+    "proportion_interval",
+    "quantile",
+    "rake",
+    "ratio",
+    "read_prism_table",
+    "replicate_design",
+    "replicate_estimate",
+    "representativeness",
+    "total",
+    "trim",
+    "utility_table",
+    "utterances_from_conversations",
+    "variance",
+    "welfare",
+    "who_decides",
+]

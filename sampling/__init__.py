@@ -103,7 +103,7 @@ _HOME: dict[str, str] = {
 def _family(name: str) -> types.ModuleType:
     """Import one family sub-package (at the first use of any of its names)."""
     if name == "datasets":
-        import estimators.datasets
+        import estimators.datasets  # noqa: F401
 
         return sys.modules["estimators.datasets"]
     if name == "allocation":
@@ -137,4 +137,48 @@ def __dir__() -> list[str]:
     return sorted({*__all__, *_FAMILIES})
 
 
-__all__: list[str] = sorted(_HOME)
+__all__: list[str] = [
+    "SYNTHETIC_OPTIONS",
+    "AdaptiveAllocator",
+    "AdaptivePolicy",
+    "AllocationPlan",
+    "AllocationPolicy",
+    "Batch",
+    "ConveniencePolicy",
+    "Decision",
+    "Draw",
+    "EqualPolicy",
+    "Evaluation",
+    "GaussianRatings",
+    "LearningCurves",
+    "LewisWeights",
+    "Policy",
+    "PolicyContext",
+    "PolicySimulation",
+    "ProportionalPolicy",
+    "QuotaPlan",
+    "QuotaPolicy",
+    "QuotaTracker",
+    "SensitivityPolicy",
+    "SimpleRandomPolicy",
+    "StratumAllocation",
+    "Subset",
+    "alabama_paradox",
+    "allocate",
+    "apportion",
+    "bethel_allocation",
+    "controlled_round",
+    "design_quotas",
+    "fit_learning_curves",
+    "inclusion_probabilities_for",
+    "leverage_scores",
+    "lewis_weights",
+    "lp_sensitivities",
+    "mixed_scores",
+    "neyman_allocation",
+    "policy_context",
+    "root_leverage_scores",
+    "sensitivity_sample",
+    "simulate_policies",
+    "synthetic_population",
+]

@@ -274,7 +274,15 @@ def _prepare(
                     bad=[str(col.dtype)],
                     fix="Use proportion() for a categorical outcome, or convert with pd.to_numeric.",
                 )
-            values = col.to_numpy(dtype=float, na_value=np.nan)
+            if col.dtype == np.float64:
+                values = col.to_numpy()
+                low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
+                if -np.inf < low and high < np.inf:  # all finite (NaN fails both comparisons)
+                    columns[var] = values
+                    _check_magnitude_range(max(-low, high), var)
+                    continue
+            else:
+                values = col.to_numpy(dtype=float, na_value=np.nan)
             bad = ~np.isfinite(values)
             columns[var] = np.where(bad, 0.0, values)
             _check_magnitude(columns[var], var)
@@ -312,7 +320,7 @@ def _prepare(
         domain = codes.astype(np.int64)
     else:
         domain = np.zeros(n, dtype=np.int64)
-        labels = pd.DataFrame(index=range(1))
+        labels = _WHOLE_SAMPLE.copy()  # each result owns its labels
     domain = np.where(missing, -1, domain)
     weights = np.asarray(base.weight_array, dtype=float)
     prep = _Prepared(base, rep, weights, domain, labels, columns)
@@ -327,7 +335,10 @@ _SMALLEST_SCALE = 1e-150
 
 
 def _check_magnitude(values: np.ndarray, variable: Hashable) -> None:
-    largest = float(np.max(np.abs(values), initial=0.0))
+    _check_magnitude_range(float(np.max(np.abs(values), initial=0.0)), variable)
+
+
+def _check_magnitude_range(largest: float, variable: Hashable) -> None:
     if largest > _LARGEST_VALUE or 0.0 < largest < _SMALLEST_SCALE:
         fail(
             ValidationError,
@@ -341,11 +352,19 @@ def _check_magnitude(values: np.ndarray, variable: Hashable) -> None:
         )
 
 
+# The labels of a statistic without domains: one row, no columns (copied: constructing a frame
+# costs several times more than copying one).
+_WHOLE_SAMPLE = pd.DataFrame(index=range(1))
+
+
 def _check_domains(prep: _Prepared) -> None:
     """Every domain needs observations with positive weight (an empty domain has no estimate)."""
     k = len(prep.labels)
     inside = prep.domain >= 0
-    mass = np.bincount(prep.domain[inside], weights=prep.weights[inside], minlength=k)
+    if k == 1:
+        mass = np.array([float(prep.weights @ inside)])
+    else:
+        mass = np.bincount(prep.domain[inside], weights=prep.weights[inside], minlength=k)
     empty = np.flatnonzero(mass <= 0)
     if empty.size:
         names = [_label_text(prep.labels.iloc[i]) for i in empty]
@@ -460,6 +479,8 @@ def _srs_variances(
     times ``(N / B)^2`` for totals (``B = 1``) and ratios (``B`` = denominator total).
     """
     wr, e, psum = pieces.wr, pieces.resid, pieces.psum
+    if core.k == 1 and core.all_rows and core.cols.size == core.n:
+        return _srs_variances_whole(wr, e, psum, pieces.scale_den, statistic)
     positive = wr > 0
     n_obs = (
         np.bincount(core.cols, minlength=core.k).astype(float)
@@ -496,13 +517,44 @@ def _srs_variances(
     return v_wor, v_wr, n_obs, kish, ess
 
 
+def _srs_variances_whole(
+    wr: np.ndarray, e: np.ndarray, psum: np.ndarray, scale_den: np.ndarray, statistic: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_srs_variances` for one estimate over every row: the same formulas with plain sums
+    (a single column needs no grouping)."""
+    positive = wr > 0
+    n_obs = float(wr.size) if positive.all() else float(np.count_nonzero(positive))
+    total = float(psum[0])
+    we = wr * e
+    e_mean = float(we.sum()) / total
+    wee = float(we @ e)
+    if abs(e_mean) <= 1e-8 * np.sqrt(wee / total):
+        ss = wee - total * e_mean**2
+    else:
+        centred = e - e_mean
+        ss = float((wr * centred) @ centred)
+    s2 = ss / total * n_obs / (n_obs - 1) if n_obs > 1 else 0.0
+    factor = 1.0 if statistic in ("mean", "proportion", "quantile", "variance") else (
+        total / float(scale_den[0])) ** 2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v_wr = np.array([s2 * factor / n_obs])
+        v_wor = np.array([s2 * factor * (total - n_obs) / (total * n_obs)])
+    largest = float(wr.max())
+    scaled = wr / (largest if largest > 0 else 1.0)
+    ssum = float(scaled.sum())
+    ssum2 = float(scaled @ scaled)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kish = np.array([n_obs * ssum2 / ssum**2])
+        ess = np.array([ssum**2 / ssum2])
+    return v_wor, v_wr, np.array([n_obs]), kish, ess
+
+
 def _design_effects(
     variance: np.ndarray, v_wor: np.ndarray, v_wr: np.ndarray, deff_kind: DeffKind
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d_wr = np.where(v_wr > 0, variance / v_wr, np.inf)
-        d_wor = np.where(v_wor > 0, variance / v_wor, np.inf)
     undefined = ~(v_wor > 0)
+    d_wr = np.divide(variance, v_wr, out=np.full(v_wr.shape, np.inf), where=v_wr > 0)
+    d_wor = np.divide(variance, v_wor, out=np.full(v_wor.shape, np.inf), where=~undefined)
     if deff_kind == "auto":
         deff_kind = "with_replacement" if undefined.any() else "without_replacement"
     if deff_kind == "without_replacement" and undefined.any():
@@ -553,7 +605,7 @@ def _estimate_core(
     est = Estimate(
         statistic=statistic,
         variable=variable,
-        labels=labels.reset_index(drop=True),
+        labels=labels if _default_index(labels) else labels.reset_index(drop=True),
         estimate=theta,
         std_error=np.sqrt(variance),
         deff=shown,
@@ -571,6 +623,12 @@ def _estimate_core(
         confidence_level=confidence_level,
     )
     return est, theta
+
+
+def _default_index(frame: pd.DataFrame) -> bool:
+    """Whether the rows are labelled 0, 1, ..., n - 1 already (no reset needed)."""
+    index = frame.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def _options(lonely_psu: str, raking_variance: str, deff: str, confidence_level: Any) -> tuple:
