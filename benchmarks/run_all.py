@@ -1,5 +1,6 @@
 """Run every benchmark side by side and write ``docs/performance.md``.
 
+    python -m venv .venv && . .venv/bin/activate && pip install -e ".[test]"   # once: equisample
     python benchmarks/peers/install.py --with-r        # once: the peers, each in its environment
     OPENBLAS_NUM_THREADS=1 python benchmarks/run_all.py          # full sizes (about an hour)
     OPENBLAS_NUM_THREADS=1 python benchmarks/run_all.py --quick  # small sizes, a few minutes
