@@ -29,7 +29,7 @@ from estimators.survey._linearization import (
     LonelyPsu,
     RakingVariance,
 )
-from estimators.survey._protocol import Design
+from estimators.survey._protocol import Design, TaylorDesign
 from estimators.survey._quantile_rules import RULES, QuantileRule
 from estimators.survey._root import zeroin
 
@@ -521,54 +521,62 @@ def _srs_variances_whole(
     wr: np.ndarray, e: np.ndarray, psum: np.ndarray, scale_den: np.ndarray, statistic: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """:func:`_srs_variances` for one estimate over every row: the same formulas with plain sums
-    (a single column needs no grouping)."""
-    positive = wr > 0
-    n_obs = float(wr.size) if positive.all() else float(np.count_nonzero(positive))
+    (a single column needs no grouping). The total weight is positive (checked before)."""
+    largest = float(np.maximum.reduce(wr))
+    n_obs = float(wr.size) if float(np.minimum.reduce(wr)) > 0 else float(np.count_nonzero(wr))
     total = float(psum[0])
     we = wr * e
-    e_mean = float(we.sum()) / total
+    e_mean = float(np.add.reduce(we)) / total
     wee = float(we @ e)
-    if abs(e_mean) <= 1e-8 * np.sqrt(wee / total):
+    if abs(e_mean) <= 1e-8 * (wee / total) ** 0.5:
         ss = wee - total * e_mean**2
     else:
         centred = e - e_mean
         ss = float((wr * centred) @ centred)
     s2 = ss / total * n_obs / (n_obs - 1) if n_obs > 1 else 0.0
-    factor = 1.0 if statistic in ("mean", "proportion", "quantile", "variance") else (
-        total / float(scale_den[0])) ** 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        v_wr = np.array([s2 * factor / n_obs])
-        v_wor = np.array([s2 * factor * (total - n_obs) / (total * n_obs)])
-    largest = float(wr.max())
-    scaled = wr / (largest if largest > 0 else 1.0)
-    ssum = float(scaled.sum())
+    if statistic not in ("mean", "proportion", "quantile", "variance"):
+        s2 *= (total / float(scale_den[0])) ** 2
+    scaled = wr / largest
+    ssum = float(np.add.reduce(scaled))
     ssum2 = float(scaled @ scaled)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kish = np.array([n_obs * ssum2 / ssum**2])
-        ess = np.array([ssum**2 / ssum2])
-    return v_wor, v_wr, np.array([n_obs]), kish, ess
+    return (np.array([s2 * (total - n_obs) / (total * n_obs)]), np.array([s2 / n_obs]),
+            np.array([n_obs]), np.array([n_obs * ssum2 / ssum**2]), np.array([ssum**2 / ssum2]))
 
 
 def _design_effects(
     variance: np.ndarray, v_wor: np.ndarray, v_wr: np.ndarray, deff_kind: DeffKind
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    if variance.size == 1:  # one estimate: the same rules on floats
+        v, wor, wr = float(variance[0]), float(v_wor[0]), float(v_wr[0])
+        one_wr = v / wr if wr > 0 else np.inf
+        if deff_kind == "auto":
+            deff_kind = "without_replacement" if wor > 0 else "with_replacement"
+        if deff_kind == "without_replacement" and not wor > 0:
+            _fail_without_replacement(np.array([True]))
+        one_wor = v / wor if wor > 0 else one_wr
+        shown = one_wor if deff_kind == "without_replacement" else one_wr
+        return np.array([shown]), np.array([one_wor]), np.array([one_wr]), deff_kind
     undefined = ~(v_wor > 0)
     d_wr = np.divide(variance, v_wr, out=np.full(v_wr.shape, np.inf), where=v_wr > 0)
     d_wor = np.divide(variance, v_wor, out=np.full(v_wor.shape, np.inf), where=~undefined)
     if deff_kind == "auto":
         deff_kind = "with_replacement" if undefined.any() else "without_replacement"
     if deff_kind == "without_replacement" and undefined.any():
-        fail(
-            DesignError,
-            "deff",
-            "the without-replacement design effect needs weights that sum to more than the "
-            "number of observations (a population-scaled design)",
-            bad=[f"estimate {int(i)}" for i in np.flatnonzero(undefined)],
-            fix="Use deff='with_replacement', or scale the weights to the population size.",
-        )
+        _fail_without_replacement(undefined)
     shown = d_wor if deff_kind == "without_replacement" else d_wr
     d_wor = np.where(undefined, d_wr, d_wor)
     return shown, d_wor, d_wr, deff_kind
+
+
+def _fail_without_replacement(undefined: np.ndarray) -> None:
+    fail(
+        DesignError,
+        "deff",
+        "the without-replacement design effect needs weights that sum to more than the "
+        "number of observations (a population-scaled design)",
+        bad=[f"estimate {int(i)}" for i in np.flatnonzero(undefined)],
+        fix="Use deff='with_replacement', or scale the weights to the population size.",
+    )
 
 
 def _estimate_core(
@@ -599,10 +607,23 @@ def _estimate_core(
         core, values, theta, lonely_psu, raking_variance, full=full,
         domain_lonely=bool(adjust_domain_lonely),
     )
-    variance = np.clip(np.diag(cov) if full else cov, 0.0, None)
-    v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, pieces, statistic)
+    dof = np.tile(_domain_degrees_of_freedom(prep, degrees_of_freedom), core.k // len(prep.labels))
+    est = _estimate(statistic, variable, labels, theta, cov, full, method,
+                    _srs_variances(core, pieces, statistic), deff, dof, confidence_level)
+    return est, theta
+
+
+def _estimate(
+    statistic: str, variable: str, labels: pd.DataFrame, theta: np.ndarray, cov: np.ndarray,
+    full: bool, method: str, srs: tuple[np.ndarray, ...], deff: DeffKind, dof: np.ndarray,
+    confidence_level: float,
+) -> Estimate:
+    """The result: standard errors from the covariance (or variances, ``full=False``) and the
+    design effects against the SRS variances ``srs`` of :func:`_srs_variances`."""
+    variance = np.maximum(np.diag(cov) if full else cov, 0.0)  # NaN stays NaN
+    v_wor, v_wr, n_obs, kish, ess = srs
     shown, d_wor, d_wr, kind = _design_effects(variance, v_wor, v_wr, deff)
-    est = Estimate(
+    return Estimate(
         statistic=statistic,
         variable=variable,
         labels=labels if _default_index(labels) else labels.reset_index(drop=True),
@@ -617,12 +638,55 @@ def _estimate_core(
         n=n_obs.astype(np.int64),
         covariance=cov if full else None,
         variance_method=method,
-        degrees_of_freedom=np.tile(
-            _domain_degrees_of_freedom(prep, degrees_of_freedom), core.k // len(prep.labels)
-        ),
+        degrees_of_freedom=dof,
         confidence_level=confidence_level,
     )
-    return est, theta
+
+
+def _independent_rows_statistic(
+    design: Any, y: Hashable, statistic: str, deff: DeffKind, confidence_level: float
+) -> Estimate | None:
+    """A mean or total over every row of a design whose rows are independent draws (no strata,
+    PSUs, fpc or weighting steps), without the domain machinery: the same formulas as the
+    general path (tested equal to it), for the commonest call in loops. ``None`` when the column
+    needs the general path's checks (not float64, non-finite or out-of-range values, no
+    positive weight): that path then raises or handles it."""
+    frame = design.data
+    try:
+        present = y in frame.columns
+    except TypeError:  # an unhashable label: the general path names the problem
+        return None
+    column = frame[y] if present else None
+    if not isinstance(column, pd.Series) or column.dtype != np.float64:
+        return None
+    values = column.to_numpy()
+    low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
+    largest = max(-low, high)
+    if not (-np.inf < low and high < np.inf) or largest > _LARGEST_VALUE or (
+            0.0 < largest < _SMALLEST_SCALE):
+        return None
+    w = design.weight_array
+    weight_total = float(w.sum())
+    if not weight_total > 0:
+        return None
+    n = w.size
+    if statistic == "mean":
+        theta = float(w @ values) / weight_total
+        resid = values - theta
+        linear = w * resid / weight_total
+        denominator = weight_total
+    else:
+        _check_total_weight_range(w)
+        theta = float(w @ values)
+        resid = values
+        linear = w * values
+        denominator = 1.0
+    deviation = linear - float(np.add.reduce(linear)) / n
+    cov = np.array([[n / (n - 1.0) * float(deviation @ deviation)]])
+    srs = _srs_variances_whole(w, resid, np.array([weight_total]), np.array([denominator]),
+                               statistic)
+    return _estimate(statistic, str(y), _WHOLE_SAMPLE.copy(), np.array([theta]), cov, True,
+                     "taylor", srs, deff, np.array([np.inf]), confidence_level)
 
 
 def _default_index(frame: pd.DataFrame) -> bool:
@@ -751,6 +815,12 @@ def _linear_statistic(
     """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     df_option = _check_degrees_of_freedom(degrees_of_freedom)
+    nan_policy = check_option(nan_policy, _NAN, "nan_policy")
+    if (by is None and df_option == "infinite" and not isinstance(y, list)
+            and isinstance(design, TaylorDesign) and design._independent_rows()):
+        fast = _independent_rows_statistic(design, y, statistic, deff, level)
+        if fast is not None:
+            return fast
     variables = list(y) if isinstance(y, list) else [y]
     if not variables:
         fail(ValidationError, "y", "needs at least one column", bad=[y])
