@@ -1,9 +1,11 @@
 """Run every benchmark side by side and write ``docs/performance.md``.
 
+    python -m venv .venv && . .venv/bin/activate && pip install -e ".[test]"   # once: equisample
     python benchmarks/peers/install.py --with-r        # once: the peers, each in its environment
     OPENBLAS_NUM_THREADS=1 python benchmarks/run_all.py          # full sizes (about an hour)
     OPENBLAS_NUM_THREADS=1 python benchmarks/run_all.py --quick  # small sizes, a few minutes
     python benchmarks/run_all.py --only weighting_rake simulate_policies --out /tmp/perf.md
+    python benchmarks/run_all.py --only small_calls --update   # rerun one, keep the other sections
 
 Each benchmark runs in its own process with BLAS pinned to one thread (on 2-core machines two
 threads are far slower) and this repository on ``PYTHONPATH``; the welfare benchmark runs in the
@@ -68,6 +70,9 @@ BENCHMARKS = (
               ("speed", "--rows", "100000", "1000000"), ("speed", "--rows", "100000")),
     Benchmark("weighting_reference_compare", "Reference-sample weighting: defaults beside balance's",
               ("compare",), ("compare",), script="weighting_reference"),
+    Benchmark("small_calls", "Small calls and the import against the arithmetic they do",
+              ("--repeats", "1000"), ("--repeats", "200")),
+    Benchmark("quota_calls", "Quota calls against the arithmetic they do", (), ()),
     Benchmark("quota_store", "Quota tracker store: decisions per second, 8 processes",
               ("--arrivals", "3000"), ("--arrivals", "500")),
     Benchmark("coverage_welfare", "Coverage of welfare standard errors",
@@ -137,6 +142,19 @@ def run(bench: Benchmark, quick: bool, timeout: float) -> tuple[str, str, float]
     return " ".join(command), output, time.perf_counter() - start
 
 
+def _sections_of(page: str) -> dict[str, str]:
+    """The ``## title`` sections of a page written by this script, by title."""
+    sections: dict[str, str] = {}
+    title = None
+    for line in page.splitlines(keepends=True):
+        if line.startswith("## "):
+            title = line[3:].strip()
+            sections[title] = ""
+        if title is not None:
+            sections[title] += line
+    return {t: text.rstrip("\n") + "\n" for t, text in sections.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -144,18 +162,21 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", choices=[b.name for b in BENCHMARKS])
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per benchmark")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "performance.md")
+    parser.add_argument("--update", action="store_true",
+                        help="replace only the chosen benchmarks' sections of an existing page")
     args = parser.parse_args()
     chosen = [b for b in BENCHMARKS if not args.only or b.name in args.only]
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    sections = []
+    sections: dict[str, str] = {}
     for bench in chosen:
         before = load()
         command, output, seconds = run(bench, args.quick, args.timeout)
         sys.stderr.write(f"{bench.name}: {seconds:.0f} s\n")
-        sections.append(
+        sections[bench.title] = (
             f"## {bench.title}\n\n{description(bench.script or bench.name)}\n\nCommand "
-            f"(BLAS threads 1; load average before / after: {before} | {load()}; "
-            f"{seconds:.0f} s):\n\n```\n{command}\n```\n\n{output}\n"
+            f"(BLAS threads 1; load average before / after: {before} | {load()}; run "
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, {seconds:.0f} s):\n\n"
+            f"```\n{command}\n```\n\n{output}\n"
         )
     header = (
         "# Performance\n\n"
@@ -168,7 +189,13 @@ def main() -> None:
         "(`time.process_time`, R: user + system) is the steadier figure on a shared machine. "
         "Speed is never asserted in unit tests.\n\n"
     )
-    text = header + "\n".join(sections)
+    if args.update and args.out.exists():
+        sections = {**_sections_of(args.out.read_text()), **sections}
+        order = [b.title for b in BENCHMARKS]
+        sections = dict(sorted(sections.items(),
+                               key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+        header = header.replace(f" on {started}.", f" (sections re-run last on {started}).")
+    text = header + "\n".join(sections.values())
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=args.out.parent, delete=False, suffix=".tmp") as fh:
         fh.write(text)

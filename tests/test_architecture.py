@@ -9,6 +9,8 @@ no cycle. Names are imported by module path, never by string.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -134,10 +136,49 @@ def test_equisample_reexports_both_layers():
 def test_subpackages_only_reexport(package):
     """A family's ``__init__`` imports and lists names; it defines nothing itself."""
     for module, path in MODULES.items():
-        if module.startswith(package) and path.name == "__init__.py":
+        if module.startswith(f"{package}.") and path.name == "__init__.py":
             tree = ast.parse(path.read_text())
             defined = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))]
             assert not defined, f"{module} defines {[n.name for n in defined]}"
+
+
+LAZY_LOADER = {"_family", "__getattr__", "__dir__", "_Package"}
+
+
+@pytest.mark.parametrize("package", ["estimators", "sampling", "equisample"])
+def test_packages_define_only_their_lazy_loader(package):
+    """A package's ``__init__`` holds the names and the loader that imports a family on first use."""
+    tree = ast.parse(MODULES[package].read_text())
+    defined = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert defined <= LAZY_LOADER, defined - LAZY_LOADER
+
+
+def _fresh_python(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=ROOT, check=True)
+    return result.stdout.strip()
+
+
+def test_import_loads_no_heavy_module():
+    loaded = _fresh_python(
+        "import sys, equisample, estimators, sampling; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'numpy', 'pandas', 'scipy', 'statsmodels', 'cvxpy', 'matplotlib'}))")
+    assert loaded == "[]"
+
+
+@pytest.mark.parametrize("first", [
+    "from estimators.welfare import aggregate",
+    "import sampling; sampling.simulate_policies",
+    "import estimators.welfare",
+    "import equisample; equisample.who_decides",
+])
+def test_welfare_stays_the_function_whatever_loads_first(first):
+    """The welfare family shares its name with its main function; the function wins."""
+    out = _fresh_python(f"{first}\nimport estimators, equisample\n"
+                        "print(estimators.welfare.__name__, equisample.welfare is estimators.welfare, "
+                        "callable(estimators.welfare))")
+    assert out == "welfare True True"
 
 
 def test_layering_is_one_way():

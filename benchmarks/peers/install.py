@@ -14,6 +14,7 @@ none. ``R.txt`` lists the Debian packages for R survey, installed with ``apt-get
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -27,11 +28,27 @@ from _peers import PEERS_ROOT  # noqa: E402
 NEEDS_NEW_PYTHON = {"rimpy": ("python3.13", "python3.12")}
 
 
+def _runs(interpreter: str) -> bool:
+    """Whether ``interpreter`` starts (a pyenv shim for a version that is not selected does not)."""
+    try:
+        return subprocess.run([interpreter, "-c", "pass"], capture_output=True,
+                              check=False).returncode == 0
+    except OSError:
+        return False
+
+
+def _pyenv_interpreters(candidate: str) -> list[str]:
+    """``candidate`` (e.g. python3.12) in every pyenv-installed version, newest first."""
+    root = os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv"))
+    return sorted((str(p) for p in Path(root).glob(f"versions/*/bin/{candidate}")), reverse=True)
+
+
 def python_for(name: str) -> str | None:
     for candidate in NEEDS_NEW_PYTHON.get(name, ()):
         found = shutil.which(candidate)
-        if found:
-            return found
+        for interpreter in ([found] if found else []) + _pyenv_interpreters(candidate):
+            if _runs(interpreter):
+                return interpreter
     return sys.executable if name not in NEEDS_NEW_PYTHON else None
 
 
@@ -42,11 +59,16 @@ def install(name: str) -> bool:
         print(f"{name}: skipped (needs {' or '.join(NEEDS_NEW_PYTHON[name])} on the PATH)")
         return False
     target = PEERS_ROOT / name
-    subprocess.run([interpreter, "-m", "venv", str(target)], check=True)
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--quiet"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-r", str(requirements)], check=True)
-    print(f"{name}: installed in {target}")
+    try:
+        subprocess.run([interpreter, "-m", "venv", str(target)], check=True)
+        subprocess.run([*pip, "--upgrade", "pip"], check=True)
+        subprocess.run([*pip, "-r", str(requirements)], check=True)
+    except subprocess.CalledProcessError as error:  # the other peers still install
+        print(f"{name}: NOT installed ({' '.join(map(str, error.cmd))} exited with "
+              f"{error.returncode})")
+        return False
+    print(f"{name}: installed in {target} ({interpreter})")
     return True
 
 

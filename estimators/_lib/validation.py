@@ -180,6 +180,14 @@ def as_float_array(
             f"must have length {length} (one value per row)",
             bad=[f"length {arr.shape[0]}"],
         )
+    if arr.size and (finite or positive or nonnegative) and arr.dtype == np.float64:
+        # one min / max pair decides the common case (NaN propagates through both); the checks
+        # below name the offending values only when something is wrong
+        flat = arr.reshape(-1)
+        low, high = np.minimum.reduce(flat), np.maximum.reduce(flat)
+        if ((not finite or (low > -np.inf and high < np.inf))
+                and (not positive or low > 0) and (not nonnegative or low >= 0)):
+            return arr
     if finite and arr.size and not np.isfinite(arr).all():
         bad_pos = np.flatnonzero(~np.isfinite(arr.reshape(-1)))
         fail(

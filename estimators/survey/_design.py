@@ -115,6 +115,9 @@ def _codes(frame: pd.DataFrame, columns: list[Hashable], parameter: str) -> tupl
     return codes.astype(np.int64), pd.Index(labels)
 
 
+# The label of the single stratum of an unstratified design (an Index is immutable: shared).
+_ONE_STRATUM = pd.Index(["all"], dtype=object)
+
 class SurveyDesign(TaylorDesign):
     """A sample with its design: weights, strata, clusters (PSUs) and finite-population corrections.
 
@@ -258,7 +261,7 @@ class SurveyDesign(TaylorDesign):
         if self._strata_columns:
             self._strata_codes, self._strata_labels = _codes(frame, self._strata_columns, "strata")
         else:
-            self._strata_codes, self._strata_labels = np.zeros(n, dtype=np.int64), pd.Index(["all"])
+            self._strata_codes, self._strata_labels = np.zeros(n, dtype=np.int64), _ONE_STRATUM
         if self._psu_columns:
             # PSUs are nested in strata: the same PSU label in two strata is two PSUs.
             psu_raw, _ = _codes(frame, self._psu_columns, "psu")
@@ -628,6 +631,13 @@ class SurveyDesign(TaylorDesign):
         n_strata = np.bincount(strata_pairs // (self.n_strata + 1), minlength=k)
         return (n_psu - n_strata).astype(float)
 
+    def _independent_rows(self) -> bool:
+        """Rows drawn independently with replacement: no strata, PSUs, fpc, PPS or weighting steps
+        (the variance of a total is then the sample variance of its linearised values times n)."""
+        return (not self._strata_columns and not self._psu_columns and self._fpc is None
+                and self._pps_probability is None and self._pps is None
+                and self._ssu_codes is None and not self._steps and self.n > 1)
+
     # -- variance (the protocol the estimators dispatch on) -------------------------------------
     def _estimation_parts(self) -> tuple[SurveyDesign, None]:
         return self, None
@@ -645,6 +655,11 @@ class SurveyDesign(TaylorDesign):
     ) -> tuple[np.ndarray, str]:
         """Taylor covariance of linearised values: PSU totals (after residualising on the weighting
         steps), then the stratified with-replacement formula with the first-stage fpc."""
+        if core.k == 1 and core.all_rows and self._independent_rows():
+            # one stratum, every row its own PSU, nothing to residualise: n / (n - 1) sum (z - zbar)^2
+            dev = values - values.mean()
+            variance = self.n / (self.n - 1.0) * float(dev @ dev)
+            return (np.array([[variance]]) if full else np.array([variance])), "taylor"
         steps = self.weighting_steps
         n_psu = self.n_psu
         strata_of_psu = psu_strata(self.strata_codes, self.psu_codes, n_psu)

@@ -29,7 +29,7 @@ from estimators.survey._linearization import (
     LonelyPsu,
     RakingVariance,
 )
-from estimators.survey._protocol import Design
+from estimators.survey._protocol import Design, TaylorDesign
 from estimators.survey._quantile_rules import RULES, QuantileRule
 from estimators.survey._root import zeroin
 
@@ -274,7 +274,15 @@ def _prepare(
                     bad=[str(col.dtype)],
                     fix="Use proportion() for a categorical outcome, or convert with pd.to_numeric.",
                 )
-            values = col.to_numpy(dtype=float, na_value=np.nan)
+            if col.dtype == np.float64:
+                values = col.to_numpy()
+                low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
+                if -np.inf < low and high < np.inf:  # all finite (NaN fails both comparisons)
+                    columns[var] = values
+                    _check_magnitude_range(max(-low, high), var)
+                    continue
+            else:
+                values = col.to_numpy(dtype=float, na_value=np.nan)
             bad = ~np.isfinite(values)
             columns[var] = np.where(bad, 0.0, values)
             _check_magnitude(columns[var], var)
@@ -312,7 +320,7 @@ def _prepare(
         domain = codes.astype(np.int64)
     else:
         domain = np.zeros(n, dtype=np.int64)
-        labels = pd.DataFrame(index=range(1))
+        labels = _WHOLE_SAMPLE.copy()  # each result owns its labels
     domain = np.where(missing, -1, domain)
     weights = np.asarray(base.weight_array, dtype=float)
     prep = _Prepared(base, rep, weights, domain, labels, columns)
@@ -327,7 +335,10 @@ _SMALLEST_SCALE = 1e-150
 
 
 def _check_magnitude(values: np.ndarray, variable: Hashable) -> None:
-    largest = float(np.max(np.abs(values), initial=0.0))
+    _check_magnitude_range(float(np.max(np.abs(values), initial=0.0)), variable)
+
+
+def _check_magnitude_range(largest: float, variable: Hashable) -> None:
     if largest > _LARGEST_VALUE or 0.0 < largest < _SMALLEST_SCALE:
         fail(
             ValidationError,
@@ -341,11 +352,19 @@ def _check_magnitude(values: np.ndarray, variable: Hashable) -> None:
         )
 
 
+# The labels of a statistic without domains: one row, no columns (copied: constructing a frame
+# costs several times more than copying one).
+_WHOLE_SAMPLE = pd.DataFrame(index=range(1))
+
+
 def _check_domains(prep: _Prepared) -> None:
     """Every domain needs observations with positive weight (an empty domain has no estimate)."""
     k = len(prep.labels)
     inside = prep.domain >= 0
-    mass = np.bincount(prep.domain[inside], weights=prep.weights[inside], minlength=k)
+    if k == 1:
+        mass = np.array([float(prep.weights @ inside)])
+    else:
+        mass = np.bincount(prep.domain[inside], weights=prep.weights[inside], minlength=k)
     empty = np.flatnonzero(mass <= 0)
     if empty.size:
         names = [_label_text(prep.labels.iloc[i]) for i in empty]
@@ -460,6 +479,8 @@ def _srs_variances(
     times ``(N / B)^2`` for totals (``B = 1``) and ratios (``B`` = denominator total).
     """
     wr, e, psum = pieces.wr, pieces.resid, pieces.psum
+    if core.k == 1 and core.all_rows and core.cols.size == core.n:
+        return _srs_variances_whole(wr, e, psum, pieces.scale_den, statistic)
     positive = wr > 0
     n_obs = (
         np.bincount(core.cols, minlength=core.k).astype(float)
@@ -496,27 +517,66 @@ def _srs_variances(
     return v_wor, v_wr, n_obs, kish, ess
 
 
+def _srs_variances_whole(
+    wr: np.ndarray, e: np.ndarray, psum: np.ndarray, scale_den: np.ndarray, statistic: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_srs_variances` for one estimate over every row: the same formulas with plain sums
+    (a single column needs no grouping). The total weight is positive (checked before)."""
+    largest = float(np.maximum.reduce(wr))
+    n_obs = float(wr.size) if float(np.minimum.reduce(wr)) > 0 else float(np.count_nonzero(wr))
+    total = float(psum[0])
+    we = wr * e
+    e_mean = float(np.add.reduce(we)) / total
+    wee = float(we @ e)
+    if abs(e_mean) <= 1e-8 * (wee / total) ** 0.5:
+        ss = wee - total * e_mean**2
+    else:
+        centred = e - e_mean
+        ss = float((wr * centred) @ centred)
+    s2 = ss / total * n_obs / (n_obs - 1) if n_obs > 1 else 0.0
+    if statistic not in ("mean", "proportion", "quantile", "variance"):
+        s2 *= (total / float(scale_den[0])) ** 2
+    scaled = wr / largest
+    ssum = float(np.add.reduce(scaled))
+    ssum2 = float(scaled @ scaled)
+    return (np.array([s2 * (total - n_obs) / (total * n_obs)]), np.array([s2 / n_obs]),
+            np.array([n_obs]), np.array([n_obs * ssum2 / ssum**2]), np.array([ssum**2 / ssum2]))
+
+
 def _design_effects(
     variance: np.ndarray, v_wor: np.ndarray, v_wr: np.ndarray, deff_kind: DeffKind
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d_wr = np.where(v_wr > 0, variance / v_wr, np.inf)
-        d_wor = np.where(v_wor > 0, variance / v_wor, np.inf)
+    if variance.size == 1:  # one estimate: the same rules on floats
+        v, wor, wr = float(variance[0]), float(v_wor[0]), float(v_wr[0])
+        one_wr = v / wr if wr > 0 else np.inf
+        if deff_kind == "auto":
+            deff_kind = "without_replacement" if wor > 0 else "with_replacement"
+        if deff_kind == "without_replacement" and not wor > 0:
+            _fail_without_replacement(np.array([True]))
+        one_wor = v / wor if wor > 0 else one_wr
+        shown = one_wor if deff_kind == "without_replacement" else one_wr
+        return np.array([shown]), np.array([one_wor]), np.array([one_wr]), deff_kind
     undefined = ~(v_wor > 0)
+    d_wr = np.divide(variance, v_wr, out=np.full(v_wr.shape, np.inf), where=v_wr > 0)
+    d_wor = np.divide(variance, v_wor, out=np.full(v_wor.shape, np.inf), where=~undefined)
     if deff_kind == "auto":
         deff_kind = "with_replacement" if undefined.any() else "without_replacement"
     if deff_kind == "without_replacement" and undefined.any():
-        fail(
-            DesignError,
-            "deff",
-            "the without-replacement design effect needs weights that sum to more than the "
-            "number of observations (a population-scaled design)",
-            bad=[f"estimate {int(i)}" for i in np.flatnonzero(undefined)],
-            fix="Use deff='with_replacement', or scale the weights to the population size.",
-        )
+        _fail_without_replacement(undefined)
     shown = d_wor if deff_kind == "without_replacement" else d_wr
     d_wor = np.where(undefined, d_wr, d_wor)
     return shown, d_wor, d_wr, deff_kind
+
+
+def _fail_without_replacement(undefined: np.ndarray) -> None:
+    fail(
+        DesignError,
+        "deff",
+        "the without-replacement design effect needs weights that sum to more than the "
+        "number of observations (a population-scaled design)",
+        bad=[f"estimate {int(i)}" for i in np.flatnonzero(undefined)],
+        fix="Use deff='with_replacement', or scale the weights to the population size.",
+    )
 
 
 def _estimate_core(
@@ -547,13 +607,26 @@ def _estimate_core(
         core, values, theta, lonely_psu, raking_variance, full=full,
         domain_lonely=bool(adjust_domain_lonely),
     )
-    variance = np.clip(np.diag(cov) if full else cov, 0.0, None)
-    v_wor, v_wr, n_obs, kish, ess = _srs_variances(core, pieces, statistic)
+    dof = np.tile(_domain_degrees_of_freedom(prep, degrees_of_freedom), core.k // len(prep.labels))
+    est = _estimate(statistic, variable, labels, theta, cov, full, method,
+                    _srs_variances(core, pieces, statistic), deff, dof, confidence_level)
+    return est, theta
+
+
+def _estimate(
+    statistic: str, variable: str, labels: pd.DataFrame, theta: np.ndarray, cov: np.ndarray,
+    full: bool, method: str, srs: tuple[np.ndarray, ...], deff: DeffKind, dof: np.ndarray,
+    confidence_level: float,
+) -> Estimate:
+    """The result: standard errors from the covariance (or variances, ``full=False``) and the
+    design effects against the SRS variances ``srs`` of :func:`_srs_variances`."""
+    variance = np.maximum(np.diag(cov) if full else cov, 0.0)  # NaN stays NaN
+    v_wor, v_wr, n_obs, kish, ess = srs
     shown, d_wor, d_wr, kind = _design_effects(variance, v_wor, v_wr, deff)
-    est = Estimate(
+    return Estimate(
         statistic=statistic,
         variable=variable,
-        labels=labels.reset_index(drop=True),
+        labels=labels if _default_index(labels) else labels.reset_index(drop=True),
         estimate=theta,
         std_error=np.sqrt(variance),
         deff=shown,
@@ -565,12 +638,61 @@ def _estimate_core(
         n=n_obs.astype(np.int64),
         covariance=cov if full else None,
         variance_method=method,
-        degrees_of_freedom=np.tile(
-            _domain_degrees_of_freedom(prep, degrees_of_freedom), core.k // len(prep.labels)
-        ),
+        degrees_of_freedom=dof,
         confidence_level=confidence_level,
     )
-    return est, theta
+
+
+def _independent_rows_statistic(
+    design: Any, y: Hashable, statistic: str, deff: DeffKind, confidence_level: float
+) -> Estimate | None:
+    """A mean or total over every row of a design whose rows are independent draws (no strata,
+    PSUs, fpc or weighting steps), without the domain machinery: the same formulas as the
+    general path (tested equal to it), for the commonest call in loops. ``None`` when the column
+    needs the general path's checks (not float64, non-finite or out-of-range values, no
+    positive weight): that path then raises or handles it."""
+    frame = design.data
+    try:
+        present = y in frame.columns
+    except TypeError:  # an unhashable label: the general path names the problem
+        return None
+    column = frame[y] if present else None
+    if not isinstance(column, pd.Series) or column.dtype != np.float64:
+        return None
+    values = column.to_numpy()
+    low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
+    largest = max(-low, high)
+    if not (-np.inf < low and high < np.inf) or largest > _LARGEST_VALUE or (
+            0.0 < largest < _SMALLEST_SCALE):
+        return None
+    w = design.weight_array
+    weight_total = float(w.sum())
+    if not weight_total > 0:
+        return None
+    n = w.size
+    if statistic == "mean":
+        theta = float(w @ values) / weight_total
+        resid = values - theta
+        linear = w * resid / weight_total
+        denominator = weight_total
+    else:
+        _check_total_weight_range(w)
+        theta = float(w @ values)
+        resid = values
+        linear = w * values
+        denominator = 1.0
+    deviation = linear - float(np.add.reduce(linear)) / n
+    cov = np.array([[n / (n - 1.0) * float(deviation @ deviation)]])
+    srs = _srs_variances_whole(w, resid, np.array([weight_total]), np.array([denominator]),
+                               statistic)
+    return _estimate(statistic, str(y), _WHOLE_SAMPLE.copy(), np.array([theta]), cov, True,
+                     "taylor", srs, deff, np.array([np.inf]), confidence_level)
+
+
+def _default_index(frame: pd.DataFrame) -> bool:
+    """Whether the rows are labelled 0, 1, ..., n - 1 already (no reset needed)."""
+    index = frame.index
+    return isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1
 
 
 def _options(lonely_psu: str, raking_variance: str, deff: str, confidence_level: Any) -> tuple:
@@ -693,6 +815,12 @@ def _linear_statistic(
     """The body of :func:`mean` (``b = 1``: a ratio to the weighted count) and :func:`total`."""
     lonely_psu, raking_variance, deff, level = _options(lonely_psu, raking_variance, deff, confidence_level)
     df_option = _check_degrees_of_freedom(degrees_of_freedom)
+    nan_policy = check_option(nan_policy, _NAN, "nan_policy")
+    if (by is None and df_option == "infinite" and not isinstance(y, list)
+            and isinstance(design, TaylorDesign) and design._independent_rows()):
+        fast = _independent_rows_statistic(design, y, statistic, deff, level)
+        if fast is not None:
+            return fast
     variables = list(y) if isinstance(y, list) else [y]
     if not variables:
         fail(ValidationError, "y", "needs at least one column", bad=[y])

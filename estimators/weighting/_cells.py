@@ -69,7 +69,7 @@ def factorize_column(values: pd.Series | np.ndarray | Sequence[Any]) -> ColumnCo
     if isinstance(values, pd.Series) and isinstance(values.dtype, pd.CategoricalDtype):
         return ColumnCodes(values.cat.codes.to_numpy(), pd.Index(values.cat.categories))
     codes, labels = pd.factorize(values, use_na_sentinel=True)
-    return ColumnCodes(codes, pd.Index(labels))
+    return ColumnCodes(codes, labels if isinstance(labels, pd.Index) else pd.Index(labels))
 
 
 @dataclass(frozen=True, eq=False)

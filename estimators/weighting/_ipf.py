@@ -52,6 +52,7 @@ class _Summer:
         self.all_valid = bool(self.valid.all())
         self.cat_ext = np.where(self.valid, cat, k)  # extra bin k for cells outside the margin
         self.targets = margin.targets
+        self.targets_positive = bool(margin.targets.size) and float(margin.targets.min()) > 0
         self._matrix: sp.csr_matrix | None = None
         self.n_cells = n_cells
 
@@ -67,7 +68,11 @@ class _Summer:
 
     def spread(self, per_category: np.ndarray, fill: float) -> np.ndarray:
         """Per-category values (K, R) -> per-cell (C, R); cells outside the margin get ``fill``."""
-        ext = np.vstack([per_category, np.full((1, per_category.shape[1]), fill)])
+        if self.all_valid:
+            return per_category[self.cat_ext]
+        ext = np.empty((self.k + 1, per_category.shape[1]))
+        ext[: self.k] = per_category
+        ext[self.k] = fill
         return ext[self.cat_ext]
 
 
@@ -85,9 +90,14 @@ def margin_errors(
             out[i] = 0.0
             continue
         t = s.targets[:, None] if targets is None else targets[i]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            error = np.where(t > 0, np.abs(s.sums(x) - t) / np.where(t > 0, t, 1.0), 0.0)
-        out[i] = float(error.max())
+        error = np.abs(s.sums(x) - t)
+        if (s.targets_positive if targets is None else float(np.minimum.reduce(t, axis=None)) > 0):
+            error /= t
+        else:
+            reached = t > 0
+            np.divide(error, t, out=error, where=reached)
+            error[~reached] = 0.0
+        out[i] = float(np.maximum.reduce(error, axis=None))
     return out
 
 
@@ -198,9 +208,9 @@ def ipf(
             n_iter += 1
             for s, t in zip(summers, targets):
                 cur = s.sums(x)
-                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                    factor = np.where(cur > 0, t / np.where(cur > 0, cur, 1.0), 1.0)
-                if not np.isfinite(factor).all():
+                with np.errstate(over="ignore"):
+                    factor = np.divide(t, cur, out=np.ones(cur.shape), where=cur > 0)
+                if not np.maximum.reduce(factor, axis=None) < np.inf:  # inf or NaN
                     fail(
                         ValidationError,
                         "weights",
@@ -211,7 +221,7 @@ def ipf(
                     )
                 x *= s.spread(factor, 1.0)
             trace.append(margin_errors(summers, x, targets))
-            converged = bool(trace[-1].max(initial=0.0) <= tol)
+            converged = bool(np.maximum.reduce(trace[-1], initial=0.0) <= tol)
         with np.errstate(divide="ignore", invalid="ignore"):
             g = np.where(d > 0, x / np.where(d > 0, d, 1.0), 1.0)
         return IPFOutcome(x, g, n_iter, converged, np.vstack(trace))

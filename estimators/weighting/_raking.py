@@ -79,9 +79,9 @@ def check_bounded_feasible(problem: WeightingProblem, bounds: tuple[float, float
 def trace_frame(problem: WeightingProblem, trace: np.ndarray) -> pd.DataFrame:
     """Misfit trace as a DataFrame: rows = iteration (0 = before), columns = margin names."""
     names = [m.name for m in problem.margins]
-    frame = pd.DataFrame(trace, columns=pd.Index(names, name="margin"))
-    frame.index.name = "iteration"
-    return frame
+    # plain (object) labels: an Arrow-backed string index costs more to build than the table
+    return pd.DataFrame(trace, columns=pd.Index(names, name="margin", dtype=object),
+                        index=pd.RangeIndex(len(trace), name="iteration"))
 
 
 def report_nonconvergence(
@@ -142,7 +142,7 @@ def finish(
     if not problem.included.all():
         weights[~problem.included] = 0.0
     frame = problem.frame
-    max_error = float(trace.iloc[-1].max()) if trace.shape[1] else 0.0
+    max_error = float(trace.to_numpy()[-1].max()) if trace.shape[1] else 0.0
 
     def make_step() -> WeightingStep:
         return WeightingStep(
