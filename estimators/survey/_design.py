@@ -636,7 +636,7 @@ class SurveyDesign(TaylorDesign):
         (the variance of a total is then the sample variance of its linearised values times n)."""
         return (not self._strata_columns and not self._psu_columns and self._fpc is None
                 and self._pps_probability is None and self._pps is None
-                and self._ssu_codes is None and not self._steps and self.n > 1)
+                and not self._stages and not self._steps and self.n > 1)
 
     # -- variance (the protocol the estimators dispatch on) -------------------------------------
     def _estimation_parts(self) -> tuple[SurveyDesign, None]:
