@@ -181,7 +181,11 @@ def _check_value_column(frame: pd.DataFrame, value: str | None, parameter: str) 
 
 
 def _values(raw: Any, parameter: str) -> np.ndarray:
-    return as_float_array(pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(), parameter, nonnegative=True)
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iuf":
+        numbers = raw.to_numpy()
+    else:
+        numbers = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy()
+    return as_float_array(numbers, parameter, nonnegative=True)
 
 
 def _check_total(total: float, is_share: bool, normalize: bool, parameter: str) -> None:
@@ -197,14 +201,67 @@ def _check_total(total: float, is_share: bool, normalize: bool, parameter: str) 
         )
 
 
+@dataclass(frozen=True)
+class _Cells:
+    """Joint cells in sorted order: per variable, the code of each cell into its sorted labels."""
+
+    variables: list[str]
+    codes: list[np.ndarray]
+    labels: list[pd.Index]
+    share: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        columns: dict[str, Any] = {v: lab.take(c) for v, c, lab in zip(self.variables, self.codes, self.labels)}
+        columns["share"] = self.share
+        return pd.DataFrame(columns)
+
+
+def _is_str(dtype: Any) -> bool:
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan
+
+
+def _group_sum(ids: np.ndarray, values: np.ndarray, ngroups: int) -> np.ndarray:
+    """Per-group sums of ``values`` (every group present), added up as pandas' groupby-sum does.
+
+    Group ids that never decrease are summed segment by segment (``np.add.reduceat``); otherwise
+    by compensated (Kahan) summation in row order, so the last bits agree with ``groupby().sum()``.
+    """
+    if ids.size == ngroups:
+        out = np.empty(ngroups)
+        out[ids] = values
+        return out
+    if ids.size < 2 or bool((ids[1:] >= ids[:-1]).all()):
+        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+        return np.add.reduceat(values, starts)
+    total = [0.0] * ngroups
+    carry = [0.0] * ngroups
+    for g, v in zip(ids.tolist(), values.tolist()):
+        y = v - carry[g]
+        t = total[g] + y
+        carry[g] = t - total[g] - y
+        total[g] = t
+    return np.array(total)
+
+
+def _cell_ids(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows -> (cell id in lexicographic order of the codes, first row of each cell, cells)."""
+    key = codes[0].astype(np.int64)
+    for code, size in zip(codes[1:], sizes[1:]):
+        if (int(key.max()) + 1) * size >= 2**62:
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+        key = key * size + code
+    _, first, ids = np.unique(key, return_index=True, return_inverse=True)
+    return ids.reshape(-1), first, first.size
+
+
 def _joint_from_frame(
     frame: pd.DataFrame,
     variables: Sequence[str] | None,
     value: str | None,
     values: str,
     normalize: bool,
-) -> tuple[list[str], pd.DataFrame]:
-    """Joint table -> (variables, frame of variable columns (str) + share), cells sorted."""
+) -> _Cells:
+    """Joint table -> cells (labels compared as strings, sorted) with their shares."""
     column = _check_value_column(frame, value, "table")
     if variables is None:
         variables = [c for c in frame.columns if c not in NON_VARIABLE_COLUMNS and c != column]
@@ -212,7 +269,20 @@ def _joint_from_frame(
     check_columns(frame, variables, "variables")
     if not variables:
         fail(MarginError, "variables", "the table has no variable columns", bad=list(frame.columns))
-    missing = frame[variables].isna().any(axis=1).to_numpy()
+    codes, labels = [], []
+    missing: np.ndarray | None = None
+    for var in variables:
+        col = frame[var]
+        if not _is_str(col.dtype):
+            na = col.isna().to_numpy()
+            missing = na if missing is None else missing | na
+            col = col.astype(str)
+        code, uniques = col.factorize(sort=True)
+        codes.append(code)
+        labels.append(uniques)
+        na = code < 0
+        missing = na if missing is None else missing | na
+    assert missing is not None
     if missing.any():
         fail(
             MarginError,
@@ -223,11 +293,18 @@ def _joint_from_frame(
     amounts = _values(frame[column], f"table[{column!r}]")
     is_share = values == "shares" or (values == "auto" and column == "share")
     _check_total(float(amounts.sum()), is_share, normalize, f"table[{column!r}]")
-    cells = frame[variables].astype(str).copy()
-    cells["share"] = amounts
-    cells = cells.groupby(variables, sort=True, as_index=False)["share"].sum()
-    cells["share"] = cells["share"] / cells["share"].sum()
-    return variables, cells.reset_index(drop=True)
+    ids, first, ncells = _cell_ids(codes, [len(lab) for lab in labels])
+    share = _group_sum(ids, amounts, ncells)
+    return _Cells(variables, [code[first] for code in codes], labels, share / share.sum())
+
+
+def _cells_of_frame(cells: pd.DataFrame, variables: list[str]) -> _Cells:
+    codes, labels = [], []
+    for var in variables:
+        code, uniques = cells[var].factorize(sort=True)
+        codes.append(code)
+        labels.append(uniques)
+    return _Cells(variables, codes, labels, cells["share"].to_numpy())
 
 
 def _margins_from_input(
@@ -301,7 +378,7 @@ def _joint_from_margins(
         return product, "independence"
     if not isinstance(seed_table, pd.DataFrame):
         fail(ValidationError, "seed_table", "must be a DataFrame of seed counts", bad=[type(seed_table).__name__])
-    _, seed = _joint_from_frame(seed_table, variables, value, "counts", True)
+    seed = _joint_from_frame(seed_table, variables, value, "counts", True).frame()
     for var in variables:
         extra = sorted(set(seed[var]) - set(margins[var].index))
         lacking = sorted(set(margins[var].index) - set(seed[var]))
@@ -348,17 +425,26 @@ def _rake_seed(seed: pd.DataFrame, margins: dict[str, pd.Series]) -> np.ndarray:
 # --------------------------------------------------------------------------- the public function
 
 
-def _margin_table(cells: pd.DataFrame, variables: list[str], n: int, quota: np.ndarray | None) -> pd.DataFrame:
-    rows = []
-    for var in variables:
-        grouped = cells.assign(_quota=quota if quota is not None else 0).groupby(var, sort=True)
-        share = grouped["share"].sum()
-        q = grouped["_quota"].sum()
-        for cat in share.index:
-            rows.append((var, cat, float(share[cat]), float(n * share[cat]), int(q[cat])))
-    frame = pd.DataFrame(rows, columns=["variable", "category", "share", "exact", "quota"])
-    frame["deviation"] = frame["quota"] - frame["exact"]
-    return frame
+def _margin_table(cells: _Cells, n: int, quota: np.ndarray | None) -> pd.DataFrame:
+    """One row per variable and category (sorted): share, exact, quota and deviation."""
+    share = [_group_sum(c, cells.share, len(lab)) for c, lab in zip(cells.codes, cells.labels)]
+    sizes = [len(lab) for lab in cells.labels]
+    margin_share = np.concatenate(share)
+    if quota is None:
+        margin_quota = np.zeros(margin_share.size, dtype=np.int64)
+    else:
+        margin_quota = np.concatenate([
+            np.bincount(c, weights=quota, minlength=k).astype(np.int64) for c, k in zip(cells.codes, sizes)
+        ])
+    exact = n * margin_share
+    return pd.DataFrame({
+        "variable": np.repeat(np.array(cells.variables, dtype=object), sizes),
+        "category": np.concatenate([lab.to_numpy(dtype=object) for lab in cells.labels]),
+        "share": margin_share,
+        "exact": exact,
+        "quota": margin_quota,
+        "deviation": margin_quota - exact,
+    })
 
 
 def design_quotas(
@@ -463,10 +549,10 @@ def design_quotas(
         variables = [variables]
     if _is_margins(table):
         margins = _margins_from_input(table, variables, value, values, normalize)
-        cells, joint_source = _joint_from_margins(margins, seed_table, value)
-        var_list = list(margins)
+        joint, joint_source = _joint_from_margins(margins, seed_table, value)
+        cells = _cells_of_frame(joint, list(margins))
     else:
-        var_list, cells = _joint_from_frame(table, variables, value, values, normalize)
+        cells = _joint_from_frame(table, variables, value, values, normalize)
         joint_source = "table"
         if seed_table is not None:
             fail(
@@ -475,50 +561,59 @@ def design_quotas(
                 "is only used with margins-only input (the table already gives the joint)",
                 bad=["seed_table"],
             )
-    cells = cells[[*var_list, "share"]].reset_index(drop=True)
-    cells["exact"] = n * cells["share"]
+    var_list = cells.variables
+    share = cells.share
+    exact = n * share
     if method == "controlled" and minimum:
         fail(ValidationError, "minimum", 'is not supported with method="controlled"', bad=[minimum],
              fix='Use method="minimum_then_proportional" or a divisor method with minimum.')
-    share = cells["share"].to_numpy()
+    columns: dict[str, Any] = {v: lab.take(c) for v, c, lab in zip(var_list, cells.codes, cells.labels)}
+    columns["share"] = share
+    columns["exact"] = exact
     if interlocked:
-        quota = _interlocked_quotas(cells, var_list, n, method, minimum, on_infeasible)
+        quota = _interlocked_quotas(cells, n, method, minimum, on_infeasible)
         m = _effective_minimum(share, n, method, minimum)
-        cells["quota"] = quota
-        cells["deviation"] = cells["quota"] - cells["exact"]
-        margins_frame = _margin_table(cells, var_list, n, quota)
+        columns["quota"] = quota
+        columns["deviation"] = quota - exact
+        margins_frame = _margin_table(cells, n, quota)
+        empty = (share > 0) & (quota == 0)
     else:
-        margins_frame = _margin_table(cells, var_list, n, None)
+        margins_frame = _margin_table(cells, n, None)
         m = 0
         quotas = []
-        for var in var_list:
-            part = margins_frame["variable"] == var
-            w = margins_frame.loc[part, "share"].to_numpy()
-            kind = "hamilton" if method == "controlled" else method
+        kind = "hamilton" if method == "controlled" else method
+        margin_share = margins_frame["share"].to_numpy()
+        stop = 0
+        for lab in cells.labels:
+            start, stop = stop, stop + len(lab)
+            w = margin_share[start:stop]
             m = _check_minimum(w, n, kind, minimum)
             quotas.append(_apportion_array(w, n, kind, m))
-        margins_frame["quota"] = np.concatenate(quotas)
-        margins_frame["deviation"] = margins_frame["quota"] - margins_frame["exact"]
+        margin_quota = np.concatenate(quotas)
+        margins_frame["quota"] = margin_quota
+        margins_frame["deviation"] = margin_quota - margins_frame["exact"].to_numpy()
+        empty = (margin_share > 0) & (margin_quota == 0)
     plan = QuotaPlan(
         n=n,
         variables=tuple(var_list),
         method=method,
         interlocked=bool(interlocked),
         minimum=int(m),
-        cells=cells,
+        cells=pd.DataFrame(columns),
         margins=margins_frame,
         joint_source=joint_source,
     )
-    empty = plan.empty_populated
-    if len(empty):
+    if empty.any():
         what = "cells" if interlocked else "categories"
-        labels = (
-            empty[var_list].astype(str).agg(CELL_SEPARATOR.join, axis=1).tolist()
-            if interlocked
-            else (empty["variable"] + "=" + empty["category"]).tolist()
-        )
+        rows = np.flatnonzero(empty)
+        if interlocked:
+            labels = [
+                CELL_SEPARATOR.join(str(lab[c[i]]) for c, lab in zip(cells.codes, cells.labels)) for i in rows
+            ]
+        else:
+            labels = [f"{margins_frame['variable'].iat[i]}={margins_frame['category'].iat[i]}" for i in rows]
         warnings.warn(
-            f"{len(empty)} populated {what} get a quota of 0 with method={method!r} at n={n} "
+            f"{len(rows)} populated {what} get a quota of 0 with method={method!r} at n={n} "
             f"(e.g. {', '.join(labels[:5])}); use minimum=1 or method='minimum_then_proportional' "
             "to give every cell a place.",
             DataWarning,
@@ -534,19 +629,13 @@ def _effective_minimum(share: np.ndarray, n: int, method: str, minimum: int | No
 
 
 def _interlocked_quotas(
-    cells: pd.DataFrame, variables: list[str], n: int, method: str, minimum: int | None, on_infeasible: str
+    cells: _Cells, n: int, method: str, minimum: int | None, on_infeasible: str
 ) -> np.ndarray:
-    share = cells["share"].to_numpy()
+    share = cells.share
     if method != "controlled":
         m = _check_minimum(share, n, method, minimum)
         return _apportion_array(share, n, method, m)
-    codes = []
-    shape = []
-    for var in variables:
-        cat, labels = pd.factorize(cells[var], sort=True)
-        codes.append(cat)
-        shape.append(len(labels))
-    dense = np.zeros(shape)
-    dense[tuple(codes)] = n * share
+    dense = np.zeros([len(lab) for lab in cells.labels])
+    dense[tuple(cells.codes)] = n * share
     rounded = controlled_round(dense, margins="all", on_infeasible=on_infeasible)  # type: ignore[arg-type]
-    return np.asarray(rounded)[tuple(codes)].astype(np.int64)
+    return np.asarray(rounded)[tuple(cells.codes)].astype(np.int64)
