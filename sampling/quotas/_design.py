@@ -201,19 +201,33 @@ def _check_total(total: float, is_share: bool, normalize: bool, parameter: str) 
         )
 
 
+# the dtype ``astype(str)`` gives (pandas' string dtype, or object before pandas 3)
+STR_DTYPE = pd.Series(["a"], dtype=object).astype(str).dtype
+
+
+def _strings(values: np.ndarray) -> Any:
+    return pd.array(values, dtype=STR_DTYPE)
+
+
 @dataclass(frozen=True)
 class _Cells:
-    """Joint cells in sorted order: per variable, the code of each cell into its sorted labels."""
+    """Joint cells: per variable, each cell's code into the sorted labels (strings), and shares."""
 
     variables: list[str]
     codes: list[np.ndarray]
-    labels: list[pd.Index]
+    labels: list[np.ndarray]
     share: np.ndarray
 
+    def columns(self) -> dict[str, Any]:
+        return {v: _strings(lab[c]) for v, c, lab in zip(self.variables, self.codes, self.labels)}
+
     def frame(self) -> pd.DataFrame:
-        columns: dict[str, Any] = {v: lab.take(c) for v, c, lab in zip(self.variables, self.codes, self.labels)}
-        columns["share"] = self.share
-        return pd.DataFrame(columns)
+        return pd.DataFrame({**self.columns(), "share": self.share})
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 where missing) into the sorted distinct labels of a string column."""
+    return pd.factorize(column.to_numpy(), sort=True)
 
 
 def _is_str(dtype: Any) -> bool:
@@ -277,7 +291,7 @@ def _joint_from_frame(
             na = col.isna().to_numpy()
             missing = na if missing is None else missing | na
             col = col.astype(str)
-        code, uniques = col.factorize(sort=True)
+        code, uniques = _factorize(col)
         codes.append(code)
         labels.append(uniques)
         na = code < 0
@@ -301,7 +315,7 @@ def _joint_from_frame(
 def _cells_of_frame(cells: pd.DataFrame, variables: list[str]) -> _Cells:
     codes, labels = [], []
     for var in variables:
-        code, uniques = cells[var].factorize(sort=True)
+        code, uniques = _factorize(cells[var])
         codes.append(code)
         labels.append(uniques)
     return _Cells(variables, codes, labels, cells["share"].to_numpy())
@@ -425,26 +439,22 @@ def _rake_seed(seed: pd.DataFrame, margins: dict[str, pd.Series]) -> np.ndarray:
 # --------------------------------------------------------------------------- the public function
 
 
-def _margin_table(cells: _Cells, n: int, quota: np.ndarray | None) -> pd.DataFrame:
+def _margin_frame(cells: _Cells, n: int, share: np.ndarray, quota: np.ndarray) -> pd.DataFrame:
     """One row per variable and category (sorted): share, exact, quota and deviation."""
-    share = [_group_sum(c, cells.share, len(lab)) for c, lab in zip(cells.codes, cells.labels)]
     sizes = [len(lab) for lab in cells.labels]
-    margin_share = np.concatenate(share)
-    if quota is None:
-        margin_quota = np.zeros(margin_share.size, dtype=np.int64)
-    else:
-        margin_quota = np.concatenate([
-            np.bincount(c, weights=quota, minlength=k).astype(np.int64) for c, k in zip(cells.codes, sizes)
-        ])
-    exact = n * margin_share
-    return pd.DataFrame({
-        "variable": np.repeat(np.array(cells.variables, dtype=object), sizes),
-        "category": np.concatenate([lab.to_numpy(dtype=object) for lab in cells.labels]),
-        "share": margin_share,
-        "exact": exact,
-        "quota": margin_quota,
-        "deviation": margin_quota - exact,
-    })
+    exact = n * share
+    return pd.DataFrame(
+        {
+            "variable": _strings(np.repeat(np.array(cells.variables, dtype=object), sizes)),
+            "category": _strings(np.concatenate(cells.labels)),
+            "share": share,
+            "exact": exact,
+            "quota": quota,
+            "deviation": quota - exact,
+        },
+        index=pd.RangeIndex(share.size),
+        copy=False,
+    )
 
 
 def design_quotas(
@@ -567,22 +577,26 @@ def design_quotas(
     if method == "controlled" and minimum:
         fail(ValidationError, "minimum", 'is not supported with method="controlled"', bad=[minimum],
              fix='Use method="minimum_then_proportional" or a divisor method with minimum.')
-    columns: dict[str, Any] = {v: lab.take(c) for v, c, lab in zip(var_list, cells.codes, cells.labels)}
+    columns = cells.columns()
     columns["share"] = share
     columns["exact"] = exact
+    margin_share = np.concatenate(
+        [_group_sum(c, share, len(lab)) for c, lab in zip(cells.codes, cells.labels)]
+    )
     if interlocked:
         quota = _interlocked_quotas(cells, n, method, minimum, on_infeasible)
         m = _effective_minimum(share, n, method, minimum)
         columns["quota"] = quota
         columns["deviation"] = quota - exact
-        margins_frame = _margin_table(cells, n, quota)
+        margin_quota = np.concatenate([
+            np.bincount(c, weights=quota, minlength=len(lab)).astype(np.int64)
+            for c, lab in zip(cells.codes, cells.labels)
+        ])
         empty = (share > 0) & (quota == 0)
     else:
-        margins_frame = _margin_table(cells, n, None)
         m = 0
         quotas = []
         kind = "hamilton" if method == "controlled" else method
-        margin_share = margins_frame["share"].to_numpy()
         stop = 0
         for lab in cells.labels:
             start, stop = stop, stop + len(lab)
@@ -590,16 +604,15 @@ def design_quotas(
             m = _check_minimum(w, n, kind, minimum)
             quotas.append(_apportion_array(w, n, kind, m))
         margin_quota = np.concatenate(quotas)
-        margins_frame["quota"] = margin_quota
-        margins_frame["deviation"] = margin_quota - margins_frame["exact"].to_numpy()
         empty = (margin_share > 0) & (margin_quota == 0)
+    margins_frame = _margin_frame(cells, n, margin_share, margin_quota)
     plan = QuotaPlan(
         n=n,
         variables=tuple(var_list),
         method=method,
         interlocked=bool(interlocked),
         minimum=int(m),
-        cells=pd.DataFrame(columns),
+        cells=pd.DataFrame(columns, index=pd.RangeIndex(share.size), copy=False),
         margins=margins_frame,
         joint_source=joint_source,
     )
@@ -607,11 +620,10 @@ def design_quotas(
         what = "cells" if interlocked else "categories"
         rows = np.flatnonzero(empty)
         if interlocked:
-            labels = [
-                CELL_SEPARATOR.join(str(lab[c[i]]) for c, lab in zip(cells.codes, cells.labels)) for i in rows
-            ]
+            labels = [CELL_SEPARATOR.join(lab[c[i]] for c, lab in zip(cells.codes, cells.labels)) for i in rows]
         else:
-            labels = [f"{margins_frame['variable'].iat[i]}={margins_frame['category'].iat[i]}" for i in rows]
+            names = [(v, c) for v, lab in zip(var_list, cells.labels) for c in lab]
+            labels = [f"{names[i][0]}={names[i][1]}" for i in rows]
         warnings.warn(
             f"{len(rows)} populated {what} get a quota of 0 with method={method!r} at n={n} "
             f"(e.g. {', '.join(labels[:5])}); use minimum=1 or method='minimum_then_proportional' "
