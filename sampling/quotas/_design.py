@@ -218,11 +218,9 @@ class _Cells:
     labels: list[np.ndarray]
     share: np.ndarray
 
-    def columns(self) -> dict[str, Any]:
-        return {v: _strings(lab[c]) for v, c, lab in zip(self.variables, self.codes, self.labels)}
-
     def frame(self) -> pd.DataFrame:
-        return pd.DataFrame({**self.columns(), "share": self.share})
+        columns = {v: _strings(lab[c]) for v, c, lab in zip(self.variables, self.codes, self.labels)}
+        return pd.DataFrame({**columns, "share": self.share})
 
 
 def _factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -439,22 +437,45 @@ def _rake_seed(seed: pd.DataFrame, margins: dict[str, pd.Series]) -> np.ndarray:
 # --------------------------------------------------------------------------- the public function
 
 
-def _margin_frame(cells: _Cells, n: int, share: np.ndarray, quota: np.ndarray) -> pd.DataFrame:
-    """One row per variable and category (sorted): share, exact, quota and deviation."""
+def _frame(columns: dict[str, Any], names: Any, rows: int) -> pd.DataFrame:
+    """A frame from finished columns (1-d numpy or pandas arrays of length ``rows``).
+
+    The columns need no conversion, so the constructor's per-column checks and the inference
+    of the column index dtype are skipped where pandas offers that.
+    """
+    try:
+        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            list(columns.values()), columns=pd.Index(names), index=pd.RangeIndex(rows), verify_integrity=False
+        )
+    except (AttributeError, TypeError):  # pragma: no cover - a pandas without the fast path
+        return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
+
+
+def _frames(
+    cells: _Cells, cell_values: dict[str, np.ndarray], margin_values: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells frame (variables, then ``cell_values``) and the margins frame, built once.
+
+    Every string (labels, and the column names) goes into one string array, sliced per column.
+    """
     sizes = [len(lab) for lab in cells.labels]
-    exact = n * share
-    return pd.DataFrame(
-        {
-            "variable": _strings(np.repeat(np.array(cells.variables, dtype=object), sizes)),
-            "category": _strings(np.concatenate(cells.labels)),
-            "share": share,
-            "exact": exact,
-            "quota": quota,
-            "deviation": quota - exact,
-        },
-        index=pd.RangeIndex(share.size),
-        copy=False,
+    ncells = cells.share.size
+    cell_names = [*cells.variables, *cell_values]
+    margin_names = ["variable", "category", *margin_values]
+    pieces = [lab[c] for c, lab in zip(cells.codes, cells.labels)]
+    pieces += [np.repeat(np.array(cells.variables, dtype=object), sizes), *cells.labels]
+    pieces.append(np.array(cell_names + margin_names, dtype=object))
+    strings = _strings(np.concatenate(pieces))
+    cut = np.cumsum([0, *(ncells for _ in cells.variables), sum(sizes), sum(sizes), len(cell_names)])
+    part = [strings[a:b] for a, b in itertools.pairwise(cut)]
+    nvar = len(cells.variables)
+    cell_frame = _frame({**dict(zip(cells.variables, part[:nvar])), **cell_values}, part[-1], ncells)
+    margin_frame = _frame(
+        {"variable": part[nvar], "category": part[nvar + 1], **margin_values},
+        strings[cut[-1] :],
+        sum(sizes),
     )
+    return cell_frame, margin_frame
 
 
 def design_quotas(
@@ -577,17 +598,15 @@ def design_quotas(
     if method == "controlled" and minimum:
         fail(ValidationError, "minimum", 'is not supported with method="controlled"', bad=[minimum],
              fix='Use method="minimum_then_proportional" or a divisor method with minimum.')
-    columns = cells.columns()
-    columns["share"] = share
-    columns["exact"] = exact
+    values_of_cells: dict[str, np.ndarray] = {"share": share, "exact": exact}
     margin_share = np.concatenate(
         [_group_sum(c, share, len(lab)) for c, lab in zip(cells.codes, cells.labels)]
     )
     if interlocked:
         quota = _interlocked_quotas(cells, n, method, minimum, on_infeasible)
         m = _effective_minimum(share, n, method, minimum)
-        columns["quota"] = quota
-        columns["deviation"] = quota - exact
+        values_of_cells["quota"] = quota
+        values_of_cells["deviation"] = quota - exact
         margin_quota = np.concatenate([
             np.bincount(c, weights=quota, minlength=len(lab)).astype(np.int64)
             for c, lab in zip(cells.codes, cells.labels)
@@ -605,14 +624,20 @@ def design_quotas(
             quotas.append(_apportion_array(w, n, kind, m))
         margin_quota = np.concatenate(quotas)
         empty = (margin_share > 0) & (margin_quota == 0)
-    margins_frame = _margin_frame(cells, n, margin_share, margin_quota)
+    margin_exact = n * margin_share
+    cells_frame, margins_frame = _frames(cells, values_of_cells, {
+        "share": margin_share,
+        "exact": margin_exact,
+        "quota": margin_quota,
+        "deviation": margin_quota - margin_exact,
+    })
     plan = QuotaPlan(
         n=n,
         variables=tuple(var_list),
         method=method,
         interlocked=bool(interlocked),
         minimum=int(m),
-        cells=pd.DataFrame(columns, index=pd.RangeIndex(share.size), copy=False),
+        cells=cells_frame,
         margins=margins_frame,
         joint_source=joint_source,
     )
