@@ -111,6 +111,17 @@ class Decision:
         }
 
 
+def _accepted(reason: str, person_id: str, cell: Key, status: str) -> Decision:
+    """``Decision(True, reason, person_id, cell, status)`` in one step (the hot path of ``offer``).
+
+    The dataclass ``__init__`` of a frozen class sets each field through ``object.__setattr__``;
+    filling the instance dictionary at once gives the same object for a fraction of the cost.
+    """
+    decision = object.__new__(Decision)
+    decision.__dict__.update(accepted=True, reason=reason, person_id=person_id, cell=cell, status=status)
+    return decision
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
@@ -489,7 +500,8 @@ class QuotaTracker:
         return decision
 
     def _decide(self, person: Mapping[str, Any], pid: str | None, reserve: bool) -> Decision:
-        if pid is not None and pid in self.participants:
+        participants = self.participants
+        if pid is not None and pid in participants:
             return Decision(False, f"duplicate person id: {pid!r} already holds a place", pid, None, "rejected")
         cell = self._cell_of(person)
         if cell is None:
@@ -497,20 +509,21 @@ class QuotaTracker:
             if cell is None:
                 return Decision(False, problem, pid, None, "rejected")
         targets, filled, reserved = self.targets, self.filled, self.reserved
-        keys = [cell] if self.interlocked else list(zip(self.variables, cell))
+        interlocked = self.interlocked
+        keys = [cell] if interlocked else list(zip(self.variables, cell))
         for key in keys:
             target = targets.get(key)
             if target is None:
                 label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
                 return Decision(False, f"no quota for cell: {label}", pid, cell, "rejected")
             if target - filled[key] - reserved[key] <= 0:
-                if self.interlocked:
+                if interlocked:
                     label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
                     reason = f"cell full: {label} (target {target})"
                 else:
                     reason = f"margin full: {key[0]}={key[1]} (target {target})"
                 return Decision(False, reason, pid, cell, "rejected")
-        if not self.interlocked and self.check_completability:
+        if not interlocked and self.check_completability:
             if self.allowed is None:
                 # every key of the person has room, so the quotas left after acceptance are
                 # fillable iff the open ones are (each variable's total falls by one)
@@ -531,13 +544,15 @@ class QuotaTracker:
                     "rejected",
                 )
         if pid is None:
-            while f"p{self.next_number}" in self.participants:
-                self.next_number += 1
-            pid = f"p{self.next_number}"
-            self.next_number += 1
+            number = self.next_number
+            pid = f"p{number}"
+            while pid in participants:
+                number += 1
+                pid = f"p{number}"
+            self.next_number = number + 1
         if reserve:
-            return Decision(True, "reserved", pid, cell, "reserved")
-        return Decision(True, "accepted", pid, cell, "filled")
+            return _accepted("reserved", pid, cell, "reserved")
+        return _accepted("accepted", pid, cell, "filled")
 
     def _accept(self, decision: Decision) -> bool:
         """Record an accepted decision of this tracker (see ``_apply_offer``)."""
@@ -558,12 +573,17 @@ class QuotaTracker:
         self.participants[pid] = {
             "cell": list(cell),
             "status": status,
-            "attributes": {v: c for v, c in zip(self.variables, cell)},
+            "attributes": dict(zip(self.variables, cell)),
         }
         counter = self.reserved if status == "reserved" else self.filled
-        for key in self._keys_of(cell):
-            counter[key] += 1
-        self.next_number = max(self.next_number, int(next_number))
+        if self.interlocked:
+            counter[cell] += 1
+        else:
+            for key in zip(self.variables, cell):
+                counter[key] += 1
+        next_number = int(next_number)
+        if next_number > self.next_number:
+            self.next_number = next_number
         self._margins_ok = None
         return new_cell
 
