@@ -10,6 +10,7 @@ independence. Quotas are then apportioned per cell (interlocked) or per margin (
 from __future__ import annotations
 
 import itertools
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -242,9 +243,9 @@ def _group_sum(ids: np.ndarray, values: np.ndarray, ngroups: int) -> np.ndarray:
         out = np.empty(ngroups)
         out[ids] = values
         return out
-    if ids.size < 2 or bool((ids[1:] >= ids[:-1]).all()):
-        starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
-        return np.add.reduceat(values, starts)
+    step = np.diff(ids)
+    if not (step < 0).any():
+        return np.add.reduceat(values, np.flatnonzero(np.concatenate(([1], step))))
     total = [0.0] * ngroups
     carry = [0.0] * ngroups
     for g, v in zip(ids.tolist(), values.tolist()):
@@ -257,13 +258,23 @@ def _group_sum(ids: np.ndarray, values: np.ndarray, ngroups: int) -> np.ndarray:
 
 def _cell_ids(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
     """Rows -> (cell id in lexicographic order of the codes, first row of each cell, cells)."""
-    key = codes[0].astype(np.int64)
-    for code, size in zip(codes[1:], sizes[1:]):
-        if (int(key.max()) + 1) * size >= 2**62:
-            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
-        key = key * size + code
-    _, first, ids = np.unique(key, return_index=True, return_inverse=True)
-    return ids.reshape(-1), first, first.size
+    if math.prod(sizes) < 2**62:
+        key = np.ravel_multi_index(codes, sizes)
+    else:
+        key = codes[0].astype(np.int64)
+        for code, size in zip(codes[1:], sizes[1:]):
+            if (int(key.max()) + 1) * size >= 2**62:
+                key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+            key = key * size + code
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.empty(key.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    ids = np.empty(key.size, dtype=np.intp)
+    ids[order] = np.cumsum(new) - 1
+    first = order[new]
+    return ids, first, first.size
 
 
 def _joint_from_frame(
@@ -371,7 +382,7 @@ def _margins_from_input(
 def _is_margins(table: Any) -> bool:
     if isinstance(table, Mapping):
         return True
-    return {"variable", "category"} <= set(table.columns)
+    return "variable" in table.columns and "category" in table.columns
 
 
 def _joint_from_margins(
