@@ -3,7 +3,9 @@
 Run from the repository root:
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/quota_calls.py [--baseline REV]
 
-Calls (best of many repeats, microseconds per call, all in one process):
+Calls (CPU time per call in microseconds, all in one process; each call and its floor are timed
+back to back many times: the table gives the best of each and the median of the paired ratios,
+which a loaded machine disturbs least):
 
 1. ``design_quotas(census("uk"), n=500, variables=["age", "sex", "ethnicity"])``: 60 cells, a
    joint table with count and share columns; the DataWarning it raises (5 populated cells get no
@@ -101,9 +103,9 @@ class FloorTracker:
 # --------------------------------------------------------------------------- timing
 
 
-def best(fn: Any, number: int, repeat: int) -> float:
-    """Best CPU time per call in microseconds (process time: less disturbed by other load)."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat, timer=time.process_time)) / number * 1e6
+def cpu_us(fn: Any, number: int) -> float:
+    """CPU time (process time: less disturbed by other load) per call, in microseconds."""
+    return timeit.timeit(fn, number=number, timer=time.process_time) / number * 1e6
 
 
 def census_table() -> pd.DataFrame:
@@ -112,36 +114,46 @@ def census_table() -> pd.DataFrame:
     return census("uk")
 
 
-def time_ours(repeat: int) -> dict[str, float]:
+def calls(with_floors: bool) -> dict[str, tuple[Any, Any, int]]:
+    """label -> (public call, floor or None, calls per timing)."""
     from estimators.errors import DataWarning
     from sampling import QuotaTracker, design_quotas
 
     table = census_table()
     warnings.simplefilter("ignore", DataWarning)
-    out = {"design_quotas": best(lambda: design_quotas(table, n=500, variables=VARIABLES), 20, repeat)}
-    people = table[VARIABLES].to_dict("records")
-    for interlocked in (True, False):
-        tracker = QuotaTracker(design_quotas(table, n=10**8, variables=VARIABLES, interlocked=interlocked))
-        arrivals = itertools.cycle(people)
-        label = "offer (cells)" if interlocked else "offer (margins)"
-        out[label] = best(lambda t=tracker, a=arrivals: t.offer(next(a)), 1000, repeat)
-    return out
-
-
-def time_floors(repeat: int) -> dict[str, float]:
-    from estimators.errors import DataWarning
-    from sampling import design_quotas
-
-    table = census_table()
-    warnings.simplefilter("ignore", DataWarning)
-    out = {"design_quotas": best(lambda: floor_design(table, 500, VARIABLES), 20, repeat)}
+    out: dict[str, tuple[Any, Any, int]] = {
+        "design_quotas": (
+            lambda: design_quotas(table, n=500, variables=VARIABLES),
+            (lambda: floor_design(table, 500, VARIABLES)) if with_floors else None,
+            4,
+        )
+    }
     people = table[VARIABLES].to_dict("records")
     for interlocked in (True, False):
         plan = design_quotas(table, n=10**8, variables=VARIABLES, interlocked=interlocked)
+        tracker = QuotaTracker(plan)
         floor = FloorTracker(VARIABLES, dict(plan.quotas.items()), interlocked)
-        arrivals = itertools.cycle(people)
+        ours_arrivals, floor_arrivals = itertools.cycle(people), itertools.cycle(people)
         label = "offer (cells)" if interlocked else "offer (margins)"
-        out[label] = best(lambda f=floor, a=arrivals: f.offer(next(a)), 1000, repeat)
+        out[label] = (
+            lambda t=tracker, a=ours_arrivals: t.offer(next(a)),
+            (lambda f=floor, a=floor_arrivals: f.offer(next(a))) if with_floors else None,
+            200,
+        )
+    return out
+
+
+def measure(repeat: int, with_floors: bool) -> dict[str, dict[str, Any]]:
+    """Best CPU time of the call and of its floor, timed alternately, and their paired ratios."""
+    out = {}
+    for label, (ours, floor, number) in calls(with_floors).items():
+        pairs = []
+        for _ in range(repeat):
+            a = cpu_us(ours, number)
+            b = cpu_us(floor, number) if floor is not None else np.nan
+            pairs.append((a, b))
+        a, b = np.array(pairs).T
+        out[label] = {"ours": a.min(), "floor": b.min(), "ratios": a / b}
     return out
 
 
@@ -285,7 +297,7 @@ def same(a: Any, b: Any) -> bool:
 
 
 def worker(path: str, repeat: int, outputs: bool) -> None:
-    result: dict[str, Any] = {"timings": time_ours(repeat)}
+    result: dict[str, Any] = {"timings": {k: v["ours"] for k, v in measure(repeat, False).items()}}
     if outputs:
         result["design"] = design_outputs()
         result["tracker"] = tracker_outputs()
@@ -317,7 +329,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", help="git revision to compare with (timings and outputs)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (with --baseline)")
-    parser.add_argument("--repeat", type=int, default=15, help="repeats per timing (best is kept)")
+    parser.add_argument("--repeat", type=int, default=100, help="timings per call (best is kept)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--outputs", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -327,6 +339,7 @@ def main() -> None:
     root = str(Path(__file__).resolve().parent.parent)
     ours: dict[str, float] = {}
     floors: dict[str, float] = {}
+    ratios: dict[str, list[float]] = {}
     before: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as folder:
         if args.baseline:
@@ -343,23 +356,25 @@ def main() -> None:
                         print(f"{part}: {len(old[part])} settings compared, {len(differ)} differ")
                         for k in differ[:10]:
                             print("  differs:", k)
-            for k, v in time_ours(args.repeat).items():
-                ours[k] = min(ours.get(k, np.inf), v)
-            for k, v in time_floors(args.repeat).items():
-                floors[k] = min(floors.get(k, np.inf), v)
+            for k, v in measure(args.repeat, True).items():
+                ours[k] = min(ours.get(k, np.inf), v["ours"])
+                floors[k] = min(floors.get(k, np.inf), v["floor"])
+                ratios.setdefault(k, []).extend(v["ratios"])
     print()
-    head = "| call | ours (us) | floor (us) | ratio |"
-    rule = "|---|---:|---:|---:|"
+    head = "| call | ours (us) | floor (us) | ratio | median paired ratio |"
+    rule = "|---|---:|---:|---:|---:|"
     if before:
-        head = f"| call | before {args.baseline} (us) | ours (us) | floor (us) | before / floor | ratio |"
-        rule = "|---|---:|---:|---:|---:|---:|"
+        head = f"| call | before {args.baseline} (us) | ours (us) | floor (us) | before / floor | ratio | median paired ratio |"
+        rule = "|---|---:|---:|---:|---:|---:|---:|"
     print(head)
     print(rule)
     for k, v in ours.items():
-        cells = [f"{v:.1f}", f"{floors[k]:.1f}", f"{v / floors[k]:.2f}"]
+        cells = [f"{v:.1f}", f"{floors[k]:.1f}", f"{v / floors[k]:.2f}", f"{np.median(ratios[k]):.2f}"]
         if before:
-            cells = [f"{before[k]:.1f}", cells[0], cells[1], f"{before[k] / floors[k]:.1f}", cells[2]]
+            cells = [f"{before[k]:.1f}", cells[0], cells[1], f"{before[k] / floors[k]:.1f}", *cells[2:]]
         print(f"| {k} | " + " | ".join(cells) + " |")
+    print("\nours, floor: best CPU time per call; ratio = best / best; median paired ratio: median over "
+          "repeats of ours / floor timed back to back.")
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nload average (1 min) {load:.1f} on {os.cpu_count()} CPUs; pandas {pd.__version__}, numpy {np.__version__}")
 
