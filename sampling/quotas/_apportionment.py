@@ -2,7 +2,9 @@
 
 Largest remainder (Hamilton), the divisor methods (Jefferson/D'Hondt, Webster/Sainte-Laguë,
 Huntington–Hill, Adams), and the recruitment-platform rule "a minimum per cell, then proportional".
-All arithmetic is exact (rational numbers), so ties are real ties and are broken by a stated rule.
+Every decision is exact (rational numbers), so ties are real ties and are broken by a stated rule;
+largest remainder is worked out in floating point when the rounding error provably cannot change a
+seat, and in rational numbers otherwise.
 """
 
 from __future__ import annotations

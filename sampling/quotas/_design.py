@@ -452,7 +452,8 @@ def _frame(columns: dict[str, Any], names: Any, rows: int) -> pd.DataFrame:
     """A frame from finished columns (1-d numpy or pandas arrays of length ``rows``).
 
     The columns need no conversion, so the constructor's per-column checks and the inference
-    of the column index dtype are skipped where pandas offers that.
+    of the column index dtype are skipped: ``DataFrame._from_arrays`` (pandas' own constructor
+    for finished columns) where it exists, the public constructor otherwise.
     """
     try:
         return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
