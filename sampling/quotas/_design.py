@@ -451,16 +451,27 @@ def _rake_seed(seed: pd.DataFrame, margins: dict[str, pd.Series]) -> np.ndarray:
 def _frame(columns: dict[str, Any], names: Any, rows: int) -> pd.DataFrame:
     """A frame from finished columns (1-d numpy or pandas arrays of length ``rows``).
 
-    The columns need no conversion, so the constructor's per-column checks and the inference
-    of the column index dtype are skipped: ``DataFrame._from_arrays`` (pandas' own constructor
-    for finished columns) where it exists, the public constructor otherwise.
+    The columns need no conversion: they are handed to pandas as its blocks (numpy columns of one
+    dtype stacked into one block, each pandas array a block of its own) through
+    ``pandas.api.internals.create_dataframe_from_blocks`` where pandas has it (3.0 on), and to
+    the constructor otherwise, which infers nothing new from them.
     """
+    arrays = list(columns.values())
+    index = pd.RangeIndex(rows)
     try:
-        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
-            list(columns.values()), columns=pd.Index(names), index=pd.RangeIndex(rows), verify_integrity=False
-        )
-    except (AttributeError, TypeError):  # pragma: no cover - a pandas without the fast path
-        return pd.DataFrame(columns, index=pd.RangeIndex(rows), copy=False)
+        from pandas.api.internals import create_dataframe_from_blocks
+    except ImportError:  # pragma: no cover - pandas before 3.0
+        return pd.DataFrame(dict(zip(pd.Index(names), arrays)), index=index, copy=False)
+    blocks: list[tuple[Any, np.ndarray]] = []
+    numeric: dict[np.dtype, list[int]] = {}
+    for i, array in enumerate(arrays):
+        if isinstance(array, np.ndarray):
+            numeric.setdefault(array.dtype, []).append(i)
+        else:
+            blocks.append((array, np.array([i])))
+    for where in numeric.values():
+        blocks.append((np.stack([arrays[i] for i in where]), np.array(where)))
+    return create_dataframe_from_blocks(blocks, index=index, columns=pd.Index(names))
 
 
 def _frames(
