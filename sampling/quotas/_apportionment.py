@@ -2,7 +2,9 @@
 
 Largest remainder (Hamilton), the divisor methods (Jefferson/D'Hondt, Webster/Sainte-Laguë,
 Huntington–Hill, Adams), and the recruitment-platform rule "a minimum per cell, then proportional".
-All arithmetic is exact (rational numbers), so ties are real ties and are broken by a stated rule.
+Every decision is exact (rational numbers), so ties are real ties and are broken by a stated rule;
+largest remainder is worked out in floating point when the rounding error provably cannot change a
+seat, and in rational numbers otherwise.
 """
 
 from __future__ import annotations
@@ -163,8 +165,81 @@ def _divisor(w: list[Fraction], n: int, cells: list[int], minimum: int, kind: st
     return seats
 
 
+# Largest remainder in floating point: quotas n w_i / W carry a relative error below 4 units in the
+# last place (fsum rounds W once; n w_i and the division once each). A decision is taken from the
+# floats only when every quota is further than this bound (doubled) from an integer and the last
+# remainder given a place is further than twice the bound from the first one left out; otherwise
+# the exact rational computation decides (ties, exact integer quotas).
+_ROUNDING_SLACK = 8.0 * np.finfo(np.float64).eps
+
+
+def _hamilton_float(w: np.ndarray, populated: np.ndarray, n: int) -> np.ndarray | None:
+    """Hamilton seats of the ``populated`` cells, or None when rounding could change a decision."""
+    seats = np.zeros(w.size, dtype=np.int64)
+    if n == 0:
+        return seats
+    wp = w[populated]
+    quota = n * wp / math.fsum(wp.tolist())
+    slack = _ROUNDING_SLACK * n
+    floor = np.floor(quota)
+    remainder = quota - floor
+    if not ((remainder > slack) & (remainder < 1.0 - slack)).all():
+        return None
+    base = floor.astype(np.int64)
+    left = n - int(base.sum())
+    if 0 < left < base.size:
+        order = np.argsort(-remainder, kind="stable")
+        if remainder[order[left - 1]] - remainder[order[left]] <= 2.0 * slack:
+            return None
+        base[order[:left]] += 1
+    elif left != 0:
+        return None
+    seats[populated] = base
+    return seats
+
+
+def _hamilton_minimum_float(w: np.ndarray, populated: np.ndarray, n: int, minimum: int) -> np.ndarray | None:
+    """``_hamilton_with_minimum`` in floating point, or None when rounding could change a decision."""
+    free = populated.copy()
+    fixed = 0
+    while free.any():
+        seats_left = n - minimum * fixed
+        wf = w[free]
+        lhs = seats_left * wf
+        rhs = minimum * math.fsum(wf.tolist())
+        if (np.abs(lhs - rhs) <= _ROUNDING_SLACK * np.maximum(lhs, rhs)).any():
+            return None
+        low = lhs < rhs
+        if not low.any():
+            break
+        index = np.flatnonzero(free)[low]
+        free[index] = False
+        fixed += index.size
+    seats = np.where(populated & ~free, minimum, 0).astype(np.int64)
+    if free.any():
+        rest = _hamilton_float(w, free, n - minimum * fixed)
+        if rest is None:
+            return None
+        seats += rest
+    return seats
+
+
 def _apportion_array(weights: np.ndarray, n: int, method: str, minimum: int) -> np.ndarray:
     """Kernel: validated float weights (some positive), integer ``n``, ``minimum`` -> int seats."""
+    if method in ("hamilton", "minimum_then_proportional"):
+        populated = weights > 0
+        if method == "hamilton":
+            fast = (
+                _hamilton_minimum_float(weights, populated, n, minimum)
+                if minimum
+                else _hamilton_float(weights, populated, n)
+            )
+        else:
+            fast = _hamilton_float(weights, populated, n - minimum * int(populated.sum()))
+            if fast is not None:
+                fast[populated] += minimum
+        if fast is not None:
+            return fast
     w = _to_fractions(weights)
     cells = [i for i, wi in enumerate(w) if wi > 0]
     if method == "minimum_then_proportional":

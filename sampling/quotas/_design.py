@@ -9,7 +9,9 @@ independence. Quotas are then apportioned per cell (interlocked) or per margin (
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -181,7 +183,11 @@ def _check_value_column(frame: pd.DataFrame, value: str | None, parameter: str) 
 
 
 def _values(raw: Any, parameter: str) -> np.ndarray:
-    return as_float_array(pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy(), parameter, nonnegative=True)
+    if isinstance(raw, pd.Series) and isinstance(raw.dtype, np.dtype) and raw.dtype.kind in "iuf":
+        numbers = raw.to_numpy()
+    else:
+        numbers = pd.to_numeric(pd.Series(raw), errors="coerce").to_numpy()
+    return as_float_array(numbers, parameter, nonnegative=True)
 
 
 def _check_total(total: float, is_share: bool, normalize: bool, parameter: str) -> None:
@@ -197,14 +203,102 @@ def _check_total(total: float, is_share: bool, normalize: bool, parameter: str) 
         )
 
 
+# the dtype ``astype(str)`` gives (pandas' string dtype, or object before pandas 3)
+STR_DTYPE = pd.Series(["a"], dtype=object).astype(str).dtype
+
+
+def _strings(values: np.ndarray) -> Any:
+    return pd.array(values, dtype=STR_DTYPE)
+
+
+@dataclass(frozen=True)
+class _Cells:
+    """Joint cells: per variable, each cell's code into the sorted labels (strings), and shares."""
+
+    variables: list[str]
+    codes: list[np.ndarray]
+    labels: list[np.ndarray]
+    share: np.ndarray
+
+    def frame(self) -> pd.DataFrame:
+        columns = {v: _strings(lab[c]) for v, c, lab in zip(self.variables, self.codes, self.labels)}
+        return pd.DataFrame({**columns, "share": self.share})
+
+
+def _factorize(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes (-1 where missing) into the sorted distinct labels of a string column."""
+    return pd.factorize(column.to_numpy(), sort=True)
+
+
+def _is_str(dtype: Any) -> bool:
+    return isinstance(dtype, pd.StringDtype) and dtype.na_value is np.nan
+
+
+@functools.cache
+def _segment_sums() -> bool:
+    """Whether pandas' groupby-sum adds up groups with sorted ids segment by segment.
+
+    pandas 3.1 does (``np.add.reduceat``), earlier versions use compensated summation for every
+    grouping; decided once on values where the two differ in the last bit.
+    """
+    values = np.array([0.637, 0.27, 0.041, 0.017, 0.813, 0.913])
+    by_pandas = pd.Series(values).groupby(np.zeros(values.size, dtype=np.intp)).sum().to_numpy()
+    return bool(by_pandas[0] == np.add.reduceat(values, [0])[0])
+
+
+def _group_sum(ids: np.ndarray, values: np.ndarray, ngroups: int) -> np.ndarray:
+    """Per-group sums of ``values`` (every group present), added up as pandas' groupby-sum does.
+
+    Group ids that never decrease are summed segment by segment (``np.add.reduceat``) where pandas
+    does so; otherwise by compensated (Kahan) summation in row order, so the last bits agree with
+    ``groupby().sum()`` (and with quotas designed by earlier versions of this function).
+    """
+    if ids.size == ngroups:
+        out = np.empty(ngroups)
+        out[ids] = values
+        return out
+    step = np.diff(ids)
+    if not (step < 0).any() and _segment_sums():
+        return np.add.reduceat(values, np.flatnonzero(np.concatenate(([1], step))))
+    total = [0.0] * ngroups
+    carry = [0.0] * ngroups
+    for g, v in zip(ids.tolist(), values.tolist()):
+        y = v - carry[g]
+        t = total[g] + y
+        carry[g] = t - total[g] - y
+        total[g] = t
+    return np.array(total)
+
+
+def _cell_ids(codes: list[np.ndarray], sizes: list[int]) -> tuple[np.ndarray, np.ndarray, int]:
+    """Rows -> (cell id in lexicographic order of the codes, first row of each cell, cells)."""
+    if math.prod(sizes) < 2**62:
+        key = np.ravel_multi_index(codes, sizes)
+    else:
+        key = codes[0].astype(np.int64)
+        for code, size in zip(codes[1:], sizes[1:]):
+            if (int(key.max()) + 1) * size >= 2**62:
+                key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+            key = key * size + code
+    order = np.argsort(key, kind="stable")
+    ordered = key[order]
+    new = np.empty(key.size, dtype=bool)
+    new[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    ids = np.empty(key.size, dtype=np.intp)
+    ids[order] = np.cumsum(new) - 1
+    first = order[new]
+    return ids, first, first.size
+
+
 def _joint_from_frame(
     frame: pd.DataFrame,
     variables: Sequence[str] | None,
     value: str | None,
     values: str,
     normalize: bool,
-) -> tuple[list[str], pd.DataFrame]:
-    """Joint table -> (variables, frame of variable columns (str) + share), cells sorted."""
+) -> _Cells:
+    """Joint table -> cells (labels compared as strings, sorted) with their shares."""
     column = _check_value_column(frame, value, "table")
     if variables is None:
         variables = [c for c in frame.columns if c not in NON_VARIABLE_COLUMNS and c != column]
@@ -212,7 +306,20 @@ def _joint_from_frame(
     check_columns(frame, variables, "variables")
     if not variables:
         fail(MarginError, "variables", "the table has no variable columns", bad=list(frame.columns))
-    missing = frame[variables].isna().any(axis=1).to_numpy()
+    codes, labels = [], []
+    missing: np.ndarray | None = None
+    for var in variables:
+        col = frame[var]
+        if not _is_str(col.dtype):
+            na = col.isna().to_numpy()
+            missing = na if missing is None else missing | na
+            col = col.astype(str)
+        code, uniques = _factorize(col)
+        codes.append(code)
+        labels.append(uniques)
+        na = code < 0
+        missing = na if missing is None else missing | na
+    assert missing is not None
     if missing.any():
         fail(
             MarginError,
@@ -223,11 +330,18 @@ def _joint_from_frame(
     amounts = _values(frame[column], f"table[{column!r}]")
     is_share = values == "shares" or (values == "auto" and column == "share")
     _check_total(float(amounts.sum()), is_share, normalize, f"table[{column!r}]")
-    cells = frame[variables].astype(str).copy()
-    cells["share"] = amounts
-    cells = cells.groupby(variables, sort=True, as_index=False)["share"].sum()
-    cells["share"] = cells["share"] / cells["share"].sum()
-    return variables, cells.reset_index(drop=True)
+    ids, first, ncells = _cell_ids(codes, [len(lab) for lab in labels])
+    share = _group_sum(ids, amounts, ncells)
+    return _Cells(variables, [code[first] for code in codes], labels, share / share.sum())
+
+
+def _cells_of_frame(cells: pd.DataFrame, variables: list[str]) -> _Cells:
+    codes, labels = [], []
+    for var in variables:
+        code, uniques = _factorize(cells[var])
+        codes.append(code)
+        labels.append(uniques)
+    return _Cells(variables, codes, labels, cells["share"].to_numpy())
 
 
 def _margins_from_input(
@@ -282,7 +396,7 @@ def _margins_from_input(
 def _is_margins(table: Any) -> bool:
     if isinstance(table, Mapping):
         return True
-    return {"variable", "category"} <= set(table.columns)
+    return "variable" in table.columns and "category" in table.columns
 
 
 def _joint_from_margins(
@@ -301,7 +415,7 @@ def _joint_from_margins(
         return product, "independence"
     if not isinstance(seed_table, pd.DataFrame):
         fail(ValidationError, "seed_table", "must be a DataFrame of seed counts", bad=[type(seed_table).__name__])
-    _, seed = _joint_from_frame(seed_table, variables, value, "counts", True)
+    seed = _joint_from_frame(seed_table, variables, value, "counts", True).frame()
     for var in variables:
         extra = sorted(set(seed[var]) - set(margins[var].index))
         lacking = sorted(set(margins[var].index) - set(seed[var]))
@@ -348,17 +462,57 @@ def _rake_seed(seed: pd.DataFrame, margins: dict[str, pd.Series]) -> np.ndarray:
 # --------------------------------------------------------------------------- the public function
 
 
-def _margin_table(cells: pd.DataFrame, variables: list[str], n: int, quota: np.ndarray | None) -> pd.DataFrame:
-    rows = []
-    for var in variables:
-        grouped = cells.assign(_quota=quota if quota is not None else 0).groupby(var, sort=True)
-        share = grouped["share"].sum()
-        q = grouped["_quota"].sum()
-        for cat in share.index:
-            rows.append((var, cat, float(share[cat]), float(n * share[cat]), int(q[cat])))
-    frame = pd.DataFrame(rows, columns=["variable", "category", "share", "exact", "quota"])
-    frame["deviation"] = frame["quota"] - frame["exact"]
-    return frame
+def _frame(columns: dict[str, Any], names: Any, rows: int) -> pd.DataFrame:
+    """A frame from finished columns (1-d numpy or pandas arrays of length ``rows``).
+
+    The columns need no conversion: they are handed to pandas as its blocks (numpy columns of one
+    dtype stacked into one block, each pandas array a block of its own) through
+    ``pandas.api.internals.create_dataframe_from_blocks`` where pandas has it (3.0 on), and to
+    the constructor otherwise, which infers nothing new from them.
+    """
+    arrays = list(columns.values())
+    index = pd.RangeIndex(rows)
+    try:
+        from pandas.api.internals import create_dataframe_from_blocks
+    except ImportError:  # pragma: no cover - pandas before 3.0
+        return pd.DataFrame(dict(zip(pd.Index(names), arrays)), index=index, copy=False)
+    blocks: list[tuple[Any, np.ndarray]] = []
+    numeric: dict[np.dtype, list[int]] = {}
+    for i, array in enumerate(arrays):
+        if isinstance(array, np.ndarray):
+            numeric.setdefault(array.dtype, []).append(i)
+        else:
+            blocks.append((array, np.array([i])))
+    for where in numeric.values():
+        blocks.append((np.stack([arrays[i] for i in where]), np.array(where)))
+    return create_dataframe_from_blocks(blocks, index=index, columns=pd.Index(names))
+
+
+def _frames(
+    cells: _Cells, cell_values: dict[str, np.ndarray], margin_values: dict[str, np.ndarray]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The cells frame (variables, then ``cell_values``) and the margins frame, built once.
+
+    Every string (labels, and the column names) goes into one string array, sliced per column.
+    """
+    sizes = [len(lab) for lab in cells.labels]
+    ncells = cells.share.size
+    cell_names = [*cells.variables, *cell_values]
+    margin_names = ["variable", "category", *margin_values]
+    pieces = [lab[c] for c, lab in zip(cells.codes, cells.labels)]
+    pieces += [np.repeat(np.array(cells.variables, dtype=object), sizes), *cells.labels]
+    pieces.append(np.array(cell_names + margin_names, dtype=object))
+    strings = _strings(np.concatenate(pieces))
+    cut = np.cumsum([0, *(ncells for _ in cells.variables), sum(sizes), sum(sizes), len(cell_names)])
+    part = [strings[a:b] for a, b in itertools.pairwise(cut)]
+    nvar = len(cells.variables)
+    cell_frame = _frame({**dict(zip(cells.variables, part[:nvar])), **cell_values}, part[-1], ncells)
+    margin_frame = _frame(
+        {"variable": part[nvar], "category": part[nvar + 1], **margin_values},
+        strings[cut[-1] :],
+        sum(sizes),
+    )
+    return cell_frame, margin_frame
 
 
 def design_quotas(
@@ -463,10 +617,10 @@ def design_quotas(
         variables = [variables]
     if _is_margins(table):
         margins = _margins_from_input(table, variables, value, values, normalize)
-        cells, joint_source = _joint_from_margins(margins, seed_table, value)
-        var_list = list(margins)
+        joint, joint_source = _joint_from_margins(margins, seed_table, value)
+        cells = _cells_of_frame(joint, list(margins))
     else:
-        var_list, cells = _joint_from_frame(table, variables, value, values, normalize)
+        cells = _joint_from_frame(table, variables, value, values, normalize)
         joint_source = "table"
         if seed_table is not None:
             fail(
@@ -475,50 +629,65 @@ def design_quotas(
                 "is only used with margins-only input (the table already gives the joint)",
                 bad=["seed_table"],
             )
-    cells = cells[[*var_list, "share"]].reset_index(drop=True)
-    cells["exact"] = n * cells["share"]
+    var_list = cells.variables
+    share = cells.share
+    exact = n * share
     if method == "controlled" and minimum:
         fail(ValidationError, "minimum", 'is not supported with method="controlled"', bad=[minimum],
              fix='Use method="minimum_then_proportional" or a divisor method with minimum.')
-    share = cells["share"].to_numpy()
+    values_of_cells: dict[str, np.ndarray] = {"share": share, "exact": exact}
+    margin_share = np.concatenate(
+        [_group_sum(c, share, len(lab)) for c, lab in zip(cells.codes, cells.labels)]
+    )
     if interlocked:
-        quota = _interlocked_quotas(cells, var_list, n, method, minimum, on_infeasible)
+        quota = _interlocked_quotas(cells, n, method, minimum, on_infeasible)
         m = _effective_minimum(share, n, method, minimum)
-        cells["quota"] = quota
-        cells["deviation"] = cells["quota"] - cells["exact"]
-        margins_frame = _margin_table(cells, var_list, n, quota)
+        values_of_cells["quota"] = quota
+        values_of_cells["deviation"] = quota - exact
+        margin_quota = np.concatenate([
+            np.bincount(c, weights=quota, minlength=len(lab)).astype(np.int64)
+            for c, lab in zip(cells.codes, cells.labels)
+        ])
+        empty = (share > 0) & (quota == 0)
     else:
-        margins_frame = _margin_table(cells, var_list, n, None)
         m = 0
         quotas = []
-        for var in var_list:
-            part = margins_frame["variable"] == var
-            w = margins_frame.loc[part, "share"].to_numpy()
-            kind = "hamilton" if method == "controlled" else method
+        kind = "hamilton" if method == "controlled" else method
+        stop = 0
+        for lab in cells.labels:
+            start, stop = stop, stop + len(lab)
+            w = margin_share[start:stop]
             m = _check_minimum(w, n, kind, minimum)
             quotas.append(_apportion_array(w, n, kind, m))
-        margins_frame["quota"] = np.concatenate(quotas)
-        margins_frame["deviation"] = margins_frame["quota"] - margins_frame["exact"]
+        margin_quota = np.concatenate(quotas)
+        empty = (margin_share > 0) & (margin_quota == 0)
+    margin_exact = n * margin_share
+    cells_frame, margins_frame = _frames(cells, values_of_cells, {
+        "share": margin_share,
+        "exact": margin_exact,
+        "quota": margin_quota,
+        "deviation": margin_quota - margin_exact,
+    })
     plan = QuotaPlan(
         n=n,
         variables=tuple(var_list),
         method=method,
         interlocked=bool(interlocked),
         minimum=int(m),
-        cells=cells,
+        cells=cells_frame,
         margins=margins_frame,
         joint_source=joint_source,
     )
-    empty = plan.empty_populated
-    if len(empty):
+    if empty.any():
         what = "cells" if interlocked else "categories"
-        labels = (
-            empty[var_list].astype(str).agg(CELL_SEPARATOR.join, axis=1).tolist()
-            if interlocked
-            else (empty["variable"] + "=" + empty["category"]).tolist()
-        )
+        rows = np.flatnonzero(empty)
+        if interlocked:
+            labels = [CELL_SEPARATOR.join(lab[c[i]] for c, lab in zip(cells.codes, cells.labels)) for i in rows]
+        else:
+            names = [(v, c) for v, lab in zip(var_list, cells.labels) for c in lab]
+            labels = [f"{names[i][0]}={names[i][1]}" for i in rows]
         warnings.warn(
-            f"{len(empty)} populated {what} get a quota of 0 with method={method!r} at n={n} "
+            f"{len(rows)} populated {what} get a quota of 0 with method={method!r} at n={n} "
             f"(e.g. {', '.join(labels[:5])}); use minimum=1 or method='minimum_then_proportional' "
             "to give every cell a place.",
             DataWarning,
@@ -534,19 +703,13 @@ def _effective_minimum(share: np.ndarray, n: int, method: str, minimum: int | No
 
 
 def _interlocked_quotas(
-    cells: pd.DataFrame, variables: list[str], n: int, method: str, minimum: int | None, on_infeasible: str
+    cells: _Cells, n: int, method: str, minimum: int | None, on_infeasible: str
 ) -> np.ndarray:
-    share = cells["share"].to_numpy()
+    share = cells.share
     if method != "controlled":
         m = _check_minimum(share, n, method, minimum)
         return _apportion_array(share, n, method, m)
-    codes = []
-    shape = []
-    for var in variables:
-        cat, labels = pd.factorize(cells[var], sort=True)
-        codes.append(cat)
-        shape.append(len(labels))
-    dense = np.zeros(shape)
-    dense[tuple(codes)] = n * share
+    dense = np.zeros([len(lab) for lab in cells.labels])
+    dense[tuple(cells.codes)] = n * share
     rounded = controlled_round(dense, margins="all", on_infeasible=on_infeasible)  # type: ignore[arg-type]
-    return np.asarray(rounded)[tuple(codes)].astype(np.int64)
+    return np.asarray(rounded)[tuple(cells.codes)].astype(np.int64)

@@ -111,6 +111,17 @@ class Decision:
         }
 
 
+def _accepted(reason: str, person_id: str, cell: Key, status: str) -> Decision:
+    """``Decision(True, reason, person_id, cell, status)`` in one step (the hot path of ``offer``).
+
+    The dataclass ``__init__`` of a frozen class sets each field through ``object.__setattr__``;
+    filling the instance dictionary at once gives the same object for a fraction of the cost.
+    """
+    decision = object.__new__(Decision)
+    decision.__dict__.update(accepted=True, reason=reason, person_id=person_id, cell=cell, status=status)
+    return decision
+
+
 def _is_missing(value: Any) -> bool:
     if value is None:
         return True
@@ -373,6 +384,20 @@ class QuotaTracker:
             counter = self.filled if record["status"] == "filled" else self.reserved
             for key in self._keys_of(tuple(record["cell"])):
                 counter[key] += 1
+        self._prepare_lookups()
+
+    def _prepare_lookups(self) -> None:
+        """Per variable, the labels a person's attribute can match as given (non-blank strings).
+
+        Also forgets whether the open margin quotas are known to be fillable (``_margins_ok``):
+        with every combination of categories allowed, they are iff no open quota is negative and
+        every variable's open quotas add up to the same number. An accepted offer keeps that true,
+        so it is checked once, not at every offer.
+        """
+        self._lookup = [
+            (v, frozenset(c for c in self.categories[v] if c.strip() != "")) for v in self.variables
+        ]
+        self._margins_ok: bool | None = None
 
     def _open(self) -> dict[Key, int]:
         return {k: t - self.filled[k] - self.reserved[k] for k, t in self.targets.items()}
@@ -422,6 +447,16 @@ class QuotaTracker:
             return None, f"unknown categor{'ies' if len(unknown) > 1 else 'y'}: {', '.join(unknown)}"
         return cell, ""
 
+    def _cell_of(self, person: Mapping[str, Any]) -> Key | None:
+        """The person's cell when every attribute is a known label as given; None otherwise."""
+        cell = []
+        for var, known in self._lookup:
+            value = person.get(var)
+            if value.__class__ is not str or value not in known:
+                return None
+            cell.append(value)
+        return tuple(cell)
+
     def offer(self, person: Any, *, person_id: str | None = None, reserve: bool = False) -> Decision:
         """Offer an arriving person; accepted people take a place (or hold one, ``reserve=True``).
 
@@ -440,16 +475,22 @@ class QuotaTracker:
         Decision
             ``accepted`` and the ``reason`` (rejections never raise).
         """
-        if isinstance(person, pd.Series):
-            person = person.to_dict()
-        if not isinstance(person, Mapping):
-            fail(ValidationError, "person", "must be a mapping or Series of attributes", bad=[type(person).__name__])
+        if person.__class__ is not dict:
+            if isinstance(person, pd.Series):
+                person = person.to_dict()
+            if not isinstance(person, Mapping):
+                fail(ValidationError, "person", "must be a mapping or Series of attributes", bad=[type(person).__name__])
         pid = None if person_id is None else str(person_id)
+        with self._lock:
+            if self._store is None:  # in memory: no transaction, no change record
+                decision = self._decide(person, pid, reserve)
+                if decision.accepted:
+                    self._accept(decision)
+                return decision
         with self._transaction() as events:
             decision = self._decide(person, pid, reserve)
             if decision.accepted:
-                assert decision.person_id is not None and decision.cell is not None
-                new_cell = self._apply_offer(decision.person_id, decision.cell, decision.status, self.next_number)
+                new_cell = self._accept(decision)
                 events.append(("offer", decision.person_id, {
                     "cell": list(decision.cell),
                     "status": decision.status,
@@ -459,28 +500,42 @@ class QuotaTracker:
         return decision
 
     def _decide(self, person: Mapping[str, Any], pid: str | None, reserve: bool) -> Decision:
-        if pid is not None and pid in self.participants:
+        participants = self.participants
+        if pid is not None and pid in participants:
             return Decision(False, f"duplicate person id: {pid!r} already holds a place", pid, None, "rejected")
-        cell, problem = self._read_person(person)
+        cell = self._cell_of(person)
         if cell is None:
-            return Decision(False, problem, pid, None, "rejected")
-        keys = self._keys_of(cell)
+            cell, problem = self._read_person(person)
+            if cell is None:
+                return Decision(False, problem, pid, None, "rejected")
+        targets, filled, reserved = self.targets, self.filled, self.reserved
+        interlocked = self.interlocked
+        keys = [cell] if interlocked else list(zip(self.variables, cell))
         for key in keys:
-            if key not in self.targets:
+            target = targets.get(key)
+            if target is None:
                 label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
                 return Decision(False, f"no quota for cell: {label}", pid, cell, "rejected")
-            if self.targets[key] - self.filled[key] - self.reserved[key] <= 0:
-                if self.interlocked:
+            if target - filled[key] - reserved[key] <= 0:
+                if interlocked:
                     label = ", ".join(f"{v}={c}" for v, c in zip(self.variables, cell))
-                    reason = f"cell full: {label} (target {self.targets[key]})"
+                    reason = f"cell full: {label} (target {target})"
                 else:
-                    reason = f"margin full: {key[0]}={key[1]} (target {self.targets[key]})"
+                    reason = f"margin full: {key[0]}={key[1]} (target {target})"
                 return Decision(False, reason, pid, cell, "rejected")
-        if not self.interlocked and self.check_completability:
-            after = self._open()
-            for key in keys:
-                after[key] -= 1
-            if not self._feasible(after, extra=cell):
+        if not interlocked and self.check_completability:
+            if self.allowed is None:
+                # every key of the person has room, so the quotas left after acceptance are
+                # fillable iff the open ones are (each variable's total falls by one)
+                if self._margins_ok is None:
+                    self._margins_ok = self._feasible(self._open())
+                feasible = self._margins_ok
+            else:
+                after = self._open()
+                for key in keys:
+                    after[key] -= 1
+                feasible = self._feasible(after, extra=cell)
+            if not feasible:
                 return Decision(
                     False,
                     "would make the remaining margin quotas impossible to fill together",
@@ -489,12 +544,24 @@ class QuotaTracker:
                     "rejected",
                 )
         if pid is None:
-            while f"p{self.next_number}" in self.participants:
-                self.next_number += 1
-            pid = f"p{self.next_number}"
-            self.next_number += 1
-        status: Literal["filled", "reserved"] = "reserved" if reserve else "filled"
-        return Decision(True, "reserved" if reserve else "accepted", pid, cell, status)
+            number = self.next_number
+            pid = f"p{number}"
+            while pid in participants:
+                number += 1
+                pid = f"p{number}"
+            self.next_number = number + 1
+        if reserve:
+            return _accepted("reserved", pid, cell, "reserved")
+        return _accepted("accepted", pid, cell, "filled")
+
+    def _accept(self, decision: Decision) -> bool:
+        """Record an accepted decision of this tracker (see ``_apply_offer``)."""
+        assert decision.person_id is not None and decision.cell is not None
+        known = self._margins_ok
+        new_cell = self._apply_offer(decision.person_id, decision.cell, decision.status, self.next_number)
+        if known and self.allowed is None:
+            self._margins_ok = True  # decided above: the quotas left stay fillable
+        return new_cell
 
     def _apply_offer(self, pid: str, cell: Key, status: str, next_number: int) -> bool:
         """Record an accepted person; True when their cell was not among the allowed cells."""
@@ -506,16 +573,23 @@ class QuotaTracker:
         self.participants[pid] = {
             "cell": list(cell),
             "status": status,
-            "attributes": {v: c for v, c in zip(self.variables, cell)},
+            "attributes": dict(zip(self.variables, cell)),
         }
         counter = self.reserved if status == "reserved" else self.filled
-        for key in self._keys_of(cell):
-            counter[key] += 1
-        self.next_number = max(self.next_number, int(next_number))
+        if self.interlocked:
+            counter[cell] += 1
+        else:
+            for key in zip(self.variables, cell):
+                counter[key] += 1
+        next_number = int(next_number)
+        if next_number > self.next_number:
+            self.next_number = next_number
+        self._margins_ok = None
         return new_cell
 
     def _apply_confirm(self, pid: str) -> None:
         record = self.participants[pid]
+        self._margins_ok = None
         record["status"] = "filled"
         for key in self._keys_of(tuple(record["cell"])):
             self.reserved[key] -= 1
@@ -523,6 +597,7 @@ class QuotaTracker:
 
     def _apply_release(self, pid: str) -> None:
         record = self.participants.pop(pid)
+        self._margins_ok = None
         for key in self._keys_of(tuple(record["cell"])):
             self.reserved[key] -= 1
 
@@ -641,6 +716,7 @@ class QuotaTracker:
         """
         n = as_int(n, "n", minimum=1)
         with self._transaction() as events:
+            self._margins_ok = None
             held = sum(1 for _ in self.participants)
             if n < held:
                 fail(
@@ -776,6 +852,7 @@ class QuotaTracker:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._prepare_lookups()
         self._lock = threading.RLock()
         self._store = None
         if self.autosave is not None:

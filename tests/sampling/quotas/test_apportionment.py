@@ -208,3 +208,57 @@ def test_shortcut_start_equals_seat_by_seat_loop(method):
         n = int(rng.integers(populated * max(minimum, 1), 150))
         got = apportion(weights, n, method=method, minimum=minimum).tolist()
         assert got == _one_seat_at_a_time(weights, n, method, minimum)
+
+
+def _exact_hamilton(weights, n, method, minimum):
+    """The rational largest-remainder computation that the floating-point path must reproduce."""
+    from sampling.quotas._apportionment import _hamilton, _hamilton_with_minimum, _to_fractions
+
+    w = _to_fractions(np.asarray(weights, dtype=float))
+    cells = [i for i, x in enumerate(w) if x > 0]
+    if method == "minimum_then_proportional":
+        seats = {i: s + minimum for i, s in _hamilton(w, n - minimum * len(cells), cells).items()}
+    elif minimum:
+        seats = _hamilton_with_minimum(w, n, cells, minimum)
+    else:
+        seats = _hamilton(w, n, cells)
+    return [seats.get(i, 0) for i in range(len(w))]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_floating_point_hamilton_equals_exact_rationals(seed):
+    # ties, exact integer quotas, zero cells and weights spread over many orders of magnitude:
+    # the float path must either decide exactly as the rationals do or hand over to them
+    rng = np.random.default_rng(seed)
+    k = int(rng.integers(1, 30))
+    draws = [
+        rng.random(k),
+        rng.integers(0, 4, k).astype(float),
+        np.round(rng.random(k), 2),
+        rng.random(k) ** 6 * 10.0 ** rng.integers(-8, 8),
+        np.full(k, 1.0 / 3.0),
+    ]
+    for w in draws:
+        if not (w > 0).any():
+            continue
+        for method, n, minimum in itertools.product(
+            ("hamilton", "minimum_then_proportional"), (0, 1, 7, 100, 9_999), (0, 1, 3)
+        ):
+            populated = int((w > 0).sum())
+            if method == "minimum_then_proportional" and minimum == 0:
+                minimum = 1
+            if minimum * populated > n:
+                continue
+            got = apportion(w, n, method=method, minimum=minimum).tolist()
+            assert got == _exact_hamilton(w, n, method, minimum), (w.tolist(), n, method, minimum)
+
+
+def test_floating_point_hamilton_defers_only_when_rounding_could_matter():
+    from sampling.quotas._apportionment import _hamilton_float
+
+    w = np.random.default_rng(0).random(50)
+    assert _hamilton_float(w, w > 0, 500) is not None  # generic shares: decided in floats
+    tie = np.array([1.0, 1.0, 1.0])
+    assert _hamilton_float(tie, tie > 0, 2) is None  # equal remainders: the rationals break the tie
+    whole = np.array([1.0, 3.0])
+    assert _hamilton_float(whole, whole > 0, 4) is None  # exact integer quotas

@@ -202,3 +202,56 @@ def test_resize_errors():
     zero = QuotaTracker(pd.DataFrame({"g": ["a", "b"], "quota": [0, 0], "share": [0.0, 0.0]}))
     with pytest.raises(InfeasibleError, match="n: no cell has a positive share to grow"):
         zero.resize(5)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_margin_completability_checked_once_decides_as_the_full_check(seed):
+    # with every combination allowed the tracker checks the open margins once and keeps the
+    # answer while it accepts; listing every combination explicitly forces the integer program
+    # at every offer: both must take the same decisions through offers, reservations,
+    # confirmations, releases and resizes
+    rng = np.random.default_rng(seed)
+    quotas = pd.DataFrame({
+        "variable": ["sex", "sex", "age", "age", "age"],
+        "category": ["f", "m", "young", "mid", "old"],
+        "quota": [5, 4, 2, 3, 4],
+    })
+    every = [(s, a) for s in ("f", "m") for a in ("young", "mid", "old")]
+    fast, full = QuotaTracker(quotas), QuotaTracker(quotas, allowed_cells=every)
+    assert fast.allowed is None and full.allowed is not None
+    held: list[str] = []
+    for step in range(60):
+        person = {"sex": every[int(rng.integers(6))][0], "age": every[int(rng.integers(6))][1]}
+        action = rng.random()
+        if action < 0.1 and held:
+            pid = held.pop(int(rng.integers(len(held))))
+            verb = "confirm" if rng.random() < 0.5 else "release"
+            assert getattr(fast, verb)(pid) == getattr(full, verb)(pid)
+        elif action < 0.15:
+            size = len(fast.participants) + int(rng.integers(0, 6))
+            outcomes = []
+            for tracker in (fast, full):
+                try:
+                    tracker.resize(size)
+                    outcomes.append("resized")
+                except InfeasibleError as exc:
+                    outcomes.append(str(exc))
+            assert outcomes[0] == outcomes[1]
+        else:
+            reserve = rng.random() < 0.3
+            a = fast.offer(person, person_id=f"x{step}", reserve=reserve)
+            b = full.offer(person, person_id=f"x{step}", reserve=reserve)
+            assert a == b
+            if a.accepted and reserve:
+                held.append(a.person_id)
+    assert fast.status().equals(full.status())
+
+
+def test_accepted_decision_equals_dataclass_construction():
+    from sampling.quotas._tracker import _accepted
+
+    fast = _accepted("accepted", "p1", ("a", "b"), "filled")
+    slow = Decision(True, "accepted", "p1", ("a", "b"), "filled")
+    assert fast == slow and hash(fast) == hash(slow) and repr(fast) == repr(slow)
+    with pytest.raises(AttributeError):
+        fast.reason = "changed"  # still frozen

@@ -212,3 +212,59 @@ def test_seed_without_support_for_a_category():
     seed = pd.DataFrame({"a": ["x", "y"], "b": ["u", "u"], "count": [1, 0]})
     with pytest.raises(InfeasibleError, match="seed_table: has no positive cell for categories of 'a'"):
         design_quotas({"a": {"x": 0.5, "y": 0.5}, "b": {"u": 1.0}}, n=10, seed_table=seed)
+
+
+def _groupby_reference(table, variables, n, column):
+    """Cells and margins computed with pandas groupby (labels as strings, cells sorted)."""
+    from sampling import apportion
+
+    cells = table[variables].astype(str).copy()
+    cells["share"] = table[column].to_numpy(dtype=float)
+    cells = cells.groupby(variables, sort=True, as_index=False)["share"].sum()
+    cells["share"] = cells["share"] / cells["share"].sum()
+    cells["exact"] = n * cells["share"]
+    cells["quota"] = apportion(cells["share"].to_numpy(), n).to_numpy()
+    rows = []
+    for var in variables:
+        grouped = cells.groupby(var, sort=True)
+        share, quota = grouped["share"].sum(), grouped["quota"].sum()
+        rows += [(var, c, share[c], n * share[c], int(quota[c])) for c in share.index]
+    margins = pd.DataFrame(rows, columns=["variable", "category", "share", "exact", "quota"])
+    return cells, margins
+
+
+@pytest.mark.parametrize(
+    ("variables", "shuffle", "relabel"),
+    [
+        (["age", "sex", "ethnicity"], False, False),
+        (["ethnicity", "sex", "age"], True, False),
+        (["sex", "age"], True, False),  # rows of a cell added up, out of order
+        (["age", "sex"], False, True),  # integer labels compare as strings
+    ],
+)
+def test_cells_and_margins_match_pandas_groupby_bit_for_bit(variables, shuffle, relabel):
+    table = census("uk")
+    if shuffle:
+        table = table.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    if relabel:
+        table = table.assign(sex=table["sex"].map({"Female": 2, "Male": 10}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataWarning)
+        plan = design_quotas(table, n=997, variables=variables, value="count")
+    cells, margins = _groupby_reference(table, variables, 997, "count")
+    pd.testing.assert_frame_equal(plan.cells[cells.columns], cells, check_exact=True)
+    pd.testing.assert_frame_equal(plan.margins[margins.columns], margins, check_exact=True)
+
+
+def test_group_sums_add_up_as_pandas_groupby():
+    from sampling.quotas._design import _group_sum
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        groups = int(rng.integers(1, 6))
+        ids = np.concatenate([np.arange(groups), rng.integers(0, groups, int(rng.integers(0, 40)))])
+        if rng.random() < 0.5:
+            ids = np.sort(ids)
+        values = rng.random(ids.size) * 10.0 ** rng.integers(-6, 6, ids.size)
+        expected = pd.Series(values).groupby(ids).sum().to_numpy()
+        assert np.array_equal(_group_sum(ids, values, groups), expected)
