@@ -143,10 +143,14 @@ def run_balance(python: str, draws: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
         return json.loads((folder / "balance.json").read_text())
 
 
-#: equisample's defaults and the options discussed on the methods page
+#: equisample's defaults and the options discussed on the methods page; "same penalty" re-uses
+#: the cross-validated penalty of the default ipw fit on that sample
 CONFIGS: dict[str, dict] = {
-    "ipw": {"method": "ipw"},
-    "cbps": {"method": "cbps"},
+    "ipw (defaults)": {"method": "ipw"},
+    "ipw, max_weight_ratio=None (same penalty)": {"method": "ipw", "max_weight_ratio": None},
+    "cbps (defaults)": {"method": "cbps"},
+    "cbps, max_weight_ratio=None": {"method": "cbps", "max_weight_ratio": None},
+    "cbps, bins=10": {"method": "cbps", "bins": 10},
 }
 
 
@@ -159,17 +163,17 @@ def measure(sample: pd.DataFrame, reference: pd.DataFrame, w: np.ndarray, truth:
             "asmd": float(bal.mean_asmd)}
 
 
-def summarise(rows: pd.DataFrame) -> pd.DataFrame:
-    g = rows.groupby(["package", "method"], sort=False)
-    out = pd.DataFrame({
-        "mean |bias|": g["bias"].apply(lambda b: b.abs().mean()),
-        "mean bias": g["bias"].mean(),
-        "rmse": g["bias"].apply(lambda b: float(np.sqrt((b**2).mean()))),
-        "mean deff": g["deff"].mean(),
-        "mean ASMD after": g["asmd"].mean(),
-        "seconds": g["seconds"].mean(),
-    })
-    return out
+def summarise(rows: pd.DataFrame) -> str:
+    """A markdown table: one row per package and method, averages over the samples."""
+    lines = ["| package | method | mean bias (MC se) | mean abs. bias | RMSE | mean deff "
+             "| mean ASMD after | seconds |", "|---|---|---|---|---|---|---|---|"]
+    for (package, method), g in rows.groupby(["package", "method"], sort=False):
+        b = g["bias"].to_numpy()
+        lines.append(
+            f"| {package} | {method} | {b.mean():+.3f} ({b.std(ddof=1) / np.sqrt(len(b)):.3f}) "
+            f"| {np.abs(b).mean():.3f} | {np.sqrt((b**2).mean()):.3f} | {g['deff'].mean():.3f} "
+            f"| {g['asmd'].mean():.4f} | {g['seconds'].mean():.1f} |")
+    return "\n".join(lines)
 
 
 def main() -> None:
@@ -210,20 +214,25 @@ def main() -> None:
     rows = []
     for k in keys:
         sample, reference = draws[k]
+        penalty = None
         for name, options in CONFIGS.items():
+            if "same penalty" in name:
+                options = {**options, "penalty": penalty}
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fit = est.adjust_to_reference(sample, reference, covariates=COVARIATES,
                                               reference_weights="ref_weight", **options)
             seconds = time.perf_counter() - t0
+            if name == "ipw (defaults)":
+                penalty = fit.penalty
             rows.append({"sample": int(k), "package": "equisample", "method": name,
                          "seconds": seconds,
                          **measure(sample, reference, fit.weights.to_numpy(), truth)})
         if theirs is not None:
             for name in ("ipw", "cbps"):
                 w = np.asarray(theirs[k][name]["weights"], dtype=np.float64)
-                rows.append({"sample": int(k), "package": "balance", "method": name,
+                rows.append({"sample": int(k), "package": "balance", "method": f"{name} (defaults)",
                              "seconds": theirs[k][name]["seconds"],
                              **measure(sample, reference, w, truth)})
     frame = pd.DataFrame(rows)
@@ -232,7 +241,7 @@ def main() -> None:
     sizes = [len(draws[k][0]) for k in keys]
     print(f"{args.samples} opt-in samples (seed {args.seed}; sizes {min(sizes)}-{max(sizes)}), "
           f"SRS references of {N_REF}; population mean of y {truth:.4f}")
-    print(summarise(frame).round(4).to_markdown())
+    print(summarise(frame))
 
 
 if __name__ == "__main__":
