@@ -212,15 +212,12 @@ def cap_weights(factors: np.ndarray, ratio: float, base: np.ndarray | None = Non
     # rest_m the base-weighted sum of the others  =>  c = ratio * rest_m / (D - ratio D_m)
     top = np.concatenate([[0.0], np.cumsum(ds)])
     rest = float(ds @ fs) - np.concatenate([[0.0], np.cumsum(ds * fs)])
-    cap = fs[0]
-    for m in range(1, len(fs)):
-        room = d_total - ratio * top[m]
-        if room <= 0:
-            break
-        c = ratio * rest[m] / room
-        if fs[m] <= c <= fs[m - 1]:
-            cap = c
-            break
+    m = np.arange(1, len(fs))
+    room = d_total - ratio * top[m]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(room > 0, ratio * rest[m] / room, np.inf)
+    ok = np.flatnonzero((fs[m] <= c) & (c <= fs[m - 1]))
+    cap = c[ok[0]] if ok.size else fs[0]
     return np.minimum(f, cap)
 
 
