@@ -151,7 +151,15 @@ CONFIGS: dict[str, dict] = {
     "cbps (defaults)": {"method": "cbps"},
     "cbps, max_weight_ratio=None": {"method": "cbps", "max_weight_ratio": None},
     "cbps, bins=10": {"method": "cbps", "bins": 10},
+    "cbps, bins=10, over-identified, max_weight_ratio=None": {
+        "method": "cbps", "bins": 10, "over_identified": True, "max_weight_ratio": None},
+    "ipw, before (21 penalties, max_weight_ratio=None)": {
+        "method": "ipw", "penalties": np.logspace(0, -5, 21), "max_weight_ratio": None},
 }
+
+#: equisample's rows compared with balance's, sample by sample
+PAIRS = [("ipw (defaults)", "ipw (defaults)"), ("cbps (defaults)", "cbps (defaults)"),
+         ("cbps, bins=10", "cbps (defaults)")]
 
 
 def measure(sample: pd.DataFrame, reference: pd.DataFrame, w: np.ndarray, truth: float
@@ -173,6 +181,26 @@ def summarise(rows: pd.DataFrame) -> str:
             f"| {package} | {method} | {b.mean():+.3f} ({b.std(ddof=1) / np.sqrt(len(b)):.3f}) "
             f"| {np.abs(b).mean():.3f} | {np.sqrt((b**2).mean()):.3f} | {g['deff'].mean():.3f} "
             f"| {g['asmd'].mean():.4f} | {g['seconds'].mean():.1f} |")
+    return "\n".join(lines)
+
+
+def paired(rows: pd.DataFrame) -> str:
+    """Differences equisample - balance over the same samples (mean and its standard error)."""
+    wide = rows.pivot_table(index="sample", columns=["package", "method"],
+                            values=["bias", "deff"])
+    lines = []
+    for ours, theirs in PAIRS:
+        if ("balance", theirs) not in wide["bias"]:
+            continue
+        a, b = wide["bias"]["equisample"][ours], wide["bias"]["balance"][theirs]
+        out = []
+        for label, diff in (("bias", a - b), ("abs. bias", a.abs() - b.abs()),
+                            ("deff", wide["deff"]["equisample"][ours]
+                             - wide["deff"]["balance"][theirs])):
+            out.append(f"{label} {diff.mean():+.3f} (se {diff.std(ddof=1) / np.sqrt(len(diff)):.3f})")
+        smaller = int((wide["deff"]["equisample"][ours] < wide["deff"]["balance"][theirs]).sum())
+        lines.append(f"equisample {ours} - balance {theirs}: " + ", ".join(out)
+                     + f"; smaller deff in {smaller} of {len(a)} samples")
     return "\n".join(lines)
 
 
@@ -242,6 +270,7 @@ def main() -> None:
     print(f"{args.samples} opt-in samples (seed {args.seed}; sizes {min(sizes)}-{max(sizes)}), "
           f"SRS references of {N_REF}; population mean of y {truth:.4f}")
     print(summarise(frame))
+    print(paired(frame))
 
 
 if __name__ == "__main__":
