@@ -332,9 +332,9 @@ def adjust_to_reference(
     ``lambda.1se``).
 
     **The cap (ipw, cbps).** The odds ``f_i = (1 - p_i) / p_i`` are largest where the logistic
-    model extrapolates: the few sample units that look least like the sample, often in the tail of
-    a numeric covariate, where a linear term makes ``exp(-x'beta)`` grow fastest. A handful of them
-    can carry most of the Kish design effect ``n sum w^2 / (sum w)^2``. With
+    model extrapolates: the few sample units that look least like the rest of the sample, often
+    in the tail of a numeric covariate, where a linear term makes ``exp(-x'beta)`` grow fastest.
+    A handful of them can carry most of the Kish design effect ``n sum w^2 / (sum w)^2``. With
     ``max_weight_ratio = k`` the adjustments are replaced by ``min(f_i, c)``, ``c`` solving
     ``c = k sum_i d_i min(f_i, c) / sum_i d_i`` (so the rule holds for the capped adjustments
     themselves), before scaling to the reference total. Capping the adjustment rather than the
@@ -342,8 +342,9 @@ def adjust_to_reference(
     replicate's re-fitted adjustments. It trades a little bias (the capped units are
     under-represented) for variance, as trimming does (Potter 1990; Lee, Lessler and Stuart
     2011); the penalty shrinks every coefficient, the cap only the extreme odds. Five times the
-    mean is a common trimming rule in survey weighting, and ``balance`` trims at 20 times the mean
-    weight. With the cap the ``cbps`` weights reproduce the reference's means only approximately.
+    mean is a common trimming rule in survey weighting, and ``balance`` trims at 20 times the
+    mean weight. With the cap the ``cbps`` weights reproduce the reference's means only
+    approximately.
 
     **cbps.** The just-identified CBPS of Imai and Ratkovic (2014) for weighting to a reference
     chooses ``beta`` so that the odds-weighted sample matches the reference on every model column:
