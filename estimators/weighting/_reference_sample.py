@@ -334,7 +334,7 @@ def adjust_to_reference(
     **The cap (ipw, cbps).** The odds ``f_i = (1 - p_i) / p_i`` are largest where the logistic
     model extrapolates: the few sample units that look least like the rest of the sample, often
     in the tail of a numeric covariate, where a linear term makes ``exp(-x'beta)`` grow fastest.
-    A handful of them can carry most of the Kish design effect ``n sum w^2 / (sum w)^2``. With
+    A handful of them can carry much of the Kish design effect ``n sum w^2 / (sum w)^2``. With
     ``max_weight_ratio = k`` the adjustments are replaced by ``min(f_i, c)``, ``c`` solving
     ``c = k sum_i d_i min(f_i, c) / sum_i d_i`` (so the rule holds for the capped adjustments
     themselves), before scaling to the reference total. Capping the adjustment rather than the
