@@ -80,9 +80,12 @@ def _datasets() -> dict[str, dict]:
 
 CONFIGS = [
     ("ipw (defaults)", {"method": "ipw"}, "ipw_default_cv"),
+    ("ipw, max_weight_ratio=None", {"method": "ipw", "max_weight_ratio": None}, "ipw_default_cv"),
     ("ipw, bins=10", {"method": "ipw", "bins": 10}, "ipw_default_cv"),
     ("ipw, cv_rule='min'", {"method": "ipw", "cv_rule": "min"}, "ipw_default_cv"),
     ("cbps (defaults)", {"method": "cbps"}, "cbps_default"),
+    ("cbps, max_weight_ratio=None", {"method": "cbps", "max_weight_ratio": None}, "cbps_default"),
+    ("cbps, bins=10", {"method": "cbps", "bins": 10}, "cbps_default"),
     ("cbps, over-identified", {"method": "cbps", "over_identified": True}, "cbps_default"),
     ("entropy", {"method": "entropy"}, None),
     ("rake (5 bins)", {"method": "rake"}, "rake_default"),

@@ -20,6 +20,7 @@ from estimators.errors import ConvergenceError, InfeasibleError
 
 __all__ = [
     "FitOutcome",
+    "cap_weights",
     "cbps_fit",
     "cross_validate_penalty",
     "logistic_fit",
@@ -188,6 +189,36 @@ def cross_validate_penalty(
     table = pd.DataFrame({"penalty": penalties, "cv_deviance": mean, "cv_std_error": se,
                           "chosen": np.arange(len(penalties)) == chosen})
     return float(penalties[chosen]), table
+
+
+def cap_weights(factors: np.ndarray, ratio: float, base: np.ndarray | None = None) -> np.ndarray:
+    """Cap adjustment factors at ``ratio`` times their base-weighted mean.
+
+    Finds the cap ``c`` with ``c = ratio * sum_i d_i min(f_i, c) / sum_i d_i`` (the mean of the
+    capped factors themselves, so the rule holds after capping) and returns ``min(f_i, c)``.
+    With equal base weights ``d`` this caps the weights ``d_i f_i`` at ``ratio`` times their mean.
+    Factors already within the cap are returned unchanged; rows with ``d_i = 0`` do not count.
+    ``ratio`` must exceed 1.
+    """
+    f = np.asarray(factors, dtype=np.float64)
+    d = np.ones_like(f) if base is None else np.asarray(base, dtype=np.float64)
+    used = d > 0
+    d_total = float(d[used].sum())
+    if d_total <= 0 or f[used].max() <= ratio * float(d[used] @ f[used]) / d_total:
+        return f
+    order = np.argsort(-f[used], kind="stable")
+    fs, ds = f[used][order], d[used][order]
+    # with the m largest factors at c: c = ratio * (c D_m + rest_m) / D, D_m their base weight,
+    # rest_m the base-weighted sum of the others  =>  c = ratio * rest_m / (D - ratio D_m)
+    top = np.concatenate([[0.0], np.cumsum(ds)])
+    rest = float(ds @ fs) - np.concatenate([[0.0], np.cumsum(ds * fs)])
+    m = np.arange(1, len(fs))
+    room = d_total - ratio * top[m]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        c = np.where(room > 0, ratio * rest[m] / room, np.inf)
+    ok = np.flatnonzero((fs[m] <= c) & (c <= fs[m - 1]))
+    cap = c[ok[0]] if ok.size else fs[0]
+    return np.minimum(f, cap)
 
 
 def cbps_fit(

@@ -24,6 +24,7 @@ from estimators.weighting._covariates import (
 from estimators.weighting._input import WeightingInput, resolve_input
 from estimators.weighting._propensity import (
     FitOutcome,
+    cap_weights,
     cbps_fit,
     cross_validate_penalty,
     logistic_fit,
@@ -35,8 +36,12 @@ __all__ = ["ReferenceWeightingResult", "adjust_to_reference"]
 
 AdjustMethod = Literal["ipw", "cbps", "entropy", "rake", "poststratify"]
 
-#: ridge penalties tried by cross-validation (on standardised columns), largest first
-DEFAULT_PENALTIES = np.logspace(0, -5, 21)
+#: ridge penalties tried by cross-validation (on standardised columns), largest first: ten per
+#: decade, so that the one-standard-error rule is not decided by the spacing of the grid
+DEFAULT_PENALTIES = np.logspace(0, -5, 51)
+
+#: ipw and cbps: no weight above this multiple of the mean weight (see the Notes)
+DEFAULT_MAX_WEIGHT_RATIO = 5.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,8 +117,8 @@ class ReferenceWeightingResult(WeightingResult):
 
         Notes
         -----
-        The weights reproduce (exactly for ``entropy``, ``cbps``, ``rake``, ``poststratify``;
-        approximately for ``ipw``) the reference's weighted means ``xbar_R`` of the model columns
+        The weights reproduce (exactly for ``entropy``, ``rake``, ``poststratify`` and uncapped
+        just-identified ``cbps``; approximately for ``ipw``) the reference's weighted means ``xbar_R`` of the model columns
         ``x`` (intercept included), so the weighted mean is, to first order,
         ``B' xbar_R`` with ``B`` the weighted least-squares coefficients of ``y`` on ``x`` in the
         sample. Its variance from the reference is therefore the reference design's variance of
@@ -245,6 +250,7 @@ def adjust_to_reference(
     equal_class_totals: bool = True,
     over_identified: bool = False,
     moments: Literal[1, 2] = 1,
+    max_weight_ratio: float | None = DEFAULT_MAX_WEIGHT_RATIO,
     trim: dict[str, Any] | None = None,
     rng: Any = 0,
 ) -> ReferenceWeightingResult:
@@ -276,7 +282,8 @@ def adjust_to_reference(
         likelihood); ``"cv"`` (default) chooses it from ``penalties`` by ``cv_folds``-fold
         cross-validation of the weighted deviance.
     penalties : array-like, optional
-        Penalties tried by cross-validation (default 21 values from 1 to 1e-5, log-spaced).
+        Penalties tried by cross-validation (default 51 values from 1 to 1e-5, ten per decade,
+        log-spaced).
     cv_folds : int
         Folds for cross-validation.
     cv_rule : {"min", "1se"}
@@ -294,6 +301,10 @@ def adjust_to_reference(
         ``cbps``: add the logistic score equations to the balance equations (GMM).
     moments : {1, 2}
         ``entropy``: balance means (1) or means and variances of numeric covariates (2).
+    max_weight_ratio : float or None
+        ``ipw`` and ``cbps``: cap each unit's adjustment ``w_i / d_i`` at this multiple of its
+        mean (weighted by ``d``), so that with equal base weights no weight exceeds
+        ``max_weight_ratio`` times the mean weight (default 5; ``None``: no cap). See the Notes.
     trim : dict, optional
         Trim the weights afterwards: keyword arguments of :func:`~estimators.trim`, e.g.
         ``{"upper": 20, "bound_type": "mean_multiple"}``.
@@ -315,7 +326,25 @@ def adjust_to_reference(
     ``logit p(x) = x'beta`` on an intercept plus the standardised covariate columns (first level
     of each categorical left out), minimising ``(1 / sum s) sum_i s_i loss_i + (lambda / 2)
     sum_j beta_j^2`` (intercept unpenalised; statsmodels GLM). The weights are
-    ``w_i = d_i (1 - p_i) / p_i``, scaled so ``sum w = sum t``.
+    ``w_i = d_i (1 - p_i) / p_i``, scaled so ``sum w = sum t``. The default penalty is the largest
+    of 51 values (ten per decade, so that the grid's spacing does not decide it) whose 10-fold
+    cross-validated deviance is within one standard error of the smallest (glmnet's
+    ``lambda.1se``).
+
+    **The cap (ipw, cbps).** The odds ``f_i = (1 - p_i) / p_i`` are largest where the logistic
+    model extrapolates: the few sample units that look least like the rest of the sample, often
+    in the tail of a numeric covariate, where a linear term makes ``exp(-x'beta)`` grow fastest.
+    A handful of them can carry much of the Kish design effect ``n sum w^2 / (sum w)^2``. With
+    ``max_weight_ratio = k`` the adjustments are replaced by ``min(f_i, c)``, ``c`` solving
+    ``c = k sum_i d_i min(f_i, c) / sum_i d_i`` (so the rule holds for the capped adjustments
+    themselves), before scaling to the reference total. Capping the adjustment rather than the
+    weight leaves the design weights alone, and replicate designs apply the same rule to each
+    replicate's re-fitted adjustments. It trades a little bias (the capped units are
+    under-represented) for variance, as trimming does (Potter 1990; Lee, Lessler and Stuart
+    2011); the penalty shrinks every coefficient, the cap only the extreme odds. Five times the
+    mean is a common trimming rule in survey weighting, and ``balance`` trims at 20 times the
+    mean weight. With the cap the ``cbps`` weights reproduce the reference's means only
+    approximately.
 
     **cbps.** The just-identified CBPS of Imai and Ratkovic (2014) for weighting to a reference
     chooses ``beta`` so that the odds-weighted sample matches the reference on every model column:
@@ -332,16 +361,19 @@ def adjust_to_reference(
     in quantile groups of the pooled values.
 
     **Variance.** The design's Taylor variance projects on the model columns (the GREG residual of
-    a calibration to the reference totals: exact for ``entropy`` and just-identified ``cbps``, the
-    usual approximation for ``ipw``); replicate designs re-run the step on every replicate (the
-    propensity model is re-fitted with the chosen penalty). Both treat the reference totals as
+    a calibration to the reference totals: exact for ``entropy`` and uncapped just-identified
+    ``cbps``, the usual approximation for ``ipw`` and when the cap binds); replicate designs re-run
+    the step on every replicate (the propensity model is re-fitted with the chosen penalty and the
+    cap applied again). Both treat the reference totals as
     fixed; ``fit.mean(y)`` adds the reference's own sampling error (the reference design's
     variance of the weighted mean of the fitted values ``x'B``), with either design.
 
     References
     ----------
     Imai, K. and Ratkovic, M. (2014). Covariate balancing propensity score. *JRSS B* 76,
-    243-263. Hainmueller, J. (2012). Entropy balancing for causal effects. *Political Analysis*
+    243-263. Potter, F. J. (1990). A study of procedures to identify and trim extreme sampling
+    weights. *Proc. Survey Research Methods Section, ASA*, 225-230. Lee, B. K., Lessler, J. and
+    Stuart, E. A. (2011). Weight trimming and propensity score weighting. *PLoS ONE* 6, e18174. Hainmueller, J. (2012). Entropy balancing for causal effects. *Political Analysis*
     20, 25-46. Zhao, Q. and Percival, D. (2017). Entropy balancing is doubly robust. *J. Causal
     Inference* 5. Sarig, T., Galili, T. and Eilat, R. (2023). balance - a Python package for
     balancing biased data samples. arXiv:2307.06024.
@@ -368,6 +400,16 @@ def adjust_to_reference(
         check_option(penalty, ("cv",), "penalty")
     else:
         penalty = check_positive(penalty, "penalty", allow_zero=True)
+    if max_weight_ratio is not None:
+        max_weight_ratio = check_positive(max_weight_ratio, "max_weight_ratio")
+        if not max_weight_ratio > 1:
+            fail(ValidationError, "max_weight_ratio", "must be above 1 (the mean weight itself)",
+                 bad=[max_weight_ratio], fix="Use a number above 1, or None for no cap.")
+    if method not in ("ipw", "cbps") and max_weight_ratio != DEFAULT_MAX_WEIGHT_RATIO:
+        fail(ValidationError, "max_weight_ratio",
+             f"is used only by method='ipw' and 'cbps', so with method={method!r} it would be "
+             "ignored", bad=[max_weight_ratio],
+             fix="Drop max_weight_ratio=, or use trim= to trim these weights.")
     generator = as_rng(rng)
     source = resolve_input(sample, weights, "sample")
     ref = resolve_input(reference, reference_weights, "reference")
@@ -413,7 +455,7 @@ def adjust_to_reference(
                 method, source, xs, xr, labels, d, t,
                 penalty=penalty, penalties=penalties, cv_folds=cv_folds, cv_rule=cv_rule,
                 equal_class_totals=equal_class_totals, over_identified=over_identified,
-                rng=generator, common=common,
+                max_weight_ratio=max_weight_ratio, rng=generator, common=common,
             )
     if trim is not None:
         result = _trimmed(result, trim, source, common)
@@ -449,6 +491,7 @@ def _propensity(
     cv_rule: str,
     equal_class_totals: bool,
     over_identified: bool,
+    max_weight_ratio: float | None,
     rng: np.random.Generator,
     common: dict[str, Any],
 ) -> ReferenceWeightingResult:
@@ -497,6 +540,8 @@ def _propensity(
 
     def to_weights(base: np.ndarray, b: np.ndarray) -> np.ndarray:
         odds = np.exp(-np.clip(zs @ b, -700, 700))
+        if max_weight_ratio is not None:
+            odds = cap_weights(odds, max_weight_ratio, base)
         w = base * odds
         total = w.sum()
         return w * (t.sum() / total) if total > 0 else w
@@ -520,6 +565,7 @@ def _propensity(
         return out[:, 0] if one else out
 
     options = {"penalty": chosen, "equal_class_totals": equal_class_totals,
+               "max_weight_ratio": max_weight_ratio,
                "over_identified": over_identified if method == "cbps" else None,
                "columns": [f"{c}={lv}" if lv else c for c, lv in labels]}
 

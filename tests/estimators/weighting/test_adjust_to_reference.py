@@ -42,7 +42,7 @@ def test_entropy_and_just_identified_cbps_agree(frames):
     ent = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method="entropy",
                                   reference_weights="t")
     cbps = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method="cbps",
-                                   reference_weights="t")
+                                   reference_weights="t", max_weight_ratio=None)
     np.testing.assert_allclose(ent.weights, cbps.weights, rtol=1e-7)
     assert ent.weights.index.equals(sample.index)
     assert float(ent.weights.sum()) == pytest.approx(reference["t"].sum(), rel=1e-10)
@@ -120,6 +120,62 @@ def test_cbps_over_identified_balances_better_than_ml(frames):
     assert over.balance().mean_asmd < raw.mean_asmd / 3
     assert np.isfinite(over.weights).all() and (over.weights > 0).all()
     assert ml.balance().mean_asmd < raw.mean_asmd / 3
+
+
+@pytest.mark.parametrize("method", ["ipw", "cbps"])
+def test_max_weight_ratio_caps_the_propensity_weights(frames, method):
+    sample, reference = frames
+    free = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method=method,
+                                   penalty=0, max_weight_ratio=None)
+    w0 = free.weights.to_numpy()
+    ratio = 0.5 * w0.max() / w0.mean()  # binds
+    fit = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method=method,
+                                  penalty=0, max_weight_ratio=ratio)
+    w = fit.weights.to_numpy()
+    assert w.max() == pytest.approx(ratio * w.mean(), rel=1e-12)
+    assert w.sum() == pytest.approx(w0.sum(), rel=1e-12)
+    # below the cap the weights keep their ratios: the cap and one common factor
+    below = w < w.max() * (1 - 1e-12)
+    np.testing.assert_allclose(w[below] / w0[below], (w[below] / w0[below])[0], rtol=1e-12)
+    assert np.all(w0[~below] >= w.max() / (w[below] / w0[below])[0] * (1 - 1e-12))
+    assert fit.design.weighting_steps[-1].options["max_weight_ratio"] == ratio
+    # with base weights the cap is on the adjustment w / d, relative to its d-weighted mean
+    d = reference["t"].to_numpy()[: len(sample)]
+    fit_d = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method=method,
+                                    penalty=0, weights=d, max_weight_ratio=ratio)
+    factor = fit_d.weights.to_numpy() / d
+    assert factor.max() == pytest.approx(ratio * (d @ factor) / d.sum(), rel=1e-12)
+
+
+def test_cap_weights_solves_its_fixed_point():
+    from estimators.weighting._propensity import cap_weights
+
+    rng = np.random.default_rng(3)
+    f = rng.lognormal(0.0, 1.3, 500)
+    d = rng.uniform(0.5, 2.0, 500)
+    d[:5] = 0.0
+    for base in (None, d):
+        dd = np.ones_like(f) if base is None else base
+        for ratio in (1.5, 3.0, 5.0):
+            capped = cap_weights(f, ratio, base)
+            # independent check: clip at k x the weighted mean, repeated to convergence
+            ref = f.copy()
+            for _ in range(20_000):
+                ref = np.minimum(f, ratio * (dd @ ref) / dd.sum())
+            np.testing.assert_allclose(capped, ref, rtol=1e-8)
+            assert capped[dd > 0].max() == pytest.approx(ratio * (dd @ capped) / dd.sum())
+    np.testing.assert_array_equal(cap_weights(f, 1e6), f)
+
+
+def test_max_weight_ratio_bad_values(frames):
+    sample, reference = frames
+    with pytest.raises(ValidationError, match=r"max_weight_ratio: must be above 1"):
+        est.adjust_to_reference(sample, reference, covariates=COVARIATES, penalty=0.1,
+                                max_weight_ratio=1.0)
+    with pytest.raises(ValidationError, match=r"max_weight_ratio: is used only by "
+                       r"method='ipw' and 'cbps'.*it would be ignored"):
+        est.adjust_to_reference(sample, reference, covariates=COVARIATES, method="entropy",
+                                max_weight_ratio=3.0)
 
 
 def test_trim_option_caps_the_weights(frames):
