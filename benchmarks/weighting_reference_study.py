@@ -148,9 +148,9 @@ def run_balance(python: str, draws: dict[str, tuple[pd.DataFrame, pd.DataFrame]]
 CONFIGS: dict[str, dict] = {
     "ipw (defaults)": {"method": "ipw"},
     "ipw, max_weight_ratio=None (same penalty)": {"method": "ipw", "max_weight_ratio": None},
-    "cbps (defaults)": {"method": "cbps"},
+    "cbps (defaults: bins=10)": {"method": "cbps"},
     "cbps, max_weight_ratio=None": {"method": "cbps", "max_weight_ratio": None},
-    "cbps, bins=10": {"method": "cbps", "bins": 10},
+    "cbps, bins=None (covariates as they are)": {"method": "cbps", "bins": None},
     "cbps, bins=10, over-identified, max_weight_ratio=None": {
         "method": "cbps", "bins": 10, "over_identified": True, "max_weight_ratio": None},
     "ipw, before (21 penalties, max_weight_ratio=None)": {
@@ -158,8 +158,8 @@ CONFIGS: dict[str, dict] = {
 }
 
 #: equisample's rows compared with balance's, sample by sample
-PAIRS = [("ipw (defaults)", "ipw (defaults)"), ("cbps (defaults)", "cbps (defaults)"),
-         ("cbps, bins=10", "cbps (defaults)")]
+PAIRS = [("ipw (defaults)", "ipw (defaults)"), ("cbps (defaults: bins=10)", "cbps (defaults)"),
+         ("cbps, bins=None (covariates as they are)", "cbps (defaults)")]
 
 
 def measure(sample: pd.DataFrame, reference: pd.DataFrame, w: np.ndarray, truth: float

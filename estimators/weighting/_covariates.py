@@ -168,22 +168,31 @@ def prepare_covariates(
         if unmatched_levels == "raise":
             only_s = sorted(levels_s - levels_r, key=_sort_key)
             only_r = sorted(levels_r - levels_s, key=_sort_key)
+            what = "quantile groups (bins=)" if edges is not None else "levels"
+            if edges is not None:  # name the value ranges, not the group numbers
+                only_s = [_bin_text(int(i), edges) for i in only_s]
+                only_r = [_bin_text(int(i), edges) for i in only_r]
             if only_s:
                 fail(
                     ValidationError,
                     "covariates",
-                    f"covariate {name!r} has levels in the sample that never occur in the reference",
+                    f"covariate {name!r} has {what} in the sample that never occur in the "
+                    "reference",
                     bad=only_s,
-                    fix="Recode them into levels the reference has (or drop those rows explicitly).",
+                    fix="Use fewer quantile groups (bins=), or bins=None to use the covariate as "
+                    "it is." if edges is not None else
+                    "Recode them into levels the reference has (or drop those rows explicitly).",
                 )
             if only_r:
                 fail(
                     ValidationError,
                     "covariates",
-                    f"covariate {name!r} has levels in the reference that never occur in the sample "
-                    "(no weighting can represent them)",
+                    f"covariate {name!r} has {what} in the reference that never occur in the "
+                    "sample (no weighting can represent them)",
                     bad=only_r,
-                    fix="Merge them with a neighbouring level in both frames.",
+                    fix="Use fewer quantile groups (bins=), or bins=None to use the covariate as "
+                    "it is." if edges is not None else
+                    "Merge them with a neighbouring level in both frames.",
                 )
         levels = sorted(levels_s | levels_r, key=_sort_key)
         if has_missing:
@@ -207,6 +216,13 @@ def _quantile_edges(values: np.ndarray, bins: int) -> np.ndarray:
     observed = values[~np.isnan(values)]
     inner = np.quantile(observed, np.linspace(0, 1, bins + 1)[1:-1])
     return np.unique(inner)
+
+
+def _bin_text(group: int, edges: np.ndarray) -> str:
+    """The value range of quantile group ``group`` (as :func:`_bin_labels` numbers them)."""
+    low = f"{edges[group - 1]:.6g}" if group > 0 else "-inf"
+    high = f"{edges[group]:.6g}" if group < len(edges) else "inf"
+    return f"({low}, {high}]"
 
 
 def _bin_labels(series: pd.Series, edges: np.ndarray) -> pd.Series:

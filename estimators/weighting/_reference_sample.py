@@ -234,6 +234,9 @@ def _totals_error(w: np.ndarray, xs: np.ndarray, target: np.ndarray) -> float:
     return float(np.max(np.abs(got - target) / scale)) if len(target) else 0.0
 
 
+# Quantile groups of numeric covariates by method when bins="auto" (absent: used as they are).
+DEFAULT_BINS: dict[str, int] = {"cbps": 10, "rake": 5, "poststratify": 5}
+
 def adjust_to_reference(
     sample: Any,
     reference: Any,
@@ -246,7 +249,7 @@ def adjust_to_reference(
     penalties: Any = None,
     cv_folds: int = 10,
     cv_rule: Literal["min", "1se"] = "1se",
-    bins: int | None = None,
+    bins: int | Literal["auto"] | None = "auto",
     equal_class_totals: bool = True,
     over_identified: bool = False,
     moments: Literal[1, 2] = 1,
@@ -290,10 +293,14 @@ def adjust_to_reference(
         Pick the largest penalty whose cross-validated deviance is within one standard error of
         the smallest (default, glmnet's ``lambda.1se``, as ``balance``), or the penalty with the
         smallest deviance (less shrinkage: better balance, larger design effect).
-    bins : int, optional
-        Cut numeric covariates into this many quantile groups of the pooled values (``ipw``,
-        ``cbps``, ``entropy``). ``rake`` and ``poststratify`` always bin numeric covariates
-        (default 5 groups).
+    bins : int, "auto" or None
+        Cut numeric covariates into this many quantile groups of the pooled values; None uses
+        them as they are. ``"auto"`` (default): as they are for ``ipw`` and ``entropy``, 10
+        groups for ``cbps`` (balancing the shares of the groups balances the covariate's
+        distribution, not only its mean: a just-identified CBPS on a raw covariate matches its
+        mean only, which leaves the bias of a selection that runs through, e.g., the log of
+        income; ``balance`` bins numeric covariates into 10 quantile groups for CBPS too),
+        5 groups for ``rake`` and ``poststratify``, which always bin numeric covariates.
     equal_class_totals : bool
         Give the reference the sample's total weight in the membership fit (as the package
         ``balance`` does). Matters only for penalised fits.
@@ -394,7 +401,9 @@ def adjust_to_reference(
     cv_rule = check_option(cv_rule, ("min", "1se"), "cv_rule")
     moments = check_option(moments, (1, 2), "moments")
     cv_folds = as_int(cv_folds, "cv_folds", minimum=2)
-    if bins is not None:
+    if bins == "auto":
+        bins = DEFAULT_BINS.get(method)
+    elif bins is not None:
         bins = as_int(bins, "bins", minimum=2)
     if isinstance(penalty, str):
         check_option(penalty, ("cv",), "penalty")
@@ -420,7 +429,7 @@ def adjust_to_reference(
              bad=[0.0])
     if not (d > 0).any():
         fail(ValidationError, "weights", "must have at least one positive weight", bad=[0.0])
-    use_bins = bins if method not in ("rake", "poststratify") else (bins or 5)
+    use_bins = bins if method not in ("rake", "poststratify") else (bins or DEFAULT_BINS[method])
     specs = prepare_covariates(source.frame, ref.frame, covariates, bins=use_bins)
     ref_total = float(t.sum())
 

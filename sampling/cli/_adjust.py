@@ -57,7 +57,8 @@ def register(subparsers: Any) -> None:
                         help="ridge penalty of the propensity model: a number >= 0 (0: maximum "
                         "likelihood) or 'cv' (default: cross-validated)")
     parser.add_argument("--bins", type=int, help="cut numeric covariates into this many quantile "
-                        "groups (default: as they are; rake/poststratify: 5)")
+                        "groups (default: as they are for ipw and entropy, 10 for cbps, 5 for "
+                        "rake and poststratify)")
     parser.add_argument("--over-identified", action="store_true",
                         help="cbps: also balance the propensity score's own moment conditions")
     parser.add_argument("--moments", type=int, choices=(1, 2), default=1,
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         reference_weights=args.reference_weights,
         penalty=args.penalty,
-        bins=args.bins,
+        bins="auto" if args.bins is None else args.bins,
         over_identified=args.over_identified,
         moments=args.moments,
         trim=trim,

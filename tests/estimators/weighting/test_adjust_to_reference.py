@@ -42,7 +42,7 @@ def test_entropy_and_just_identified_cbps_agree(frames):
     ent = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method="entropy",
                                   reference_weights="t")
     cbps = est.adjust_to_reference(sample, reference, covariates=COVARIATES, method="cbps",
-                                   reference_weights="t", max_weight_ratio=None)
+                                   reference_weights="t", max_weight_ratio=None, bins=None)
     np.testing.assert_allclose(ent.weights, cbps.weights, rtol=1e-7)
     assert ent.weights.index.equals(sample.index)
     assert float(ent.weights.sum()) == pytest.approx(reference["t"].sum(), rel=1e-10)
@@ -446,4 +446,13 @@ def test_cbps_out_of_reach():
     s = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
     r = pd.DataFrame({"x": [5.0, 6.0, 7.0]})
     with pytest.raises(est.ConvergenceError, match=r"cbps: the balance equations were not solved"):
+        est.adjust_to_reference(s, r, covariates=["x"], method="cbps", bins=None)
+
+
+def test_cbps_default_bins_name_the_value_ranges_out_of_reach():
+    s = pd.DataFrame({"x": [1.0, 2.0, 3.0, 4.0]})
+    r = pd.DataFrame({"x": [5.0, 6.0, 7.0]})
+    with pytest.raises(est.ValidationError,
+                       match=r"covariate 'x' has quantile groups \(bins=\) in the sample that never "
+                       r"occur in the reference; got 4 values: '\(-inf, 1\.6\]'"):
         est.adjust_to_reference(s, r, covariates=["x"], method="cbps")
