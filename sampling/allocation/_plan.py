@@ -8,9 +8,10 @@ objectives through a scaled cvxpy model that is verified by its KKT residual aft
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -119,6 +120,17 @@ class AllocationPlan(Result):
     solver: str
     integer_status: str = "not requested"
     uncertainty: pd.DataFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def _of(cls, **fields: Any) -> AllocationPlan:
+        """The plan with these fields (every field, by name), as ``AllocationPlan(**fields)``
+        makes it, without the frozen ``__init__``'s one ``object.__setattr__`` call per field
+        (a fifth of the public call at ten groups)."""
+        if fields.keys() != _PLAN_FIELDS:
+            raise TypeError(f"AllocationPlan._of needs exactly the fields {sorted(_PLAN_FIELDS)}")
+        plan = object.__new__(cls)
+        plan.__dict__.update(fields)
+        return plan
 
     def _series(self, key: str, name: str, dtype: Any = None) -> pd.Series:
         arr = self._arrays[key]
@@ -233,6 +245,9 @@ class AllocationPlan(Result):
         return ax
 
 
+_PLAN_FIELDS = {f.name for f in fields(AllocationPlan)}
+
+
 # ----------------------------------------------------------------------------- helpers
 @dataclass(slots=True)  # internal: plain slots are cheaper to build than frozen
 class _Curves:
@@ -264,9 +279,13 @@ def _abc(p: pd.DataFrame) -> np.ndarray:
         fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
     if all(type(j) is int for j in position):
         try:
-            return p.to_numpy(dtype=np.float64).T[position]
+            values = p.to_numpy(dtype=np.float64).T
         except (TypeError, ValueError):
             pass
+        else:  # rows of a C-ordered (columns, groups) array are contiguous (what the kernel needs)
+            if position == [0, 1, 2] and values.flags.c_contiguous:
+                return values[:3]
+            return values[position]
     return np.stack([_column(p, "a"), _column(p, "b"), _column(p, "c")])
 
 
@@ -293,8 +312,7 @@ def _curve_arrays(curves: Any) -> _Curves:
     abc = _abc(p)
     if abc.shape[1] == 0:
         fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
-    low = _MIN(abc, axis=1)
-    if not (low[0] > 0 and low[1] > 0 and low[2] >= 0 and _MAX(abc, axis=None) < np.inf):
+    if not _rows_pass(abc, _ABC_RULES):
         _check_values(abc[0], groups, "curves.a", positive=True, nonnegative=True, finite=True)
         _check_values(abc[1], groups, "curves.b", positive=True, nonnegative=True, finite=True)
         _check_values(abc[2], groups, "curves.c", positive=False, nonnegative=True, finite=True)
@@ -303,6 +321,38 @@ def _curve_arrays(curves: Any) -> _Curves:
 
 
 _MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+# (positive, nonnegative, finite) of curves.a, curves.b, curves.c
+_ABC_RULES = ((True, True, True), (True, True, True), (False, True, True))
+# up to this many groups the value checks run on Python floats (a numpy reduction costs more than
+# a Python pass over a few dozen floats); numpy reductions above
+_PYTHON_CHECK_MAX = 32
+
+
+def _filled(G: int, value: float) -> np.ndarray:
+    """``np.full(G, value)`` (float64) with less call overhead."""
+    out = np.empty(G)
+    out.fill(value)
+    return out
+
+
+def _rows_pass(rows: np.ndarray | Sequence[np.ndarray],
+               rules: Sequence[tuple[bool, bool, bool]]) -> bool:
+    """Whether every row of values passes its rule ``(positive, nonnegative, finite)`` of
+    :func:`_check_values` (rows of equal length). False may also mean "not sure" (a finite row
+    whose float sum overflows): the caller then checks row by row, with the specific errors."""
+    if len(rows[0]) <= _PYTHON_CHECK_MAX:
+        lists = rows.tolist() if isinstance(rows, np.ndarray) else [r.tolist() for r in rows]
+        for values, (positive, nonnegative, finite) in zip(lists, rules):
+            total = sum(values)  # NaN when a value is NaN, infinite when a value is
+            if not (math.isfinite(total) if finite else total == total):
+                return False
+            low = min(values)  # exact: no NaN
+            if not (low > 0 if positive else low >= 0 if nonnegative else low > -math.inf):
+                return False
+        return True
+    stacked = rows if isinstance(rows, np.ndarray) else np.array(rows)
+    return all(_passes(low, high, *rule) for low, high, rule in zip(
+        _MIN(stacked, axis=1).tolist(), _MAX(stacked, axis=1).tolist(), rules))
 
 
 def _labels(groups: pd.Index, mask: np.ndarray) -> list[Any]:
@@ -406,6 +456,78 @@ def _check_values(arr: np.ndarray, groups: pd.Index, parameter: str, *, positive
     fail(ValidationError, parameter, "must be non-negative", bad=_labels(groups, arr < 0))
 
 
+def _passes(low: float, high: float, positive: bool, nonnegative: bool, finite: bool) -> bool:
+    """The rule of :func:`_check_values` on the smallest and largest value."""
+    return (low > 0 if positive else low >= 0 if nonnegative else low > -np.inf) and (
+        not finite or high < np.inf)
+
+
+# the per-group inputs of allocate, with the rules per_group checks them by in _budget_box and
+# _objective_of: (default, positive, nonnegative, finite)
+_COSTS_RULE = (None, True, True, True)
+_CURRENT_RULE = (0.0, False, True, True)
+_MIN_N_RULE = (1.0, True, True, True)
+_MAX_N_RULE = (NO_CAP, True, True, False)
+_SHARES_RULE = (None, False, True, True)
+
+
+@dataclass(slots=True)
+class _Resolved:
+    """Per-group inputs resolved and checked in one pass (``None`` for an input not given)."""
+
+    costs: np.ndarray
+    current: np.ndarray | None
+    min_n: np.ndarray
+    max_n: np.ndarray
+    shares: np.ndarray | None
+
+
+def _resolve_at_once(groups: pd.Index, costs: Any, current_n: Any, min_n: Any, max_n: Any,
+                     population_shares: Any) -> _Resolved | None:
+    """The per-group inputs of the common call, resolved and checked together.
+
+    Each input must be None, a real number, or a float64 Series indexed by exactly ``groups``
+    (the same Index, or an equal one); the Series' values are checked together
+    (:func:`_rows_pass`: one minimum and one maximum per row). Returns the arrays (the same values :func:`per_group`
+    gives) when every input has that form and passes its rule; None otherwise, and then
+    ``per_group`` resolves each input in turn and raises its specific error. Nothing is raised
+    here, so the errors and their order are ``per_group``'s.
+    """
+    G = len(groups)
+    given = ((costs, _COSTS_RULE), (current_n, _CURRENT_RULE), (min_n, _MIN_N_RULE),
+             (max_n, _MAX_N_RULE), (population_shares, _SHARES_RULE))
+    out: list[np.ndarray | None] = []
+    stacked, rules = [], []
+    for position, (values, (default, positive, nonnegative, finite)) in enumerate(given):
+        if values is None:
+            if default is None and position == 0:  # costs=None: per_group says it is required
+                return None
+            out.append(None if default is None or position == 1 else _filled(G, default))
+        elif isinstance(values, pd.Series):
+            index = values.index
+            if not (index is groups or index.equals(groups)):
+                return None
+            raw = values.to_numpy()
+            if raw.dtype != np.float64:
+                return None
+            out.append(raw)
+            stacked.append(raw)
+            rules.append((positive, nonnegative, finite))
+        elif isinstance(values, (float, int)):
+            try:
+                value = float(values)
+            except OverflowError:
+                return None
+            if not _passes(value, value, positive, nonnegative, finite):
+                return None
+            out.append(_filled(G, value))
+        else:
+            return None
+    if stacked and not _rows_pass(stacked, rules):
+        return None
+    return _Resolved(*out)
+
+
 def _errors(a, b, c, n, pooled=None) -> np.ndarray:
     e = a * n ** (-b) + c
     if pooled is not None:
@@ -416,7 +538,7 @@ def _errors(a, b, c, n, pooled=None) -> np.ndarray:
 def _objective_value(kind: str, err: np.ndarray, w: np.ndarray, p: float, alpha: float,
                      costs: np.ndarray, recruit: np.ndarray, custom: Any = None) -> float:
     if kind in ("utilitarian", "population"):
-        return float(w @ err)
+        return float(np.dot(w, err))
     if kind == "maximin":
         return float(err.max())
     if kind == "pnorm":
@@ -570,9 +692,10 @@ def allocate(
     uncertainty = check_option(uncertainty, ("none", "bootstrap", "robust"), "uncertainty")
     _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
                          uncertainty, quantile, extrapolation_limit, tol, cv.pilot_max_n)
-    box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n)
+    resolved = _resolve_at_once(groups, costs, current_n, min_n, max_n, population_shares)
+    box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n, resolved)
     goal = _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
-                         tie_break)
+                         tie_break, None if resolved is None else resolved.shares)
     solve = _Solver(goal, box, pooled, targets, groups, tol)
     reps = _replicates(curves, uncertainty)
     plan_curves = (a, b, c)
@@ -737,20 +860,25 @@ class _Goal:
 
 
 def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n: Any,
-                min_n: Any, max_n: Any) -> _BudgetBox:
-    """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``."""
-    k = per_group(costs, groups, "costs", default=None, positive=True)
-    G = k.shape[0]
-    cur = per_group(current_n, groups, "current_n", default=0.0) if current_n is not None \
-        else np.zeros(G)
-    mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
-    mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
-        if max_n is not None \
-        else np.full(G, NO_CAP)
+                min_n: Any, max_n: Any, resolved: _Resolved | None = None) -> _BudgetBox:
+    """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``.
+    ``resolved``: the per-group inputs already resolved and checked (:func:`_resolve_at_once`)."""
+    if resolved is not None:
+        k, mn, mx = resolved.costs, resolved.min_n, resolved.max_n
+        cur = resolved.current if resolved.current is not None else np.zeros(k.shape[0])
+    else:
+        k = per_group(costs, groups, "costs", default=None, positive=True)
+        G = k.shape[0]
+        cur = per_group(current_n, groups, "current_n", default=0.0) if current_n is not None \
+            else np.zeros(G)
+        mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
+        mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
+            if max_n is not None \
+            else np.full(G, NO_CAP)
     lo = np.maximum(mn, cur)
     hi = mx
     crossing = lo > hi
-    if crossing.any():
+    if np.count_nonzero(crossing):
         fail(InfeasibleError, "max_n",
              "bounds cross: max_n is below max(min_n, current_n) for some groups (certificate: "
              "no n satisfies both bounds)", bad=_labels(groups, crossing),
@@ -765,8 +893,9 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
 
 
 def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
-                  tie_break) -> _Goal:
-    """Check the objective's settings against the curves and bounds."""
+                  tie_break, shares=None) -> _Goal:
+    """Check the objective's settings against the curves and bounds (``shares``: the population
+    shares already resolved and checked, see :func:`_resolve_at_once`)."""
     G = a.shape[0]
     if pooled is not None and kind not in ("utilitarian", "population", "maximin", "custom"):
         fail(ValidationError, "objective", "pooled curves support utilitarian, population, "
@@ -774,13 +903,14 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
     if kind == "population" or (population_shares is not None and kind in ("pnorm", "alpha_fair")):
         if population_shares is None:
             fail(ValidationError, "population_shares", "is required for objective='population'")
-        w = per_group(population_shares, groups, "population_shares", default=None)
-        total = float(w.sum())
+        w = shares if shares is not None else per_group(population_shares, groups,
+                                                         "population_shares", default=None)
+        total = float(np.add.reduce(w))
         if total <= 0:
             fail(ValidationError, "population_shares", "must not all be zero")
         w = w / total
     else:
-        w = np.full(G, 1.0 / G)
+        w = _filled(G, 1.0 / G)
     if kind == "pnorm" and not p >= 1:
         fail(ValidationError, "p", "must be >= 1 (the p-norm is convex only then)", bad=[p])
     if kind == "alpha_fair":
@@ -876,7 +1006,7 @@ def _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_fina
     err, obj = continuous if n_final is sol.n else _plan_value(goal, plan_curves, pooled, box,
                                                                 n_final)
     n_final = np.asarray(n_final, dtype=float)
-    recruit = n_final - box.current
+    recruit = np.subtract(n_final, box.current)
     sign = -1.0 if goal.kind == "alpha_fair" else 1.0
     rounding = sign * (obj - obj_cont)
     status = sol.status
@@ -887,11 +1017,11 @@ def _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_fina
         "predicted_error": err, "at_lower": sol.at_lower, "at_upper": sol.at_upper,
         "costs": box.costs, "current_n": box.current, "pilot_max_n": pilot_max_n,
     }
-    return AllocationPlan(
+    return AllocationPlan._of(
         groups=groups,
         _arrays=arrays,
         integer=bool(integer),
-        cost=float(box.costs @ recruit),
+        cost=float(np.dot(box.costs, recruit)),
         budget=box.budget,
         objective=goal.kind,
         objective_value=obj,
