@@ -277,7 +277,7 @@ def _abc(p: pd.DataFrame) -> np.ndarray:
     except KeyError:
         missing = [col for col in ("a", "b", "c") if col not in columns]
         fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
-    if all(type(j) is int for j in position):
+    if type(position[0]) is int and type(position[1]) is int and type(position[2]) is int:
         try:
             values = p.to_numpy(dtype=np.float64).T
         except (TypeError, ValueError):
@@ -300,7 +300,7 @@ def _curve_arrays(curves: Any) -> _Curves:
         p = curves
         pooled = None
         pilot_max_n = _column(p, "pilot_max_n") \
-            if p.shape[1] > 3 and "pilot_max_n" in p.columns else None
+            if len(p.columns) > 3 and "pilot_max_n" in p.columns else None
     else:
         fail(ValidationError, "curves",
              "must be LearningCurves or a DataFrame of a, b, c indexed by group",
@@ -462,13 +462,26 @@ def _passes(low: float, high: float, positive: bool, nonnegative: bool, finite: 
         not finite or high < np.inf)
 
 
-# the per-group inputs of allocate, with the rules per_group checks them by in _budget_box and
-# _objective_of: (default, positive, nonnegative, finite)
-_COSTS_RULE = (None, True, True, True)
-_CURRENT_RULE = (0.0, False, True, True)
-_MIN_N_RULE = (1.0, True, True, True)
-_MAX_N_RULE = (NO_CAP, True, True, False)
-_SHARES_RULE = (None, False, True, True)
+# the rules (positive, nonnegative, finite) by which _budget_box and _objective_of check the
+# per-group inputs of allocate through per_group
+_POSITIVE_FINITE = (True, True, True)  # costs, min_n
+_NONNEGATIVE_FINITE = (False, True, True)  # current_n, population_shares
+_POSITIVE = (True, True, False)  # max_n (no cap: inf)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _float64_values(series: pd.Series) -> np.ndarray | None:
+    """A float64 Series' values as ``to_numpy()`` gives them (a read-only view of the data);
+    None for any other dtype. Reads pandas' backing array directly when it is a float64 ndarray:
+    ``to_numpy()``'s generality costs three times as much, about what checking the values
+    costs at ten groups. Other backings go through ``to_numpy()``."""
+    raw = getattr(series, "_values", None)  # pandas' backing array (private: checked here)
+    if type(raw) is np.ndarray and raw.dtype == _FLOAT64 and raw.ndim == 1:
+        view = raw.view()
+        view.flags.writeable = False
+        return view
+    raw = series.to_numpy()
+    return raw if raw.dtype == _FLOAT64 else None
 
 
 @dataclass(slots=True)
@@ -488,42 +501,40 @@ def _resolve_at_once(groups: pd.Index, costs: Any, current_n: Any, min_n: Any, m
 
     Each input must be None, a real number, or a float64 Series indexed by exactly ``groups``
     (the same Index, or an equal one); the Series' values are checked together
-    (:func:`_rows_pass`: one minimum and one maximum per row). Returns the arrays (the same values :func:`per_group`
-    gives) when every input has that form and passes its rule; None otherwise, and then
-    ``per_group`` resolves each input in turn and raises its specific error. Nothing is raised
-    here, so the errors and their order are ``per_group``'s.
+    (:func:`_rows_pass`). Returns the arrays (the values :func:`per_group` gives) when every
+    input has that form and passes its rule; None otherwise, and then ``per_group`` resolves
+    each input in turn and raises its specific error. Nothing is raised here, so the errors
+    and their order are ``per_group``'s.
     """
-    G = len(groups)
-    given = ((costs, _COSTS_RULE), (current_n, _CURRENT_RULE), (min_n, _MIN_N_RULE),
-             (max_n, _MAX_N_RULE), (population_shares, _SHARES_RULE))
+    given = ((costs, _POSITIVE_FINITE, None), (current_n, _NONNEGATIVE_FINITE, None),
+             (min_n, _POSITIVE_FINITE, 1.0), (max_n, _POSITIVE, NO_CAP),
+             (population_shares, _NONNEGATIVE_FINITE, None))
     out: list[np.ndarray | None] = []
-    stacked, rules = [], []
-    for position, (values, (default, positive, nonnegative, finite)) in enumerate(given):
+    rows, rules = [], []
+    for values, rule, default in given:
         if values is None:
-            if default is None and position == 0:  # costs=None: per_group says it is required
-                return None
-            out.append(None if default is None or position == 1 else _filled(G, default))
+            out.append(None if default is None else _filled(len(groups), default))
         elif isinstance(values, pd.Series):
             index = values.index
             if not (index is groups or index.equals(groups)):
                 return None
-            raw = values.to_numpy()
-            if raw.dtype != np.float64:
+            raw = _float64_values(values)
+            if raw is None:
                 return None
             out.append(raw)
-            stacked.append(raw)
-            rules.append((positive, nonnegative, finite))
+            rows.append(raw)
+            rules.append(rule)
         elif isinstance(values, (float, int)):
             try:
                 value = float(values)
             except OverflowError:
                 return None
-            if not _passes(value, value, positive, nonnegative, finite):
+            if not _passes(value, value, *rule):
                 return None
-            out.append(_filled(G, value))
+            out.append(_filled(len(groups), value))
         else:
             return None
-    if stacked and not _rows_pass(stacked, rules):
+    if out[0] is None or (rows and not _rows_pass(rows, rules)):  # costs=None: "is required"
         return None
     return _Resolved(*out)
 
@@ -697,7 +708,7 @@ def allocate(
     goal = _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
                          tie_break, None if resolved is None else resolved.shares)
     solve = _Solver(goal, box, pooled, targets, groups, tol)
-    reps = _replicates(curves, uncertainty)
+    reps = None if uncertainty == "none" else _replicates(curves, uncertainty)
     plan_curves = (a, b, c)
     if uncertainty == "robust":
         # plan against the upper quantile of each group's error curve across replicates:

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from estimators.errors import EquisampleError, ValidationError
 from sampling import allocate
+from sampling.allocation import _core as core
 from sampling.allocation import _plan
 
 GROUPS = pd.Index([f"g{i}" for i in range(6)])
@@ -138,8 +139,8 @@ def _outcome(**options):
         plan = allocate(CURVES, integer=False, **options)
     except EquisampleError as err:
         return type(err), str(err)
-    return (plan.status, plan.cost, plan.objective_value, plan.kkt_residual,
-            plan.n_continuous.tolist(), plan.costs.tolist(), plan.current_n.tolist())
+    return repr((plan.status, plan.cost, plan.objective_value, plan.kkt_residual,  # nan == nan
+                 plan.n_continuous.tolist(), plan.costs.tolist(), plan.current_n.tolist()))
 
 
 KINDS = ["series", "bad series", "shuffled", "number", "bad number", "none"]
@@ -177,6 +178,11 @@ def test_plan_of_is_the_constructor():
         plan.cost = 0.0
     with pytest.raises(TypeError, match="needs exactly the fields"):
         _plan.AllocationPlan._of(**{k: v for k, v in values.items() if k != "status"})
+
+
+def test_core_solution_of_is_the_constructor():
+    values = (np.ones(3), 0.5, 1e-15, np.zeros(3, bool), np.ones(3, bool), "optimal", 4, True)
+    assert vars(core.CoreSolution._of(*values)) == vars(core.CoreSolution(*values))
 
 
 def test_curve_columns_in_any_order_or_with_more_columns():
