@@ -341,10 +341,10 @@ def _rows_pass(rows: np.ndarray | Sequence[np.ndarray],
     :func:`_check_values` (rows of equal length). False may also mean "not sure" (a finite row
     whose float sum overflows): the caller then checks row by row, with the specific errors."""
     if len(rows[0]) <= _PYTHON_CHECK_MAX:
-        lists = rows.tolist() if isinstance(rows, np.ndarray) else [r.tolist() for r in rows]
-        for values, (positive, nonnegative, finite) in zip(lists, rules):
+        for row, (positive, nonnegative, finite) in zip(rows, rules):
+            values = row.tolist()
             total = sum(values)  # NaN when a value is NaN, infinite when a value is
-            if not (math.isfinite(total) if finite else total == total):
+            if not ((total - total == 0.0) if finite else total == total):  # finite / not NaN
                 return False
             low = min(values)  # exact: no NaN
             if not (low > 0 if positive else low >= 0 if nonnegative else low > -math.inf):
