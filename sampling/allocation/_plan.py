@@ -886,7 +886,7 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
         mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
             if max_n is not None \
             else np.full(G, NO_CAP)
-    lo = np.maximum(mn, cur)
+    lo = np.maximum(mn, cur) if current_n is not None else mn.copy()  # min_n > 0 = cur
     hi = mx
     crossing = lo > hi
     if np.count_nonzero(crossing):
