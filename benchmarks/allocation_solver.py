@@ -2,6 +2,8 @@
 
 Run from the repository root:
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python benchmarks/allocation_solver.py
+(``--groups 10 100`` for some problem sizes of the first table only, ``--tables main kernel``
+for some of the tables).
 
 For G = 10, 100, 1000, 10000 groups (random curves a n^-b + c, population weights, costs, box
 bounds with ~40% of groups capped) the first table times, on the same problem:
@@ -161,7 +163,7 @@ def time_public(inst, G: int, repeats: int, integer: bool = False):
     return best_time(lambda: allocate(curves, integer=integer, **options), repeats)
 
 
-def main() -> None:
+def main(sizes=(10, 100, 1000, 10000)) -> None:
     import warnings
 
     import cvxpy as cp
@@ -179,7 +181,7 @@ def main() -> None:
           "cvxpy rel. KKT | max rel. diff n | public vs CLARABEL solver-only | public vs "
           "cvxpy re-solve |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    for G in (10, 100, 1000, 10000):
+    for G in sizes:
         inst = instance(G)
         reps = 2000 if G <= 100 else (300 if G <= 1000 else 50)
         plan, wall, cpu = time_public(inst, G, reps)
@@ -283,7 +285,15 @@ def other_solvers() -> None:
 
 
 if __name__ == "__main__":
-    main()
-    kernel_through_the_public_call()
-    crossover()
-    other_solvers()
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, nargs="+", default=[10, 100, 1000, 10000],
+                        help="problem sizes of the first table")
+    parser.add_argument("--tables", nargs="+", default=["main", "kernel", "crossover", "solvers"],
+                        choices=["main", "kernel", "crossover", "solvers"])
+    args = parser.parse_args()
+    tables = {"main": lambda: main(args.groups), "kernel": kernel_through_the_public_call,
+              "crossover": crossover, "solvers": other_solvers}
+    for name in args.tables:
+        tables[name]()

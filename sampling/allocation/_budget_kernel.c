@@ -6,9 +6,12 @@
  *
  * This is a line-for-line C version of the binding case of sampling/allocation/_core.py:
  * _solve_budget_identity -> _safeguarded_newton -> _trim_to_budget -> _kkt_identity
- * (read the docstrings there for the mathematics). The Python version stays the reference and
- * the fallback; tests/sampling/allocation/test_budget_kernel.py checks that both agree to rounding on random and
- * edge-case instances. Arrays are passed through the buffer protocol (no numpy headers): six
+ * (read the docstrings there for the mathematics), with one difference: it aims (G + 4) eps
+ * below the budget, so that any float sum of k n (numpy's dot included) is within the budget
+ * and the plan needs no trim against numpy's summation order (see budget_identity). The
+ * Python version stays the reference and the fallback;
+ * tests/sampling/allocation/test_budget_kernel.py checks that both agree to rounding on random
+ * and edge-case instances. Arrays are passed through the buffer protocol (no numpy headers): six
  * read-only float64 vectors, one float64 output vector (n) and two bool output vectors
  * (at_lower, at_upper). Returns (t, iterations, kkt_residual) with lambda = e^t. The caller has
  * checked that the budget binds strictly inside the box, costs @ lo < B < costs @ hi, with numpy's
@@ -233,9 +236,15 @@ budget_identity(PyObject *Py_UNUSED(self), PyObject *const *args, Py_ssize_t nar
         t_right = fmax(t_right, L[g] - bp1[g] * log_lo[g]);
         t_left = fmin(t_left, L[g] - bp1[g] * log_hi[g]);
     }
+    /* Aim (G + 4) eps below the budget. A float sum of G positive terms k_g n_g, in any order
+     * and with or without fused multiply-adds, is within gamma_G = G u / (1 - G u) (u = eps / 2)
+     * of the exact sum, so two such sums differ by at most about G eps of it: once this
+     * kernel's sequential sum is within the target, numpy's dot (whatever its summation order)
+     * is within the budget, and the Python layer has nothing to trim. */
+    double target = budget * (1.0 - (double)(G + 4) * EPS);
     int iterations = 0;
-    double t = safeguarded_newton(e, eL, k, lo, hi, G, budget, t_left, t_right, n, &iterations);
-    trim_to_budget(n, k, lo, hi, G, budget);
+    double t = safeguarded_newton(e, eL, k, lo, hi, G, target, t_left, t_right, n, &iterations);
+    trim_to_budget(n, k, lo, hi, G, target);
     /* KKT residual at lambda = e^t (see _kkt_identity) */
     double res = 0.0, box = -INFINITY;
     for (Py_ssize_t g = 0; g < G; g++) {

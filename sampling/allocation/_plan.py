@@ -8,9 +8,10 @@ objectives through a scaled cvxpy model that is verified by its KKT residual aft
 
 from __future__ import annotations
 
+import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -119,6 +120,17 @@ class AllocationPlan(Result):
     solver: str
     integer_status: str = "not requested"
     uncertainty: pd.DataFrame | None = field(default=None, repr=False)
+
+    @classmethod
+    def _of(cls, **fields: Any) -> AllocationPlan:
+        """The plan with these fields (every field, by name), as ``AllocationPlan(**fields)``
+        makes it, without the frozen ``__init__``'s one ``object.__setattr__`` call per field
+        (a fifth of the public call at ten groups)."""
+        if fields.keys() != _PLAN_FIELDS:
+            raise TypeError(f"AllocationPlan._of needs exactly the fields {sorted(_PLAN_FIELDS)}")
+        plan = object.__new__(cls)
+        plan.__dict__.update(fields)
+        return plan
 
     def _series(self, key: str, name: str, dtype: Any = None) -> pd.Series:
         arr = self._arrays[key]
@@ -233,6 +245,9 @@ class AllocationPlan(Result):
         return ax
 
 
+_PLAN_FIELDS = {f.name for f in fields(AllocationPlan)}
+
+
 # ----------------------------------------------------------------------------- helpers
 @dataclass(slots=True)  # internal: plain slots are cheaper to build than frozen
 class _Curves:
@@ -262,11 +277,15 @@ def _abc(p: pd.DataFrame) -> np.ndarray:
     except KeyError:
         missing = [col for col in ("a", "b", "c") if col not in columns]
         fail(ValidationError, "curves", "a parameter table needs columns a, b, c", bad=missing)
-    if all(type(j) is int for j in position):
+    if type(position[0]) is int and type(position[1]) is int and type(position[2]) is int:
         try:
-            return p.to_numpy(dtype=np.float64).T[position]
+            values = p.to_numpy(dtype=np.float64).T
         except (TypeError, ValueError):
             pass
+        else:  # rows of a C-ordered (columns, groups) array are contiguous (what the kernel needs)
+            if position == [0, 1, 2] and values.flags.c_contiguous:
+                return values[:3]
+            return values[position]
     return np.stack([_column(p, "a"), _column(p, "b"), _column(p, "c")])
 
 
@@ -281,7 +300,7 @@ def _curve_arrays(curves: Any) -> _Curves:
         p = curves
         pooled = None
         pilot_max_n = _column(p, "pilot_max_n") \
-            if p.shape[1] > 3 and "pilot_max_n" in p.columns else None
+            if len(p.columns) > 3 and "pilot_max_n" in p.columns else None
     else:
         fail(ValidationError, "curves",
              "must be LearningCurves or a DataFrame of a, b, c indexed by group",
@@ -293,8 +312,7 @@ def _curve_arrays(curves: Any) -> _Curves:
     abc = _abc(p)
     if abc.shape[1] == 0:
         fail(ValidationError, "curves", "has no groups", fix="Fit curves for at least one group.")
-    low = _MIN(abc, axis=1)
-    if not (low[0] > 0 and low[1] > 0 and low[2] >= 0 and _MAX(abc, axis=None) < np.inf):
+    if not _rows_pass(abc, _ABC_RULES):
         _check_values(abc[0], groups, "curves.a", positive=True, nonnegative=True, finite=True)
         _check_values(abc[1], groups, "curves.b", positive=True, nonnegative=True, finite=True)
         _check_values(abc[2], groups, "curves.c", positive=False, nonnegative=True, finite=True)
@@ -303,6 +321,38 @@ def _curve_arrays(curves: Any) -> _Curves:
 
 
 _MIN, _MAX = np.minimum.reduce, np.maximum.reduce
+# (positive, nonnegative, finite) of curves.a, curves.b, curves.c
+_ABC_RULES = ((True, True, True), (True, True, True), (False, True, True))
+# up to this many groups the value checks run on Python floats (a numpy reduction costs more than
+# a Python pass over a few dozen floats); numpy reductions above
+_PYTHON_CHECK_MAX = 32
+
+
+def _filled(G: int, value: float) -> np.ndarray:
+    """``np.full(G, value)`` (float64) with less call overhead."""
+    out = np.empty(G)
+    out.fill(value)
+    return out
+
+
+def _rows_pass(rows: np.ndarray | Sequence[np.ndarray],
+               rules: Sequence[tuple[bool, bool, bool]]) -> bool:
+    """Whether every row of values passes its rule ``(positive, nonnegative, finite)`` of
+    :func:`_check_values` (rows of equal length). False may also mean "not sure" (a finite row
+    whose float sum overflows): the caller then checks row by row, with the specific errors."""
+    if len(rows[0]) <= _PYTHON_CHECK_MAX:
+        for row, (positive, nonnegative, finite) in zip(rows, rules):
+            values = row.tolist()
+            total = sum(values)  # NaN when a value is NaN, infinite when a value is
+            if not ((total - total == 0.0) if finite else total == total):  # finite / not NaN
+                return False
+            low = min(values)  # exact: no NaN
+            if not (low > 0 if positive else low >= 0 if nonnegative else low > -math.inf):
+                return False
+        return True
+    stacked = rows if isinstance(rows, np.ndarray) else np.array(rows)
+    return all(_passes(low, high, *rule) for low, high, rule in zip(
+        _MIN(stacked, axis=1).tolist(), _MAX(stacked, axis=1).tolist(), rules))
 
 
 def _labels(groups: pd.Index, mask: np.ndarray) -> list[Any]:
@@ -406,6 +456,89 @@ def _check_values(arr: np.ndarray, groups: pd.Index, parameter: str, *, positive
     fail(ValidationError, parameter, "must be non-negative", bad=_labels(groups, arr < 0))
 
 
+def _passes(low: float, high: float, positive: bool, nonnegative: bool, finite: bool) -> bool:
+    """The rule of :func:`_check_values` on the smallest and largest value."""
+    return (low > 0 if positive else low >= 0 if nonnegative else low > -np.inf) and (
+        not finite or high < np.inf)
+
+
+# the rules (positive, nonnegative, finite) by which _budget_box and _objective_of check the
+# per-group inputs of allocate through per_group
+_POSITIVE_FINITE = (True, True, True)  # costs, min_n
+_NONNEGATIVE_FINITE = (False, True, True)  # current_n, population_shares
+_POSITIVE = (True, True, False)  # max_n (no cap: inf)
+_FLOAT64 = np.dtype(np.float64)
+
+
+def _float64_values(series: pd.Series) -> np.ndarray | None:
+    """A float64 Series' values as ``to_numpy()`` gives them (a read-only view of the data);
+    None for any other dtype. Reads pandas' backing array directly when it is a float64 ndarray:
+    ``to_numpy()``'s generality costs three times as much, about what checking the values
+    costs at ten groups. Other backings go through ``to_numpy()``."""
+    raw = getattr(series, "_values", None)  # pandas' backing array (private: checked here)
+    if type(raw) is np.ndarray and raw.dtype == _FLOAT64 and raw.ndim == 1:
+        view = raw.view()
+        view.flags.writeable = False
+        return view
+    raw = series.to_numpy()
+    return raw if raw.dtype == _FLOAT64 else None
+
+
+@dataclass(slots=True)
+class _Resolved:
+    """Per-group inputs resolved and checked in one pass (``None`` for an input not given)."""
+
+    costs: np.ndarray
+    current: np.ndarray | None
+    min_n: np.ndarray
+    max_n: np.ndarray
+    shares: np.ndarray | None
+
+
+def _resolve_at_once(groups: pd.Index, costs: Any, current_n: Any, min_n: Any, max_n: Any,
+                     population_shares: Any) -> _Resolved | None:
+    """The per-group inputs of the common call, resolved and checked together.
+
+    Each input must be None, a real number, or a float64 Series indexed by exactly ``groups``
+    (the same Index, or an equal one); the Series' values are checked together
+    (:func:`_rows_pass`). Returns the arrays (the values :func:`per_group` gives) when every
+    input has that form and passes its rule; None otherwise, and then ``per_group`` resolves
+    each input in turn and raises its specific error. Nothing is raised here, so the errors
+    and their order are ``per_group``'s.
+    """
+    given = ((costs, _POSITIVE_FINITE, None), (current_n, _NONNEGATIVE_FINITE, None),
+             (min_n, _POSITIVE_FINITE, 1.0), (max_n, _POSITIVE, NO_CAP),
+             (population_shares, _NONNEGATIVE_FINITE, None))
+    out: list[np.ndarray | None] = []
+    rows, rules = [], []
+    for values, rule, default in given:
+        if values is None:
+            out.append(None if default is None else _filled(len(groups), default))
+        elif isinstance(values, pd.Series):
+            index = values.index
+            if not (index is groups or index.equals(groups)):
+                return None
+            raw = _float64_values(values)
+            if raw is None:
+                return None
+            out.append(raw)
+            rows.append(raw)
+            rules.append(rule)
+        elif isinstance(values, (float, int)):
+            try:
+                value = float(values)
+            except OverflowError:
+                return None
+            if not _passes(value, value, *rule):
+                return None
+            out.append(_filled(len(groups), value))
+        else:
+            return None
+    if out[0] is None or (rows and not _rows_pass(rows, rules)):  # costs=None: "is required"
+        return None
+    return _Resolved(*out)
+
+
 def _errors(a, b, c, n, pooled=None) -> np.ndarray:
     e = a * n ** (-b) + c
     if pooled is not None:
@@ -416,7 +549,7 @@ def _errors(a, b, c, n, pooled=None) -> np.ndarray:
 def _objective_value(kind: str, err: np.ndarray, w: np.ndarray, p: float, alpha: float,
                      costs: np.ndarray, recruit: np.ndarray, custom: Any = None) -> float:
     if kind in ("utilitarian", "population"):
-        return float(w @ err)
+        return float(np.dot(w, err))
     if kind == "maximin":
         return float(err.max())
     if kind == "pnorm":
@@ -570,11 +703,12 @@ def allocate(
     uncertainty = check_option(uncertainty, ("none", "bootstrap", "robust"), "uncertainty")
     _check_settings_used(kind, pooled, population_shares, p, alpha, targets, tie_break,
                          uncertainty, quantile, extrapolation_limit, tol, cv.pilot_max_n)
-    box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n)
+    resolved = _resolve_at_once(groups, costs, current_n, min_n, max_n, population_shares)
+    box = _budget_box(groups, kind, budget, costs, current_n, min_n, max_n, resolved)
     goal = _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
-                         tie_break)
+                         tie_break, None if resolved is None else resolved.shares)
     solve = _Solver(goal, box, pooled, targets, groups, tol)
-    reps = _replicates(curves, uncertainty)
+    reps = None if uncertainty == "none" else _replicates(curves, uncertainty)
     plan_curves = (a, b, c)
     if uncertainty == "robust":
         # plan against the upper quantile of each group's error curve across replicates:
@@ -737,20 +871,25 @@ class _Goal:
 
 
 def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n: Any,
-                min_n: Any, max_n: Any) -> _BudgetBox:
-    """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``."""
-    k = per_group(costs, groups, "costs", default=None, positive=True)
-    G = k.shape[0]
-    cur = per_group(current_n, groups, "current_n", default=0.0) if current_n is not None \
-        else np.zeros(G)
-    mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
-    mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
-        if max_n is not None \
-        else np.full(G, NO_CAP)
-    lo = np.maximum(mn, cur)
+                min_n: Any, max_n: Any, resolved: _Resolved | None = None) -> _BudgetBox:
+    """Per-group costs and bounds; bounds must not cross; a budget unless ``"target"``.
+    ``resolved``: the per-group inputs already resolved and checked (:func:`_resolve_at_once`)."""
+    if resolved is not None:
+        k, mn, mx = resolved.costs, resolved.min_n, resolved.max_n
+        cur = resolved.current if resolved.current is not None else np.zeros(k.shape[0])
+    else:
+        k = per_group(costs, groups, "costs", default=None, positive=True)
+        G = k.shape[0]
+        cur = per_group(current_n, groups, "current_n", default=0.0) if current_n is not None \
+            else np.zeros(G)
+        mn = per_group(min_n, groups, "min_n", default=1.0, positive=True)
+        mx = per_group(max_n, groups, "max_n", default=NO_CAP, positive=True, finite=False) \
+            if max_n is not None \
+            else np.full(G, NO_CAP)
+    lo = np.maximum(mn, cur) if current_n is not None else mn.copy()  # min_n > 0 = cur
     hi = mx
     crossing = lo > hi
-    if crossing.any():
+    if np.count_nonzero(crossing):
         fail(InfeasibleError, "max_n",
              "bounds cross: max_n is below max(min_n, current_n) for some groups (certificate: "
              "no n satisfies both bounds)", bad=_labels(groups, crossing),
@@ -765,8 +904,9 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
 
 
 def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares, p, alpha,
-                  tie_break) -> _Goal:
-    """Check the objective's settings against the curves and bounds."""
+                  tie_break, shares=None) -> _Goal:
+    """Check the objective's settings against the curves and bounds (``shares``: the population
+    shares already resolved and checked, see :func:`_resolve_at_once`)."""
     G = a.shape[0]
     if pooled is not None and kind not in ("utilitarian", "population", "maximin", "custom"):
         fail(ValidationError, "objective", "pooled curves support utilitarian, population, "
@@ -774,13 +914,14 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
     if kind == "population" or (population_shares is not None and kind in ("pnorm", "alpha_fair")):
         if population_shares is None:
             fail(ValidationError, "population_shares", "is required for objective='population'")
-        w = per_group(population_shares, groups, "population_shares", default=None)
-        total = float(w.sum())
+        w = shares if shares is not None else per_group(population_shares, groups,
+                                                         "population_shares", default=None)
+        total = float(np.add.reduce(w))
         if total <= 0:
             fail(ValidationError, "population_shares", "must not all be zero")
         w = w / total
     else:
-        w = np.full(G, 1.0 / G)
+        w = _filled(G, 1.0 / G)
     if kind == "pnorm" and not p >= 1:
         fail(ValidationError, "p", "must be >= 1 (the p-norm is convex only then)", bad=[p])
     if kind == "alpha_fair":
@@ -876,7 +1017,7 @@ def _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_fina
     err, obj = continuous if n_final is sol.n else _plan_value(goal, plan_curves, pooled, box,
                                                                 n_final)
     n_final = np.asarray(n_final, dtype=float)
-    recruit = n_final - box.current
+    recruit = np.subtract(n_final, box.current)
     sign = -1.0 if goal.kind == "alpha_fair" else 1.0
     rounding = sign * (obj - obj_cont)
     status = sol.status
@@ -887,11 +1028,11 @@ def _plan_result(groups, goal, box, pooled, plan_curves, sol, continuous, n_fina
         "predicted_error": err, "at_lower": sol.at_lower, "at_upper": sol.at_upper,
         "costs": box.costs, "current_n": box.current, "pilot_max_n": pilot_max_n,
     }
-    return AllocationPlan(
+    return AllocationPlan._of(
         groups=groups,
         _arrays=arrays,
         integer=bool(integer),
-        cost=float(box.costs @ recruit),
+        cost=float(np.dot(box.costs, recruit)),
         budget=box.budget,
         objective=goal.kind,
         objective_value=obj,

@@ -8,6 +8,7 @@ sets ``EQUISAMPLE_REQUIRE_KERNEL=1`` so that a failed build cannot hide behind t
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from pathlib import Path
 
@@ -44,11 +45,15 @@ def instance(seed: int, G: int, regime: float, uncapped: float = 0.2):
 
 
 def both(a, b, w, k, lo, hi, budget):
+    """The kernel's plan and the numpy reference's for the spend the kernel aims at ((G + 4)
+    eps below the budget, so that numpy's dot is within it; the edge cases stay with numpy)."""
     fast = core._solve_budget_identity_kernel(a, b, w, k, budget, lo, hi, core.KKT_TOL)
+    target = core._kernel_target(budget, a.size)
     if not float(k @ lo) < budget < float(k @ hi):  # edge cases: the numpy path, by design
         assert fast is None
         fast = core.solve_budget(a, b, np.zeros_like(a), w, k, budget, lo, hi)
-    ref = core._solve_budget_identity(a, b, w, k, budget, lo, hi, core.KKT_TOL)
+        target = budget
+    ref = core._solve_budget_identity(a, b, w, k, target, lo, hi, core.KKT_TOL)
     return fast, ref
 
 
@@ -116,6 +121,34 @@ def test_kernel_cases_slack_and_lower_bounds():
     budget = float(k @ lo) * (1 + 1e-6)  # a hair above them: the kernel solves it
     fast, ref = both(a, b, w, k, lo, hi, budget)
     assert_same(fast, ref, lo, hi)
+
+
+def kernel_plan(a, b, w, k, lo, hi, budget):
+    """The kernel's n as it leaves C (before the Python layer's guard)."""
+    n, at_lo, at_hi = np.empty(a.size), np.empty(a.size, bool), np.empty(a.size, bool)
+    core._kernel.budget_identity(a, b, w, k, lo, hi, n, at_lo, at_hi, budget)
+    return n
+
+
+@needs_kernel
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1), G=st.integers(1, core.KERNEL_MAX_GROUPS),
+       regime=st.sampled_from([1e-9, 0.01, 0.3, 0.5, 0.9, 0.999999]),
+       uncapped=st.sampled_from([0.0, 0.2, 1.0]))
+def test_kernel_plan_is_within_budget_in_any_summation_order(seed, G, regime, uncapped):
+    # (G + 4) eps below the budget: numpy's dot, a reversed or pairwise sum all stay within it,
+    # so the Python layer never trims; and the budget is still spent to 1e-12
+    a, b, w, k, lo, hi, budget = instance(seed, G, regime, uncapped)
+    if not float(k @ lo) < budget < float(k @ hi):
+        return
+    n = kernel_plan(a, b, w, k, lo, hi, budget)
+    spend = k * n
+    for total in (float(k @ n), float(k[::-1] @ n[::-1]), float(np.sum(spend)),
+                  float(np.add.reduce(spend[::-1])), math.fsum(spend)):
+        assert total <= budget
+    if np.any((n > lo) & (n < hi)):
+        assert math.fsum(spend) >= budget * (1 - 1e-12)
+    assert core._trim_to_budget(n, k, lo, hi, budget) is n
 
 
 @needs_kernel
