@@ -74,3 +74,22 @@ def test_sensitivity_sample_allocation_without_strata_is_refused():
     X = np.random.default_rng(0).normal(size=(300, 3))
     with pytest.raises(est.ValidationError, match="no strata were given"):
         smp.sensitivity_sample(X, 30, allocation="equal", rng=0)
+
+
+_TWO_CURVES = pd.DataFrame({"a": [1.0, 2.0], "b": [0.5, 0.5], "c": [0.0, 0.0]}, index=["x", "y"])
+
+
+def test_allocate_refuses_population_shares_whose_sum_overflows():
+    # the normalised weights were all 0 and the p-norm solve searched for a bracket forever
+    with pytest.raises(est.ValidationError,
+                       match=r"population_shares: sum beyond the floating-point range"):
+        smp.allocate(_TWO_CURVES, budget=100, costs=1.0, objective="pnorm",
+                     population_shares={"x": 1e308, "y": 1e308})
+
+
+def test_allocate_refuses_a_total_spend_beyond_the_float_range():
+    # the budget in total-spend units overflowed and the plan was "optimal" with NaN sizes
+    with pytest.raises(est.ValidationError,
+                       match=r"costs: times current_n plus the budget is beyond the "
+                       r"floating-point range"):
+        smp.allocate(_TWO_CURVES, budget=100, costs=1e308, current_n={"x": 5, "y": 5})

@@ -900,6 +900,13 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
     B = check_positive(budget, "budget", allow_zero=True) if budget is not None else None
     # budget in total-n units
     B_total = None if B is None else (B + float(k @ cur) if current_n is not None else B)
+    if B_total is not None and not B_total < np.inf:
+        fail(ValidationError, "costs",
+             "times current_n plus the budget is beyond the floating-point range (the plan is "
+             "solved on the total spend, already-collected units included)",
+             bad=[f"budget {B:.6g} + costs @ current_n = {B_total}"],
+             fix="Express costs in larger units (e.g. thousands) so the total spend stays below "
+             "about 1e300.")
     return _BudgetBox(k, cur, lo, hi, B, B_total)
 
 
@@ -917,6 +924,11 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
         w = shares if shares is not None else per_group(population_shares, groups,
                                                          "population_shares", default=None)
         total = float(np.add.reduce(w))
+        if not total < np.inf:
+            fail(ValidationError, "population_shares",
+                 "sum beyond the floating-point range, so the shares cannot be normalised",
+                 bad=[f"sum of {w.size} values = {total}"],
+                 fix="Give shares (summing to 1) or population counts below about 1e300.")
         if total <= 0:
             fail(ValidationError, "population_shares", "must not all be zero")
         w = w / total
