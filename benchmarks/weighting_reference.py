@@ -85,7 +85,7 @@ CONFIGS = [
     ("ipw, cv_rule='min'", {"method": "ipw", "cv_rule": "min"}, "ipw_default_cv"),
     ("cbps (defaults)", {"method": "cbps"}, "cbps_default"),
     ("cbps, max_weight_ratio=None", {"method": "cbps", "max_weight_ratio": None}, "cbps_default"),
-    ("cbps, bins=10", {"method": "cbps", "bins": 10}, "cbps_default"),
+    ("cbps, bins=None (covariates as they are)", {"method": "cbps", "bins": None}, "cbps_default"),
     ("cbps, over-identified", {"method": "cbps", "over_identified": True}, "cbps_default"),
     ("entropy", {"method": "entropy"}, None),
     ("rake (5 bins)", {"method": "rake"}, "rake_default"),
