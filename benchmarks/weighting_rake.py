@@ -304,7 +304,7 @@ def main() -> None:
                    "input_bytes": input_bytes[kind], "max_rel_error": err,
                    "iterations": fit.n_iter}
             results.append(row)
-            print(json.dumps(row), flush=True)
+            print(json.dumps(row), file=sys.stderr, flush=True)  # progress
             del fit
         if n in [int(s) for s in args.peer_sizes] and args.peers:
             csv = workdir / f"sample_{n}.csv"
@@ -314,14 +314,16 @@ def main() -> None:
                 res["n"] = n
                 res["tool"] = res.pop("peer", peer)
                 results.append(res)
-                print(json.dumps(res), flush=True)
+                print(json.dumps(res), file=sys.stderr, flush=True)
             csv.unlink()
         del cat, strings
         gc.collect()
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
+    table = markdown(results, args)
+    print(table)
     if args.markdown:
-        Path(args.markdown).write_text(markdown(results, args))
+        Path(args.markdown).write_text(table)
 
 
 def markdown(results: list[dict], args: argparse.Namespace) -> str:
