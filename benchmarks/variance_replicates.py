@@ -187,7 +187,7 @@ def main() -> None:
         se = ", ".join(f"{v:.5f}" for v in r.get("se", [])) or r.get("error", "")
         ratio = r["cpu"] / base if np.isfinite(r.get("cpu", np.nan)) else np.nan
         print(f"| {name} | {r['cpu']:.2f} | {r['wall']:.2f} | {ratio:.1f}x | {se} |")
-    print(json.dumps(results, default=float))
+    print(json.dumps(results, default=float), file=sys.stderr)  # raw figures
 
 
 if __name__ == "__main__":
