@@ -27,6 +27,7 @@ from estimators.survey._linearization import (
     residualize,
     stratified_covariance,
     stratified_variances,
+    within_cluster_residuals,
 )
 from estimators.survey._protocol import TaylorDesign
 from estimators.survey._weighting_steps import WeightingStep
@@ -712,7 +713,8 @@ class SurveyDesign(TaylorDesign):
             dense[core.rows, core.cols] = values
             dense = residualize(dense, steps, raking_variance)
             totals = psu_totals(dense, self.psu_codes, n_psu)
-            stage_totals = [psu_totals(dense, st.units, st.n_units) for st in stages]
+            later = within_cluster_residuals(dense, steps) if stages else dense
+            stage_totals = [psu_totals(later, st.units, st.n_units) for st in stages]
         else:
             key = psu * core.k + core.cols if core.k > 1 else psu
             flat = np.bincount(key, weights=values, minlength=n_psu * core.k)

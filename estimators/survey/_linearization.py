@@ -466,3 +466,41 @@ def residualize(
         else:
             x = _greg_residualize(x, step)
     return x
+
+
+def within_cluster_residuals(x: np.ndarray, steps: Sequence[WeightingStep]) -> np.ndarray:
+    """``x`` (n, k) for the stages below the first after calibrations *within* first-stage
+    clusters (``calibrate(within=)``, R ``calibrate(..., stage = 1)``).
+
+    As R's ``multistage``: the between-cluster variance uses ``x`` as it is (each cluster's
+    totals are fixed by its own calibration, not by the sample), and each cluster's contribution
+    to the later stages uses the residuals of that cluster's calibration,
+    ``x_c <- qr.resid(qr(X_c sqrt(d_c / d_1c) / sigma_c), x_c / w_c) w_c`` with
+    ``w_c = w sigma_c`` (``w`` the calibrated weights, ``d / d_1`` the conditional weights the
+    cluster was calibrated from, ``sigma^2`` the ``variance=`` values, 1 by default).
+    Without such a step ``x`` is returned unchanged.
+
+    References
+    ----------
+    Lumley, T. (2010). *Complex Surveys*, section 7.4; R survey's ``regcalibrate`` and
+    ``multistage`` (the stage-wise residuals).
+    """
+    out = x
+    for step in steps:
+        models = step.options.get("within_models")
+        if not models:
+            continue
+        out = np.array(out, dtype=np.float64, copy=True)
+        d1 = np.asarray(step.options["stage_weights"], dtype=np.float64)
+        sigma2 = step.options.get("within_variance")
+        sigma = np.ones(len(d1)) if sigma2 is None else np.sqrt(np.asarray(sigma2, dtype=float))
+        d, w = step.base_weights, step.weights
+        for rows, model in models:
+            matrix = model.toarray() if sp.issparse(model) else np.asarray(model, dtype=float)
+            a = matrix * (np.sqrt(d[rows] / d1[rows]) / sigma[rows])[:, None]
+            scale = w[rows] * sigma[rows]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.where(scale[:, None] != 0, out[rows] / scale[:, None], 0.0)
+            coef = np.linalg.lstsq(a, v, rcond=None)[0]
+            out[rows] = (v - a @ coef) * scale[:, None]
+    return out

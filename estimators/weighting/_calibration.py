@@ -543,7 +543,9 @@ def calibrate(
         weights ``d_k / d_1c`` of each cluster are calibrated (unbounded linear, with
         ``variance`` if given) to them. The between-cluster variance is left as it is: the
         recorded step projects nothing at population level, and replicates (which multiply whole
-        clusters) keep each row's ``g``.
+        clusters) keep each row's ``g``. On a design with later stages (``psu=[...]`` with an
+        fpc per stage) each cluster's contribution to those stages is computed on the residuals
+        of its own calibration, as R's default multistage variance does.
     stage_weights : str, array-like or None
         With ``within``: the first-stage weights ``d_1c = 1 / pi_1c`` (constant within clusters).
     tol : float
@@ -745,6 +747,7 @@ def _calibrate_within(
              bad=missing, fix="Give totals for every sampled first-stage cluster.")
     base = np.asarray(source.base_weights, dtype=np.float64)
     g_rows = np.ones(len(frame))
+    models: list[tuple[np.ndarray, Any]] = []  # each cluster's rows and auxiliary matrix
     converged, n_iter, max_error = True, 0, 0.0
     for c, label in enumerate(uniques):
         rows = np.flatnonzero(codes == c)
@@ -761,6 +764,7 @@ def _calibrate_within(
                 on_empty_category=on_empty_category,
             )
         g_rows[rows] = fit.g.to_numpy()
+        models.append((rows, fit.step.model_matrix))
         converged &= fit.converged
         n_iter = max(n_iter, fit.n_iter)
         max_error = max(max_error, fit.max_margin_error)
@@ -784,7 +788,9 @@ def _calibrate_within(
             model_matrix=np.zeros((n, 1)),
             reweight=reweight,
             options={"method": "linear", "within": labels, "stage_weights": stage,
-                     "tol": solver.tol, "max_iter": solver.max_iter},
+                     "tol": solver.tol, "max_iter": solver.max_iter,
+                     # for the later stages of a multistage variance (R's stage-1 calibration)
+                     "within_models": tuple(models), "within_variance": variance_rows},
         )
 
     index = frame.index

@@ -156,6 +156,25 @@ def test_within_clusters_equals_r_stage_1(case: dict[str, Any]) -> None:
     _check_estimates(fit.design, case)
 
 
+@pytest.mark.reference
+@pytest.mark.parametrize("case", STAGE, ids=[c["name"] for c in STAGE])
+def test_within_clusters_multistage_variance_equals_r_default(case: dict[str, Any]) -> None:
+    """The two-stage design (R's default variance): the districts' totals as they are, each
+    district's second-stage contribution on the residuals of its own calibration."""
+    frame = CLUS2.assign(w=case["design_weights"], w1=case["stage_weights"], school="all")
+    totals = {
+        int(district): {("school" if k == "(Intercept)" else k):
+                        ({"all": float(v)} if k == "(Intercept)" else float(v))
+                        for k, v in spec.items()}
+        for district, spec in case["totals"].items()
+    }
+    design = est.SurveyDesign(frame, psu=["dnum", "snum"], weights="w", fpc=["fpc1", "fpc2"])
+    fit = est.calibrate(design, totals, within="dnum", stage_weights="w1",
+                        variance=case["options"].get("variance"))
+    assert _relative(fit.weights, case["weights"]) <= WEIGHT_TOLERANCE
+    _check_estimates(fit.design, case["multistage"])
+
+
 # -- errors: one test per message ---------------------------------------------------------------------
 
 SMALL = pd.DataFrame({

@@ -187,7 +187,10 @@ add_stage <- function(name, r_call, options, totals, fit) {
     list(name = name, data = "apiclus2", design = "d2", r_call = r_call, options = options,
          totals = totals, weights = unname(weights(fit)), design_weights = clus2$w,
          stage_weights = clus2$w1),
-    stage_stat(fit))
+    stage_stat(fit),
+    # R's default multistage variance: each district's second-stage contribution is computed on
+    # the residuals of that district's own calibration
+    list(multistage = stat(fit)))
 }
 f <- calibrate(d2, ~1, pop_count, stage = 1)
 add_stage("stage1_count", "calibrate(d2, ~1, <school counts of each sampled district>, stage = 1)",
