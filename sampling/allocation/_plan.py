@@ -899,7 +899,8 @@ def _budget_box(groups: pd.Index, kind: str, budget: Any, costs: Any, current_n:
             fail(ValidationError, "budget", "is required for this objective")
     B = check_positive(budget, "budget", allow_zero=True) if budget is not None else None
     # budget in total-n units
-    B_total = None if B is None else (B + float(k @ cur) if current_n is not None else B)
+    with np.errstate(over="ignore"):  # an overflow is refused just below
+        B_total = None if B is None else (B + float(k @ cur) if current_n is not None else B)
     if B_total is not None and not B_total < np.inf:
         fail(ValidationError, "costs",
              "times current_n plus the budget is beyond the floating-point range (the plan is "
@@ -923,7 +924,8 @@ def _objective_of(kind, custom, groups, a, b, c, box, pooled, population_shares,
             fail(ValidationError, "population_shares", "is required for objective='population'")
         w = shares if shares is not None else per_group(population_shares, groups,
                                                          "population_shares", default=None)
-        total = float(np.add.reduce(w))
+        with np.errstate(over="ignore"):  # an overflow is refused just below
+            total = float(np.add.reduce(w))
         if not total < np.inf:
             fail(ValidationError, "population_shares",
                  "sum beyond the floating-point range, so the shares cannot be normalised",
