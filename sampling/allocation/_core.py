@@ -53,6 +53,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import brentq
 
+from estimators._lib.results import frozen_instance
 from estimators.errors import InfeasibleError
 
 try:  # the compiled twin of _solve_budget_identity (optional; see the module docstring)
@@ -158,11 +159,9 @@ class CoreSolution:
             budget_binding: bool) -> CoreSolution:
         """``CoreSolution(...)`` without the frozen ``__init__``'s one ``object.__setattr__``
         call per field (for the compiled kernel's small solves)."""
-        sol = object.__new__(cls)
-        sol.__dict__.update(n=n, multiplier=multiplier, kkt_residual=kkt_residual,
-                            at_lower=at_lower, at_upper=at_upper, status=status,
-                            iterations=iterations, budget_binding=budget_binding)
-        return sol
+        return frozen_instance(cls, n=n, multiplier=multiplier, kkt_residual=kkt_residual,
+                               at_lower=at_lower, at_upper=at_upper, status=status,
+                               iterations=iterations, budget_binding=budget_binding)
 
 
 def _err(a: np.ndarray, b: np.ndarray, c: np.ndarray, n: np.ndarray) -> np.ndarray:

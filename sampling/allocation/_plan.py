@@ -11,14 +11,14 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from estimators._lib.results import Result, get_axes
+from estimators._lib.results import Result, frozen_instance, get_axes
 from estimators._lib.validation import as_float_array, check_option, check_positive, fail
 from estimators.errors import ExtrapolationWarning, InfeasibleError, ValidationError
 from sampling.allocation import _core as core
@@ -122,15 +122,10 @@ class AllocationPlan(Result):
     uncertainty: pd.DataFrame | None = field(default=None, repr=False)
 
     @classmethod
-    def _of(cls, **fields: Any) -> AllocationPlan:
-        """The plan with these fields (every field, by name), as ``AllocationPlan(**fields)``
-        makes it, without the frozen ``__init__``'s one ``object.__setattr__`` call per field
-        (a fifth of the public call at ten groups)."""
-        if fields.keys() != _PLAN_FIELDS:
-            raise TypeError(f"AllocationPlan._of needs exactly the fields {sorted(_PLAN_FIELDS)}")
-        plan = object.__new__(cls)
-        plan.__dict__.update(fields)
-        return plan
+    def _of(cls, **values: Any) -> AllocationPlan:
+        """``AllocationPlan(**values)`` (every field, by name) built in one step (a fifth of the
+        public call at ten groups is the frozen ``__init__``)."""
+        return frozen_instance(cls, **values)
 
     def _series(self, key: str, name: str, dtype: Any = None) -> pd.Series:
         arr = self._arrays[key]
@@ -245,7 +240,6 @@ class AllocationPlan(Result):
         return ax
 
 
-_PLAN_FIELDS = {f.name for f in fields(AllocationPlan)}
 
 
 # ----------------------------------------------------------------------------- helpers
