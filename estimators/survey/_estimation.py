@@ -274,15 +274,12 @@ def _prepare(
                     bad=[str(col.dtype)],
                     fix="Use proportion() for a categorical outcome, or convert with pd.to_numeric.",
                 )
-            if col.dtype == np.float64:
-                values = col.to_numpy()
-                low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
-                if -np.inf < low and high < np.inf:  # all finite (NaN fails both comparisons)
-                    columns[var] = values
-                    _check_magnitude_range(max(-low, high), var)
-                    continue
-            else:
-                values = col.to_numpy(dtype=float, na_value=np.nan)
+            finite = _finite_float64(col)
+            if finite is not None:
+                columns[var], largest = finite
+                _check_magnitude_range(largest, var)
+                continue
+            values = col.to_numpy(dtype=float, na_value=np.nan)
             bad = ~np.isfinite(values)
             columns[var] = np.where(bad, 0.0, values)
             _check_magnitude(columns[var], var)
@@ -338,8 +335,24 @@ def _check_magnitude(values: np.ndarray, variable: Hashable) -> None:
     _check_magnitude_range(float(np.max(np.abs(values), initial=0.0)), variable)
 
 
+def _finite_float64(column: pd.Series) -> tuple[np.ndarray, float] | None:
+    """The values of a float64 column and their largest magnitude when every value is finite
+    (one min / max pair: NaN fails both comparisons); None otherwise."""
+    if column.dtype != np.float64:
+        return None
+    values = column.to_numpy()
+    low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
+    if not (-np.inf < low and high < np.inf):
+        return None
+    return values, max(-low, high)
+
+
+def _magnitude_ok(largest: float) -> bool:
+    return not (largest > _LARGEST_VALUE or 0.0 < largest < _SMALLEST_SCALE)
+
+
 def _check_magnitude_range(largest: float, variable: Hashable) -> None:
-    if largest > _LARGEST_VALUE or 0.0 < largest < _SMALLEST_SCALE:
+    if not _magnitude_ok(largest):
         fail(
             ValidationError,
             "y",
@@ -657,14 +670,10 @@ def _independent_rows_statistic(
     except TypeError:  # an unhashable label: the general path names the problem
         return None
     column = frame[y] if present else None
-    if not isinstance(column, pd.Series) or column.dtype != np.float64:
+    finite = _finite_float64(column) if isinstance(column, pd.Series) else None
+    if finite is None or not _magnitude_ok(finite[1]):
         return None
-    values = column.to_numpy()
-    low, high = np.minimum.reduce(values, initial=0.0), np.maximum.reduce(values, initial=0.0)
-    largest = max(-low, high)
-    if not (-np.inf < low and high < np.inf) or largest > _LARGEST_VALUE or (
-            0.0 < largest < _SMALLEST_SCALE):
-        return None
+    values = finite[0]
     w = design.weight_array
     weight_total = float(w.sum())
     if not weight_total > 0:
